@@ -1,0 +1,1 @@
+//! Richmond load tool support (see BENCHMARKS.md).

@@ -1,0 +1,28 @@
+//! Richmond's wire formats: pure functions from bytes to typed frames and back.
+//!
+//! No I/O, no tokio runtime, no logging: every function here can be tested with a byte slice.
+//!
+//! Layout:
+//!
+//! * [`vumi`] — the Vumi message model (`user_message`, `event`, `status_event`,
+//!   `failure_message`) with exact JSON wire compatibility for vumi 0.6 and vumi2 applications.
+//! * [`ssmi`] — TruTeq SSMI lines, direction-aware.
+//! * `smpp` — a thin typed layer over SMPP PDUs (arrives later).
+//! * `at` — AT command lines, responses and URCs for GSM modems (arrives later).
+//! * `sms` — 3GPP TS 23.040 TPDUs and TS 23.038 alphabets (arrives later).
+//!
+//! Where this crate sits in the data flow:
+//!
+//! ```text
+//!  bytes ⇄ frames (codecs, pure) ⇄ protocol events (drivers) ⇄ Vumi messages (gateway) ⇄ AMQP "vumi"
+//! ```
+//!
+//! Each module has one `#[non_exhaustive]` error enum whose variants carry a stable snake_case
+//! `code()` for metric labels; decoders never panic, whatever the input.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod ssmi;
+pub mod vumi;

@@ -1,0 +1,185 @@
+//! Wiring and lifetime of the running gateway: admin listener, bus, store, transports, and
+//! the drain on SIGTERM/SIGINT.
+//!
+//! Shutdown order (style-and-operations.md B.4): `/ready` turns 503, intake stops (the
+//! transports' cancellation token), in-flight work finishes or is handed back to the bus, the
+//! bus flushes and closes, then exit 0 — or 75 when `shutdown.drain_timeout_seconds` passed
+//! first. A second signal exits at once with status 1.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admin::{self, Readiness};
+use crate::bus::Bus;
+use crate::bus::amqp::AmqpBus;
+use crate::bus::embedded::EmbeddedBus;
+use crate::cli::exit;
+use crate::config::{BusConfig, Config};
+use crate::store::Store;
+
+/// Checks what the config needs from the machine: a writable data directory.
+///
+/// # Errors
+/// Naming the directory and the problem.
+pub fn check_environment(config: &Config) -> anyhow::Result<()> {
+    if !config.uses_data_dir() {
+        return Ok(());
+    }
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data_dir {}: cannot create it", dir.display()))?;
+    let probe = dir.join(format!(".richmond-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("data_dir {}: not writable", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Opens the configured bus.
+///
+/// # Errors
+/// When the embedded spool cannot be opened.
+pub fn open_bus(config: &Config) -> anyhow::Result<Bus> {
+    Ok(match &config.bus {
+        BusConfig::Embedded(e) => Bus::Embedded(EmbeddedBus::open(&config.data_dir, e)?),
+        BusConfig::Amqp(a) => Bus::Amqp(AmqpBus::start(a)),
+    })
+}
+
+/// Runs the gateway until a signal; returns the exit code.
+///
+/// # Errors
+/// When a component cannot start (admin address in use, spool unusable, store unreachable).
+pub async fn run(config: Config) -> anyhow::Result<u8> {
+    check_environment(&config)?;
+    let metrics = crate::telemetry::init_metrics()?;
+    let readiness = Readiness::default();
+    readiness.register("bus");
+    readiness.register("store");
+    for id in config.transports.keys() {
+        readiness.register(&format!("transport:{id}"));
+    }
+    let stop_admin = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind(config.admin.address)
+        .await
+        .with_context(|| format!("admin.address {}: cannot listen", config.admin.address))?;
+    let admin_task = tokio::spawn(admin::serve(
+        listener,
+        metrics,
+        readiness.clone(),
+        stop_admin.clone(),
+    ));
+    tracing::info!(message = "Admin listener up.", address = %config.admin.address);
+
+    let bus = open_bus(&config)?;
+    let store = Store::open(&config)
+        .await
+        .context("cannot open the state store")?;
+    for id in config.transports.keys() {
+        // A refused topology keeps the bus not ready (and is retried); it is not fatal.
+        if let Err(e) = bus.declare_transport(id).await {
+            tracing::error!(message = "Cannot declare the transport's queues.", transport = %id, error = %e);
+        }
+    }
+
+    let intake = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    tracker.spawn(watch_health(
+        bus.clone(),
+        store.clone(),
+        readiness.clone(),
+        intake.clone(),
+    ));
+    if let Store::Redb(s) = &store {
+        let (s, stop) = (s.clone(), intake.clone());
+        tracker.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = tick.tick() => if let Err(e) = s.purge_expired().await {
+                        tracing::warn!(message = "Store purge failed.", error = %e);
+                    },
+                }
+            }
+        });
+    }
+    tracker.close();
+    tracing::info!(
+        message = "Richmond running.",
+        transports = config.transports.len()
+    );
+
+    wait_for_signal().await?;
+    tracing::info!(
+        message = "Draining.",
+        deadline_seconds = config.shutdown.drain_timeout_seconds
+    );
+    readiness.start_draining();
+    tokio::spawn(async {
+        if wait_for_signal().await.is_ok() {
+            eprintln!("richmond: second signal, exiting at once");
+            std::process::exit(i32::from(exit::FAILURE));
+        }
+    });
+    intake.cancel();
+    let deadline = Duration::from_secs(config.shutdown.drain_timeout_seconds);
+    let drained = tokio::time::timeout(deadline, async {
+        tracker.wait().await;
+        bus.close().await;
+    })
+    .await
+    .is_ok();
+    stop_admin.cancel();
+    let _ = admin_task.await;
+    if drained {
+        tracing::info!(message = "Drained; exiting.");
+        Ok(exit::OK)
+    } else {
+        tracing::warn!(message = "Drain deadline passed; unfinished messages will be redelivered.");
+        Ok(exit::DRAIN_TIMEOUT)
+    }
+}
+
+/// Keeps the `bus` and `store` readiness latches current.
+async fn watch_health(bus: Bus, store: Store, readiness: Readiness, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut store_tick = 0u32;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let bus_up = bus.is_up();
+        readiness.set("bus", bus_up);
+        if let Bus::Amqp(a) = &bus
+            && let Some(e) = a.topology_error()
+            && store_tick.is_multiple_of(40)
+        {
+            tracing::error!(message = "Bus not ready.", error = %e);
+        }
+        // The store is pinged every second.
+        if store_tick.is_multiple_of(4) {
+            let ok = store.ping().await.is_ok();
+            readiness.set("store", ok);
+        }
+        store_tick = store_tick.wrapping_add(1);
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => tracing::warn!(message = "SIGHUP ignored: reload is not supported; restart to apply a new config."),
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! RabbitMQ through lapin, following Vumi's conventions (reference/vumi.md §2, §8).
+//!
+//! Topology: exchange `vumi` (direct, durable); every queue durable, non-exclusive,
+//! non-auto-delete, no arguments unless `bus.queue_arguments` says otherwise, bound with
+//! routing key = queue name. Richmond declares the queues it publishes to as well as those it
+//! consumes, at start and after every reconnect.
+//!
+//! Publishes are persistent (delivery mode 2), `mandatory`, on a channel in confirm mode; a
+//! publish completes on the broker's ack, and a returned (unroutable) or nacked message is an
+//! error, never "owned". A supervisor task keeps one connection: on loss it reconnects with
+//! exponential backoff and full jitter, declares the topology again and starts a new
+//! generation; publishes in flight are retried on it and consumers re-subscribe, while the
+//! broker redelivers what was unacked. One channel per purpose: one for publishing, one per
+//! consumer, one short-lived per declaration.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{Acker, BusError, Delivery};
+use crate::config::AmqpConfig;
+
+/// The Vumi exchange.
+pub const EXCHANGE: &str = "vumi";
+
+/// One connected generation: the connection and its publishing channel.
+struct Link {
+    generation: u64,
+    connection: Connection,
+    publisher: Channel,
+}
+
+struct Inner {
+    url: String,
+    config: AmqpConfig,
+    link: watch::Sender<Option<Arc<Link>>>,
+    queues: Mutex<BTreeSet<String>>,
+    /// A topology problem that blocks readiness (e.g. a queue declared with other arguments).
+    topology_error: Mutex<Option<BusError>>,
+    window: Semaphore,
+    stop: CancellationToken,
+}
+
+/// The RabbitMQ bus; clones share one connection.
+#[derive(Clone)]
+pub struct AmqpBus {
+    inner: Arc<Inner>,
+}
+
+impl AmqpBus {
+    /// Starts the connection supervisor. Returns at once; [`is_connected`](Self::is_connected)
+    /// tells when the broker is there.
+    pub fn start(config: &AmqpConfig) -> Self {
+        let url = config
+            .url
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default();
+        let (link, _) = watch::channel(None);
+        let inner = Arc::new(Inner {
+            url,
+            config: config.clone(),
+            link,
+            queues: Mutex::new(BTreeSet::new()),
+            topology_error: Mutex::new(None),
+            window: Semaphore::new(config.publish_window),
+            stop: CancellationToken::new(),
+        });
+        tokio::spawn(supervise(inner.clone()));
+        Self { inner }
+    }
+
+    /// Whether a connection with the full topology is up.
+    pub fn is_connected(&self) -> bool {
+        self.inner.link.borrow().is_some() && self.topology_error().is_none()
+    }
+
+    /// The topology problem that keeps the bus from being ready, if any.
+    pub fn topology_error(&self) -> Option<BusError> {
+        self.inner
+            .topology_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Adds queues to the topology and declares them now if connected.
+    ///
+    /// # Errors
+    /// When a queue exists with other settings.
+    pub async fn declare_queues(&self, names: &[String]) -> Result<(), BusError> {
+        {
+            let mut q = self
+                .inner
+                .queues
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            q.extend(names.iter().cloned());
+        }
+        let link = self.inner.link.borrow().clone();
+        if let Some(link) = link
+            && let Err(e) = declare(&link.connection, names, &self.inner.config).await
+        {
+            {
+                if let BusError::QueueMismatch { .. } = &e {
+                    // Not ready until the topology is accepted: drop this connection so the
+                    // supervisor retries the whole declaration with backoff.
+                    *self
+                        .inner
+                        .topology_error
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(e.clone());
+                    let _ = link.connection.close(320, "topology refused".into()).await;
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn current(&self) -> Result<Arc<Link>, BusError> {
+        let mut rx = self.inner.link.subscribe();
+        loop {
+            if self.inner.stop.is_cancelled() {
+                return Err(BusError::Closed);
+            }
+            if let Some(link) = rx.borrow_and_update().clone() {
+                return Ok(link);
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { return Err(BusError::Closed) },
+                () = self.inner.stop.cancelled() => return Err(BusError::Closed),
+            }
+        }
+    }
+
+    /// Publishes and waits for the broker's confirm, retrying across reconnects.
+    ///
+    /// # Errors
+    /// Unroutable or nacked by the broker, or the bus closed.
+    pub async fn publish(&self, routing_key: &str, body: Bytes) -> Result<(), BusError> {
+        let _permit = self
+            .inner
+            .window
+            .acquire()
+            .await
+            .map_err(|_| BusError::Closed)?;
+        loop {
+            let link = self.current().await?;
+            let props = BasicProperties::default().with_delivery_mode(2);
+            let opts = BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            };
+            let sent = link
+                .publisher
+                .basic_publish(EXCHANGE.into(), routing_key.into(), opts, &body, props)
+                .await;
+            let failure = match sent {
+                Ok(confirm) => match confirm.await {
+                    Ok(c) if c.is_ack() => {
+                        return match c.take_message() {
+                            None => Ok(()),
+                            Some(_) => {
+                                metrics::counter!("richmond_bus_returns_total").increment(1);
+                                Err(BusError::Unroutable {
+                                    routing_key: routing_key.to_owned(),
+                                })
+                            }
+                        };
+                    }
+                    Ok(_) => {
+                        return Err(BusError::Nacked {
+                            routing_key: routing_key.to_owned(),
+                        });
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            // The channel or connection failed before the confirm: the broker may or may not
+            // have the message. Retry on the next generation (at-least-once).
+            tracing::warn!(message = "Publish not confirmed; retrying after reconnect.", error = %failure);
+            self.wait_for_new_generation(link.generation).await?;
+        }
+    }
+
+    async fn wait_for_new_generation(&self, old: u64) -> Result<(), BusError> {
+        let mut rx = self.inner.link.subscribe();
+        loop {
+            if matches!(&*rx.borrow_and_update(), Some(l) if l.generation != old) {
+                return Ok(());
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { return Err(BusError::Closed) },
+                () = self.inner.stop.cancelled() => return Err(BusError::Closed),
+                // The supervisor may not have noticed the failure yet; look again soon.
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    if matches!(&*rx.borrow(), Some(l) if l.generation == old && !l.connection.status().connected()) {
+                        continue;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Consumes `queue` with manual acks and the configured prefetch, re-subscribing after
+    /// every reconnect.
+    ///
+    /// # Errors
+    /// When the bus is closed.
+    pub async fn consume(&self, queue: &str) -> Result<AmqpConsumer, BusError> {
+        if self.inner.stop.is_cancelled() {
+            return Err(BusError::Closed);
+        }
+        let (tx, rx) = mpsc::channel(usize::from(self.inner.config.prefetch_count));
+        tokio::spawn(consume_loop(self.clone(), queue.to_owned(), tx));
+        Ok(AmqpConsumer { rx })
+    }
+
+    /// Stops the supervisor and consumers and closes the connection.
+    pub async fn close(&self) {
+        self.inner.stop.cancel();
+        let link = self.inner.link.send_replace(None);
+        if let Some(link) = link {
+            let _ = link
+                .connection
+                .close(200, "richmond shutting down".into())
+                .await;
+        }
+    }
+}
+
+/// Deliveries from one RabbitMQ queue.
+pub struct AmqpConsumer {
+    rx: mpsc::Receiver<Delivery>,
+}
+
+impl AmqpConsumer {
+    /// The next delivery; `None` once the bus is closed.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+}
+
+pub(crate) async fn ack(a: lapin::Acker) -> Result<(), BusError> {
+    a.ack(BasicAckOptions::default())
+        .await
+        .map(drop)
+        .map_err(|e| BusError::Settle(e.to_string()))
+}
+
+pub(crate) async fn nack(a: lapin::Acker, requeue: bool) -> Result<(), BusError> {
+    a.nack(BasicNackOptions {
+        requeue,
+        ..BasicNackOptions::default()
+    })
+    .await
+    .map(drop)
+    .map_err(|e| BusError::Settle(e.to_string()))
+}
+
+async fn consume_loop(bus: AmqpBus, queue: String, tx: mpsc::Sender<Delivery>) {
+    let stop = bus.inner.stop.clone();
+    loop {
+        let Ok(link) = bus.current().await else {
+            return;
+        };
+        match subscribe(&link, &queue, bus.inner.config.prefetch_count).await {
+            Ok((channel, mut consumer)) => {
+                let ended = loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break true,
+                        // The consumer was dropped: close the channel so the broker
+                        // redelivers what it still holds.
+                        () = tx.closed() => break true,
+                        item = consumer.next() => match item {
+                            Some(Ok(d)) => {
+                                let delivery = Delivery::new(Bytes::from(d.data), d.redelivered, Acker::Amqp(d.acker));
+                                if tx.send(delivery).await.is_err() {
+                                    break true;
+                                }
+                            }
+                            Some(Err(e)) => {
+                                tracing::warn!(message = "Consumer failed; re-subscribing.", queue = %queue, error = %e);
+                                break false;
+                            }
+                            None => break false,
+                        },
+                    }
+                };
+                if ended {
+                    let _ = channel.close(200, "consumer closed".into()).await;
+                    return;
+                }
+            }
+            Err(e) => tracing::warn!(message = "Cannot subscribe.", queue = %queue, error = %e),
+        }
+        if bus.wait_for_new_generation(link.generation).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn subscribe(
+    link: &Link,
+    queue: &str,
+    prefetch: u16,
+) -> Result<(Channel, lapin::Consumer), lapin::Error> {
+    let ch = link.connection.create_channel().await?;
+    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    let consumer = ch
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((ch, consumer))
+}
+
+fn queue_arguments(config: &AmqpConfig) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in &config.queue_arguments {
+        let value = match v {
+            toml::Value::String(s) => AMQPValue::LongString(s.as_str().into()),
+            toml::Value::Integer(i) => AMQPValue::LongLongInt(*i),
+            toml::Value::Boolean(b) => AMQPValue::Boolean(*b),
+            toml::Value::Float(f) => AMQPValue::Double(*f),
+            other => AMQPValue::LongString(other.to_string().into()),
+        };
+        t.insert(k.as_str().into(), value);
+    }
+    t
+}
+
+/// Declares the exchange and `names`, each on a fresh channel (a refused declaration closes
+/// its channel).
+async fn declare(conn: &Connection, names: &[String], config: &AmqpConfig) -> Result<(), BusError> {
+    let broker = |e: lapin::Error| BusError::Broker(e.to_string());
+    let ch = conn.create_channel().await.map_err(broker)?;
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    ch.exchange_declare(
+        EXCHANGE.into(),
+        ExchangeKind::Direct,
+        durable,
+        FieldTable::default(),
+    )
+    .await
+    .map_err(broker)?;
+    let _ = ch.close(200, "declared".into()).await;
+    for name in names {
+        let ch = conn.create_channel().await.map_err(broker)?;
+        let opts = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        ch.queue_declare(name.as_str().into(), opts, queue_arguments(config))
+            .await
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("PRECONDITION_FAILED") || text.contains("inequivalent") {
+                    BusError::QueueMismatch {
+                        queue: name.clone(),
+                        detail: text,
+                    }
+                } else {
+                    BusError::Broker(text)
+                }
+            })?;
+        ch.queue_bind(
+            name.as_str().into(),
+            EXCHANGE.into(),
+            name.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(broker)?;
+        let _ = ch.close(200, "declared".into()).await;
+    }
+    Ok(())
+}
+
+async fn connect(inner: &Inner, generation: u64) -> Result<Link, BusError> {
+    let broker = |e: lapin::Error| BusError::Broker(e.to_string());
+    let connection = Connection::connect(&inner.url, ConnectionProperties::default())
+        .await
+        .map_err(broker)?;
+    let names: Vec<String> = inner
+        .queues
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .cloned()
+        .collect();
+    declare(&connection, &names, &inner.config).await?;
+    let publisher = connection.create_channel().await.map_err(broker)?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(broker)?;
+    Ok(Link {
+        generation,
+        connection,
+        publisher,
+    })
+}
+
+/// Keeps one connection up until the bus is closed.
+async fn supervise(inner: Arc<Inner>) {
+    let mut generation = 0u64;
+    let mut failures = 0u32;
+    loop {
+        if inner.stop.is_cancelled() {
+            return;
+        }
+        generation += 1;
+        match connect(&inner, generation).await {
+            Ok(link) => {
+                failures = 0;
+                *inner
+                    .topology_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                let link = Arc::new(link);
+                let mut events = link.connection.events_listener();
+                inner.link.send_replace(Some(link.clone()));
+                if generation > 1 {
+                    metrics::counter!("richmond_bus_reconnects_total").increment(1);
+                }
+                tracing::info!(message = "Connected to the broker.", generation);
+                let mut check = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tokio::select! {
+                        () = inner.stop.cancelled() => return,
+                        ev = events.next() => if matches!(ev, Some(lapin::Event::Error(_)) | None) { break },
+                        _ = check.tick() => if !link.connection.status().connected() || !link.publisher.status().connected() { break },
+                    }
+                }
+                inner.link.send_replace(None);
+                tracing::warn!(
+                    message = "Lost the broker connection; reconnecting.",
+                    generation
+                );
+                let _ = link.connection.close(320, "reconnecting".into()).await;
+            }
+            Err(e) => {
+                failures += 1;
+                if let BusError::QueueMismatch { .. } = &e {
+                    tracing::error!(message = "Queue topology refused by the broker; not ready.", error = %e);
+                    *inner
+                        .topology_error
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(e);
+                } else {
+                    tracing::warn!(message = "Cannot connect to the broker.", error = %e, failures);
+                }
+            }
+        }
+        let delay = backoff(&inner.config, failures);
+        tokio::select! {
+            () = inner.stop.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Exponential backoff with full jitter, capped.
+fn backoff(config: &AmqpConfig, failures: u32) -> Duration {
+    let exp =
+        config.reconnect_initial_seconds * 2f64.powi(i32::try_from(failures.min(16)).unwrap_or(16));
+    let cap = exp.min(config.reconnect_max_seconds);
+    Duration::from_secs_f64(cap * (0.5 + fastrand::f64() * 0.5))
+}

@@ -1,0 +1,210 @@
+//! The message bus transports use to reach applications: publish-with-confirm and
+//! consume-with-explicit-ack, over RabbitMQ ([`amqp`]) or the embedded durable spool
+//! ([`embedded`]). Both pass one shared test suite (`gateway/tests/bus.rs`).
+//!
+//! The contract, which decides whether Richmond ever loses a message:
+//! - [`Bus::publish`] completes only when the next hop owns the message: a broker confirm
+//!   (and not a return: publishes are `mandatory`) or a committed spool write. A caller
+//!   acknowledges to the previous hop (the carrier) only after it returns `Ok`.
+//! - [`Consumer::next`] yields [`Delivery`]s that stay owned by the bus until
+//!   [`Delivery::ack`]; [`Delivery::nack`] with `requeue` hands them back. A consumer that
+//!   goes away without acking gets its deliveries redelivered (flagged `redelivered`).
+//!
+//! Routing follows Vumi (reference/vumi.md §2): exchange `vumi` (direct), queue name =
+//! routing key, `<transport>.inbound|.outbound|.event|.failures`.
+
+pub mod amqp;
+pub mod embedded;
+
+use bytes::Bytes;
+
+/// Queue suffixes a transport owns; Richmond declares all of them, at start and after every
+/// reconnect, so nothing it publishes before an application starts is unroutable.
+pub const TRANSPORT_QUEUES: &[&str] = &["inbound", "outbound", "event", "failures"];
+
+/// The queue (= routing key) names for transport `id`.
+pub fn transport_queues(id: &str) -> Vec<String> {
+    TRANSPORT_QUEUES
+        .iter()
+        .map(|s| format!("{id}.{s}"))
+        .collect()
+}
+
+/// A bus failure.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BusError {
+    #[error("the bus is closed")]
+    Closed,
+    #[error("publish to {routing_key} was returned as unroutable: no queue is bound to it")]
+    Unroutable { routing_key: String },
+    #[error("the broker refused publish to {routing_key}")]
+    Nacked { routing_key: String },
+    #[error("queue {queue} exists with different settings: {detail}")]
+    QueueMismatch { queue: String, detail: String },
+    #[error("broker: {0}")]
+    Broker(String),
+    #[error("spool {path}: {detail}")]
+    Spool { path: String, detail: String },
+    #[error("delivery already settled or its channel is gone: {0}")]
+    Settle(String),
+}
+
+impl BusError {
+    /// A stable snake_case code for metric labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Unroutable { .. } => "unroutable",
+            Self::Nacked { .. } => "nacked",
+            Self::QueueMismatch { .. } => "queue_mismatch",
+            Self::Broker(_) => "broker",
+            Self::Spool { .. } => "spool",
+            Self::Settle(_) => "settle",
+        }
+    }
+}
+
+/// The bus, cheap to clone.
+#[derive(Clone)]
+pub enum Bus {
+    Amqp(amqp::AmqpBus),
+    Embedded(embedded::EmbeddedBus),
+}
+
+impl Bus {
+    /// Declares (and keeps declared across reconnects) the queues of transport `id`.
+    ///
+    /// # Errors
+    /// When a queue exists with other settings, or the bus is closed.
+    pub async fn declare_transport(&self, id: &str) -> Result<(), BusError> {
+        match self {
+            Self::Amqp(b) => b.declare_queues(&transport_queues(id)).await,
+            Self::Embedded(b) => {
+                b.declare_queues(&transport_queues(id));
+                Ok(())
+            }
+        }
+    }
+
+    /// Publishes `body` to `routing_key`; returns once the next hop owns it.
+    ///
+    /// # Errors
+    /// When the message could not be handed over; the caller still owns it.
+    pub async fn publish(&self, routing_key: &str, body: Bytes) -> Result<(), BusError> {
+        let started = std::time::Instant::now();
+        let result = match self {
+            Self::Amqp(b) => b.publish(routing_key, body).await,
+            Self::Embedded(b) => b.publish(routing_key, body).await,
+        };
+        metrics::counter!("richmond_bus_publishes_total").increment(1);
+        match &result {
+            Ok(()) => metrics::histogram!("richmond_bus_publish_duration_seconds")
+                .record(started.elapsed().as_secs_f64()),
+            Err(e) => {
+                metrics::counter!("richmond_bus_publish_errors_total", "code" => e.code())
+                    .increment(1);
+            }
+        }
+        result
+    }
+
+    /// Starts consuming `queue`.
+    ///
+    /// # Errors
+    /// When the bus is closed or the queue cannot be consumed.
+    pub async fn consume(&self, queue: &str) -> Result<Consumer, BusError> {
+        match self {
+            Self::Amqp(b) => b.consume(queue).await.map(Consumer::Amqp),
+            Self::Embedded(b) => Ok(Consumer::Embedded(b.consume(queue))),
+        }
+    }
+
+    /// Whether the bus can take publishes right now (the broker is connected).
+    pub fn is_up(&self) -> bool {
+        match self {
+            Self::Amqp(b) => b.is_connected(),
+            Self::Embedded(_) => true,
+        }
+    }
+
+    /// Stops the bus: consumers end, publishes fail with [`BusError::Closed`]; pending spool
+    /// writes are flushed.
+    pub async fn close(&self) {
+        match self {
+            Self::Amqp(b) => b.close().await,
+            Self::Embedded(b) => b.close().await,
+        }
+    }
+}
+
+/// A stream of deliveries from one queue.
+pub enum Consumer {
+    Amqp(amqp::AmqpConsumer),
+    Embedded(embedded::EmbeddedConsumer),
+}
+
+impl Consumer {
+    /// The next delivery; `None` once the bus is closed.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        let d = match self {
+            Self::Amqp(c) => c.next().await,
+            Self::Embedded(c) => c.next().await,
+        }?;
+        metrics::counter!("richmond_bus_deliveries_total").increment(1);
+        if d.redelivered {
+            metrics::counter!("richmond_bus_redeliveries_total").increment(1);
+        }
+        Some(d)
+    }
+}
+
+/// One message handed to a consumer; settle it with [`ack`](Self::ack) or
+/// [`nack`](Self::nack). Dropping it unsettled leaves it owned by the bus, which redelivers
+/// it when the consumer or the connection goes away.
+pub struct Delivery {
+    pub body: Bytes,
+    /// The bus may have delivered this message before.
+    pub redelivered: bool,
+    acker: Acker,
+}
+
+pub(crate) enum Acker {
+    Amqp(lapin::Acker),
+    Embedded(embedded::EmbeddedAcker),
+}
+
+impl Delivery {
+    pub(crate) fn new(body: Bytes, redelivered: bool, acker: Acker) -> Self {
+        Self {
+            body,
+            redelivered,
+            acker,
+        }
+    }
+
+    /// The message is done with: the bus forgets it.
+    ///
+    /// # Errors
+    /// When the channel it came on is gone (the broker will redeliver it).
+    pub async fn ack(self) -> Result<(), BusError> {
+        metrics::counter!("richmond_bus_acks_total").increment(1);
+        match self.acker {
+            Acker::Amqp(a) => amqp::ack(a).await,
+            Acker::Embedded(a) => a.ack(),
+        }
+    }
+
+    /// Rejects the message: back to the queue with `requeue`, dropped without.
+    ///
+    /// # Errors
+    /// When the channel it came on is gone (the broker will redeliver it).
+    pub async fn nack(self, requeue: bool) -> Result<(), BusError> {
+        let label = if requeue { "requeue" } else { "drop" };
+        metrics::counter!("richmond_bus_nacks_total", "kind" => label).increment(1);
+        match self.acker {
+            Acker::Amqp(a) => amqp::nack(a, requeue).await,
+            Acker::Embedded(a) => a.nack(requeue),
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! Configuration: one TOML file (default `config/richmond.toml`), unknown keys rejected,
+//! environment overrides `RICHMOND__SECTION__KEY`, `*_file` variants for secrets.
+//!
+//! Loading happens in two passes so that every error names its origin: the file is first
+//! deserialised on its own (a bad key is reported with the file and line), then the environment
+//! overrides are laid over it (a bad override names the variable). Secrets are read from their
+//! `*_file` paths last. The per-transport option structs live beside their transports.
+//! Reference: DESIGN.md "Conventions / Config", style-and-operations.md B.1.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::transport::TransportConfig;
+
+/// Prefix of environment variables that override config keys.
+pub const ENV_PREFIX: &str = "RICHMOND__";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the embedded spool and the redb store (created if missing).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+    #[serde(default)]
+    pub bus: BusConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Carrier links, keyed by transport id (the Vumi `transport_name`).
+    #[serde(default)]
+    pub transports: BTreeMap<String, TransportConfig>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// The admin listener: `/metrics`, `/live`, `/ready`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    #[serde(default = "default_admin_address")]
+    pub address: SocketAddr,
+}
+
+fn default_admin_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            address: default_admin_address(),
+        }
+    }
+}
+
+/// How long a drain may take after SIGTERM.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    #[serde(default = "default_drain")]
+    pub drain_timeout_seconds: u64,
+}
+
+fn default_drain() -> u64 {
+    25
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_timeout_seconds: default_drain(),
+        }
+    }
+}
+
+/// Which message bus carries Vumi messages.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BusConfig {
+    /// In-process queues over a durable spool in `data_dir`.
+    Embedded(EmbeddedBusConfig),
+    /// RabbitMQ through AMQP 0-9-1.
+    Amqp(AmqpConfig),
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self::Embedded(EmbeddedBusConfig::default())
+    }
+}
+
+/// What a publish waits for on the embedded bus.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Committed and fsynced before the publish completes: nothing accepted is ever lost.
+    #[default]
+    Sync,
+    /// Committed without fsync: a crash of the process loses nothing, a power cut or kernel
+    /// crash may lose the last moments of accepted messages.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedBusConfig {
+    #[serde(default)]
+    pub durability: Durability,
+    /// Most messages one queue holds (ready + unacked) before publishers wait.
+    #[serde(default = "default_queue_messages")]
+    pub max_queue_messages: usize,
+    /// Most payload bytes one queue holds before publishers wait.
+    #[serde(default = "default_queue_bytes")]
+    pub max_queue_bytes: usize,
+}
+
+fn default_queue_messages() -> usize {
+    100_000
+}
+fn default_queue_bytes() -> usize {
+    256 * 1024 * 1024
+}
+
+impl Default for EmbeddedBusConfig {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Sync,
+            max_queue_messages: default_queue_messages(),
+            max_queue_bytes: default_queue_bytes(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpConfig {
+    /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`).
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// File holding the URL (for secrets managers); exclusive with `url`.
+    #[serde(default, skip_serializing)]
+    pub url_file: Option<PathBuf>,
+    /// Unacked deliveries the broker may push to one consumer (Vumi's default is 20).
+    #[serde(default = "default_prefetch")]
+    pub prefetch_count: u16,
+    /// Publishes awaiting confirmation at once, per publisher channel.
+    #[serde(default = "default_publish_window")]
+    pub publish_window: usize,
+    #[serde(default = "default_reconnect_initial")]
+    pub reconnect_initial_seconds: f64,
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_seconds: f64,
+    /// Extra queue arguments (e.g. `{ "x-queue-type" = "quorum" }`). Every application that
+    /// declares these queues must declare exactly the same arguments.
+    #[serde(default)]
+    pub queue_arguments: BTreeMap<String, toml::Value>,
+}
+
+fn default_prefetch() -> u16 {
+    20
+}
+fn default_publish_window() -> usize {
+    1000
+}
+fn default_reconnect_initial() -> f64 {
+    0.5
+}
+fn default_reconnect_max() -> f64 {
+    30.0
+}
+
+/// Where transports keep state that must outlive a message (id maps, multipart, sessions).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// A redb file `store.redb` in `data_dir`.
+    Redb {},
+    /// A Redis server shared by several gateway instances.
+    Redis {
+        #[serde(default)]
+        url: Option<Secret>,
+        #[serde(default, skip_serializing)]
+        url_file: Option<PathBuf>,
+        /// Key prefix, so several deployments can share one Redis.
+        #[serde(default = "default_redis_prefix")]
+        key_prefix: String,
+    },
+}
+
+fn default_redis_prefix() -> String {
+    "richmond:".into()
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self::Redb {}
+    }
+}
+
+/// A string that never appears in logs, `Debug` output or `check-config --print`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// A configuration problem, with where it came from.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Loads `path`, applies `RICHMOND__*` variables from `env`, reads `*_file` secrets and
+    /// validates the result.
+    ///
+    /// # Errors
+    /// Any [`ConfigError`]; each names the file (and line) or the variable at fault.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: describe_toml_error(&text, &e),
+        };
+        let mut config: Self = toml::from_str(&text).map_err(parse_err)?;
+        let overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        if !overrides.is_empty() {
+            let mut table: toml::Table = toml::from_str(&text).map_err(parse_err)?;
+            for (var, raw) in &overrides {
+                apply_override(&mut table, var, raw)?;
+            }
+            config = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    let vars: Vec<&str> = overrides.iter().map(|(k, _)| k.as_str()).collect();
+                    ConfigError::Env {
+                        var: vars.join(", "),
+                        message: e.message().to_owned(),
+                    }
+                })?;
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_secrets(path)?;
+        config.validate(path, base)?;
+        Ok(config)
+    }
+
+    fn resolve_secrets(&mut self, path: &Path) -> Result<(), ConfigError> {
+        if let BusConfig::Amqp(amqp) = &mut self.bus {
+            resolve_secret(path, "bus.url", &mut amqp.url, amqp.url_file.as_deref())?;
+        }
+        if let StoreConfig::Redis { url, url_file, .. } = &mut self.store {
+            resolve_secret(path, "store.url", url, url_file.as_deref())?;
+        }
+        for (id, t) in &mut self.transports {
+            t.resolve_secrets(path, id)?;
+        }
+        Ok(())
+    }
+
+    fn validate(&mut self, path: &Path, base: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        for (id, t) in &self.transports {
+            if !valid_transport_id(id) {
+                return Err(invalid(format!(
+                    "transports.{id}: a transport id is the Vumi transport_name and a routing \
+                     key prefix: use only lower-case letters, digits, '_' and '-'"
+                )));
+            }
+            t.validate(id)
+                .map_err(|m| invalid(format!("transports.{id}: {m}")))?;
+        }
+        if self.data_dir.is_relative() && !base.as_os_str().is_empty() {
+            // A relative data_dir is relative to the working directory, as operators expect
+            // from `cargo run`; nothing to rewrite, but it must not be empty.
+            if self.data_dir.as_os_str().is_empty() {
+                return Err(invalid("data_dir: must not be empty".into()));
+            }
+        }
+        if self.shutdown.drain_timeout_seconds == 0 {
+            return Err(invalid(
+                "shutdown.drain_timeout_seconds: must be at least 1".into(),
+            ));
+        }
+        match &self.bus {
+            BusConfig::Amqp(a) => {
+                if a.url.is_none() {
+                    return Err(invalid(
+                        "bus.url: required when bus.type = \"amqp\" (or set bus.url_file)".into(),
+                    ));
+                }
+                if a.prefetch_count == 0 || a.publish_window == 0 {
+                    return Err(invalid(
+                        "bus.prefetch_count and bus.publish_window must be at least 1".into(),
+                    ));
+                }
+                if !(a.reconnect_initial_seconds > 0.0
+                    && a.reconnect_max_seconds >= a.reconnect_initial_seconds)
+                {
+                    return Err(invalid("bus.reconnect_initial_seconds must be > 0 and <= bus.reconnect_max_seconds".into()));
+                }
+            }
+            BusConfig::Embedded(e) => {
+                if e.max_queue_messages == 0 || e.max_queue_bytes == 0 {
+                    return Err(invalid(
+                        "bus.max_queue_messages and bus.max_queue_bytes must be at least 1".into(),
+                    ));
+                }
+            }
+        }
+        if let StoreConfig::Redis { url: None, .. } = &self.store {
+            return Err(invalid(
+                "store.url: required when store.type = \"redis\"".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether anything in this config keeps files in `data_dir`.
+    pub fn uses_data_dir(&self) -> bool {
+        matches!(self.bus, BusConfig::Embedded(_)) || matches!(self.store, StoreConfig::Redb {})
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Reads a `*_file` secret into its plain field; both set is an error.
+///
+/// # Errors
+/// When both are set or the file cannot be read.
+pub fn resolve_secret(
+    path: &Path,
+    key: &str,
+    value: &mut Option<Secret>,
+    file: Option<&Path>,
+) -> Result<(), ConfigError> {
+    let Some(file) = file else { return Ok(()) };
+    if value.is_some() {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            message: format!("{key} and {key}_file are both set: keep one"),
+        });
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Invalid {
+        path: path.to_owned(),
+        message: format!("{key}_file: cannot read {}: {e}", file.display()),
+    })?;
+    *value = Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned()));
+    Ok(())
+}
+
+fn valid_transport_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn apply_override(table: &mut toml::Table, var: &str, raw: &str) -> Result<(), ConfigError> {
+    let env_err = |message: &str| ConfigError::Env {
+        var: var.to_owned(),
+        message: message.to_owned(),
+    };
+    let path: Vec<String> = var[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err(env_err("empty key segment (use RICHMOND__SECTION__KEY)"));
+    }
+    // A value that parses as TOML keeps its type (numbers, booleans, arrays); anything else is
+    // taken as a plain string.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let (last, parents) = path.split_last().ok_or_else(|| env_err("no key"))?;
+    let mut cur = table;
+    for seg in parents {
+        let entry = cur
+            .entry(seg.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(env_err(&format!("`{seg}` is not a table"))),
+        };
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message())
+        }
+        None => e.message().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

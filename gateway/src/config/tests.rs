@@ -1,0 +1,140 @@
+use super::*;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+#[test]
+fn empty_file_gives_the_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::load(&write(&dir, "a.toml", ""), no_env()).unwrap();
+    assert!(matches!(c.bus, BusConfig::Embedded(ref e) if e.durability == Durability::Sync));
+    assert!(matches!(c.store, StoreConfig::Redb {}));
+    assert_eq!(c.admin.address.to_string(), "127.0.0.1:9464");
+    assert_eq!(c.shutdown.drain_timeout_seconds, 25);
+}
+
+#[test]
+fn a_misspelt_key_is_named_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        "bad.toml",
+        "[admin]\naddress = \"127.0.0.1:1\"\n\n[shutdown]\ndrain_timeout_secnds = 3\n",
+    );
+    let e = Config::load(&p, no_env()).unwrap_err().to_string();
+    assert!(e.contains("bad.toml"), "{e}");
+    assert!(e.contains("line 5"), "{e}");
+    assert!(e.contains("drain_timeout_secnds"), "{e}");
+}
+
+#[test]
+fn env_overrides_keep_types_and_name_the_variable_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "a.toml", "[shutdown]\ndrain_timeout_seconds = 3\n");
+    let env = vec![
+        (
+            "RICHMOND__SHUTDOWN__DRAIN_TIMEOUT_SECONDS".to_owned(),
+            "7".to_owned(),
+        ),
+        (
+            "RICHMOND__ADMIN__ADDRESS".to_owned(),
+            "127.0.0.1:9999".to_owned(),
+        ),
+        ("UNRELATED".to_owned(), "x".to_owned()),
+    ];
+    let c = Config::load(&p, env).unwrap();
+    assert_eq!(c.shutdown.drain_timeout_seconds, 7);
+    assert_eq!(c.admin.address.port(), 9999);
+
+    let bad = vec![("RICHMOND__SHUTDOWN__NOPE".to_owned(), "1".to_owned())];
+    let e = Config::load(&p, bad).unwrap_err().to_string();
+    assert!(e.contains("RICHMOND__SHUTDOWN__NOPE"), "{e}");
+    assert!(e.contains("nope"), "{e}");
+}
+
+#[test]
+fn secrets_come_from_files_and_are_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(&dir, "amqp-url", "amqp://u:hunter2@127.0.0.1:5672/%2f\n");
+    let p = write(
+        &dir,
+        "a.toml",
+        &format!(
+            "[bus]\ntype = \"amqp\"\nurl_file = {:?}\n",
+            secret.display().to_string()
+        ),
+    );
+    let c = Config::load(&p, no_env()).unwrap();
+    let BusConfig::Amqp(a) = &c.bus else {
+        panic!("amqp expected")
+    };
+    assert_eq!(
+        a.url.as_ref().unwrap().expose(),
+        "amqp://u:hunter2@127.0.0.1:5672/%2f"
+    );
+    let printed = c.to_redacted_toml();
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(printed.contains("<redacted>"), "{printed}");
+    assert!(!format!("{c:?}").contains("hunter2"));
+
+    let both = write(
+        &dir,
+        "b.toml",
+        &format!(
+            "[bus]\ntype = \"amqp\"\nurl = \"amqp://x\"\nurl_file = {:?}\n",
+            secret.display().to_string()
+        ),
+    );
+    let e = Config::load(&both, no_env()).unwrap_err().to_string();
+    assert!(e.contains("bus.url and bus.url_file"), "{e}");
+}
+
+#[test]
+fn transport_ids_must_be_lower_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "a.toml", "[transports.Smpp1]\ntype = \"smpp\"\n");
+    let e = Config::load(&p, no_env()).unwrap_err().to_string();
+    assert!(e.contains("transports.Smpp1"), "{e}");
+    assert!(e.contains("lower-case"), "{e}");
+}
+
+#[test]
+fn unknown_transport_type_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        "a.toml",
+        "[transports.x]\ntype = \"carrier-pigeon\"\n",
+    );
+    let e = Config::load(&p, no_env()).unwrap_err().to_string();
+    assert!(e.contains("carrier-pigeon"), "{e}");
+}
+
+#[test]
+fn amqp_needs_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "a.toml", "[bus]\ntype = \"amqp\"\n");
+    let e = Config::load(&p, no_env()).unwrap_err().to_string();
+    assert!(e.contains("bus.url"), "{e}");
+}
+
+#[test]
+fn shipped_configs_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let mut n = 0;
+    for entry in std::fs::read_dir(root).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            Config::load(&p, no_env()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "expected the shipped configs");
+}

@@ -1,0 +1,26 @@
+//! Richmond, the gateway: carrier transports, the message bus, the state store, the admin
+//! listener and the command line.
+//!
+//! ```text
+//!  carrier bytes ─▶ richmond-codecs ─▶ richmond-drivers ─▶ transport ─▶ bus ─▶ applications
+//!                                                            │  ▲
+//!                                                            ▼  │
+//!                                                           store
+//! ```
+//!
+//! Layout:
+//! - [`config`]: the TOML file, env overrides, secrets, validation;
+//! - [`cli`]: the command line and exit codes;
+//! - [`telemetry`]: logs and the metrics recorder; [`admin`]: `/metrics`, `/live`, `/ready`;
+//! - [`bus`]: publish-with-confirm and consume-with-ack over RabbitMQ or the embedded
+//!   durable spool; [`store`]: expiring state in redb or Redis;
+//! - [`transport`]: protocol events ⇄ Vumi messages; [`app`]: wiring and shutdown.
+
+pub mod admin;
+pub mod app;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod store;
+pub mod telemetry;
+pub mod transport;

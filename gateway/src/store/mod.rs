@@ -1,0 +1,140 @@
+//! The state store: what transports must remember beyond one message — carrier message id →
+//! Vumi message id (for delivery reports), multipart reassembly buffers, USSD session state.
+//! Every entry has an expiry. Two backends behind one interface and one test suite
+//! (`gateway/tests/store.rs`): [`redb`](self::redb) (embedded default, a file in the data
+//! directory, survives restarts) and [`redis`](self::redis) (shared by several gateways).
+//!
+//! A failed operation is an error the caller must not paper over: a transport that cannot
+//! record a mapping does not acknowledge the message it belongs to.
+
+pub mod redb;
+pub mod redis;
+
+use std::time::Duration;
+
+use crate::config::{Config, StoreConfig};
+
+/// A store failure.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("store {location}: {detail}")]
+    Unavailable { location: String, detail: String },
+}
+
+impl StoreError {
+    /// A stable snake_case code for metric labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable { .. } => "unavailable",
+        }
+    }
+}
+
+/// The state store, cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Redb(redb::RedbStore),
+    Redis(redis::RedisStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $op:literal, $s:ident => $call:expr) => {{
+        metrics::counter!("richmond_store_operations_total", "op" => $op).increment(1);
+        let r = match $self {
+            Store::Redb($s) => $call.await,
+            Store::Redis($s) => $call.await,
+        };
+        if let Err(e) = &r {
+            metrics::counter!("richmond_store_errors_total", "op" => $op, "code" => e.code()).increment(1);
+        }
+        r
+    }};
+}
+
+impl Store {
+    /// Opens the configured backend.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or the Redis URL is invalid.
+    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+        match &config.store {
+            StoreConfig::Redb {} => {
+                redb::RedbStore::open(&config.data_dir.join(redb::FILE_NAME)).map(Self::Redb)
+            }
+            StoreConfig::Redis {
+                url, key_prefix, ..
+            } => {
+                let url = url
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default();
+                redis::RedisStore::connect(&url, key_prefix)
+                    .await
+                    .map(Self::Redis)
+            }
+        }
+    }
+
+    /// Sets `key` to `value` for `ttl`.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        dispatch!(self, "put", s => s.put(key, value, ttl))
+    }
+
+    /// The value of `key`, if set and not expired.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, "get", s => s.get(key))
+    }
+
+    /// Removes `key`, returning its value (atomically).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, "take", s => s.take(key))
+    }
+
+    /// Removes `key` (a value or a hash).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        dispatch!(self, "delete", s => s.delete(key))
+    }
+
+    /// Sets `field` of hash `key` and renews the hash's expiry; returns the number of fields.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn hash_put(
+        &self,
+        key: &str,
+        field: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self, "hash_put", s => s.hash_put(key, field, value, ttl))
+    }
+
+    /// Every field of hash `key` (empty when unset or expired), sorted by field.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn hash_get_all(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        dispatch!(self, "hash_get_all", s => s.hash_get_all(key))
+    }
+
+    /// Checks that the backend answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, "ping", s => s.ping())
+    }
+}

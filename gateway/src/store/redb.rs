@@ -1,0 +1,238 @@
+//! The embedded state store: `<data_dir>/store.redb`. Values carry their expiry (µs since the
+//! epoch, little-endian, before the value); expired entries read as absent and are purged by
+//! [`RedbStore::purge_expired`], which the gateway runs periodically. Every write is one
+//! durable transaction, run on the blocking pool.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::StoreError;
+
+const VALUES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("values");
+const HASHES: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("hashes");
+/// The store's file name inside the data directory.
+pub const FILE_NAME: &str = "store.redb";
+
+/// The redb-backed store; clones share the database.
+#[derive(Clone)]
+pub struct RedbStore {
+    db: Arc<Database>,
+    location: Arc<str>,
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+fn with_expiry(value: &[u8], ttl: Duration) -> Vec<u8> {
+    let expiry = now_micros().saturating_add(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX));
+    let mut v = Vec::with_capacity(8 + value.len());
+    v.extend_from_slice(&expiry.to_le_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+/// The value if it has not expired.
+fn live(raw: &[u8], now: i64) -> Option<Vec<u8>> {
+    let expiry = i64::from_le_bytes(raw.get(..8)?.try_into().ok()?);
+    (expiry > now).then(|| raw[8..].to_vec())
+}
+
+impl RedbStore {
+    /// Opens or creates the store file.
+    ///
+    /// # Errors
+    /// When the file is in use or unreadable; the message names the file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| unavailable(path, e))?;
+        }
+        let db = Database::create(path).map_err(|e| unavailable(path, e))?;
+        let store = Self {
+            db: Arc::new(db),
+            location: path.display().to_string().into(),
+        };
+        store.write_sync(|_, _| Ok(()))?;
+        Ok(store)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Unavailable {
+            location: self.location.to_string(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn write_sync<T>(
+        &self,
+        f: impl FnOnce(
+            &mut redb::Table<'_, &str, &[u8]>,
+            &mut redb::Table<'_, (&str, &str), &[u8]>,
+        ) -> Result<T, redb::StorageError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let out = {
+            let mut values = txn.open_table(VALUES).map_err(|e| self.err(e))?;
+            let mut hashes = txn.open_table(HASHES).map_err(|e| self.err(e))?;
+            f(&mut values, &mut hashes).map_err(|e| self.err(e))?
+        };
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(
+            &mut redb::Table<'_, &str, &[u8]>,
+            &mut redb::Table<'_, (&str, &str), &[u8]>,
+        ) -> Result<T, redb::StorageError>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.write_sync(f))
+            .await
+            .map_err(|e| self.err(e))?
+    }
+
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let (key, value) = (key.to_owned(), with_expiry(value, ttl));
+        self.write(move |v, _| v.insert(key.as_str(), value.as_slice()).map(drop))
+            .await
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let this = self.clone();
+        let key = key.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let table = txn.open_table(VALUES).map_err(|e| this.err(e))?;
+            let raw = table.get(key.as_str()).map_err(|e| this.err(e))?;
+            Ok(raw.and_then(|r| live(r.value(), now_micros())))
+        })
+        .await
+        .map_err(|e| self.err(e))?
+    }
+
+    pub(crate) async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_owned();
+        self.write(move |v, _| {
+            let raw = v.remove(key.as_str())?;
+            Ok(raw.and_then(|r| live(r.value(), now_micros())))
+        })
+        .await
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.write(move |v, h| {
+            v.remove(key.as_str())?;
+            h.retain_in((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"), |_, _| {
+                false
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn hash_put(
+        &self,
+        key: &str,
+        field: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<usize, StoreError> {
+        let (key, field, value) = (key.to_owned(), field.to_owned(), with_expiry(value, ttl));
+        let expiry = value[..8].to_vec();
+        self.write(move |_, h| {
+            let now = now_micros();
+            h.retain_in((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"), |_, v| {
+                live(v, now).is_some()
+            })?;
+            h.insert((key.as_str(), field.as_str()), value.as_slice())?;
+            // Renew the whole hash's expiry, as Redis's PEXPIRE does.
+            let fields: Vec<(String, Vec<u8>)> = h
+                .range((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"))?
+                .filter_map(Result::ok)
+                .map(|(k, v)| (k.value().1.to_owned(), v.value()[8..].to_vec()))
+                .collect();
+            for (f, v) in &fields {
+                let mut nv = expiry.clone();
+                nv.extend_from_slice(v);
+                h.insert((key.as_str(), f.as_str()), nv.as_slice())?;
+            }
+            Ok(fields.len())
+        })
+        .await
+    }
+
+    pub(crate) async fn hash_get_all(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let this = self.clone();
+        let key = key.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let table = txn.open_table(HASHES).map_err(|e| this.err(e))?;
+            let now = now_micros();
+            let mut out = Vec::new();
+            for row in table
+                .range((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"))
+                .map_err(|e| this.err(e))?
+            {
+                let (k, v) = row.map_err(|e| this.err(e))?;
+                if let Some(val) = live(v.value(), now) {
+                    out.push((k.value().1.to_owned(), val));
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| self.err(e))?
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Removes every expired entry; returns how many.
+    ///
+    /// # Errors
+    /// When the write fails.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        self.write(|v, h| {
+            let now = now_micros();
+            let mut n = 0;
+            v.retain(|_, val| {
+                let keep = live(val, now).is_some();
+                n += usize::from(!keep);
+                keep
+            })?;
+            h.retain(|_, val| {
+                let keep = live(val, now).is_some();
+                n += usize::from(!keep);
+                keep
+            })?;
+            Ok(n)
+        })
+        .await
+    }
+}
+
+fn unavailable(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable {
+        location: path.display().to_string(),
+        detail: format!("{e} (another richmond using the same data_dir, or a damaged file)"),
+    }
+}

@@ -1,0 +1,154 @@
+//! The shared state store: a Redis server, through the `redis` crate's tokio connection
+//! manager (which reconnects by itself). Keys get the configured prefix; expiries are native
+//! (`PX` / `PEXPIRE`), so several gateway instances see one consistent state.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+use super::StoreError;
+
+/// The Redis-backed store; clones share one multiplexed connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    location: String,
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl RedisStore {
+    /// Connects to `url`.
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server does not answer.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let location = redact(url);
+        let err = |e: redis::RedisError| StoreError::Unavailable {
+            location: location.clone(),
+            detail: e.to_string(),
+        };
+        let client = redis::Client::open(url).map_err(err)?;
+        let conn = ConnectionManager::new(client).await.map_err(err)?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            location,
+        })
+    }
+
+    fn err(&self, e: redis::RedisError) -> StoreError {
+        StoreError::Unavailable {
+            location: self.location.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("GETDEL")
+            .arg(self.key(key))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn hash_put(
+        &self,
+        key: &str,
+        field: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<usize, StoreError> {
+        let mut c = self.conn.clone();
+        let k = self.key(key);
+        let (_, _, n): (usize, usize, usize) = redis::pipe()
+            .atomic()
+            .cmd("HSET")
+            .arg(&k)
+            .arg(field)
+            .arg(value)
+            .cmd("PEXPIRE")
+            .arg(&k)
+            .arg(millis(ttl))
+            .cmd("HLEN")
+            .arg(&k)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(n)
+    }
+
+    pub(crate) async fn hash_get_all(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut c = self.conn.clone();
+        let mut v: Vec<(String, Vec<u8>)> = redis::cmd("HGETALL")
+            .arg(self.key(key))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(v)
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://<redacted>@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,139 @@
+//! Logs (tracing) and metrics (the `metrics` facade rendered by metrics-exporter-prometheus).
+//!
+//! Logs are text on a terminal and JSON lines otherwise. Phone numbers and message text are
+//! never logged at info level or above: call sites log ids, counts and error codes only.
+//! Metrics use the `richmond_` prefix; histograms get explicit buckets so they render as
+//! Prometheus histograms, not summaries. Reference: style-and-operations.md B.3 and B.6.
+
+use std::io::IsTerminal;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+
+/// Installs the global tracing subscriber.
+pub fn init_logging(format: Option<LogFormat>, level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match format {
+        Some(LogFormat::Json) => true,
+        Some(LogFormat::Text) => false,
+        None => !std::io::stdout().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    // A second init (tests that start the app twice in one process) is harmless.
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init()
+    };
+}
+
+/// Latency buckets in seconds: 100 µs to 30 s.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+/// Batch-size buckets (messages per group commit).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+
+/// Builds the Prometheus recorder and installs it globally; returns the render handle.
+///
+/// # Errors
+/// When the bucket configuration is rejected or a recorder is already installed.
+pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Suffix("_batch_size".into()), BATCH_BUCKETS)?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
+    describe();
+    metrics::gauge!(
+        "richmond_build_info",
+        "version" => env!("CARGO_PKG_VERSION"),
+    )
+    .set(1.0);
+    Ok(handle)
+}
+
+/// Registers HELP texts for every metric the gateway emits.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!("richmond_build_info", "Build metadata; always 1.");
+    describe_gauge!(
+        "richmond_ready",
+        "1 when the gateway is ready to take traffic."
+    );
+    describe_gauge!(
+        "richmond_component_up",
+        "1 when the component (bus, store, transport) is up."
+    );
+    describe_counter!(
+        "richmond_bus_publishes_total",
+        "Messages handed to the bus."
+    );
+    describe_counter!(
+        "richmond_bus_publish_errors_total",
+        "Publishes the bus did not confirm."
+    );
+    describe_histogram!(
+        "richmond_bus_publish_duration_seconds",
+        Unit::Seconds,
+        "Time from publish to confirmation (broker confirm or spool commit)."
+    );
+    describe_counter!(
+        "richmond_bus_deliveries_total",
+        "Messages delivered to consumers."
+    );
+    describe_counter!(
+        "richmond_bus_redeliveries_total",
+        "Deliveries flagged as redelivered."
+    );
+    describe_counter!("richmond_bus_acks_total", "Deliveries acknowledged.");
+    describe_counter!(
+        "richmond_bus_nacks_total",
+        "Deliveries rejected (requeued or not)."
+    );
+    describe_counter!(
+        "richmond_bus_returns_total",
+        "Publishes the broker returned as unroutable."
+    );
+    describe_counter!(
+        "richmond_bus_reconnects_total",
+        "Reconnections to the broker."
+    );
+    describe_gauge!(
+        "richmond_bus_queue_messages",
+        "Messages in an embedded queue (ready + unacked)."
+    );
+    describe_gauge!(
+        "richmond_bus_queue_bytes",
+        "Payload bytes in an embedded queue."
+    );
+    describe_histogram!(
+        "richmond_spool_commit_duration_seconds",
+        Unit::Seconds,
+        "Duration of one spool group commit, sync included."
+    );
+    describe_histogram!(
+        "richmond_spool_commit_batch_size",
+        "Operations per spool group commit."
+    );
+    describe_counter!("richmond_store_operations_total", "State-store operations.");
+    describe_counter!(
+        "richmond_store_errors_total",
+        "State-store operations that failed."
+    );
+}

@@ -1,0 +1,133 @@
+//! RabbitMQ specifics: a plain pika application interoperates; a broker restart in the middle
+//! of a stream loses nothing; a queue pre-declared with other arguments is a clear error and
+//! keeps the bus not ready. Runs against the private broker of ./scripts/test.
+
+mod common;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use richmond::bus::{Bus, BusError};
+use richmond_codecs::vumi::{Event, SessionEvent, UserMessage};
+
+#[tokio::test]
+async fn a_plain_pika_vumi_application_works_unchanged() {
+    for style in ["vumi2", "vumi06"] {
+        let t = common::unique("pika");
+        let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+        bus.declare_transport(&t).await.unwrap();
+        let python = common::env("RICHMOND_TEST_PYTHON");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apps/vumi_app.py");
+        let child = tokio::process::Command::new(python)
+            .args([script, &common::amqp_url(), &t, "--style", style])
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // The application's outbound message arrives and decodes.
+        let mut out = bus.consume(&format!("{t}.outbound")).await.unwrap();
+        let d = out.next().await.unwrap();
+        let msg = UserMessage::decode(&d.body).unwrap();
+        assert_eq!(msg.content.as_deref(), Some("Welcome"));
+        let expected = if style == "vumi2" {
+            Some(SessionEvent::Resume)
+        } else {
+            None
+        };
+        assert_eq!(msg.session_event, expected);
+        // Richmond's inbound message and ack reach it and pass its validation.
+        let mut inbound = UserMessage::new(&t, "ussd", "+27831112222", "*120*663#", None);
+        inbound.session_event = Some(SessionEvent::New);
+        bus.publish(&format!("{t}.inbound"), Bytes::from(inbound.encode()))
+            .await
+            .unwrap();
+        let ack = Event::ack(&t, &msg.message_id, "smsc-42");
+        bus.publish(&format!("{t}.event"), Bytes::from(ack.encode()))
+            .await
+            .unwrap();
+        d.ack().await.unwrap();
+        let output = child.wait_with_output().await.unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{style}: {text}");
+        assert!(text.contains(&inbound.message_id), "{style}: {text}");
+        assert!(
+            text.contains("\"sent_message_id\": \"smsc-42\""),
+            "{style}: {text}"
+        );
+        bus.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_mid_stream_loses_nothing() {
+    let t = common::unique("restart");
+    let q = format!("{t}.inbound");
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    bus.declare_transport(&t).await.unwrap();
+    let n: usize = 300;
+    let publisher = {
+        let (bus, q) = (bus.clone(), q.clone());
+        tokio::spawn(async move {
+            for i in 0..n {
+                bus.publish(&q, Bytes::from(format!("{i}"))).await.unwrap();
+                if i == n / 3 {
+                    // Restart the broker while the stream is under way.
+                    tokio::task::spawn_blocking(|| common::rabbitmq_ctl("restart"))
+                        .await
+                        .unwrap();
+                }
+            }
+        })
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut c = bus.consume(&q).await.unwrap();
+    while seen.len() < n {
+        let d = c.next().await.expect("consumer ended");
+        let key = String::from_utf8(d.body.to_vec()).unwrap();
+        *seen.entry(key).or_default() += 1;
+        // An ack on a channel that died with the broker fails; the message comes back.
+        let _ = d.ack().await;
+    }
+    publisher.await.unwrap();
+    let duplicates: usize = seen.values().map(|c| c - 1).sum();
+    assert_eq!(seen.len(), n, "every message arrived");
+    for i in 0..n {
+        assert!(seen.contains_key(&i.to_string()), "message {i} lost");
+    }
+    eprintln!("broker restart: {n} messages, {duplicates} duplicates (at-least-once)");
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn a_queue_declared_with_other_arguments_is_named_and_not_ready() {
+    let t = common::unique("mismatch");
+    // Another party declared <t>.event as a quorum-less TTL queue first.
+    let mut other = common::amqp_config();
+    other
+        .queue_arguments
+        .insert("x-message-ttl".into(), toml::Value::Integer(60_000));
+    let first = common::amqp_bus(&other).await;
+    first.declare_queues(&[format!("{t}.event")]).await.unwrap();
+    first.close().await;
+
+    let bus = common::amqp_bus(&common::amqp_config()).await;
+    let err = bus
+        .declare_queues(&richmond::bus::transport_queues(&t))
+        .await
+        .unwrap_err();
+    let BusError::QueueMismatch { queue, detail } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(queue, &format!("{t}.event"));
+    assert!(detail.contains("x-message-ttl"), "{detail}");
+
+    // The bus is not ready while the mismatch lasts, and keeps saying why.
+    common::wait_until("the topology error", || bus.topology_error().is_some()).await;
+    assert!(
+        !bus.is_connected(),
+        "a bus with a refused topology must not be ready"
+    );
+    let named = bus.topology_error().unwrap().to_string();
+    assert!(named.contains(&format!("{t}.event")), "{named}");
+    bus.close().await;
+}

@@ -1,0 +1,180 @@
+//! The real `richmond` binary: check-config exit codes, the admin endpoints (with promtool
+//! on /metrics), and a clean drain on SIGTERM.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn richmond() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_richmond"))
+}
+
+fn write_config(dir: &Path, admin_port: u16, extra: &str) -> std::path::PathBuf {
+    let p = dir.join("richmond.toml");
+    let text = format!(
+        "data_dir = {:?}\n[admin]\naddress = \"127.0.0.1:{admin_port}\"\n[shutdown]\ndrain_timeout_seconds = 10\n{extra}",
+        dir.join("data").display().to_string()
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_config_accepts_good_and_rejects_bad_with_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), 1, "");
+    let out = richmond()
+        .args(["--config", good.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[admin]\nadress = \"127.0.0.1:1\"\n").unwrap();
+    let out = richmond()
+        .args(["--config", bad.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("adress") && err.contains("line 2") && err.contains("bad.toml"),
+        "{err}"
+    );
+
+    let out = richmond().args(["--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn check_config_print_redacts_secrets_and_checks_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        1,
+        "[bus]\ntype = \"amqp\"\nurl = \"amqp://u:topsecret@127.0.0.1/%2f\"\n",
+    );
+    let out = richmond()
+        .args(["--config", cfg.to_str().unwrap(), "check-config", "--print"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("<redacted>") && !text.contains("topsecret"),
+        "{text}"
+    );
+
+    // A data_dir that cannot be created (a file is in the way) is a config error.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"x").unwrap();
+    let p = dir.path().join("c.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "data_dir = {:?}\n",
+            blocker.join("sub").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = richmond()
+        .args(["--config", p.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("data_dir"));
+}
+
+#[test]
+fn help_reads_like_a_man_page() {
+    let out = richmond().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for section in ["FILES:", "ENVIRONMENT:", "SIGNALS:", "EXIT STATUS:"] {
+        assert!(text.contains(section), "missing {section}");
+    }
+}
+
+#[tokio::test]
+async fn runs_serves_admin_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_richmond"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "run",
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut ready = (0, String::new());
+    for _ in 0..600 {
+        if let Ok(r) = common::http_get(addr, "/ready").await {
+            ready = r;
+            if ready.0 == 200 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready.0, 200, "{}", ready.1);
+    assert_eq!(common::http_get(addr, "/live").await.unwrap().0, 200);
+    let (status, metrics) = common::http_get(addr, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(metrics.contains("richmond_build_info"), "{metrics}");
+    assert!(metrics.contains("richmond_ready 1"), "{metrics}");
+
+    // promtool accepts the exposition.
+    let promtool = common::env("RICHMOND_TEST_PROMTOOL");
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "exit after SIGTERM");
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        logs.lines()
+            .all(|l| l.trim().is_empty() || l.starts_with('{')),
+        "JSON lines: {logs}"
+    );
+    assert!(logs.contains("Draining"), "{logs}");
+}
