@@ -8,6 +8,10 @@ use richmond_codecs::vumi;
 fuzz_target!(|data: &[u8]| {
     if let Ok(message) = vumi::decode(data) {
         let encoded = message.encode();
-        assert_eq!(vumi::decode(&encoded), Ok(message), "round trip changed the message");
+        assert_eq!(
+            vumi::decode(&encoded),
+            Ok(message),
+            "round trip changed the message"
+        );
     }
 });

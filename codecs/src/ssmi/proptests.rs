@@ -245,16 +245,6 @@ fn request_text(request: &Request) -> Option<&Text> {
     }
 }
 
-fn response_text(response: &Response) -> Option<&Text> {
-    match response {
-        Response::Mo { message, .. }
-        | Response::PremiumMo { message, .. }
-        | Response::Ussd { message, .. } => Some(message),
-        Response::FreeForm { text } => Some(text),
-        _ => None,
-    }
-}
-
 /// Encodes, checks the framing, and returns the line without its CR.
 fn encoded(encode: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>) -> Bytes {
     let mut buf = BytesMut::new();
@@ -284,7 +274,7 @@ proptest! {
         let decoded = decode_response(&line).message().expect("decodes");
         prop_assert_eq!(decoded.kind(), response.kind());
         prop_assert_eq!(decoded.msisdn(), response.msisdn());
-        if let Some(got) = response_text(&decoded) {
+        if let Some(got) = decoded.text() {
             prop_assert_eq!(got.text(charset), normalized(&text));
         }
         let again = encoded(|buf| decoded.encode(buf, charset));

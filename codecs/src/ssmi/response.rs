@@ -311,6 +311,17 @@ impl Response {
         }
     }
 
+    /// The message text, for the kinds that carry one (MO, premium MO, USSD, free form).
+    pub const fn text(&self) -> Option<&Text> {
+        match self {
+            Self::Mo { message, .. }
+            | Self::PremiumMo { message, .. }
+            | Self::Ussd { message, .. } => Some(message),
+            Self::FreeForm { text } => Some(text),
+            _ => None,
+        }
+    }
+
     /// Appends the line and its CR to `buf`. On error `buf` is left as it was.
     pub fn encode(&self, buf: &mut BytesMut, charset: Charset) -> Result<(), EncodeError> {
         write_line(buf, |buf| {

@@ -341,7 +341,7 @@ impl ClientSession {
 
     /// Queues an outbound message if logged in; otherwise hands it back (the caller keeps it
     /// until [`ClientSession::is_ready`]).
-    #[allow(clippy::result_large_err)] // the request is handed back, not an error report
+    #[expect(clippy::result_large_err, reason = "the request itself is handed back")]
     pub fn send(&mut self, request: Request) -> Result<(), Request> {
         if self.is_ready() {
             self.transmit.push_back(request);

@@ -25,8 +25,12 @@ fn transmits(session: &mut ClientSession) -> Vec<Request> {
     std::iter::from_fn(|| session.poll_transmit()).collect()
 }
 
-const ACK_LOGIN: Response = Response::Ack { ack_type: AckType::LoginOk };
-const ACK_LINK: Response = Response::Ack { ack_type: AckType::LinkCheck };
+const ACK_LOGIN: Response = Response::Ack {
+    ack_type: AckType::LoginOk,
+};
+const ACK_LINK: Response = Response::Ack {
+    ack_type: AckType::LinkCheck,
+};
 
 /// A session connected and logged in at `t0`, queues drained.
 fn logged_in(t0: Instant) -> ClientSession {
@@ -57,10 +61,16 @@ fn login_ok() {
     session.handle_connected(t0);
     assert_eq!(
         transmits(&mut session),
-        [Request::Login { username: Bytes::from_static(b"username"), password: Secret::from("password") }]
+        [Request::Login {
+            username: Bytes::from_static(b"username"),
+            password: Secret::from("password")
+        }]
     );
     assert!(!session.is_ready());
-    assert_eq!(session.poll_timeout(), Some(t0 + session.config().login_timeout));
+    assert_eq!(
+        session.poll_timeout(),
+        Some(t0 + session.config().login_timeout)
+    );
     session.handle_response(ACK_LOGIN, t0);
     assert!(session.is_ready());
     assert_eq!(events(&mut session), [Event::LoggedIn]);
@@ -79,12 +89,21 @@ fn login_nack_disconnects_and_backs_off() {
         assert!(session.next_connect_at() <= now);
         session.handle_connected(now);
         transmits(&mut session);
-        session.handle_response(Response::Nack { reason: NackReason::InvalidLogin }, now);
+        session.handle_response(
+            Response::Nack {
+                reason: NackReason::InvalidLogin,
+            },
+            now,
+        );
         assert_eq!(
             events(&mut session),
             [
-                Event::LoginRejected { reason: NackReason::InvalidLogin },
-                Event::Disconnect { reason: DisconnectReason::LoginRejected },
+                Event::LoginRejected {
+                    reason: NackReason::InvalidLogin
+                },
+                Event::Disconnect {
+                    reason: DisconnectReason::LoginRejected
+                },
             ]
         );
         assert!(!session.is_ready());
@@ -98,8 +117,19 @@ fn login_nack_disconnects_and_backs_off() {
     }
     let initial = config().reconnect_initial;
     let max = config().reconnect_max;
-    assert!(delays[0] >= initial / 2 && delays[0] <= initial, "{delays:?}");
-    assert!(delays.windows(2).all(|w| w[1] >= w[0]), "never shrinks: {delays:?}");
+    assert!(
+        delays[0] >= initial / 2 && delays[0] <= initial,
+        "{delays:?}"
+    );
+    // 1 s doubling reaches the 60 s cap after 6 steps: until then delays never shrink.
+    assert!(
+        delays[..6].windows(2).all(|w| w[1] >= w[0]),
+        "never shrinks: {delays:?}"
+    );
+    assert!(
+        delays[6..].iter().all(|d| *d >= max / 2),
+        "stays high at the cap: {delays:?}"
+    );
     assert!(delays[5] > delays[0] * 8, "grows: {delays:?}");
     assert!(delays.iter().all(|d| *d <= max), "capped: {delays:?}");
 }
@@ -115,8 +145,9 @@ fn backoff_resets_after_login_and_is_seeded() {
     let mut a = ClientSession::new(config(), t0, 5);
     let mut b = ClientSession::new(config(), t0, 5);
     let mut c = ClientSession::new(config(), t0, 6);
-    let (da, db, dc): (Vec<_>, Vec<_>, Vec<_>) =
-        (0..4).map(|_| (fail(&mut a, t0), fail(&mut b, t0), fail(&mut c, t0))).fold(
+    let (da, db, dc): (Vec<_>, Vec<_>, Vec<_>) = (0..4)
+        .map(|_| (fail(&mut a, t0), fail(&mut b, t0), fail(&mut c, t0)))
+        .fold(
             (vec![], vec![], vec![]),
             |(mut x, mut y, mut z), (p, q, r)| {
                 x.push(p);
@@ -168,7 +199,12 @@ fn two_unanswered_link_checks_kill_the_link() {
     session.handle_timeout(t0 + MINUTE * 2);
     assert_eq!(
         events(&mut session),
-        [Event::LinkDead, Event::Disconnect { reason: DisconnectReason::LinkDead }]
+        [
+            Event::LinkDead,
+            Event::Disconnect {
+                reason: DisconnectReason::LinkDead
+            }
+        ]
     );
     assert!(!session.is_ready());
     assert_eq!(transmits(&mut session), []);
@@ -191,19 +227,32 @@ fn any_line_answers_a_link_check() {
     assert!(session.is_ready());
     let inbound = events(&mut session);
     assert_eq!(inbound.len(), 2);
-    assert!(inbound.iter().all(|e| matches!(e, Event::Inbound(Response::Ussd { .. }))));
+    assert!(
+        inbound
+            .iter()
+            .all(|e| matches!(e, Event::Inbound(Response::Ussd { .. })))
+    );
 }
 
 #[test]
 fn remote_logout_disconnects() {
     let t0 = Instant::now();
     let mut session = logged_in(t0);
-    session.handle_response(Response::RemoteLogout { ip: Bytes::from_static(b"10.0.0.5") }, t0);
+    session.handle_response(
+        Response::RemoteLogout {
+            ip: Bytes::from_static(b"10.0.0.5"),
+        },
+        t0,
+    );
     assert_eq!(
         events(&mut session),
         [
-            Event::RemoteLogout { ip: Bytes::from_static(b"10.0.0.5") },
-            Event::Disconnect { reason: DisconnectReason::RemoteLogout },
+            Event::RemoteLogout {
+                ip: Bytes::from_static(b"10.0.0.5")
+            },
+            Event::Disconnect {
+                reason: DisconnectReason::RemoteLogout
+            },
         ]
     );
     assert!(!session.is_ready());
@@ -222,13 +271,27 @@ fn outbound_only_when_logged_in() {
         message: Text::new("Bye"),
     };
     let mut session = ClientSession::new(config(), t0, 3);
-    assert_eq!(session.send(request.clone()), Err(request.clone()), "not connected");
+    assert_eq!(
+        session.send(request.clone()),
+        Err(request.clone()),
+        "not connected"
+    );
     session.handle_connected(t0);
-    assert_eq!(session.send(request.clone()), Err(request.clone()), "not logged in yet");
-    assert!(matches!(transmits(&mut session)[..], [Request::Login { .. }]));
+    assert_eq!(
+        session.send(request.clone()),
+        Err(request.clone()),
+        "not logged in yet"
+    );
+    assert!(matches!(
+        transmits(&mut session)[..],
+        [Request::Login { .. }]
+    ));
     session.handle_response(ACK_LOGIN, t0);
     assert_eq!(session.send(request.clone()), Ok(()));
-    assert_eq!(transmits(&mut session), [Request::LinkCheck, request.clone()]);
+    assert_eq!(
+        transmits(&mut session),
+        [Request::LinkCheck, request.clone()]
+    );
     session.handle_disconnected(t0);
     assert_eq!(session.send(request.clone()), Err(request));
 }
@@ -237,10 +300,15 @@ fn outbound_only_when_logged_in() {
 fn inbound_messages_and_nacks_are_events() {
     let t0 = Instant::now();
     let mut session = logged_in(t0);
-    let nack = Response::Nack { reason: NackReason::ParseError };
+    let nack = Response::Nack {
+        reason: NackReason::ParseError,
+    };
     session.handle_response(ussd("*120#"), t0);
     session.handle_response(nack.clone(), t0);
-    assert_eq!(events(&mut session), [Event::Inbound(ussd("*120#")), Event::Inbound(nack)]);
+    assert_eq!(
+        events(&mut session),
+        [Event::Inbound(ussd("*120#")), Event::Inbound(nack)]
+    );
 }
 
 #[test]
@@ -251,11 +319,21 @@ fn login_timeout_and_connection_loss() {
     session.handle_timeout(t0 + Duration::from_secs(29));
     assert_eq!(events(&mut session), []);
     session.handle_timeout(t0 + Duration::from_secs(30));
-    assert_eq!(events(&mut session), [Event::Disconnect { reason: DisconnectReason::LoginTimeout }]);
+    assert_eq!(
+        events(&mut session),
+        [Event::Disconnect {
+            reason: DisconnectReason::LoginTimeout
+        }]
+    );
     session.handle_disconnected(t0 + Duration::from_secs(30));
     let mut session = logged_in(t0);
     session.handle_disconnected(t0);
-    assert_eq!(events(&mut session), [Event::Disconnect { reason: DisconnectReason::ConnectionLost }]);
+    assert_eq!(
+        events(&mut session),
+        [Event::Disconnect {
+            reason: DisconnectReason::ConnectionLost
+        }]
+    );
     assert_eq!(DisconnectReason::ConnectionLost.code(), "connection_lost");
 }
 
@@ -265,11 +343,20 @@ fn close_logs_out() {
     let mut session = logged_in(t0);
     session.close(t0);
     assert_eq!(transmits(&mut session), [Request::Logout]);
-    assert_eq!(events(&mut session), [Event::Disconnect { reason: DisconnectReason::Closed }]);
+    assert_eq!(
+        events(&mut session),
+        [Event::Disconnect {
+            reason: DisconnectReason::Closed
+        }]
+    );
     assert!(session.is_closed() && !session.is_ready());
     session.handle_disconnected(t0);
     session.handle_connected(t0);
-    assert_eq!(transmits(&mut session), [], "closed sessions never log in again");
+    assert_eq!(
+        transmits(&mut session),
+        [],
+        "closed sessions never log in again"
+    );
     let mut idle = ClientSession::new(config(), t0, 1);
     idle.close(t0);
     assert_eq!((transmits(&mut idle), events(&mut idle)), (vec![], vec![]));
@@ -285,47 +372,86 @@ fn server_transmits(server: &mut ServerSession) -> Vec<Response> {
 }
 
 fn login(user: &'static str, password: &'static str) -> Request {
-    Request::Login { username: Bytes::from_static(user.as_bytes()), password: Secret::from(password) }
+    Request::Login {
+        username: Bytes::from_static(user.as_bytes()),
+        password: Secret::from(password),
+    }
 }
 
 #[test]
 fn server_checks_login_and_answers_link_checks() {
     let mut server = ServerSession::new(ServerConfig::new("user", "pass"));
     server.handle_request(Request::LinkCheck);
-    assert_eq!(server_transmits(&mut server), [Response::Nack { reason: NackReason::InvalidLogin }]);
+    assert_eq!(
+        server_transmits(&mut server),
+        [Response::Nack {
+            reason: NackReason::InvalidLogin
+        }]
+    );
     server.handle_request(login("user", "wrong"));
-    assert_eq!(server_transmits(&mut server), [Response::Nack { reason: NackReason::InvalidLogin }]);
-    assert_eq!(server_events(&mut server), [ServerEvent::LoginFailed { reason: NackReason::InvalidLogin }]);
+    assert_eq!(
+        server_transmits(&mut server),
+        [Response::Nack {
+            reason: NackReason::InvalidLogin
+        }]
+    );
+    assert_eq!(
+        server_events(&mut server),
+        [ServerEvent::LoginFailed {
+            reason: NackReason::InvalidLogin
+        }]
+    );
     server.handle_request(login("user", "pass"));
     assert!(server.is_logged_in());
     assert_eq!(server_transmits(&mut server), [ACK_LOGIN]);
     server.handle_request(Request::LinkCheck);
     assert_eq!(server_transmits(&mut server), [ACK_LINK]);
-    let sms = Request::SendSms { validity: 0, msisdn: Bytes::from_static(b"27"), message: Text::new("hi") };
+    let sms = Request::SendSms {
+        validity: 0,
+        msisdn: Bytes::from_static(b"27"),
+        message: Text::new("hi"),
+    };
     server.handle_request(sms.clone());
-    server.handle_decoded(Decoded::Rejected { reason: LineError::NoHeader });
+    server.handle_decoded(Decoded::Rejected {
+        reason: LineError::NoHeader,
+    });
     server.handle_decoded(Decoded::Unknown { id: 113 });
     assert_eq!(
         server_transmits(&mut server),
         [
-            Response::Nack { reason: NackReason::ParseError },
-            Response::Nack { reason: NackReason::InvalidMessageType },
+            Response::Nack {
+                reason: NackReason::ParseError
+            },
+            Response::Nack {
+                reason: NackReason::InvalidMessageType
+            },
         ]
     );
     assert_eq!(
         server_events(&mut server),
         [
-            ServerEvent::LoggedIn { username: Bytes::from_static(b"user") },
+            ServerEvent::LoggedIn {
+                username: Bytes::from_static(b"user")
+            },
             ServerEvent::Request(sms),
-            ServerEvent::BadLine { reason: NackReason::ParseError },
-            ServerEvent::BadLine { reason: NackReason::InvalidMessageType },
+            ServerEvent::BadLine {
+                reason: NackReason::ParseError
+            },
+            ServerEvent::BadLine {
+                reason: NackReason::InvalidMessageType
+            },
         ]
     );
     server.send(ussd("Welcome"));
     server.remote_logout(Bytes::from_static(b"10.0.0.5"));
     assert_eq!(
         server_transmits(&mut server),
-        [ussd("Welcome"), Response::RemoteLogout { ip: Bytes::from_static(b"10.0.0.5") }]
+        [
+            ussd("Welcome"),
+            Response::RemoteLogout {
+                ip: Bytes::from_static(b"10.0.0.5")
+            }
+        ]
     );
     assert_eq!(server_events(&mut server), [ServerEvent::Disconnect]);
 }
@@ -336,7 +462,12 @@ fn server_suspended_account_and_logout() {
     config.suspended = true;
     let mut server = ServerSession::new(config.clone());
     server.handle_request(login("user", "pass"));
-    assert_eq!(server_transmits(&mut server), [Response::Nack { reason: NackReason::AccountSuspended }]);
+    assert_eq!(
+        server_transmits(&mut server),
+        [Response::Nack {
+            reason: NackReason::AccountSuspended
+        }]
+    );
     assert!(!format!("{config:?}").contains("pass\""));
     let mut server = ServerSession::new(ServerConfig::new("user", "pass"));
     server.handle_request(login("user", "pass"));
@@ -344,7 +475,9 @@ fn server_suspended_account_and_logout() {
     assert_eq!(
         server_events(&mut server),
         [
-            ServerEvent::LoggedIn { username: Bytes::from_static(b"user") },
+            ServerEvent::LoggedIn {
+                username: Bytes::from_static(b"user")
+            },
             ServerEvent::LoggedOut,
             ServerEvent::Disconnect,
         ]
