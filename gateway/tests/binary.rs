@@ -160,15 +160,7 @@ async fn runs_serves_admin_and_drains_on_sigterm() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().await.unwrap();
+    let out = sigterm_and_wait(child).await;
     assert_eq!(out.status.code(), Some(0), "exit after SIGTERM");
     let logs = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -177,6 +169,14 @@ async fn runs_serves_admin_and_drains_on_sigterm() {
         "JSON lines: {logs}"
     );
     assert!(logs.contains("Draining"), "{logs}");
+}
+
+/// Sends SIGTERM to the gateway and waits for it to exit.
+async fn sigterm_and_wait(child: tokio::process::Child) -> std::process::Output {
+    let pid = child.id().expect("running").to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    child.wait_with_output().await.unwrap()
 }
 
 async fn ready_status(addr: std::net::SocketAddr) -> (u16, String) {
@@ -224,14 +224,6 @@ async fn ready_follows_the_broker_and_redis_store() {
         .await
         .unwrap();
     wait_ready(addr, 200).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().await.unwrap();
+    let out = sigterm_and_wait(child).await;
     assert_eq!(out.status.code(), Some(0));
 }
