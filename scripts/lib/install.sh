@@ -6,6 +6,7 @@
 #   install_apt         Debian packages (servers, promtool, build deps of python-gammu)
 #   install_python      scripts/.venv from scripts/requirements.txt (hash-stamped)
 #   install_node        scripts/node_modules from scripts/package.json (+ package-lock.json)
+#   install_rust_components  rustfmt and clippy, via rustup, if cargo lacks them
 #   install_cargo_fuzz  cargo-fuzz, unless `cargo fuzz` already works
 
 APT_PACKAGES=(rabbitmq-server redis-server prometheus libgammu-dev pkg-config)
@@ -32,6 +33,7 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Pyth
     missing+=(python3-dev)
   command -v c++ >/dev/null || missing+=(g++) # python-gammu and libfuzzer-sys compile C/C++
   command -v npm >/dev/null || missing+=(nodejs npm)
+  command -v pgrep >/dev/null || missing+=(procps) # servers.sh finds leftover processes
   ((${#missing[@]})) || return 0
 
   echo "installing Debian packages: ${missing[*]}"
@@ -72,6 +74,15 @@ install_node() {
     _quiet "$RICHMOND_LOG_DIR/npm.log" npm "$verb" --no-audit --no-fund --loglevel=error)
   # `npm install` may just have written the lock file: stamp what is there now.
   _node_hash >"$stamp"
+}
+
+install_rust_components() {
+  local c
+  for c in rustfmt clippy; do
+    cargo "${c/rust/}" --version >/dev/null 2>&1 && continue # `cargo fmt`, `cargo clippy`
+    echo "installing the $c component"
+    _quiet "$RICHMOND_LOG_DIR/rustup.log" rustup component add "$c"
+  done
 }
 
 install_cargo_fuzz() {

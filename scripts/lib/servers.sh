@@ -77,20 +77,21 @@ setup_rabbitmq() {
 }
 
 start_rabbitmq() {
-  local log=$RABBITMQ_LOG_BASE/startup.log i
+  local log=$RABBITMQ_LOG_BASE/startup.log
   # Own session: Ctrl-C in the terminal must not reach it; our trap stops it cleanly.
+  # shellcheck disable=SC2016 # $1 and $2 belong to the inner bash
   setsid "${_RMQ_AS[@]}" env HOME="$RICHMOND_TEST_RABBITMQ_DIR/home" \
     bash -c 'cd "$1" && exec "$2"' _ "$RICHMOND_TEST_RABBITMQ_DIR" "$_RMQ_BIN/rabbitmq-server" \
     >>"$log" 2>&1 </dev/null &
-  local server=$!
-  for ((i = 0; i < 90; i++)); do
+  local server=$! deadline=$((SECONDS + 90))
+  while ((SECONDS < deadline)); do
     if _rmq --timeout 10 rabbitmqctl -n "$RABBITMQ_NODENAME" -q status >/dev/null 2>&1; then
       return 0
     fi
     kill -0 "$server" 2>/dev/null || break # it died: no point waiting
     sleep 1
   done
-  echo "error: RabbitMQ node $RABBITMQ_NODENAME did not start (${i}s); last log lines:" >&2
+  echo "error: RabbitMQ node $RABBITMQ_NODENAME did not start; last log lines:" >&2
   local f
   for f in "$log" "$RABBITMQ_LOG_BASE"/*.log; do
     [[ -f $f ]] && { echo "--- $f" >&2; tail -n 50 "$f" >&2; }
