@@ -7,9 +7,9 @@
 //! * [`vumi`] — the Vumi message model (`user_message`, `event`, `status_event`,
 //!   `failure_message`) with exact JSON wire compatibility for vumi 0.6 and vumi2 applications.
 //! * [`ssmi`] — TruTeq SSMI lines, direction-aware.
-//! * `smpp` — a thin typed layer over SMPP PDUs (arrives later).
+//! * [`smpp`] — a thin typed layer over SMPP PDUs (rusmpp), status classes, receipts.
 //! * `at` — AT command lines, responses and URCs for GSM modems (arrives later).
-//! * `sms` — 3GPP TS 23.040 TPDUs and TS 23.038 alphabets (arrives later).
+//! * [`sms`] — TS 23.038 alphabets (GSM-7, UCS2, Latin-1), UDH and segmentation; TPDUs later.
 //!
 //! Where this crate sits in the data flow:
 //!
@@ -24,5 +24,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod smpp;
+pub mod sms;
 pub mod ssmi;
 pub mod vumi;

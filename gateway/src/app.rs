@@ -108,6 +108,16 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
             }
         });
     }
+    crate::transport::spawn_all(
+        &config,
+        &crate::transport::Context {
+            bus: bus.clone(),
+            store: store.clone(),
+            readiness: readiness.clone(),
+        },
+        &tracker,
+        &intake,
+    )?;
     tracker.close();
     tracing::info!(
         message = "Richmond running.",
