@@ -9,4 +9,5 @@
 //! ```
 //!
 //! `*/session.rs` files never use tokio: time arrives as `now: Instant`.
+pub mod smpp;
 pub mod ssmi;

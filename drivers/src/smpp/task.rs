@@ -1,0 +1,400 @@
+//! The tokio task of one ESME bind: connects, frames, pumps [`Session`], reconnects with
+//! backoff and jitter, and gives the transport a [`Handle`].
+//!
+//! Reference: reference/smpp.md; DESIGN.md (no-loss rules, metrics naming).
+//!
+//! * [`Handle::submit`] waits while the bind is down or the window is full (never drops), and
+//!   resolves with the SMSC's answer: exactly one [`SubmitOutcome`] per call. Throttling and
+//!   the `mt_tps` limit only delay it. `Err(Error::Stopped)` means the task ended before the
+//!   submit was handed to the session (it was not sent). Dropping the future does not withdraw
+//!   a submit the task has already taken.
+//! * Inbound `deliver_sm` / `data_sm` arrive as [`Event::Deliver`] on the event channel; the
+//!   transport answers each with [`Handle::respond_deliver`] once it has published it. The
+//!   event channel is bounded: a transport that stops reading events stops the task reading
+//!   the socket (back-pressure on the SMSC), so read events in a task of their own, not in
+//!   the one awaiting `submit`.
+//! * Submit results are delivered through `submit`, never on the event channel.
+//! * The session clock is tokio's (`tokio::time::Instant`), so tests with paused time see the
+//!   rate limit and timeouts in virtual time.
+//!
+//! Not handled here: protocol state (`session.rs`), Vumi messages (the gateway).
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::io;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use metrics::{counter, gauge, histogram};
+use richmond_codecs::smpp::pdu::Header;
+use richmond_codecs::smpp::rusmpp::pdus::SubmitSm;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::Error;
+use super::codec::Codec;
+use super::config::Config;
+use super::event::{DeliverId, Event, RetryReason, SubmitOutcome};
+use super::session::Session;
+
+/// The session clock: tokio's, as a std `Instant`.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// A submit handed to the task, and where its outcome goes.
+#[derive(Debug)]
+struct SubmitRequest {
+    pdu: SubmitSm,
+    reply: oneshot::Sender<SubmitOutcome>,
+}
+
+/// The transport's side of a running bind.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    submits: mpsc::Sender<SubmitRequest>,
+    responses: mpsc::UnboundedSender<(DeliverId, u32)>,
+    bound: watch::Receiver<bool>,
+}
+
+impl Handle {
+    /// Submits a `submit_sm` and waits for its outcome (see the module documentation).
+    pub async fn submit(&self, pdu: SubmitSm) -> Result<SubmitOutcome, Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.submits
+            .send(SubmitRequest { pdu, reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        outcome.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Answers an inbound `deliver_sm` / `data_sm` ([`Event::Deliver`]) with `status`:
+    /// `ESME_ROK` once the message is safe, or a temporary error (`ESME_RX_T_APPN`) to have
+    /// the SMSC redeliver it. Ignored if its connection has ended (the SMSC redelivers).
+    pub fn respond_deliver(&self, id: DeliverId, status: u32) -> Result<(), Error> {
+        self.responses
+            .send((id, status))
+            .map_err(|_| Error::Stopped)
+    }
+
+    /// A receiver of the bind state (`true` while bound).
+    pub fn bound(&self) -> watch::Receiver<bool> {
+        self.bound.clone()
+    }
+
+    /// Bound right now.
+    pub fn is_bound(&self) -> bool {
+        *self.bound.borrow()
+    }
+}
+
+/// The task itself; run it with [`Task::run`] (e.g. in `tokio::spawn`).
+#[derive(Debug)]
+pub struct Task {
+    config: Config,
+    session: Session,
+    submits: mpsc::Receiver<SubmitRequest>,
+    responses: mpsc::UnboundedReceiver<(DeliverId, u32)>,
+    events: mpsc::Sender<Event>,
+    bound: watch::Sender<bool>,
+}
+
+/// Creates a bind: the handle, the event receiver and the task to run. Fails when the bind
+/// fields cannot be encoded.
+pub fn client(config: Config) -> Result<(Handle, mpsc::Receiver<Event>, Task), Error> {
+    let seed = config.seed.unwrap_or_else(random_seed);
+    let session = Session::new(config.clone(), now(), seed)?;
+    let window = config.window.max(1);
+    let (submits_tx, submits) = mpsc::channel(window);
+    let (responses_tx, responses) = mpsc::unbounded_channel();
+    let (events, events_rx) = mpsc::channel(window.saturating_mul(2).max(16));
+    let (bound, bound_rx) = watch::channel(false);
+    let handle = Handle {
+        submits: submits_tx,
+        responses: responses_tx,
+        bound: bound_rx,
+    };
+    let task = Task {
+        config,
+        session,
+        submits,
+        responses,
+        events,
+        bound,
+    };
+    Ok((handle, events_rx, task))
+}
+
+/// A seed for the jitter from the standard library's per-process random keys.
+fn random_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(std::process::id())
+}
+
+impl Task {
+    /// Connects, binds, pumps, reconnects — until `cancel` fires; then drains in-flight
+    /// submits, unbinds and returns.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let span = info_span!("smpp", transport = %self.config.transport);
+        async move {
+            let mut pump = Pump {
+                waiting: HashMap::new(),
+                next_token: 0,
+                cancel,
+            };
+            pump.run(&mut self).await;
+            self.bound.send_replace(false);
+            gauge!("richmond_smpp_binds_up", "transport" => self.config.transport.clone()).set(0.0);
+        }
+        .instrument(span)
+        .await;
+    }
+}
+
+/// The task's bookkeeping besides the session.
+struct Pump {
+    /// Callers awaiting a submit outcome, by token.
+    waiting: HashMap<u64, oneshot::Sender<SubmitOutcome>>,
+    next_token: u64,
+    cancel: CancellationToken,
+}
+
+impl Pump {
+    async fn run(&mut self, task: &mut Task) {
+        let addr = format!("{}:{}", task.config.host, task.config.port);
+        let mut attempts: u64 = 0;
+        loop {
+            if task.session.is_closed() {
+                break;
+            }
+            let at = tokio::time::Instant::from_std(task.session.next_connect_at());
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    task.session.close(now());
+                    self.dispatch(task).await;
+                    break;
+                }
+                () = tokio::time::sleep_until(at) => {}
+            }
+            let transport = task.config.transport.clone();
+            counter!("richmond_smpp_connect_attempts_total", "transport" => transport.clone())
+                .increment(1);
+            if attempts > 0 {
+                counter!("richmond_smpp_reconnects_total", "transport" => transport).increment(1);
+            }
+            attempts += 1;
+            let connect =
+                tokio::time::timeout(task.config.connect_timeout, TcpStream::connect(&addr));
+            let connected = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    task.session.close(now());
+                    self.dispatch(task).await;
+                    break;
+                }
+                connected = connect => connected,
+            };
+            let stream = match connected {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    warn!(%addr, %error, "smpp connect failed");
+                    task.session.handle_disconnected(now());
+                    continue;
+                }
+                Err(_) => {
+                    warn!(%addr, "smpp connect timed out");
+                    task.session.handle_disconnected(now());
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            info!(%addr, mode = task.config.bind_mode.code(), "smpp connected, binding");
+            task.session.handle_connected(now());
+            self.connection(task, stream).await;
+            task.session.handle_disconnected(now());
+            self.dispatch(task).await;
+            self.publish(task);
+        }
+    }
+
+    /// Pumps one connection until it ends (lost, or the session asked to disconnect).
+    async fn connection(&mut self, task: &mut Task, stream: TcpStream) {
+        let (mut reader, mut writer) = stream.into_split();
+        let mut codec = Codec::new(task.config.max_pdu_bytes);
+        let mut read_buf = BytesMut::with_capacity(16 * 1024);
+        let mut closing = false;
+        loop {
+            if let Err(error) = write_transmits(task, &mut writer).await {
+                warn!(%error, "smpp write failed");
+                return;
+            }
+            self.dispatch(task).await;
+            if task.session.wants_disconnect() {
+                let _ = tokio::time::timeout(task.config.write_timeout, writer.shutdown()).await;
+                return;
+            }
+            self.publish(task);
+            let deadline = task
+                .session
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let can_submit = task.session.can_submit();
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled(), if !closing => {
+                    closing = true;
+                    task.session.close(now());
+                }
+                read = reader.read_buf(&mut read_buf) => {
+                    match read {
+                        Ok(n) if n > 0 => {}
+                        Ok(_) => {
+                            info!("smpp connection closed by the smsc");
+                            return;
+                        }
+                        Err(error) => {
+                            warn!(%error, "smpp read failed");
+                            return;
+                        }
+                    }
+                    // Bounded: each decoded frame consumes at least 16 octets.
+                    loop {
+                        match codec.decode(&mut read_buf) {
+                            Ok(Some(frame)) => {
+                                count_pdu(&task.config.transport, "in", Header::peek(&frame));
+                                task.session.handle_frame(frame, now());
+                            }
+                            Ok(None) => break,
+                            Err(error) => {
+                                warn!(code = error.code(), %error, "smpp framing lost");
+                                task.session.handle_framing_error(now());
+                                break;
+                            }
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                    if deadline.is_some() => task.session.handle_timeout(now()),
+                Some(request) = task.submits.recv(), if can_submit => {
+                    let token = self.next_token;
+                    self.next_token = self.next_token.wrapping_add(1);
+                    match task.session.submit(token, request.pdu, now()) {
+                        Ok(()) => {
+                            self.waiting.insert(token, request.reply);
+                        }
+                        Err(refused) => {
+                            debug!(%refused, "smpp submit refused by the session");
+                            let reason = RetryReason::NotBound;
+                            let _ = request.reply.send(SubmitOutcome::Retry { reason });
+                        }
+                    }
+                }
+                Some((id, status)) = task.responses.recv() => {
+                    if !task.session.respond_deliver(id, status) {
+                        debug!(seq = id.sequence_number(), "smpp deliver answer for a gone connection, dropped");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Routes session events: submit results to their callers, the rest to the transport.
+    async fn dispatch(&mut self, task: &mut Task) {
+        let transport = task.config.transport.clone();
+        while let Some(event) = task.session.poll_event() {
+            match event {
+                Event::SubmitResult {
+                    token,
+                    outcome,
+                    latency,
+                } => {
+                    counter!("richmond_smpp_submits_total", "transport" => transport.clone(), "outcome" => outcome.code())
+                        .increment(1);
+                    if let Some(latency) = latency {
+                        histogram!("richmond_smpp_submit_latency_seconds", "transport" => transport.clone())
+                            .record(latency.as_secs_f64());
+                    }
+                    if let Some(reply) = self.waiting.remove(&token) {
+                        let _ = reply.send(outcome);
+                    }
+                    continue;
+                }
+                Event::Bound { mode, .. } => info!(mode = mode.code(), "smpp bound"),
+                Event::BindRejected { status } => warn!(status, "smpp bind rejected"),
+                Event::Unbound { reason } => {
+                    info!(reason = reason.code(), "smpp unbound");
+                    counter!("richmond_smpp_unbinds_total", "transport" => transport.clone(), "reason" => reason.code())
+                        .increment(1);
+                }
+                Event::Throttled { status } => {
+                    debug!(status, "smpp throttled by the smsc");
+                    counter!("richmond_smpp_throttled_total", "transport" => transport.clone())
+                        .increment(1);
+                }
+                Event::Malformed { error, command_id } => {
+                    warn!(command_id, code = error.code(), "smpp pdu undecodable");
+                    counter!("richmond_smpp_malformed_pdus_total", "transport" => transport.clone(), "code" => error.code())
+                        .increment(1);
+                }
+                _ => {}
+            }
+            tokio::select! {
+                biased;
+                _ = task.events.send(event) => {}
+                () = self.cancel.cancelled() => {}
+            }
+        }
+    }
+
+    fn publish(&self, task: &Task) {
+        let bound = task.session.is_bound();
+        let changed = task
+            .bound
+            .send_if_modified(|state| std::mem::replace(state, bound) != bound);
+        let transport = task.config.transport.clone();
+        if changed {
+            gauge!("richmond_smpp_binds_up", "transport" => transport.clone()).set(if bound {
+                1.0
+            } else {
+                0.0
+            });
+        }
+        gauge!("richmond_smpp_window_in_use", "transport" => transport)
+            .set(task.session.in_flight() as f64);
+    }
+}
+
+/// Writes every queued PDU in one write.
+async fn write_transmits(task: &mut Task, writer: &mut OwnedWriteHalf) -> io::Result<()> {
+    let mut buf = BytesMut::new();
+    while let Some(pdu) = task.session.poll_transmit() {
+        count_pdu(&task.config.transport, "out", Header::peek(&pdu));
+        buf.extend_from_slice(&pdu);
+    }
+    if buf.is_empty() {
+        return Ok(());
+    }
+    match tokio::time::timeout(task.config.write_timeout, writer.write_all(&buf)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "smpp write timed out",
+        )),
+    }
+}
+
+fn count_pdu(transport: &str, direction: &'static str, header: Option<Header>) {
+    let command = header.map_or("other", |header| header.name());
+    counter!(
+        "richmond_smpp_pdus_total",
+        "transport" => transport.to_owned(),
+        "direction" => direction,
+        "command" => command
+    )
+    .increment(1);
+}
