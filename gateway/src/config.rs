@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::api::ApiConfig;
 pub use crate::transport::TransportConfig;
 
 /// Prefix of environment variables that override config keys.
@@ -37,6 +38,9 @@ pub struct Config {
     /// Carrier links, keyed by transport id (the Vumi `transport_name`).
     #[serde(default)]
     pub transports: BTreeMap<String, TransportConfig>,
+    /// The HTTP API; absent: no API listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiConfig>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -305,6 +309,9 @@ impl Config {
         for (id, t) in &mut self.transports {
             t.resolve_secrets(path, id)?;
         }
+        if let Some(api) = &mut self.api {
+            api.resolve_secrets(path)?;
+        }
         Ok(())
     }
 
@@ -366,6 +373,9 @@ impl Config {
                 "store.url: required when store.type = \"redis\"".into(),
             ));
         }
+        if let Some(api) = &self.api {
+            api.validate(self.admin.address).map_err(invalid)?;
+        }
         Ok(())
     }
 
@@ -405,7 +415,7 @@ pub fn resolve_secret(
     Ok(())
 }
 
-fn valid_transport_id(id: &str) -> bool {
+pub(crate) fn valid_transport_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id

@@ -131,6 +131,39 @@ fn describe() {
         "richmond_spool_commit_batch_size",
         "Operations per spool group commit."
     );
+    describe_counter!(
+        "richmond_api_requests_total",
+        "HTTP API requests, by route pattern and status code."
+    );
+    describe_histogram!(
+        "richmond_api_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP API request handling time, by route pattern."
+    );
+    describe_counter!(
+        "richmond_api_rate_limited_total",
+        "HTTP API requests refused with 429 by the per-account rate limit."
+    );
+    describe_counter!(
+        "richmond_api_messages_sent_total",
+        "Messages the HTTP API published to <transport>.outbound."
+    );
+    describe_counter!(
+        "richmond_api_bus_messages_total",
+        "Events and inbound messages the HTTP API consumed, by outcome."
+    );
+    describe_counter!(
+        "richmond_api_callback_attempts_total",
+        "Callback POSTs attempted (sms_received, sms_receipt)."
+    );
+    describe_counter!(
+        "richmond_api_callback_failures_total",
+        "Callback POSTs that failed (timeout, connect, status_5xx, status_other)."
+    );
+    describe_counter!(
+        "richmond_api_callbacks_total",
+        "Callbacks finished: delivered or gave_up after the last attempt."
+    );
     describe_counter!("richmond_store_operations_total", "State-store operations.");
     describe_counter!(
         "richmond_store_errors_total",

@@ -161,3 +161,83 @@ async fn an_unavailable_store_is_a_clear_error() {
     };
     assert!(e.to_string().contains("store.redb"), "{e}");
 }
+
+#[tokio::test]
+async fn sorted_indexes_range_move_trim_and_expire() {
+    for (s, kind, _d) in stores().await {
+        let ttl = Duration::from_secs(60);
+        for (m, score) in [("c", 30), ("a", 10), ("b", 20), ("b2", 20)] {
+            s.index_add("idx", m, score, ttl).await.unwrap();
+        }
+        let all = s.index_range("idx", i64::MIN, i64::MAX, 100).await.unwrap();
+        let want: Vec<(String, i64)> = [("a", 10), ("b", 20), ("b2", 20), ("c", 30)]
+            .iter()
+            .map(|(m, sc)| ((*m).to_owned(), *sc))
+            .collect();
+        assert_eq!(all, want, "{kind}");
+        assert_eq!(
+            s.index_range("idx", 15, 25, 1).await.unwrap(),
+            vec![("b".to_owned(), 20)],
+            "{kind}: bounds and limit"
+        );
+        // Re-adding moves a member; removing drops it.
+        s.index_add("idx", "a", 40, ttl).await.unwrap();
+        s.index_remove("idx", "b2").await.unwrap();
+        s.index_remove("idx", "absent").await.unwrap();
+        let names: Vec<String> = s
+            .index_range("idx", i64::MIN, i64::MAX, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(names, ["b", "c", "a"], "{kind}");
+        assert_eq!(
+            s.index_trim("idx", 30).await.unwrap(),
+            1,
+            "{kind}: trim below 30"
+        );
+        assert_eq!(
+            s.index_range("idx", i64::MIN, i64::MAX, 100)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "{kind}"
+        );
+        // Microsecond timestamps are kept exactly.
+        let now = 1_780_000_000_123_457_i64;
+        s.index_add("ts", "m", now, ttl).await.unwrap();
+        assert_eq!(
+            s.index_range("ts", now, now, 10).await.unwrap(),
+            vec![("m".to_owned(), now)],
+            "{kind}"
+        );
+        // A whole index expires; delete removes one.
+        s.index_add("short", "x", 1, Duration::from_millis(50))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            s.index_range("short", i64::MIN, i64::MAX, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{kind}"
+        );
+        s.delete("ts").await.unwrap();
+        assert!(
+            s.index_range("ts", i64::MIN, i64::MAX, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{kind}"
+        );
+        if let Store::Redb(r) = &s {
+            assert!(
+                r.purge_expired().await.unwrap() >= 1,
+                "the expired index is purged"
+            );
+        }
+    }
+}

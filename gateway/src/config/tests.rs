@@ -138,3 +138,92 @@ fn shipped_configs_load() {
     }
     assert!(n >= 2, "expected the shipped configs");
 }
+
+fn api_section(hash: &str, extra: &str) -> String {
+    format!(
+        "[api]\ntransports = [\"sms1\"]\n{extra}\n[[api.accounts]]\nusername = \"alice\"\npassword_hash = {hash:?}\n"
+    )
+}
+
+#[test]
+fn api_section_defaults_and_redacted_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let phc = crate::api::auth::hash_password("pw").unwrap();
+    let c = Config::load(&write(&dir, "a.toml", &api_section(&phc, "")), no_env()).unwrap();
+    let api = c.api.as_ref().unwrap();
+    assert_eq!(api.address.to_string(), "127.0.0.1:8080");
+    assert_eq!(
+        (api.rate_limit_requests, api.rate_limit_window_seconds),
+        (60, 60)
+    );
+    assert_eq!(api.accounts[0].allowed(api), ["sms1".to_owned()]);
+    let printed = c.to_redacted_toml();
+    assert!(!printed.contains(&phc), "{printed}");
+
+    // From a file, exclusive with the plain key.
+    let hash_file = write(&dir, "hash", &format!("{phc}\n"));
+    let text = format!(
+        "[api]\ntransports = [\"sms1\"]\n[[api.accounts]]\nusername = \"bob\"\npassword_hash_file = {:?}\n",
+        hash_file.display().to_string()
+    );
+    let c = Config::load(&write(&dir, "b.toml", &text), no_env()).unwrap();
+    let api = c.api.unwrap();
+    assert_eq!(
+        api.accounts[0].password_hash.as_ref().unwrap().expose(),
+        phc
+    );
+}
+
+#[test]
+fn api_section_errors_name_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let phc = crate::api::auth::hash_password("pw").unwrap();
+    let cases = [
+        (
+            api_section("plain-password", ""),
+            "api.accounts[0].password_hash",
+        ),
+        (
+            api_section(&phc, "address = \"127.0.0.1:9464\""),
+            "api.address",
+        ),
+        (
+            api_section(&phc, "rate_limit_requests = 0"),
+            "api.rate_limit_requests",
+        ),
+        (
+            api_section(&phc, "max_recipients = 0"),
+            "api.max_recipients",
+        ),
+        (api_section(&phc, "bogus = 1"), "bogus"),
+        (
+            "[api]\ntransports = [\"sms1\"]\n".to_owned(),
+            "api.accounts",
+        ),
+        (
+            format!(
+                "[api]\ntransports = [\"Bad Id\"]\n[[api.accounts]]\nusername = \"a\"\npassword_hash = {phc:?}\n"
+            ),
+            "api.transports[0]",
+        ),
+        (
+            format!(
+                "[api]\ntransports = [\"t\"]\n[[api.accounts]]\nusername = \"a\"\npassword_hash = {phc:?}\ntransports = [\"u\"]\n"
+            ),
+            "api.accounts[0].transports",
+        ),
+        (
+            format!(
+                "[api]\ntransports = [\"t\"]\n[[api.accounts]]\nusername = \"a\"\npassword_hash = {phc:?}\n[[api.accounts]]\nusername = \"a\"\npassword_hash = {phc:?}\n"
+            ),
+            "api.accounts[1].username",
+        ),
+    ];
+    for (i, (text, key)) in cases.iter().enumerate() {
+        let name = format!("bad{i}.toml");
+        let e = Config::load(&write(&dir, &name, text), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&name) && e.contains(key), "case {i}: {e}");
+    }
+}

@@ -4,6 +4,10 @@
 //! (`gateway/tests/store.rs`): [`redb`](self::redb) (embedded default, a file in the data
 //! directory, survives restarts) and [`redis`](self::redis) (shared by several gateways).
 //!
+//! Besides values and hashes it keeps sorted indexes (member → integer score, ranged by score,
+//! like a Redis sorted set), which the HTTP API uses to list messages by time and to schedule
+//! callback retries.
+//!
 //! A failed operation is an error the caller must not paper over: a transport that cannot
 //! record a mapping does not acknowledge the message it belongs to.
 
@@ -128,6 +132,54 @@ impl Store {
     /// When the backend fails.
     pub async fn hash_get_all(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         dispatch!(self, "hash_get_all", s => s.hash_get_all(key))
+    }
+
+    /// Adds `member` to the sorted index `key` with `score` (moving it if already there) and
+    /// renews the whole index's expiry to `ttl`, as Redis's `ZADD` + `PEXPIRE` do. Scores
+    /// must lie within ±2^53 (Redis keeps them as doubles); microsecond timestamps do.
+    /// An index only expires as a whole: drop old entries with [`index_trim`](Self::index_trim).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn index_add(
+        &self,
+        key: &str,
+        member: &str,
+        score: i64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, "index_add", s => s.index_add(key, member, score, ttl))
+    }
+
+    /// Removes `member` from the sorted index `key` (nothing if absent).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn index_remove(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        dispatch!(self, "index_remove", s => s.index_remove(key, member))
+    }
+
+    /// Removes the entries of index `key` scored below `below`; returns how many.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn index_trim(&self, key: &str, below: i64) -> Result<usize, StoreError> {
+        dispatch!(self, "index_trim", s => s.index_trim(key, below))
+    }
+
+    /// Up to `limit` entries of index `key` scored `min..=max`, as (member, score), lowest
+    /// score first (ties by member). Empty when the index is unset or expired.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn index_range(
+        &self,
+        key: &str,
+        min: i64,
+        max: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        dispatch!(self, "index_range", s => s.index_range(key, min, max, limit))
     }
 
     /// Checks that the backend answers.

@@ -13,6 +13,10 @@ use super::StoreError;
 
 const VALUES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("values");
 const HASHES: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("hashes");
+/// Sorted indexes: (key, score, member) in order, member → score, and each index's expiry.
+const INDEX_ORDER: TableDefinition<'_, (&str, i64, &str), ()> = TableDefinition::new("index_order");
+const INDEX_SCORES: TableDefinition<'_, (&str, &str), i64> = TableDefinition::new("index_scores");
+const INDEX_EXPIRY: TableDefinition<'_, &str, i64> = TableDefinition::new("index_expiry");
 /// The store's file name inside the data directory.
 pub const FILE_NAME: &str = "store.redb";
 
@@ -58,6 +62,7 @@ impl RedbStore {
             location: path.display().to_string().into(),
         };
         store.write_sync(|_, _| Ok(()))?;
+        store.index_write_sync(|_| Ok(()))?;
         Ok(store)
     }
 
@@ -133,8 +138,8 @@ impl RedbStore {
         .await
     }
 
-    pub(crate) async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let key = key.to_owned();
+    pub(crate) async fn delete(&self, key_ref: &str) -> Result<(), StoreError> {
+        let key = key_ref.to_owned();
         self.write(move |v, h| {
             v.remove(key.as_str())?;
             h.retain_in((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"), |_, _| {
@@ -142,7 +147,9 @@ impl RedbStore {
             })?;
             Ok(())
         })
-        .await
+        .await?;
+        let index_key = key_ref.to_owned();
+        self.index_write(move |t| t.clear(&index_key)).await
     }
 
     pub(crate) async fn hash_put(
@@ -211,22 +218,190 @@ impl RedbStore {
     /// # Errors
     /// When the write fails.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        self.write(|v, h| {
-            let now = now_micros();
-            let mut n = 0;
-            v.retain(|_, val| {
-                let keep = live(val, now).is_some();
-                n += usize::from(!keep);
-                keep
-            })?;
-            h.retain(|_, val| {
-                let keep = live(val, now).is_some();
-                n += usize::from(!keep);
-                keep
-            })?;
-            Ok(n)
+        let n = self
+            .write(|v, h| {
+                let now = now_micros();
+                let mut n = 0;
+                v.retain(|_, val| {
+                    let keep = live(val, now).is_some();
+                    n += usize::from(!keep);
+                    keep
+                })?;
+                h.retain(|_, val| {
+                    let keep = live(val, now).is_some();
+                    n += usize::from(!keep);
+                    keep
+                })?;
+                Ok(n)
+            })
+            .await?;
+        let m = self.index_write(|t| t.purge_expired()).await?;
+        Ok(n + m)
+    }
+}
+
+/// The three tables of the sorted indexes, open in one write transaction.
+struct IndexTables<'t> {
+    order: redb::Table<'t, (&'static str, i64, &'static str), ()>,
+    scores: redb::Table<'t, (&'static str, &'static str), i64>,
+    expiry: redb::Table<'t, &'static str, i64>,
+}
+
+impl IndexTables<'_> {
+    /// Removes every entry of index `key`.
+    fn clear(&mut self, key: &str) -> Result<(), redb::StorageError> {
+        self.order.retain_in(
+            (key, i64::MIN, "")..=(key, i64::MAX, "\u{10FFFF}"),
+            |_, ()| false,
+        )?;
+        self.scores
+            .retain_in((key, "")..=(key, "\u{10FFFF}"), |_, _| false)?;
+        self.expiry.remove(key)?;
+        Ok(())
+    }
+
+    /// Clears an index whose expiry has passed; true when it did.
+    fn clear_if_expired(&mut self, key: &str, now: i64) -> Result<bool, redb::StorageError> {
+        let expired = self.expiry.get(key)?.is_some_and(|e| e.value() <= now);
+        if expired {
+            self.clear(key)?;
+        }
+        Ok(expired)
+    }
+
+    fn purge_expired(&mut self) -> Result<usize, redb::StorageError> {
+        let now = now_micros();
+        let mut dead = Vec::new();
+        for row in self.expiry.iter()? {
+            let (k, e) = row?;
+            if e.value() <= now {
+                dead.push(k.value().to_owned());
+            }
+        }
+        for k in &dead {
+            self.clear(k)?;
+        }
+        Ok(dead.len())
+    }
+}
+
+impl RedbStore {
+    fn index_write_sync<T>(
+        &self,
+        f: impl FnOnce(&mut IndexTables<'_>) -> Result<T, redb::StorageError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let out = {
+            let mut tables = IndexTables {
+                order: txn.open_table(INDEX_ORDER).map_err(|e| self.err(e))?,
+                scores: txn.open_table(INDEX_SCORES).map_err(|e| self.err(e))?,
+                expiry: txn.open_table(INDEX_EXPIRY).map_err(|e| self.err(e))?,
+            };
+            f(&mut tables).map_err(|e| self.err(e))?
+        };
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    async fn index_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut IndexTables<'_>) -> Result<T, redb::StorageError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.index_write_sync(f))
+            .await
+            .map_err(|e| self.err(e))?
+    }
+
+    pub(crate) async fn index_add(
+        &self,
+        key: &str,
+        member: &str,
+        score: i64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let (key, member) = (key.to_owned(), member.to_owned());
+        let expiry =
+            now_micros().saturating_add(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX));
+        self.index_write(move |t| {
+            t.clear_if_expired(&key, now_micros())?;
+            let old = t.scores.insert((key.as_str(), member.as_str()), score)?;
+            if let Some(old) = old {
+                t.order
+                    .remove((key.as_str(), old.value(), member.as_str()))?;
+            }
+            t.order.insert((key.as_str(), score, member.as_str()), ())?;
+            t.expiry.insert(key.as_str(), expiry)?;
+            Ok(())
         })
         .await
+    }
+
+    pub(crate) async fn index_remove(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        let (key, member) = (key.to_owned(), member.to_owned());
+        self.index_write(move |t| {
+            if let Some(old) = t.scores.remove((key.as_str(), member.as_str()))? {
+                t.order
+                    .remove((key.as_str(), old.value(), member.as_str()))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn index_trim(&self, key: &str, below: i64) -> Result<usize, StoreError> {
+        let key = key.to_owned();
+        self.index_write(move |t| {
+            let mut gone = Vec::new();
+            for row in t
+                .order
+                .range((key.as_str(), i64::MIN, "")..(key.as_str(), below, ""))?
+            {
+                let (k, _) = row?;
+                gone.push((k.value().1, k.value().2.to_owned()));
+            }
+            for (score, member) in &gone {
+                t.order.remove((key.as_str(), *score, member.as_str()))?;
+                t.scores.remove((key.as_str(), member.as_str()))?;
+            }
+            Ok(gone.len())
+        })
+        .await
+    }
+
+    pub(crate) async fn index_range(
+        &self,
+        key: &str,
+        min: i64,
+        max: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let this = self.clone();
+        let key = key.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let expiry = txn.open_table(INDEX_EXPIRY).map_err(|e| this.err(e))?;
+            let live = expiry
+                .get(key.as_str())
+                .map_err(|e| this.err(e))?
+                .is_some_and(|e| e.value() > now_micros());
+            if !live || min > max {
+                return Ok(Vec::new());
+            }
+            let order = txn.open_table(INDEX_ORDER).map_err(|e| this.err(e))?;
+            let mut out = Vec::new();
+            for row in order
+                .range((key.as_str(), min, "")..=(key.as_str(), max, "\u{10FFFF}"))
+                .map_err(|e| this.err(e))?
+                .take(limit)
+            {
+                let (k, _) = row.map_err(|e| this.err(e))?;
+                out.push((k.value().2.to_owned(), k.value().1));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| self.err(e))?
     }
 }
 

@@ -135,6 +135,79 @@ impl RedisStore {
         Ok(v)
     }
 
+    pub(crate) async fn index_add(
+        &self,
+        key: &str,
+        member: &str,
+        score: i64,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let k = self.key(key);
+        redis::pipe()
+            .atomic()
+            .cmd("ZADD")
+            .arg(&k)
+            .arg(score)
+            .arg(member)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&k)
+            .arg(millis(ttl))
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn index_remove(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("ZREM")
+            .arg(self.key(key))
+            .arg(member)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn index_trim(&self, key: &str, below: i64) -> Result<usize, StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("ZREMRANGEBYSCORE")
+            .arg(self.key(key))
+            .arg("-inf")
+            .arg(format!("({below}"))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) async fn index_range(
+        &self,
+        key: &str,
+        min: i64,
+        max: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        if limit == 0 || min > max {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn.clone();
+        let rows: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.key(key))
+            .arg(min)
+            .arg(max)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        // Scores are whole numbers within ±2^53 (see Store::index_add), so this is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(rows.into_iter().map(|(m, s)| (m, s as i64)).collect())
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         redis::cmd("PING")

@@ -1,0 +1,223 @@
+//! The `[api]` section: where the HTTP API listens, which transports it serves as their Vumi
+//! application, its accounts (argon2 PHC password hashes, never plain text), the per-account
+//! rate limit, input limits, message retention and callback retries.
+//!
+//! Validation here runs from [`Config::load`](crate::config::Config::load); each message names
+//! the key at fault and the loader adds the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, Secret, resolve_secret, valid_transport_id};
+
+/// The HTTP API (`[api]`); absent means no API listener.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Listen address; loopback by default (put a TLS proxy in front to expose it).
+    #[serde(default = "default_address")]
+    pub address: SocketAddr,
+    /// Transport ids the API serves: it publishes to `<id>.outbound` and consumes
+    /// `<id>.event` and `<id>.inbound`. The transport may run in another Richmond instance on
+    /// the same RabbitMQ.
+    #[serde(default)]
+    pub transports: Vec<String>,
+    /// Who may use the API.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    /// Requests one account may make per window (default 60, as in the original Richmond).
+    #[serde(default = "default_rate_requests")]
+    pub rate_limit_requests: u32,
+    #[serde(default = "default_rate_window")]
+    pub rate_limit_window_seconds: u64,
+    /// Most `to_msisdn` values in one send.
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
+    /// Most characters (Unicode scalar values) in one message.
+    #[serde(default = "default_max_message_chars")]
+    pub max_message_chars: usize,
+    /// How long message records (and so status queries) are kept.
+    #[serde(default = "default_message_ttl")]
+    pub message_ttl_seconds: u64,
+    /// How long a send waits for the bus to take a message before answering 503.
+    #[serde(default = "default_publish_timeout")]
+    pub publish_timeout_seconds: u64,
+    /// POST attempts per callback before it is given up (logged and counted).
+    #[serde(default = "default_callback_attempts")]
+    pub callback_max_attempts: u32,
+    /// Delay before the second attempt; it doubles per attempt up to the maximum.
+    #[serde(default = "default_backoff_initial")]
+    pub callback_backoff_initial_seconds: f64,
+    #[serde(default = "default_backoff_max")]
+    pub callback_backoff_max_seconds: f64,
+    /// How long one callback POST may take.
+    #[serde(default = "default_callback_timeout")]
+    pub callback_timeout_seconds: f64,
+}
+
+/// One `[[api.accounts]]` entry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub username: String,
+    /// An argon2 PHC string, as printed by `richmond hash-password`.
+    #[serde(default)]
+    pub password_hash: Option<Secret>,
+    /// File holding the PHC string; exclusive with `password_hash`.
+    #[serde(default, skip_serializing)]
+    pub password_hash_file: Option<PathBuf>,
+    /// Transports this account may use and receive messages from; default: all of
+    /// `api.transports`.
+    #[serde(default)]
+    pub transports: Option<Vec<String>>,
+    /// Overrides `api.rate_limit_requests` for this account.
+    #[serde(default)]
+    pub rate_limit_requests: Option<u32>,
+    /// Overrides `api.rate_limit_window_seconds` for this account.
+    #[serde(default)]
+    pub rate_limit_window_seconds: Option<u64>,
+}
+
+fn default_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_rate_requests() -> u32 {
+    60
+}
+fn default_rate_window() -> u64 {
+    60
+}
+fn default_max_recipients() -> usize {
+    100
+}
+fn default_max_message_chars() -> usize {
+    1600
+}
+fn default_message_ttl() -> u64 {
+    30 * 86_400
+}
+fn default_publish_timeout() -> u64 {
+    10
+}
+fn default_callback_attempts() -> u32 {
+    10
+}
+fn default_backoff_initial() -> f64 {
+    1.0
+}
+fn default_backoff_max() -> f64 {
+    300.0
+}
+fn default_callback_timeout() -> f64 {
+    10.0
+}
+
+impl AccountConfig {
+    /// The transports this account may use.
+    pub fn allowed<'a>(&'a self, api: &'a ApiConfig) -> &'a [String] {
+        self.transports.as_deref().unwrap_or(&api.transports)
+    }
+}
+
+impl ApiConfig {
+    pub(crate) fn resolve_secrets(&mut self, path: &Path) -> Result<(), ConfigError> {
+        for (i, a) in self.accounts.iter_mut().enumerate() {
+            resolve_secret(
+                path,
+                &format!("api.accounts[{i}].password_hash"),
+                &mut a.password_hash,
+                a.password_hash_file.as_deref(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Checks the section; the error names the key.
+    pub(crate) fn validate(&self, admin: SocketAddr) -> Result<(), String> {
+        if self.address == admin {
+            return Err(format!(
+                "api.address: {} is the admin address; use another port",
+                self.address
+            ));
+        }
+        if self.transports.is_empty() {
+            return Err("api.transports: list at least one transport id to serve".into());
+        }
+        for (i, t) in self.transports.iter().enumerate() {
+            if !valid_transport_id(t) {
+                return Err(format!(
+                    "api.transports[{i}]: {t:?} is not a transport id (lower-case letters, \
+                     digits, '_' and '-')"
+                ));
+            }
+            if self.transports[..i].contains(t) {
+                return Err(format!("api.transports[{i}]: {t:?} is listed twice"));
+            }
+        }
+        if self.accounts.is_empty() {
+            return Err("api.accounts: add at least one [[api.accounts]] entry".into());
+        }
+        for (i, a) in self.accounts.iter().enumerate() {
+            let key = format!("api.accounts[{i}]");
+            if a.username.is_empty()
+                || a.username.len() > 64
+                || a.username.contains(':')
+                || a.username.chars().any(char::is_control)
+            {
+                return Err(format!(
+                    "{key}.username: 1-64 characters, no ':' and no control characters"
+                ));
+            }
+            if self.accounts[..i].iter().any(|b| b.username == a.username) {
+                return Err(format!("{key}.username: {:?} is used twice", a.username));
+            }
+            let Some(hash) = &a.password_hash else {
+                return Err(format!(
+                    "{key}.password_hash: required (or password_hash_file); make one with \
+                     `richmond hash-password`"
+                ));
+            };
+            super::auth::check_phc(hash.expose())
+                .map_err(|m| format!("{key}.password_hash: {m}"))?;
+            for t in a.transports.iter().flatten() {
+                if !self.transports.contains(t) {
+                    return Err(format!("{key}.transports: {t:?} is not in api.transports"));
+                }
+            }
+            if a.rate_limit_requests == Some(0) || a.rate_limit_window_seconds == Some(0) {
+                return Err(format!(
+                    "{key}: rate_limit_requests and rate_limit_window_seconds must be at least 1"
+                ));
+            }
+        }
+        let positive = [
+            ("rate_limit_requests", u64::from(self.rate_limit_requests)),
+            ("rate_limit_window_seconds", self.rate_limit_window_seconds),
+            ("max_recipients", self.max_recipients as u64),
+            ("max_message_chars", self.max_message_chars as u64),
+            ("message_ttl_seconds", self.message_ttl_seconds),
+            ("publish_timeout_seconds", self.publish_timeout_seconds),
+            (
+                "callback_max_attempts",
+                u64::from(self.callback_max_attempts),
+            ),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("api.{name}: must be at least 1"));
+        }
+        if !(self.callback_backoff_initial_seconds > 0.0
+            && self.callback_backoff_max_seconds >= self.callback_backoff_initial_seconds
+            && self.callback_backoff_max_seconds <= 86_400.0)
+        {
+            return Err("api.callback_backoff_initial_seconds must be > 0 and <= \
+                 api.callback_backoff_max_seconds (at most 86400)"
+                .into());
+        }
+        if !(self.callback_timeout_seconds > 0.0 && self.callback_timeout_seconds <= 300.0) {
+            return Err("api.callback_timeout_seconds: must be > 0 and at most 300".into());
+        }
+        Ok(())
+    }
+}

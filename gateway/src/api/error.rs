@@ -1,0 +1,104 @@
+//! What the API answers when it cannot do what was asked: one error enum, each variant with an
+//! HTTP status, a stable `code()` (also the `error` field of the JSON body) and, for bad input,
+//! the name of the field at fault.
+//!
+//! Body: `{"error": "<code>", "message": "<text>", "field": "<name>"}` (`field` only for
+//! `invalid_field`). 401 adds `WWW-Authenticate: Basic`, 429 adds `Retry-After` (seconds).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+
+/// An API failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error("authentication required: HTTP Basic with a configured account")]
+    Unauthorized,
+    #[error("rate limit reached; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("no such message")]
+    NotFound,
+    #[error("no such endpoint")]
+    NoRoute,
+    #[error("send application/x-www-form-urlencoded or application/json")]
+    UnsupportedMediaType,
+    #[error("the message bus did not take the message: {0}")]
+    Bus(String),
+    #[error("the state store is unavailable")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// A bad value of `field`.
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A stable snake_case code, used in the body and as a metric label.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Invalid { .. } => "invalid_field",
+            Self::NotFound => "not_found",
+            Self::NoRoute => "no_route",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Bus(_) => "bus_unavailable",
+            Self::Store(_) => "store_unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Bus(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({
+            "error": self.code(),
+            "message": self.to_string(),
+        });
+        if let Self::Invalid { field, .. } = &self {
+            body["field"] = serde_json::Value::String(field.clone());
+        }
+        if let Self::Store(e) = &self {
+            tracing::warn!(message = "API request failed on the store.", error = %e);
+        }
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"richmond\", charset=\"UTF-8\""),
+                );
+            }
+            Self::RateLimited {
+                retry_after_seconds,
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            Self::Bus(_) | Self::Store(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,182 @@
+//! The HTTP API (issue #7): Richmond-compatible send, template send, status and callbacks, so
+//! that a user without an AMQP application can send and receive SMS over plain HTTP.
+//!
+//! For each transport in `api.transports` the API is that transport's Vumi application: a
+//! send publishes a `user_message` to `<transport>.outbound` (the returned `id` is its
+//! `message_id`); [`events`] consumes `<transport>.event` to move the message's
+//! `transport_status` and `<transport>.inbound` to call the accounts' `sms_received` URLs. The
+//! transport may run in this process or in another Richmond on the same RabbitMQ.
+//!
+//! Layout:
+//! - [`config`]: the `[api]` section; [`auth`]: Basic auth (argon2) and the rate limit;
+//! - [`handlers`]: the endpoints; [`input`]: bodies, MSISDNs, dates, templates;
+//! - [`record`]: message records and the status state machine, in the state store;
+//! - [`events`]: the bus consumers; [`callbacks`]: the durable callback queue and its worker;
+//! - [`openapi`]: the description at `/api/v1/openapi.json`; [`error`]: error answers.
+//!
+//! Metrics: `richmond_api_requests_total{route,status}`,
+//! `richmond_api_request_duration_seconds{route}`, `richmond_api_rate_limited_total`,
+//! `richmond_api_messages_sent_total{transport}`, plus those of [`events`] and [`callbacks`].
+//! Logs carry ids, counts and codes; MSISDNs and message text are never logged at info.
+//! Shutdown: on the intake token the listener stops accepting, in-flight requests finish, the
+//! consumers stop between messages and the callback worker after its current pass.
+
+pub mod auth;
+pub mod callbacks;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod handlers;
+pub mod input;
+pub mod openapi;
+pub mod record;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use self::config::ApiConfig;
+pub use self::error::ApiError;
+use crate::bus::Bus;
+use crate::store::Store;
+
+/// What every handler and consumer shares; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub(crate) config: Arc<ApiConfig>,
+    pub(crate) accounts: auth::Accounts,
+    pub(crate) bus: Bus,
+    pub(crate) store: Store,
+    pub(crate) callbacks: callbacks::Queue,
+    openapi: Arc<serde_json::Value>,
+}
+
+impl ApiState {
+    pub(crate) fn message_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.message_ttl_seconds)
+    }
+
+    pub(crate) fn publish_timeout(&self) -> Duration {
+        Duration::from_secs(self.config.publish_timeout_seconds)
+    }
+}
+
+/// The API routes over `state`.
+fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/sms/{transport}/send.json", post(handlers::send))
+        .route(
+            "/api/v1/sms/{transport}/template_send.json",
+            post(handlers::template_send),
+        )
+        .route(
+            "/api/v1/sms/{transport}/status.json",
+            get(handlers::status_list),
+        )
+        .route(
+            "/api/v1/sms/{transport}/status/{file}",
+            get(handlers::status_one),
+        )
+        .route(
+            "/api/v1/account/callbacks.json",
+            put(handlers::put_callbacks),
+        )
+        .route("/api/v1/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::NoRoute })
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+async fn openapi(State(state): State<ApiState>) -> Response {
+    axum::Json(state.openapi.as_ref().clone()).into_response()
+}
+
+/// Counts and times every request by its route pattern (a bounded label).
+async fn observe(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    metrics::counter!(
+        "richmond_api_requests_total",
+        "route" => route.clone(),
+        "status" => status.as_str().to_owned()
+    )
+    .increment(1);
+    metrics::histogram!("richmond_api_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    if status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+        metrics::counter!("richmond_api_rate_limited_total").increment(1);
+    }
+    response
+}
+
+/// Binds the API listener and starts it, the bus consumers of every served transport and the
+/// callback worker on `tracker`; all stop when `intake` is cancelled.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn spawn(
+    config: &ApiConfig,
+    bus: &Bus,
+    store: &Store,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.address)
+        .await
+        .with_context(|| format!("api.address {}: cannot listen", config.address))?;
+    let state = ApiState {
+        config: Arc::new(config.clone()),
+        accounts: auth::Accounts::new(config),
+        bus: bus.clone(),
+        store: store.clone(),
+        callbacks: callbacks::Queue::new(store.clone()),
+        openapi: Arc::new(openapi::document(config)),
+    };
+    for id in &config.transports {
+        // As in app::run: a refused topology is logged, the bus retries it.
+        if let Err(e) = bus.declare_transport(id).await {
+            tracing::error!(message = "Cannot declare the transport's queues.", transport = %id, error = %e);
+        }
+        tracker.spawn(events::run_events(
+            state.clone(),
+            id.clone(),
+            intake.clone(),
+        ));
+        tracker.spawn(events::run_inbound(
+            state.clone(),
+            id.clone(),
+            intake.clone(),
+        ));
+    }
+    let (queue, api, stop) = (
+        state.callbacks.clone(),
+        state.config.clone(),
+        intake.clone(),
+    );
+    tracker.spawn(async move { callbacks::run(queue, &api, stop).await });
+    let app = router(state);
+    let stop = intake.clone();
+    tracker.spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(message = "API listener failed.", error = %e);
+        }
+    });
+    tracing::info!(message = "API listener up.", address = %config.address, transports = config.transports.len());
+    Ok(())
+}

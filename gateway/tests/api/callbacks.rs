@@ -1,0 +1,156 @@
+//! Callbacks: inbound messages and receipts POSTed to the account's URLs, retried until 2xx.
+
+use super::*;
+
+#[tokio::test]
+async fn callbacks_for_inbound_and_receipts_are_retried_until_2xx() {
+    let (_d, gw, carrier) = start(Setup::amqp).await;
+    let t = carrier.transport.clone();
+    // The receiver fails the first POST of each kind once.
+    let (rx_addr, mut received) = helpers::callback_receiver(vec![500, 200, 503]).await;
+    let urls = serde_json::json!({
+        "sms_received": format!("http://{rx_addr}/mo"),
+        "sms_receipt": format!("http://{rx_addr}/dr"),
+    });
+    let a = request(
+        gw.addr,
+        "PUT",
+        "/api/v1/account/callbacks.json",
+        Some(ALICE),
+        JSON,
+        urls.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((a.status, a.json()), (200, urls.clone()), "{}", a.body);
+    // Bob has no callbacks: the inbound message goes to Alice only (Bob's account is on the
+    // transport too, but set nothing).
+
+    let mut mo = UserMessage::new(&t, "sms", "+27831112222", "12345", Some("ping".into()));
+    mo.message_id = richmond_codecs::vumi::new_id();
+    carrier.inbound(&mo).await;
+    let first = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.path.as_str(), first.answered), ("/mo", 500));
+    let second = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((second.path.as_str(), second.answered), ("/mo", 200));
+    assert_eq!(second.body["id"], mo.message_id.as_str());
+    assert_eq!(second.body["message"], "ping");
+    assert_eq!(second.body["from_msisdn"], "+27831112222");
+    assert_eq!(second.body["to_msisdn"], "12345");
+    assert_eq!(second.body["transport"], t.as_str());
+
+    let a = send_form(
+        &gw,
+        &t,
+        &[
+            ("to_msisdn", "+27831110009"),
+            ("from_msisdn", "123"),
+            ("message", "dr me"),
+        ],
+    )
+    .await;
+    let id = a.json()[0]["id"].as_str().unwrap().to_owned();
+    carrier.outbound(1).await;
+    carrier.event(&Event::ack(&t, &id, "smsc-2")).await;
+    carrier
+        .event(&Event::delivery_report(&t, &id, DeliveryStatus::Delivered))
+        .await;
+    let r1 = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r1.path.as_str(), r1.answered), ("/dr", 503));
+    let r2 = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r2.path.as_str(), r2.answered), ("/dr", 200));
+    assert_eq!(r2.body["id"], id.as_str());
+    assert_eq!(r2.body["transport_status"], "delivered");
+    // Nothing more: each callback was delivered once it got its 2xx.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), received.recv())
+            .await
+            .is_err()
+    );
+
+    // The attempts and the outcome are counted.
+    let admin = admin_addr(&gw);
+    let (_, metrics) = common::http_get(admin, "/metrics").await.unwrap();
+    assert!(
+        metrics.contains(
+            "richmond_api_callback_failures_total{kind=\"sms_received\",code=\"status_5xx\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("richmond_api_callbacks_total{kind=\"sms_receipt\",outcome=\"delivered\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("richmond_api_requests_total{route=\"/api/v1/sms/{transport}/send.json\",status=\"200\"}"), "{metrics}");
+    assert_eq!(gw.stop().await, Some(0));
+}
+
+fn admin_addr(gw: &Gateway) -> std::net::SocketAddr {
+    let text = std::fs::read_to_string(&gw.config).unwrap();
+    let cfg: toml::Table = toml::from_str(&text).unwrap();
+    cfg["admin"]["address"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_callback_is_given_up_after_the_last_attempt() {
+    let (_d, gw, carrier) = start(Setup::amqp).await;
+    let t = carrier.transport.clone();
+    // The config allows 5 attempts; the receiver always fails.
+    let (rx_addr, mut received) = helpers::callback_receiver(vec![500; 20]).await;
+    let urls = form(&[("sms_received", &format!("http://{rx_addr}/mo"))]);
+    let a = request(
+        gw.addr,
+        "PUT",
+        "/api/v1/account/callbacks.json",
+        Some(ALICE),
+        FORM,
+        &urls,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mo = UserMessage::new(&t, "sms", "+27831113333", "12345", Some("lost".into()));
+    carrier.inbound(&mo).await;
+    for _ in 0..5 {
+        let r = tokio::time::timeout(Duration::from_secs(30), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.answered, 500);
+    }
+    let admin = admin_addr(&gw);
+    let want = "richmond_api_callbacks_total{kind=\"sms_received\",outcome=\"gave_up\"} 1";
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = common::http_get(admin, "/metrics").await.unwrap().1;
+        if metrics.contains(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains(want), "{metrics}");
+    assert!(
+        metrics.contains("richmond_api_callback_attempts_total{kind=\"sms_received\"} 5"),
+        "{metrics}"
+    );
+    // No sixth attempt.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), received.recv())
+            .await
+            .is_err()
+    );
+    assert_eq!(gw.stop().await, Some(0));
+}
