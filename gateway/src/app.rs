@@ -118,6 +118,9 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         &tracker,
         &intake,
     )?;
+    if let Some(api) = &config.api {
+        crate::api::spawn(api, &bus, &store, &tracker, &intake).await?;
+    }
     tracker.close();
     tracing::info!(
         message = "Richmond running.",

@@ -1,4 +1,5 @@
-//! Command line: `richmond [run]`, `check-config [--print]`, `spool-status`, `simulate <kind>`.
+//! Command line: `richmond [run]`, `check-config [--print]`, `spool-status`, `simulate <kind>`,
+//! `hash-password`.
 //!
 //! Exit codes live in [`exit`]; clap itself exits 2 on usage errors.
 //! Reference: DESIGN.md "Conventions / CLI", style-and-operations.md B.2 and B.9.
@@ -93,6 +94,23 @@ pub enum Command {
     /// List each embedded-bus queue's depth, bytes and oldest message age from the spool.
     /// Works while the gateway is stopped.
     SpoolStatus,
+    /// Read a password from stdin and print its argon2id PHC string, for
+    /// `[[api.accounts]] password_hash`. Needs no config file.
+    HashPassword,
+    /// Run a carrier simulator on loopback (for tests, demos and the quick start); it prints
+    /// JSON events on stdout and takes commands on stdin (`help`). Needs no config file.
+    Simulate {
+        #[command(subcommand)]
+        kind: SimulateKind,
+    },
+}
+
+/// The simulators.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SimulateKind {
+    /// A TruTeq SSMI server: logins, link checks, SEQ and delivery reports for SMS, scripted
+    /// USSD users, MO SMS, misbehaviour on demand.
+    Ssmi(crate::simulate::ssmi::Args),
 }
 
 impl Cli {

@@ -14,13 +14,16 @@
 //! - [`telemetry`]: logs and the metrics recorder; [`admin`]: `/metrics`, `/live`, `/ready`;
 //! - [`bus`]: publish-with-confirm and consume-with-ack over RabbitMQ or the embedded
 //!   durable spool; [`store`]: expiring state in redb or Redis;
-//! - [`transport`]: protocol events ⇄ Vumi messages; [`app`]: wiring and shutdown.
+//! - [`transport`]: protocol events ⇄ Vumi messages; [`app`]: wiring and shutdown;
+//! - [`simulate`]: carrier simulators (`richmond simulate <kind>`).
 
 pub mod admin;
+pub mod api;
 pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;
 pub mod transport;

@@ -9,6 +9,19 @@ use richmond::config::Config;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     richmond::telemetry::init_logging(cli.log_format, &cli.log_level);
+    if let Command::Simulate { kind } = cli.command() {
+        // A simulator needs no config file.
+        return match richmond::simulate::run(kind) {
+            Ok(()) => ExitCode::from(exit::OK),
+            Err(e) => {
+                eprintln!("richmond: simulator: {e:#}");
+                ExitCode::from(exit::FAILURE)
+            }
+        };
+    }
+    if let Command::HashPassword = cli.command() {
+        return hash_password();
+    }
     let config = match Config::load(&cli.config, std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
@@ -29,6 +42,32 @@ fn main() -> ExitCode {
             }
         },
         Command::Run => run(config),
+        Command::HashPassword => ExitCode::from(exit::FAILURE),
+        Command::Simulate { .. } => ExitCode::from(exit::FAILURE),
+    }
+}
+
+/// `richmond hash-password`: the first line of stdin (without its line end) → a PHC string.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("richmond: cannot read the password from stdin: {e}");
+        return ExitCode::from(exit::FAILURE);
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("richmond: empty password on stdin");
+        return ExitCode::from(exit::USAGE);
+    }
+    match richmond::api::auth::hash_password(password) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("richmond: cannot hash: {e}");
+            ExitCode::from(exit::FAILURE)
+        }
     }
 }
 

@@ -9,6 +9,9 @@
 //! carrier only after [`Bus::publish`] returned `Ok`; an outbound delivery is acked on the bus
 //! only after its `ack`/`nack` event was published.
 
+pub mod smpp;
+pub mod ssmi;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -32,8 +35,8 @@ pub struct Context {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TransportConfig {
-    Smpp(UnsupportedConfig),
-    Ssmi(UnsupportedConfig),
+    Smpp(smpp::SmppConfig),
+    Ssmi(ssmi::SsmiConfig),
     Modem(UnsupportedConfig),
 }
 
@@ -55,15 +58,23 @@ impl TransportConfig {
         }
     }
 
-    pub(crate) fn resolve_secrets(&mut self, _path: &Path, _id: &str) -> Result<(), ConfigError> {
-        Ok(())
+    pub(crate) fn resolve_secrets(&mut self, path: &Path, id: &str) -> Result<(), ConfigError> {
+        match self {
+            Self::Ssmi(c) => c.resolve_secrets(path, id),
+            Self::Smpp(c) => c.resolve_secrets(path, id),
+            Self::Modem(_) => Ok(()),
+        }
     }
 
     pub(crate) fn validate(&self, _id: &str) -> Result<(), String> {
-        Err(format!(
-            "type = \"{}\" is not available in this build of richmond yet",
-            self.kind()
-        ))
+        match self {
+            Self::Ssmi(c) => c.validate(),
+            Self::Smpp(c) => c.validate(),
+            Self::Modem(_) => Err(format!(
+                "type = \"{}\" is not available in this build of richmond yet",
+                self.kind()
+            )),
+        }
     }
 }
 
@@ -74,12 +85,48 @@ impl TransportConfig {
 /// When a transport cannot be started (its config was validated already).
 pub fn spawn_all(
     config: &Config,
-    _ctx: &Context,
-    _tracker: &TaskTracker,
-    _intake: &CancellationToken,
+    ctx: &Context,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
 ) -> anyhow::Result<()> {
-    if let Some((id, t)) = config.transports.iter().next() {
-        anyhow::bail!("transports.{id}: type {} cannot run in this build", t.kind());
+    for (id, t) in &config.transports {
+        match t {
+            TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake),
+            TransportConfig::Smpp(c) => smpp::spawn(id, c, ctx, tracker, intake)?,
+            TransportConfig::Modem(_) => {
+                anyhow::bail!(
+                    "transports.{id}: type {} cannot run in this build",
+                    t.kind()
+                );
+            }
+        }
     }
     Ok(())
+}
+
+/// A Vumi `failure_message` for an outbound body the transport could not even decode:
+/// `message` holds the body's JSON object (or `{"raw": <text>}`), `failure_code` permanent.
+pub(crate) fn failure_body(body: &[u8], reason: &str) -> Vec<u8> {
+    use richmond_codecs::vumi::{FailureCode, FailureMessage, Metadata, Timestamp};
+    let message = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => {
+            let mut m = Metadata::new();
+            m.insert(
+                "raw".into(),
+                serde_json::Value::String(String::from_utf8_lossy(body).into_owned()),
+            );
+            m
+        }
+    };
+    FailureMessage {
+        timestamp: Timestamp::now(),
+        message,
+        failure_code: Some(FailureCode::Permanent),
+        reason: Some(reason.to_owned()),
+        helper_metadata: Metadata::new(),
+        routing_metadata: Metadata::new(),
+        extra: Metadata::new(),
+    }
+    .encode()
 }

@@ -1,0 +1,64 @@
+//! `richmond simulate <kind>`: carrier simulators on loopback for tests, benches, demos and
+//! the quick start.
+//!
+//! A simulator prints what happens as JSON lines on stdout (the first is
+//! `{"event":"listening","address":"…"}`, so a test can bind port 0 and learn the port) and
+//! takes commands as lines on stdin (`help` lists them). It stops on SIGTERM/SIGINT or the
+//! `quit` command; the end of stdin only stops the reading of commands.
+//!
+//! * [`ssmi`] — a TruTeq SSMI server (reference/vumi.md §4).
+
+pub mod ssmi;
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+/// Writes one JSON event per line to stdout (flushed, so a reading test sees it at once).
+#[derive(Clone, Default)]
+pub struct Output(Arc<Mutex<()>>);
+
+impl Output {
+    /// Prints `event`.
+    pub fn emit(&self, event: &Value) {
+        let _guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{event}");
+        let _ = out.flush();
+    }
+}
+
+/// Runs a simulator until a signal or `quit`.
+///
+/// # Errors
+/// When the listener cannot be bound or the runtime cannot start.
+pub fn run(kind: &crate::cli::SimulateKind) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let signal_stop = stop.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            signal_stop.cancel();
+        });
+        match kind {
+            crate::cli::SimulateKind::Ssmi(args) => ssmi::run(args.clone(), stop).await,
+        }
+    })
+}

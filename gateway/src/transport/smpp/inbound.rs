@@ -1,0 +1,299 @@
+//! The SMPP transport's inbound half: one loop per receiving bind over its driver events.
+//!
+//! Reference: reference/vumi.md §3.5 (receipts: esm_class, TLVs, text, status map), §3.6
+//! (deliver_sm handling), §5; reference/smpp.md (data_coding, UDH/SAR multipart).
+//!
+//! * Receipts (esm_class message type 0x04 or 0x20, or a `receipted_message_id` TLV) become
+//!   `delivery_report` events: the id comes from the TLV or the text, the state from
+//!   `message_state` or `stat:`; the raw state goes in
+//!   `transport_metadata.smpp_delivery_status`. The id is looked up in the store under each of
+//!   its hex/decimal variants; a receipt for an unknown id is counted and answered OK.
+//! * MOs are decoded per data_coding (0 as configured); binary payloads go as hex in
+//!   `transport_metadata.smpp_binary`. Parts (UDH 8/16-bit or SAR) wait in the store until all
+//!   have come, then the whole message is published.
+//! * The answer to the SMSC is sent only after the bus (or, for a part, the store) owns what
+//!   the PDU carried; otherwise `ESME_RX_T_APPN` asks the SMSC to redeliver.
+//!
+//! Not handled here: USSD over SMPP (`ussd_service_op`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::counter;
+use richmond_codecs::smpp::receipt::{self, DeliveryState};
+use richmond_codecs::smpp::rusmpp::Pdu;
+use richmond_codecs::smpp::rusmpp::tlvs::{Tlv, TlvValue};
+use richmond_codecs::sms::{self, Encoding, Udh};
+use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent, UserMessage};
+use richmond_drivers::smpp::{Deliver, Event, Handle};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::{Shared, receipt_key};
+
+const ROK: u32 = 0;
+const RX_T_APPN: u32 = 0x64;
+
+/// What the transport needs of a `deliver_sm` / `data_sm`.
+struct Inbound {
+    source: String,
+    source_ton: u8,
+    destination: String,
+    esm_class: u8,
+    data_coding: u8,
+    payload: Vec<u8>,
+    receipted_id: Option<String>,
+    message_state: Option<u8>,
+    sar: (Option<u16>, Option<u8>, Option<u8>),
+}
+
+impl Inbound {
+    fn from_pdu(pdu: Pdu) -> Option<Self> {
+        let (source, source_ton, destination, esm, dc, short, tlvs): (
+            _,
+            _,
+            _,
+            _,
+            _,
+            Vec<u8>,
+            Vec<Tlv>,
+        ) = match pdu {
+            Pdu::DeliverSm(d) => (
+                d.source_addr.to_string(),
+                u8::from(d.source_addr_ton),
+                d.destination_addr.to_string(),
+                u8::from(d.esm_class),
+                u8::from(d.data_coding),
+                d.short_message().as_ref().to_vec(),
+                d.tlvs().to_vec(),
+            ),
+            Pdu::DataSm(d) => (
+                d.source_addr.to_string(),
+                u8::from(d.source_addr_ton),
+                d.destination_addr.to_string(),
+                u8::from(d.esm_class),
+                u8::from(d.data_coding),
+                Vec::new(),
+                d.tlvs().to_vec(),
+            ),
+            _ => return None,
+        };
+        let mut this = Self {
+            source,
+            source_ton,
+            destination,
+            esm_class: esm,
+            data_coding: dc,
+            payload: short,
+            receipted_id: None,
+            message_state: None,
+            sar: (None, None, None),
+        };
+        for tlv in &tlvs {
+            match tlv.value() {
+                Some(TlvValue::ReceiptedMessageId(id)) => this.receipted_id = Some(id.to_string()),
+                Some(TlvValue::MessageState(s)) => this.message_state = Some(u8::from(*s)),
+                Some(TlvValue::MessagePayload(p)) => this.payload = p.value.as_ref().to_vec(),
+                Some(TlvValue::SarMsgRefNum(r)) => this.sar.0 = Some(*r),
+                Some(TlvValue::SarTotalSegments(t)) => this.sar.1 = Some(*t),
+                Some(TlvValue::SarSegmentSeqnum(s)) => this.sar.2 = Some(*s),
+                _ => {}
+            }
+        }
+        Some(this)
+    }
+
+    fn is_receipt(&self) -> bool {
+        matches!(self.esm_class & 0x3C, 0x04 | 0x20)
+    }
+}
+
+pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::Receiver<Event>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Deliver(d) => {
+                let status = deliver(&shared, &d).await;
+                let _ = handle.respond_deliver(d.id, status);
+            }
+            Event::Bound { mode, .. } => {
+                tracing::info!(message = "SMPP bind up.", transport = %shared.id, mode = mode.code());
+            }
+            Event::BindRejected { status } => tracing::error!(
+                message = "The SMSC refused the bind; check system_id and password.",
+                transport = %shared.id, status = format!("0x{status:08X}")
+            ),
+            Event::Unbound { reason } => {
+                tracing::info!(message = "SMPP bind down.", transport = %shared.id, reason = reason.code());
+            }
+            Event::Malformed { command_id, error } => tracing::warn!(
+                message = "Malformed PDU from the SMSC (answered with generic_nack).",
+                transport = %shared.id, command_id, error = error.code()
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn count(shared: &Shared, kind: &'static str) {
+    counter!("richmond_transport_messages_total", "transport" => shared.id.clone(),
+        "direction" => "inbound", "kind" => kind)
+    .increment(1);
+}
+
+async fn deliver(shared: &Shared, d: &Deliver) -> u32 {
+    let Some(inbound) = d.to_owned_pdu().ok().and_then(Inbound::from_pdu) else {
+        return ROK;
+    };
+    if inbound.is_receipt() || (inbound.receipted_id.is_some() && inbound.esm_class & 0x3C != 0) {
+        return receipt(shared, &inbound).await;
+    }
+    mo(shared, inbound).await
+}
+
+async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
+    let text = receipt::decode(&r.payload, r.data_coding).ok();
+    let id = r
+        .receipted_id
+        .clone()
+        .or_else(|| text.as_ref().map(|t| t.id.to_string()));
+    let (state, raw) = match (r.message_state, &text) {
+        (Some(s), _) => (
+            DeliveryState::from_message_state(s),
+            format!("message_state:{s}"),
+        ),
+        (None, Some(t)) => (t.state(), t.stat.to_string()),
+        (None, None) => (DeliveryState::Pending, String::new()),
+    };
+    let raw = text.as_ref().map_or(raw, |t| t.stat.to_string());
+    let Some(id) = id else {
+        counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "unparsed").increment(1);
+        return ROK;
+    };
+    let mut found = None;
+    for variant in receipt::id_variants(&id) {
+        match shared
+            .ctx
+            .store
+            .get(&receipt_key(&shared.id, &variant))
+            .await
+        {
+            Ok(Some(v)) => {
+                found = Some(String::from_utf8_lossy(&v).into_owned());
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(message = "Store error; asking the SMSC to redeliver the receipt.", transport = %shared.id, error = %e);
+                return RX_T_APPN;
+            }
+        }
+    }
+    let Some(message_id) = found else {
+        counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "unmatched").increment(1);
+        tracing::warn!(message = "Receipt for an unknown message id.", transport = %shared.id);
+        return ROK;
+    };
+    let status = match state {
+        DeliveryState::Delivered => DeliveryStatus::Delivered,
+        DeliveryState::Failed => DeliveryStatus::Failed,
+        _ => DeliveryStatus::Pending,
+    };
+    let mut event = VumiEvent::delivery_report(&shared.id, &message_id, status);
+    event
+        .transport_metadata
+        .insert("smpp_delivery_status".into(), json!(raw));
+    event
+        .transport_metadata
+        .insert("smpp_message_id".into(), json!(id));
+    match shared.publish("event", event.encode()).await {
+        Ok(()) => {
+            counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "matched").increment(1);
+            count(shared, "delivery_report");
+            ROK
+        }
+        Err(_) => RX_T_APPN,
+    }
+}
+
+async fn mo(shared: &Shared, mut m: Inbound) -> u32 {
+    let encoding = Encoding::from_data_coding(m.data_coding, shared.config.default_encoding());
+    let mut concat = None;
+    if m.esm_class & 0x40 != 0 {
+        match Udh::parse(&m.payload) {
+            Ok((udh, rest)) => {
+                concat = udh.concat().map(|c| (c.reference, c.total, c.seq));
+                m.payload = rest.to_vec();
+            }
+            Err(e) => {
+                tracing::warn!(message = "Bad UDH in an MO; taken as text.", transport = %shared.id, error = %e)
+            }
+        }
+    }
+    if let (Some(r), Some(t), Some(s)) = m.sar {
+        concat = Some((r, t, s));
+    }
+    let payload = match concat {
+        Some((reference, total, seq)) if total > 1 => {
+            let key = format!("smpp:{}:mp:{}:{reference}:{total}", shared.id, m.source);
+            let ttl = Duration::from_secs(shared.config.multipart_timeout_seconds);
+            let store = &shared.ctx.store;
+            if store
+                .hash_put(&key, &format!("{seq:03}"), &m.payload, ttl)
+                .await
+                .is_err()
+            {
+                return RX_T_APPN;
+            }
+            let Ok(parts) = store.hash_get_all(&key).await else {
+                return RX_T_APPN;
+            };
+            if parts.len() < usize::from(total) {
+                count(shared, "sms_part");
+                return ROK;
+            }
+            let numbered = parts
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse::<u8>().ok()?, v.as_slice())));
+            match sms::segment::reassemble(total, numbered) {
+                Ok(whole) => {
+                    let status = publish_mo(shared, &m, encoding, &whole).await;
+                    if status == ROK {
+                        let _ = store.delete(&key).await;
+                    }
+                    return status;
+                }
+                Err(e) => {
+                    tracing::warn!(message = "Multipart MO cannot be joined; dropped.", transport = %shared.id, error = %e);
+                    let _ = store.delete(&key).await;
+                    return ROK;
+                }
+            }
+        }
+        _ => m.payload.clone(),
+    };
+    publish_mo(shared, &m, encoding, &payload).await
+}
+
+async fn publish_mo(shared: &Shared, m: &Inbound, encoding: Encoding, payload: &[u8]) -> u32 {
+    let from = if m.source_ton == 1 && !m.source.starts_with('+') {
+        format!("+{}", m.source)
+    } else {
+        m.source.clone()
+    };
+    let content = (encoding != Encoding::Binary).then(|| encoding.decode(payload));
+    let mut msg = UserMessage::new(&shared.id, "sms", &from, &m.destination, content);
+    msg.transport_metadata
+        .insert("smpp_data_coding".into(), json!(m.data_coding));
+    if encoding == Encoding::Binary {
+        let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+        msg.transport_metadata
+            .insert("smpp_binary".into(), json!(hex));
+    }
+    match shared.publish("inbound", msg.encode()).await {
+        Ok(()) => {
+            count(shared, "sms");
+            ROK
+        }
+        Err(_) => RX_T_APPN,
+    }
+}

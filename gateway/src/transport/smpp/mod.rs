@@ -1,0 +1,144 @@
+//! The SMPP transport (`type = "smpp"`): binds to an operator's SMSC, Vumi messages on
+//! `<id>.inbound`, `<id>.outbound` and `<id>.event`.
+//!
+//! Reference: reference/vumi.md §3 (Vumi's SMPP transport) and §5 (its users' bugs),
+//! reference/smpp.md. The pieces:
+//!
+//! * [`config`] — the options;
+//! * `outbound` — `<id>.outbound` → `submit_sm` (data_coding policy, UDH / SAR /
+//!   message_payload) → `ack` / `nack`, then the delivery is acked;
+//! * `inbound` — `deliver_sm` / `data_sm` → user messages (decoded per data_coding, multipart
+//!   reassembled through the store) or, for receipts, `delivery_report` events through the id
+//!   map in the store (so a receipt may arrive on any bind, or at another instance sharing
+//!   Redis). A `deliver_sm_resp` is sent only after the bus owns the result; when it does not,
+//!   the answer is `ESME_RX_T_APPN` and the SMSC redelivers.
+//!
+//! Binds: `binds` sessions (transceivers, or transmitter + receiver pairs), each its own
+//! driver task; submits go round-robin to the transmitting binds that are up.
+
+pub mod config;
+mod inbound;
+mod outbound;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use richmond_drivers::smpp::{BindMode, Handle, client};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::SmppConfig;
+
+use super::Context;
+use crate::bus::BusError;
+
+/// The store key mapping an SMSC message id to the Vumi message id.
+pub(crate) fn receipt_key(transport: &str, smsc_id: &str) -> String {
+    format!(
+        "smpp:{transport}:id:{}",
+        richmond_codecs::smpp::receipt::canonical_id(smsc_id)
+    )
+}
+
+/// State shared by the binds of one transport.
+pub(crate) struct Shared {
+    id: String,
+    config: SmppConfig,
+    ctx: Context,
+    /// Binds that can submit (transceivers, transmitters).
+    transmitters: Vec<Handle>,
+    next_tx: AtomicUsize,
+    /// Concatenation references, one per outbound message.
+    next_ref: AtomicU64,
+}
+
+impl Shared {
+    /// A transmitting bind, round robin over those bound (any when none is).
+    fn pick_transmitter(&self) -> &Handle {
+        let n = self.transmitters.len();
+        let start = self.next_tx.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|i| &self.transmitters[(start + i) % n])
+            .find(|h| h.is_bound())
+            .unwrap_or(&self.transmitters[start % n])
+    }
+
+    /// Publishes until the bus owns the message; gives up only when the bus is closed.
+    async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
+        let key = format!("{}.{suffix}", self.id);
+        let body = Bytes::from(body);
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..20 {
+            match self.ctx.bus.publish(&key, body.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(BusError::Closed) => return Err(BusError::Closed),
+                Err(e) => {
+                    tracing::warn!(message = "Publish failed; retrying.", transport = %self.id, routing_key = %key, error = %e);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.ctx.bus.publish(&key, body).await
+    }
+}
+
+/// Starts SMPP transport `id`: its binds, their inbound loops, the outbound consumer and the
+/// readiness latch `transport:<id>` (up while a transmitting and a receiving bind are up).
+///
+/// # Errors
+/// When a bind's fields cannot be encoded (checked by the config already).
+pub(crate) fn spawn(
+    id: &str,
+    config: &SmppConfig,
+    ctx: &Context,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let mut transmitters = Vec::new();
+    let mut receivers = Vec::new();
+    for bind in config.bind_configs(id) {
+        let mode = bind.bind_mode;
+        let (handle, events, task) = client(bind)?;
+        tracker.spawn(task.run(stop.clone()));
+        if mode != BindMode::Receiver {
+            transmitters.push(handle.clone());
+        }
+        if mode != BindMode::Transmitter {
+            receivers.push((handle, events));
+        }
+    }
+    let shared = Arc::new(Shared {
+        id: id.to_owned(),
+        config: config.clone(),
+        ctx: ctx.clone(),
+        transmitters,
+        next_tx: AtomicUsize::new(0),
+        next_ref: AtomicU64::new(u64::from(fastrand::u8(..))),
+    });
+    let mut watches: Vec<_> = receivers.iter().map(|(h, _)| h.bound()).collect();
+    let tx_watches: Vec<_> = shared.transmitters.iter().map(Handle::bound).collect();
+    for (handle, events) in receivers {
+        tracker.spawn(inbound::run(shared.clone(), handle, events));
+    }
+    let (readiness, latch) = (ctx.readiness.clone(), format!("transport:{id}"));
+    let ready_stop = stop.clone();
+    watches.extend(tx_watches.iter().cloned());
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            let any = |w: &[tokio::sync::watch::Receiver<bool>]| w.iter().any(|r| *r.borrow());
+            let up = any(&tx_watches) && any(&watches);
+            readiness.set(&latch, up);
+            tokio::select! {
+                () = ready_stop.cancelled() => { readiness.set(&latch, false); return; }
+                _ = tick.tick() => {}
+            }
+        }
+    });
+    tracker.spawn(outbound::run(shared, intake.clone(), stop));
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! The SMPP transport's outbound half: Vumi user messages → `submit_sm` (split as configured),
+//! SMSC answers → `ack` / `nack`, then the bus delivery is acked.
+//!
+//! Reference: reference/vumi.md §3.3 (submit_sm handling), §3.4 (ack/nack rules), §5 (what
+//! went wrong for Vumi's users); reference/smpp.md (data_coding, long messages).
+//!
+//! * data_coding: GSM-7 where the text fits, else UCS2 (`data_coding = "auto"`), or fixed;
+//!   text the chosen alphabet cannot carry is a `nack`, never garbled.
+//! * Long messages: concatenation UDH (8-bit reference, one per message), SAR TLVs, or
+//!   `message_payload`. Every part is submitted; the `ack` (with `sent_message_id` = the first
+//!   part's SMSC id) comes once every part is accepted, a `nack` if any part fails. Each part's
+//!   id is mapped to the message in the store so its receipt finds it.
+//! * A submit the SMSC refused → `nack` naming the status; no answer (link lost with the PDU
+//!   written, response timeout) → `nack` too: resending could deliver twice, so the application
+//!   decides. A submit never handed to a session (the task stopped) goes back to the bus.
+//! * The driver retries throttling (`ESME_RTHROTTLED`, `ESME_RMSGQFUL`) itself: no nack.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use metrics::counter;
+use richmond_codecs::smpp::rusmpp::pdus::SubmitSm;
+use richmond_codecs::smpp::rusmpp::tlvs::MessageSubmissionRequestTlvValue as Tlv;
+use richmond_codecs::smpp::rusmpp::types::{AnyOctetString, COctetString, OctetString};
+use richmond_codecs::smpp::rusmpp::values::{
+    DataCoding, EsmClass, MessagePayload, Npi, RegisteredDelivery, Ton,
+};
+use richmond_codecs::sms::{self, Encoding, Method};
+use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_drivers::smpp::SubmitOutcome;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::config::{Coding, DefaultAlphabet, Multipart};
+use super::{Shared, receipt_key};
+use crate::bus::Delivery;
+
+/// The `submit_sm` PDUs of one message.
+///
+/// # Errors
+/// A nack reason (address, text the alphabet cannot carry, too long).
+pub(crate) fn submits(shared: &Shared, msg: &UserMessage) -> Result<Vec<SubmitSm>, String> {
+    let c = &shared.config;
+    let to = msg.to_addr.as_deref().unwrap_or_default();
+    let (dest, international) = match to.strip_prefix('+') {
+        Some(d) => (d, true),
+        None => (to, false),
+    };
+    if dest.is_empty() || dest.len() > 20 || !dest.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("to_addr: not a phone number (digits with an optional leading +)".into());
+    }
+    let source = match msg.from_addr.as_deref() {
+        Some(f) if !f.is_empty() => f.trim_start_matches('+'),
+        _ => c.default_source_addr.as_str(),
+    };
+    let source = COctetString::<1, 21>::from_vec(format!("{source}\0").into_bytes())
+        .map_err(|_| "from_addr: longer than 20 characters".to_owned())?;
+    let destination = COctetString::<1, 21>::from_vec(format!("{dest}\0").into_bytes())
+        .map_err(|_| "to_addr: longer than 20 characters".to_owned())?;
+    let text = msg.content.as_deref().unwrap_or_default();
+    let gsm_default = c.default_alphabet == DefaultAlphabet::Gsm7;
+    let encoding = match c.data_coding {
+        Coding::Auto if gsm_default => sms::choose(text, Encoding::Gsm7),
+        Coding::Auto => sms::choose(text, Encoding::Latin1),
+        Coding::Gsm7 => Encoding::Gsm7,
+        Coding::Latin1 => Encoding::Latin1,
+        Coding::Ucs2 => Encoding::Ucs2,
+    };
+    let data_coding = match encoding {
+        Encoding::Gsm7 if gsm_default => 0,
+        Encoding::Latin1 if c.default_alphabet == DefaultAlphabet::Latin1 => 0,
+        e => e.data_coding(),
+    };
+    let reference =
+        u16::try_from(shared.next_ref.fetch_add(1, Ordering::Relaxed) & 0xFF).unwrap_or_default();
+    let method = match c.multipart {
+        Multipart::Udh => Method::Udh8,
+        Multipart::Sar | Multipart::MessagePayload => Method::Raw,
+    };
+    let bodies = if c.multipart == Multipart::MessagePayload {
+        vec![encoding.encode(text).map_err(|e| format!("content: {e}"))?]
+    } else {
+        sms::segment(text, encoding, reference, method).map_err(|e| format!("content: {e}"))?
+    };
+    let total = bodies.len();
+    let base = SubmitSm::builder()
+        .source_addr_ton(Ton::from(c.source_addr_ton))
+        .source_addr_npi(Npi::from(c.source_addr_npi))
+        .source_addr(source)
+        .dest_addr_ton(Ton::from(if international { 1 } else { c.dest_addr_ton }))
+        .dest_addr_npi(Npi::from(c.dest_addr_npi))
+        .destination_addr(destination)
+        .esm_class(EsmClass::from(0u8))
+        .registered_delivery(RegisteredDelivery::from(u8::from(c.registered_delivery)))
+        .data_coding(DataCoding::from(data_coding));
+    let mut out = Vec::with_capacity(total);
+    for (i, body) in bodies.into_iter().enumerate() {
+        let mut b = base.clone();
+        if c.multipart == Multipart::MessagePayload {
+            b = b.push_tlv(Tlv::MessagePayload(MessagePayload::new(
+                AnyOctetString::from_slice(&body),
+            )));
+        } else {
+            let short = OctetString::<0, 255>::from_slice(&body)
+                .map_err(|_| "content: a part is longer than 255 octets".to_owned())?;
+            b = b.short_message(short);
+            if total > 1 && c.multipart == Multipart::Udh {
+                b = b.esm_class(EsmClass::from(0x40));
+            }
+            if total > 1 && c.multipart == Multipart::Sar {
+                let (seq, n) = (u8::try_from(i + 1), u8::try_from(total));
+                let (Ok(seq), Ok(n)) = (seq, n) else {
+                    return Err("content: too many parts".into());
+                };
+                b = b
+                    .push_tlv(Tlv::SarMsgRefNum(reference))
+                    .push_tlv(Tlv::SarTotalSegments(n))
+                    .push_tlv(Tlv::SarSegmentSeqnum(seq));
+            }
+        }
+        out.push(b.build());
+    }
+    Ok(out)
+}
+
+pub(super) async fn run(shared: Arc<Shared>, intake: CancellationToken, stop: CancellationToken) {
+    let queue = format!("{}.outbound", shared.id);
+    let limit = Arc::new(Semaphore::new(shared.config.max_in_flight));
+    let tasks = TaskTracker::new();
+    let mut consumer = None;
+    while !intake.is_cancelled() {
+        let c = match consumer.as_mut() {
+            Some(c) => c,
+            None => match shared.ctx.bus.consume(&queue).await {
+                Ok(c) => consumer.insert(c),
+                Err(e) => {
+                    tracing::warn!(message = "Cannot consume; retrying.", queue = %queue, error = %e);
+                    tokio::select! {
+                        () = intake.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            },
+        };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let delivery = tokio::select! {
+            () = intake.cancelled() => break,
+            d = c.next() => d,
+        };
+        let Some(delivery) = delivery else {
+            consumer = None;
+            continue;
+        };
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            handle(&shared, delivery).await;
+            drop(permit);
+        });
+    }
+    drop(consumer);
+    tasks.close();
+    tasks.wait().await;
+    stop.cancel();
+}
+
+fn count(shared: &Shared, kind: &'static str) {
+    counter!("richmond_transport_messages_total", "transport" => shared.id.clone(),
+        "direction" => "outbound", "kind" => kind)
+    .increment(1);
+}
+
+async fn settle(shared: &Shared, delivery: Delivery, event: VumiEvent, kind: &'static str) {
+    match shared.publish("event", event.encode()).await {
+        Ok(()) => {
+            count(shared, kind);
+            if let Err(e) = delivery.ack().await {
+                tracing::warn!(message = "Ack failed; the bus will redeliver.", transport = %shared.id, error = %e);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(message = "Event not published; delivery left for redelivery.", transport = %shared.id, error = %e)
+        }
+    }
+}
+
+async fn handle(shared: &Shared, delivery: Delivery) {
+    let msg = match UserMessage::decode(&delivery.body) {
+        Ok(m) => m,
+        Err(e) => {
+            count(shared, "failure");
+            let body = crate::transport::failure_body(&delivery.body, &e.to_string());
+            if shared.publish("failures", body).await.is_ok() {
+                let _ = delivery.ack().await;
+            }
+            return;
+        }
+    };
+    let id = msg.message_id.clone();
+    let pdus = match submits(shared, &msg) {
+        Ok(p) => p,
+        Err(reason) => {
+            return settle(
+                shared,
+                delivery,
+                VumiEvent::nack(&shared.id, &id, &reason),
+                "nack",
+            )
+            .await;
+        }
+    };
+    let handle = shared.pick_transmitter();
+    let outcomes = futures_util::future::join_all(pdus.into_iter().map(|p| handle.submit(p))).await;
+    let mut ids = Vec::new();
+    let mut failure = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok(SubmitOutcome::Accepted { message_id }) => {
+                ids.push(String::from_utf8_lossy(&message_id).into_owned());
+            }
+            Ok(SubmitOutcome::Rejected { status, .. }) => {
+                failure.get_or_insert_with(|| {
+                    format!(
+                        "{} (0x{status:08X})",
+                        richmond_codecs::smpp::status::name(status).unwrap_or("error status")
+                    )
+                });
+            }
+            Ok(SubmitOutcome::Retry { reason }) => {
+                failure.get_or_insert_with(|| {
+                    format!(
+                        "no answer from the SMSC ({}); the message may have been sent",
+                        reason.code()
+                    )
+                });
+            }
+            Ok(_) => {
+                failure.get_or_insert_with(|| "unexpected submit outcome".to_owned());
+            }
+            Err(e) => {
+                // Never handed to a session: the bus keeps it for later.
+                tracing::warn!(message = "Submit not sent; handing the message back.", transport = %shared.id, error = %e);
+                let _ = delivery.nack(true).await;
+                return;
+            }
+        }
+    }
+    let ttl = Duration::from_secs(shared.config.receipt_ttl_seconds);
+    for smsc_id in &ids {
+        if let Err(e) = shared
+            .ctx
+            .store
+            .put(&receipt_key(&shared.id, smsc_id), id.as_bytes(), ttl)
+            .await
+        {
+            tracing::error!(message = "Store error; a receipt will not match.", transport = %shared.id, error = %e);
+        }
+    }
+    let event = match (failure, ids.first()) {
+        (None, Some(first)) => VumiEvent::ack(&shared.id, &id, first),
+        (Some(reason), _) => VumiEvent::nack(&shared.id, &id, &reason),
+        (None, None) => VumiEvent::nack(&shared.id, &id, "no part was submitted"),
+    };
+    let kind = if matches!(event.kind, richmond_codecs::vumi::EventKind::Ack { .. }) {
+        "ack"
+    } else {
+        "nack"
+    };
+    settle(shared, delivery, event, kind).await;
+}

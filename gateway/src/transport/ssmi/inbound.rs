@@ -1,0 +1,265 @@
+//! The SSMI transport's inbound half: driver events → Vumi user messages and events.
+//!
+//! Reference: reference/vumi.md §4.3 (server → client messages), §4.7 (Vumi's session store:
+//! the dialled code per MSISDN, 300 s) and §7. See the parent module for the event rules.
+//! Reading stops while a message waits for the bus (the driver's channel fills and the
+//! driver stops reading the socket), so nothing is dropped when the broker is away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::counter;
+use richmond_codecs::ssmi::{Response, UssdType};
+use richmond_codecs::vumi::{Event as VumiEvent, SessionEvent};
+use richmond_drivers::ssmi::Event;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::map::{self, SmsBody, SmsIn};
+use super::{Shared, SmsOutcome};
+
+/// Runs until the driver's event channel closes (the driver task ended).
+pub(super) async fn run(shared: Arc<Shared>, mut events: mpsc::Receiver<Event>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Inbound(response) => handle(&shared, response).await,
+            Event::LoggedIn => {
+                tracing::info!(message = "SSMI link up.", transport = %shared.id);
+            }
+            Event::LoginRejected { reason } => tracing::error!(
+                message = "TruTeq refused the login; check username and password.",
+                transport = %shared.id, reason = reason.name()
+            ),
+            Event::RemoteLogout { .. } => tracing::warn!(
+                message = "TruTeq logged this client out (another login elsewhere?).",
+                transport = %shared.id
+            ),
+            Event::LinkDead => tracing::warn!(
+                message = "Link checks unanswered; reconnecting.", transport = %shared.id
+            ),
+            Event::Disconnect { reason } => {
+                tracing::info!(message = "SSMI link down.", transport = %shared.id, reason = reason.code());
+                shared.fail_pending();
+            }
+            _ => {}
+        }
+    }
+    shared.fail_pending();
+}
+
+fn count(shared: &Shared, kind: &'static str) {
+    counter!("richmond_transport_messages_total", "transport" => shared.id.clone(),
+        "direction" => "inbound", "kind" => kind)
+    .increment(1);
+}
+
+fn unmatched(shared: &Shared, kind: &'static str) {
+    counter!("richmond_ssmi_unmatched_total", "transport" => shared.id.clone(), "kind" => kind)
+        .increment(1);
+}
+
+async fn publish(shared: &Shared, suffix: &str, body: Vec<u8>, kind: &'static str) {
+    match shared.publish(suffix, body).await {
+        Ok(()) => count(shared, kind),
+        Err(e) => tracing::error!(
+            message = "Bus closed: inbound message not published.",
+            transport = %shared.id, kind, error = %e
+        ),
+    }
+}
+
+async fn handle(shared: &Shared, response: Response) {
+    let charset = shared.charset;
+    match response {
+        Response::Ussd {
+            msisdn,
+            ussd_type,
+            genfields,
+            message,
+            ..
+        } => {
+            let to_addr = session_code(shared, &msisdn, ussd_type, &message.text(charset)).await;
+            let msg = map::ussd_message(
+                &shared.id,
+                &msisdn,
+                &to_addr,
+                ussd_type,
+                genfields.as_ref(),
+                &message,
+                charset,
+            );
+            publish(shared, "inbound", msg.encode(), "ussd").await;
+        }
+        Response::Mo {
+            msisdn,
+            sequence,
+            message,
+        } => {
+            sms(
+                shared,
+                &SmsIn {
+                    msisdn: &msisdn,
+                    sequence: &sequence,
+                    destination: None,
+                    body: SmsBody::Text(&message),
+                },
+            )
+            .await
+        }
+        Response::PremiumMo {
+            msisdn,
+            sequence,
+            destination,
+            message,
+        } => {
+            sms(
+                shared,
+                &SmsIn {
+                    msisdn: &msisdn,
+                    sequence: &sequence,
+                    destination: Some(&destination),
+                    body: SmsBody::Text(&message),
+                },
+            )
+            .await
+        }
+        Response::BinaryMo {
+            msisdn,
+            sequence,
+            pid,
+            coding,
+            hex_msg,
+        } => {
+            sms(
+                shared,
+                &SmsIn {
+                    msisdn: &msisdn,
+                    sequence: &sequence,
+                    destination: None,
+                    body: SmsBody::Binary {
+                        pid,
+                        coding,
+                        hex: &hex_msg,
+                    },
+                },
+            )
+            .await
+        }
+        Response::PremiumBinaryMo {
+            msisdn,
+            sequence,
+            pid,
+            coding,
+            destination,
+            hex_msg,
+        } => {
+            sms(
+                shared,
+                &SmsIn {
+                    msisdn: &msisdn,
+                    sequence: &sequence,
+                    destination: Some(&destination),
+                    body: SmsBody::Binary {
+                        pid,
+                        coding,
+                        hex: &hex_msg,
+                    },
+                },
+            )
+            .await
+        }
+        Response::Seq { msisdn, sequence } => {
+            let seq = String::from_utf8_lossy(&sequence).into_owned();
+            if !shared.answer(Some(&msisdn), SmsOutcome::Seq(seq)) {
+                unmatched(shared, "seq");
+                tracing::warn!(message = "SEQ for no pending SMS; ignored.", transport = %shared.id);
+            }
+        }
+        Response::Nack { reason } => {
+            if !shared.answer(None, SmsOutcome::Nack(reason)) {
+                unmatched(shared, "nack");
+                tracing::warn!(message = "NACK for no pending SMS; ignored.", transport = %shared.id, reason = reason.name());
+            }
+        }
+        Response::DeliveryReport {
+            msisdn,
+            sequence,
+            status,
+        } => {
+            let key = shared.key(
+                "dr",
+                &format!(
+                    "{}:{}",
+                    String::from_utf8_lossy(&msisdn),
+                    String::from_utf8_lossy(&sequence)
+                ),
+            );
+            let id = match shared.ctx.store.take(&key).await {
+                Ok(Some(id)) => String::from_utf8_lossy(&id).into_owned(),
+                Ok(None) => {
+                    unmatched(shared, "delivery_report");
+                    tracing::warn!(message = "Delivery report for an unknown SMS; dropped.", transport = %shared.id);
+                    return;
+                }
+                Err(e) => {
+                    unmatched(shared, "delivery_report");
+                    tracing::error!(message = "Store error; delivery report dropped.", transport = %shared.id, error = %e);
+                    return;
+                }
+            };
+            let mut event = VumiEvent::delivery_report(&shared.id, &id, map::dr_status(status));
+            event.transport_metadata.insert(
+                "truteq".into(),
+                json!({"dr_code": status.value(), "dr_status": status.name()}),
+            );
+            publish(shared, "event", event.encode(), "delivery_report").await;
+        }
+        Response::FreeForm { .. } => {
+            tracing::info!(message = "TruTeq free-form message received (logged at debug).", transport = %shared.id);
+            count(shared, "free_form");
+        }
+        _ => count(shared, "other"),
+    }
+}
+
+async fn sms(shared: &Shared, sms: &SmsIn<'_>) {
+    let msg = map::sms_message(&shared.id, sms, &shared.config.sms_address, shared.charset);
+    publish(shared, "inbound", msg.encode(), "sms").await;
+}
+
+/// The `to_addr` of a USSD message: the dialled code, stored on `new`, read (and its
+/// lifetime refreshed) on later messages, removed on close. A session the store no longer
+/// knows (expired, or begun before a store was wiped) is still published, with an empty
+/// `to_addr`, counted and logged — Vumi lost such messages.
+async fn session_code(shared: &Shared, msisdn: &[u8], t: UssdType, text: &str) -> String {
+    let key = shared.key("ussd", &String::from_utf8_lossy(msisdn));
+    let ttl = Duration::from_secs(shared.config.ussd_session_lifetime_seconds);
+    let store = &shared.ctx.store;
+    let event = map::session_event(t);
+    if event == SessionEvent::New {
+        let code = map::dialled_code(text);
+        if let Err(e) = store.put(&key, code.as_bytes(), ttl).await {
+            tracing::error!(message = "Store error; USSD session not remembered.", transport = %shared.id, error = %e);
+        }
+        return code;
+    }
+    let found = if event == SessionEvent::Close {
+        store.take(&key).await
+    } else {
+        store.get(&key).await
+    };
+    match found {
+        Ok(Some(code)) => {
+            if event == SessionEvent::Resume {
+                let _ = store.put(&key, &code, ttl).await;
+            }
+            String::from_utf8_lossy(&code).into_owned()
+        }
+        Ok(None) | Err(_) => {
+            counter!("richmond_ssmi_ussd_sessions_missing_total", "transport" => shared.id.clone())
+                .increment(1);
+            tracing::warn!(message = "USSD message for an unknown session; to_addr left empty.", transport = %shared.id);
+            String::new()
+        }
+    }
+}

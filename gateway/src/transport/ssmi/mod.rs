@@ -1,0 +1,183 @@
+//! The TruTeq SSMI transport (`type = "ssmi"`): USSD sessions and SMS over one SSMI link,
+//! as Vumi messages on `<id>.inbound`, `<id>.outbound` and `<id>.event`.
+//!
+//! Reference: reference/vumi.md §4 (protocol), §4.7 (Vumi's TruTeq transport) and §7 (what
+//! Richmond adds). The pieces:
+//!
+//! * [`config`] — the options; [`map`] — pure SSMI ⇄ Vumi mapping;
+//! * `inbound` — the driver's events: USSD and SMS become user messages (the dialled code of a
+//!   session is kept in the store for `ussd_session_lifetime_seconds`, refreshed by each
+//!   message, and becomes `to_addr`), SEQ (100) becomes `ack`, DR (104) `delivery_report`,
+//!   NACK (102) `nack`;
+//! * `outbound` — the `<id>.outbound` consumer: each message is written on the link (waiting
+//!   while the link is down) and its delivery is acked only after its event was published.
+//!
+//! Events: a USSD reply gets an `ack` (with `sent_message_id` = its own id) once its line is
+//! written — SSMI never answers USSD lines. An SMS gets an `ack` with `sent_message_id` = the
+//! TruTeq sequence from its SEQ, or a `nack` on NACK, on no answer within
+//! `response_timeout_seconds`, or when the link drops before the SEQ (the line was written,
+//! so resending could duplicate it; the application decides). SSMI does not say which request
+//! a NACK answers: it is matched to the oldest SMS awaiting an answer. SEQs are matched per
+//! MSISDN in order (reference §4.3).
+//!
+//! No loss: SSMI has no acknowledgement of inbound lines, so an inbound message is held (and
+//! the link not read further) until the bus owns it, retrying with backoff.
+
+pub mod config;
+mod inbound;
+pub(crate) mod map;
+mod outbound;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use richmond_codecs::ssmi::{Charset, NackReason};
+use richmond_drivers::ssmi::client;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::SsmiConfig;
+
+use super::Context;
+use crate::bus::BusError;
+
+/// What answered an outbound SMS.
+#[derive(Debug)]
+enum SmsOutcome {
+    /// `SSMI,100`: accepted with this TruTeq sequence.
+    Seq(String),
+    /// `SSMI,102`: refused.
+    Nack(NackReason),
+    /// The connection ended before an answer.
+    LinkLost,
+}
+
+/// An SMS written (or being written) on the link, waiting for its SEQ or NACK.
+struct PendingSms {
+    token: u64,
+    msisdn: Bytes,
+    /// The line was written on the current connection. An SMS still waiting for the link
+    /// (in the driver's channel) is not failed by a disconnect: it goes out on the next one.
+    written: bool,
+    reply: oneshot::Sender<SmsOutcome>,
+}
+
+/// State shared by the inbound and outbound halves of one transport.
+struct Shared {
+    id: String,
+    config: SsmiConfig,
+    charset: Charset,
+    ctx: Context,
+    pending: Mutex<VecDeque<PendingSms>>,
+    next_token: std::sync::atomic::AtomicU64,
+    /// Held while an SMS is registered and written, so the pending order is the wire order.
+    sms_order: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<PendingSms>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Answers the oldest pending SMS to `msisdn` (any MSISDN when `None`).
+    fn answer(&self, msisdn: Option<&[u8]>, outcome: SmsOutcome) -> bool {
+        let mut pending = self.pending();
+        let found = pending
+            .iter()
+            .position(|p| msisdn.is_none_or(|m| p.msisdn.as_ref() == m));
+        match found.and_then(|i| pending.remove(i)) {
+            Some(p) => {
+                let _ = p.reply.send(outcome);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The link dropped: every SMS written and still waiting gets [`SmsOutcome::LinkLost`].
+    fn fail_pending(&self) {
+        let mut pending = self.pending();
+        let (lost, waiting): (VecDeque<_>, VecDeque<_>) =
+            pending.drain(..).partition(|p| p.written);
+        *pending = waiting;
+        drop(pending);
+        for p in lost {
+            let _ = p.reply.send(SmsOutcome::LinkLost);
+        }
+    }
+
+    fn mark_written(&self, token: u64) {
+        if let Some(p) = self.pending().iter_mut().find(|p| p.token == token) {
+            p.written = true;
+        }
+    }
+
+    fn forget(&self, token: u64) {
+        self.pending().retain(|p| p.token != token);
+    }
+
+    fn key(&self, kind: &str, rest: &str) -> String {
+        format!("ssmi:{}:{kind}:{rest}", self.id)
+    }
+
+    /// Publishes until the bus owns the message; gives up only when the bus is closed.
+    async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
+        let key = format!("{}.{suffix}", self.id);
+        let body = Bytes::from(body);
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.ctx.bus.publish(&key, body.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(BusError::Closed) => return Err(BusError::Closed),
+                Err(e) => {
+                    tracing::warn!(message = "Publish failed; retrying.", transport = %self.id, routing_key = %key, error = %e);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+/// Starts SSMI transport `id`: the driver task, the inbound and outbound halves and the
+/// readiness latch `transport:<id>` (true while logged in).
+pub(crate) fn spawn(
+    id: &str,
+    config: &SsmiConfig,
+    ctx: &Context,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+) {
+    let (handle, events, task) = client(config.task_config(id), config.max_in_flight);
+    let shared = Arc::new(Shared {
+        id: id.to_owned(),
+        config: config.clone(),
+        charset: config.charset(),
+        ctx: ctx.clone(),
+        pending: Mutex::new(VecDeque::new()),
+        next_token: std::sync::atomic::AtomicU64::new(1),
+        sms_order: tokio::sync::Mutex::new(()),
+    });
+    let stop_driver = CancellationToken::new();
+    tracker.spawn(task.run(stop_driver.clone()));
+
+    let mut logged_in = handle.logged_in();
+    let (readiness, latch) = (ctx.readiness.clone(), format!("transport:{id}"));
+    tracker.spawn(async move {
+        loop {
+            let up = *logged_in.borrow_and_update();
+            readiness.set(&latch, up);
+            if logged_in.changed().await.is_err() {
+                readiness.set(&latch, false);
+                return;
+            }
+        }
+    });
+    tracker.spawn(inbound::run(shared.clone(), events));
+    tracker.spawn(outbound::run(shared, handle, intake.clone(), stop_driver));
+}

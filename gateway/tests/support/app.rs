@@ -1,0 +1,89 @@
+//! The application side of an end-to-end test: a Vumi application on a [`Bus`] (RabbitMQ or
+//! the embedded bus) that reads `<id>.inbound` and `<id>.event` and publishes to
+//! `<id>.outbound`, checking every message it reads against the Vumi model.
+
+#![allow(dead_code, unreachable_pub)]
+
+use bytes::Bytes;
+use richmond::bus::{Bus, Consumer};
+use richmond_codecs::vumi::{Event, EventKind, UserMessage};
+
+use super::procs::PATIENCE;
+
+pub struct App {
+    pub bus: Bus,
+    pub id: String,
+    inbound: Consumer,
+    events: Consumer,
+}
+
+impl App {
+    /// Consumes the transport's inbound and event queues (declared first).
+    pub async fn new(bus: Bus, id: &str) -> Self {
+        bus.declare_transport(id).await.expect("declare");
+        let inbound = bus
+            .consume(&format!("{id}.inbound"))
+            .await
+            .expect("consume");
+        let events = bus.consume(&format!("{id}.event")).await.expect("consume");
+        Self {
+            bus,
+            id: id.to_owned(),
+            inbound,
+            events,
+        }
+    }
+
+    /// The next inbound user message (acked).
+    pub async fn inbound(&mut self) -> UserMessage {
+        let d = tokio::time::timeout(PATIENCE, self.inbound.next())
+            .await
+            .expect("an inbound message in time")
+            .expect("consumer open");
+        let msg = UserMessage::decode(&d.body).unwrap_or_else(|e| {
+            panic!(
+                "invalid user_message {}: {e}",
+                String::from_utf8_lossy(&d.body)
+            )
+        });
+        assert_eq!(msg.transport_name.as_deref(), Some(self.id.as_str()));
+        d.ack().await.expect("ack");
+        msg
+    }
+
+    /// The next event (acked).
+    pub async fn event(&mut self) -> Event {
+        let d = tokio::time::timeout(PATIENCE, self.events.next())
+            .await
+            .expect("an event in time")
+            .expect("consumer open");
+        let e = Event::decode(&d.body)
+            .unwrap_or_else(|e| panic!("invalid event {}: {e}", String::from_utf8_lossy(&d.body)));
+        d.ack().await.expect("ack");
+        e
+    }
+
+    /// Publishes an outbound message.
+    pub async fn send(&self, msg: &UserMessage) {
+        self.bus
+            .publish(&format!("{}.outbound", self.id), Bytes::from(msg.encode()))
+            .await
+            .expect("publish outbound");
+    }
+
+    /// An outbound SMS from this app.
+    pub fn sms(&self, to: &str, text: &str) -> UserMessage {
+        UserMessage::new(&self.id, "sms", "12345", to, Some(text.to_owned()))
+    }
+}
+
+/// `("ack", sent_message_id)`, `("nack", reason)` or `("delivery_report", status)`.
+pub fn kind(e: &Event) -> (&'static str, String) {
+    match &e.kind {
+        EventKind::Ack { sent_message_id } => ("ack", sent_message_id.clone()),
+        EventKind::Nack { nack_reason } => ("nack", nack_reason.clone()),
+        EventKind::DeliveryReport { delivery_status } => {
+            ("delivery_report", delivery_status.as_str().to_owned())
+        }
+    }
+}

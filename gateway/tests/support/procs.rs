@@ -1,0 +1,224 @@
+//! Processes of the end-to-end tests: a simulator (`richmond simulate <kind>`) whose JSON
+//! events are read from its stdout and whose commands go to its stdin, and the gateway
+//! (`richmond run`) with a config written to a temp dir and its logs kept for assertions.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// How long any single wait may take before the test fails (a hang guard, not a timing
+/// assertion).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A running simulator.
+pub struct Sim {
+    _child: Child,
+    stdin: ChildStdin,
+    events: mpsc::UnboundedReceiver<Value>,
+    /// Every event read so far.
+    pub seen: Vec<Value>,
+    pub addr: SocketAddr,
+}
+
+impl Sim {
+    /// Starts `richmond simulate <args…> --listen 127.0.0.1:0` and waits for its address.
+    pub async fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_richmond"))
+            .arg("simulate")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the simulator");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => panic!("simulator printed a non-JSON line {line:?}: {e}"),
+                }
+            }
+        });
+        let mut sim = Self {
+            _child: child,
+            stdin,
+            events,
+            seen: Vec::new(),
+            addr: "0.0.0.0:0".parse().expect("addr"),
+        };
+        let listening = sim.expect("listening", |e| e["event"] == "listening").await;
+        sim.addr = listening["address"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("listening address");
+        sim
+    }
+
+    /// Sends one command line.
+    pub async fn cmd(&mut self, line: &str) {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .expect("simulator stdin");
+        self.stdin.flush().await.expect("flush");
+    }
+
+    /// Waits for the next event matching `pred` (events before it are kept in `seen`).
+    pub async fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.events.recv()).await;
+            match next {
+                Ok(Some(e)) => {
+                    self.seen.push(e.clone());
+                    if pred(&e) {
+                        return e;
+                    }
+                }
+                Ok(None) => panic!(
+                    "simulator exited while waiting for {what}; seen {:?}",
+                    self.seen
+                ),
+                Err(_) => panic!("no {what} from the simulator; seen {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits until `n` events matching `pred` have been seen in all (counting earlier ones).
+    pub async fn expect_total(&mut self, what: &str, n: usize, pred: impl Fn(&Value) -> bool) {
+        while self.count(&pred) < n {
+            self.expect(what, &pred).await;
+        }
+    }
+
+    /// How many events seen so far match `pred`.
+    pub fn count(&self, pred: impl Fn(&Value) -> bool) -> usize {
+        self.seen.iter().filter(|e| pred(e)).count()
+    }
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub child: Option<Child>,
+    pub admin: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+impl Gateway {
+    /// Writes `config` (its `{admin}` and `{data_dir}` placeholders filled in) and runs
+    /// `richmond run` with JSON logs at debug level into a file.
+    pub async fn start(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let admin: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let text = config
+            .replace("{admin}", &admin.to_string())
+            .replace("{data_dir}", &dir.path().join("data").display().to_string());
+        let path = dir.path().join("richmond.toml");
+        std::fs::write(&path, text).expect("write config");
+        let log = dir.path().join("richmond.log");
+        let child = Self::spawn(&path, &log);
+        Self {
+            child: Some(child),
+            admin,
+            dir,
+            log,
+        }
+    }
+
+    fn spawn(config: &std::path::Path, log: &std::path::Path) -> Child {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        Command::new(env!("CARGO_BIN_EXE_richmond"))
+            .args(["--config", config.to_str().expect("utf-8 path")])
+            .args(["--log-format", "json", "--log-level", "debug", "run"])
+            .stdout(Stdio::from(file.try_clone().expect("log")))
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start richmond")
+    }
+
+    /// The gateway's log so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET /ready`: (status, body); (0, "") when the listener is not up.
+    pub async fn ready(&self) -> (u16, String) {
+        http_get(self.admin, "/ready")
+            .await
+            .unwrap_or((0, String::new()))
+    }
+
+    /// Waits until `/ready` answers `status`.
+    pub async fn wait_ready(&self, status: u16) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (s, body) = self.ready().await;
+            if s == status {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/ready never answered {status} (last {s} {body}); logs:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then the exit code.
+    pub async fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let pid = child.id()?.to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        child.wait().await.ok().and_then(|s| s.code())
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback: returns (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
