@@ -111,6 +111,9 @@ pub enum SimulateKind {
     /// A TruTeq SSMI server: logins, link checks, SEQ and delivery reports for SMS, scripted
     /// USSD users, MO SMS, misbehaviour on demand.
     Ssmi(crate::simulate::ssmi::Args),
+    /// An SMPP 3.4 SMSC: binds, submit_sm answered with message ids, delivery receipts, MO
+    /// deliver_sm (single and multipart, GSM-7 and UCS2), redelivery, misbehaviour on demand.
+    Smsc(crate::simulate::smsc::Args),
 }
 
 impl Cli {

@@ -7,7 +7,10 @@
 //! `quit` command; the end of stdin only stops the reading of commands.
 //!
 //! * [`ssmi`] — a TruTeq SSMI server (reference/vumi.md §4).
+//! * [`smsc`] — an SMPP 3.4 SMSC (reference/smpp.md); also usable in-process
+//!   ([`smsc::serve`]).
 
+pub mod smsc;
 pub mod ssmi;
 
 use std::io::Write as _;
@@ -59,6 +62,7 @@ pub fn run(kind: &crate::cli::SimulateKind) -> anyhow::Result<()> {
         });
         match kind {
             crate::cli::SimulateKind::Ssmi(args) => ssmi::run(args.clone(), stop).await,
+            crate::cli::SimulateKind::Smsc(args) => smsc::run(args.clone(), stop).await,
         }
     })
 }

@@ -72,6 +72,50 @@ impl Sim {
         sim
     }
 
+    /// Starts `program args…` as a simulator that speaks the same way (JSON events on stdout,
+    /// the first `listening`; commands on stdin), e.g. `node tests/apps/node_smsc.js`, with
+    /// `env` added to its environment.
+    pub async fn start_program(program: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {program} {args:?}: {e}"));
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => panic!("simulator printed a non-JSON line {line:?}: {e}"),
+                }
+            }
+        });
+        let mut sim = Self {
+            _child: child,
+            stdin,
+            events,
+            seen: Vec::new(),
+            addr: "0.0.0.0:0".parse().expect("addr"),
+        };
+        let listening = sim.expect("listening", |e| e["event"] == "listening").await;
+        sim.addr = listening["address"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("listening address");
+        sim
+    }
+
     /// Sends one command line.
     pub async fn cmd(&mut self, line: &str) {
         self.stdin
