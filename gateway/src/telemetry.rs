@@ -60,6 +60,7 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     metrics::set_global_recorder(recorder)
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
     describe();
+    describe_transports();
     metrics::gauge!(
         "richmond_build_info",
         "version" => env!("CARGO_PKG_VERSION"),
@@ -168,5 +169,89 @@ fn describe() {
     describe_counter!(
         "richmond_store_errors_total",
         "State-store operations that failed."
+    );
+}
+
+/// HELP texts of the transports' and drivers' metrics (all labelled `transport`).
+fn describe_transports() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "richmond_transport_messages_total",
+        "Messages through a transport, by direction (inbound, outbound) and kind (sms, ussd, \
+         sms_part, delivery_report, ack, nack, failure, requeued)."
+    );
+    describe_gauge!("richmond_smpp_binds_up", "SMPP binds currently bound.");
+    describe_gauge!(
+        "richmond_smpp_window_in_use",
+        "submit_sm awaiting their response, summed over the transport's binds."
+    );
+    describe_counter!(
+        "richmond_smpp_pdus_total",
+        "SMPP PDUs, by direction and command."
+    );
+    describe_counter!(
+        "richmond_smpp_submits_total",
+        "submit_sm outcomes: accepted, rejected, retry."
+    );
+    describe_histogram!(
+        "richmond_smpp_submit_latency_seconds",
+        Unit::Seconds,
+        "Time from a submit_sm's first write to its response."
+    );
+    describe_counter!(
+        "richmond_smpp_resubmits_total",
+        "Message parts submitted again because the SMSC had not taken them, by reason."
+    );
+    describe_counter!(
+        "richmond_smpp_throttled_total",
+        "ESME_RTHROTTLED / ESME_RMSGQFUL answers (the bind pauses; no nack)."
+    );
+    describe_counter!(
+        "richmond_smpp_connect_attempts_total",
+        "SMPP TCP connection attempts."
+    );
+    describe_counter!(
+        "richmond_smpp_reconnects_total",
+        "SMPP reconnections after a lost bind."
+    );
+    describe_counter!(
+        "richmond_smpp_unbinds_total",
+        "SMPP binds ended, by reason."
+    );
+    describe_counter!(
+        "richmond_smpp_malformed_pdus_total",
+        "PDUs from the SMSC that did not decode (answered with generic_nack), by error code."
+    );
+    describe_counter!(
+        "richmond_smpp_receipts_total",
+        "Delivery receipts: matched to a message, unmatched (unknown id) or unparsed."
+    );
+    describe_counter!(
+        "richmond_smpp_rejected_delivers_total",
+        "deliver_sm / data_sm the transport could not read (answered with ESME_RSYSERR)."
+    );
+    describe_counter!(
+        "richmond_ssmi_lines_total",
+        "SSMI lines, by direction and type."
+    );
+    describe_counter!(
+        "richmond_ssmi_rejected_lines_total",
+        "SSMI lines from the server that did not parse (logged and skipped)."
+    );
+    describe_counter!(
+        "richmond_ssmi_reconnects_total",
+        "SSMI connection attempts after the first."
+    );
+    describe_counter!(
+        "richmond_ssmi_link_checks_total",
+        "SSMI link checks sent and answered."
+    );
+    describe_counter!(
+        "richmond_ssmi_unmatched_total",
+        "SSMI answers (SEQ, DR, NACK) that matched no waiting message."
+    );
+    describe_counter!(
+        "richmond_ssmi_ussd_sessions_missing_total",
+        "USSD replies for a session whose dialled code was no longer in the store."
     );
 }

@@ -5,6 +5,7 @@
 //! generic_nack while the bind stays up. No timing is asserted; every wait is bounded by
 //! `procs::PATIENCE`.
 
+mod common;
 #[path = "support/procs.rs"]
 mod procs;
 
@@ -274,31 +275,7 @@ async fn unknown_pdu_gets_generic_nack_and_the_bind_stays_up() {
 /// `RICHMOND_TEST_NODE_MODULES` (or `NODE_PATH`) as `./scripts/test` installs it.
 #[tokio::test]
 async fn node_smpp_smsc_accepts_a_submit_and_sends_an_mo() {
-    let modules = std::env::var("RICHMOND_TEST_NODE_MODULES")
-        .or_else(|_| std::env::var("NODE_PATH"))
-        .expect(
-            "RICHMOND_TEST_NODE_MODULES (or NODE_PATH) must name scripts/node_modules with \
-             node-smpp: run the tests through ./scripts/test",
-        );
-    assert!(
-        std::path::Path::new(&modules).join("smpp").is_dir(),
-        "node-smpp is not installed in {modules}: run ./scripts/test (it runs npm ci)"
-    );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/apps/node_smsc.js");
-    let mut sim = Sim::start_program(
-        "node",
-        &[
-            script,
-            "--listen",
-            "127.0.0.1:0",
-            "--system-id",
-            "richmond",
-            "--password",
-            "richmond",
-        ],
-        &[("NODE_PATH", &modules)],
-    )
-    .await;
+    let mut sim = Sim::node_smsc().await;
     let mut esme = Esme::bound(&sim, BindMode::Transceiver).await;
     let id = accepted_id(esme.submit(submit_sm("hello node", 0)).await);
     let submit = sim.expect("submit_sm", is("submit_sm")).await;

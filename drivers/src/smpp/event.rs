@@ -145,8 +145,12 @@ impl SubmitOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RetryReason {
-    /// The connection ended with the submit queued or in flight.
+    /// The connection ended with the submit in flight (written, no answer yet): the SMSC may
+    /// have taken it.
     LinkLost,
+    /// The connection ended with the submit still queued (never written, or throttled and
+    /// waiting to be written again): the SMSC did not take it, so resending is safe.
+    NotSent,
     /// No response within the response timeout.
     ResponseTimeout,
     /// The session is closing; the submit was not sent.
@@ -156,10 +160,16 @@ pub enum RetryReason {
 }
 
 impl RetryReason {
+    /// Whether the SMSC certainly did not take the submit (resending cannot duplicate it).
+    pub const fn not_taken(&self) -> bool {
+        matches!(self, Self::NotSent | Self::Closing | Self::NotBound)
+    }
+
     /// A stable snake_case code, usable as a metric label.
     pub const fn code(&self) -> &'static str {
         match self {
             Self::LinkLost => "link_lost",
+            Self::NotSent => "not_sent",
             Self::ResponseTimeout => "response_timeout",
             Self::Closing => "closing",
             Self::NotBound => "not_bound",

@@ -617,12 +617,14 @@ impl Session {
         }
     }
 
-    /// Ends the connection: every held submit is reported `Retry { LinkLost }`, inbound PDUs
-    /// awaiting an answer are forgotten (the SMSC redelivers), the next attempt is scheduled.
+    /// Ends the connection: every submit in flight is reported `Retry { LinkLost }` and every
+    /// queued one `Retry { NotSent }`, inbound PDUs awaiting an answer are forgotten (the SMSC
+    /// redelivers), the next attempt is scheduled.
     fn end_connection(&mut self, reason: UnboundReason, now: Instant) {
         let (in_flight, queued) = self.out.clear();
-        for (token, first_sent) in in_flight.into_iter().chain(queued) {
-            let reason = RetryReason::LinkLost;
+        let in_flight = in_flight.into_iter().map(|h| (h, RetryReason::LinkLost));
+        let queued = queued.into_iter().map(|h| (h, RetryReason::NotSent));
+        for ((token, first_sent), reason) in in_flight.chain(queued) {
             self.report(token, SubmitOutcome::Retry { reason }, first_sent, now);
         }
         self.delivers.clear();

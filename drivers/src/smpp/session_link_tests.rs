@@ -250,3 +250,34 @@ fn close_drains_in_flight_then_unbinds() {
     session.handle_disconnected(t0);
     assert!(session.is_closed());
 }
+
+#[test]
+fn link_lost_tells_queued_submits_from_those_in_flight() {
+    let t0 = Instant::now();
+    let mut session = bound(t0);
+    session.submit(1, submit_sm("x"), t0).unwrap();
+    session.submit(2, submit_sm("y"), t0).unwrap();
+    let first = headers(&mut session);
+    // The first is throttled back into the queue; the second stays in flight.
+    session.handle_frame(
+        frame(
+            id::SUBMIT_SM_RESP,
+            status::RTHROTTLED,
+            first[0].sequence_number,
+            b"",
+        ),
+        t0,
+    );
+    events(&mut session);
+    session.handle_disconnected(t0 + SECOND / 100);
+    let outcomes = results(&events(&mut session));
+    let reason = |token| {
+        outcomes.iter().find_map(|(t, o)| match o {
+            SubmitOutcome::Retry { reason } if *t == token => Some(*reason),
+            _ => None,
+        })
+    };
+    assert_eq!(reason(1), Some(RetryReason::NotSent));
+    assert_eq!(reason(2), Some(RetryReason::LinkLost));
+    assert!(RetryReason::NotSent.not_taken() && !RetryReason::LinkLost.not_taken());
+}

@@ -102,6 +102,8 @@ pub struct Task {
     responses: mpsc::UnboundedReceiver<(DeliverId, u32)>,
     events: mpsc::Sender<Event>,
     bound: watch::Sender<bool>,
+    /// This bind's share of the `richmond_smpp_window_in_use` gauge (summed over binds).
+    reported_window: usize,
 }
 
 /// Creates a bind: the handle, the event receiver and the task to run. Fails when the bind
@@ -126,6 +128,7 @@ pub fn client(config: Config) -> Result<(Handle, mpsc::Receiver<Event>, Task), E
         responses,
         events,
         bound,
+        reported_window: 0,
     };
     Ok((handle, events_rx, task))
 }
@@ -147,8 +150,12 @@ impl Task {
                 cancel,
             };
             pump.run(&mut self).await;
-            self.bound.send_replace(false);
-            gauge!("richmond_smpp_binds_up", "transport" => self.config.transport.clone()).set(0.0);
+            let transport = self.config.transport.clone();
+            if self.bound.send_replace(false) {
+                gauge!("richmond_smpp_binds_up", "transport" => transport.clone()).decrement(1.0);
+            }
+            gauge!("richmond_smpp_window_in_use", "transport" => transport)
+                .decrement(self.reported_window as f64);
         }
         .instrument(span)
         .await;
@@ -351,21 +358,28 @@ impl Pump {
         }
     }
 
-    fn publish(&self, task: &Task) {
+    /// Publishes the bind state and this bind's part of the transport-wide gauges (several
+    /// binds of one transport add up, so each reports changes, never absolute values).
+    fn publish(&self, task: &mut Task) {
         let bound = task.session.is_bound();
         let changed = task
             .bound
             .send_if_modified(|state| std::mem::replace(state, bound) != bound);
         let transport = task.config.transport.clone();
         if changed {
-            gauge!("richmond_smpp_binds_up", "transport" => transport.clone()).set(if bound {
-                1.0
+            let g = gauge!("richmond_smpp_binds_up", "transport" => transport.clone());
+            if bound {
+                g.increment(1.0)
             } else {
-                0.0
-            });
+                g.decrement(1.0)
+            }
         }
-        gauge!("richmond_smpp_window_in_use", "transport" => transport)
-            .set(task.session.in_flight() as f64);
+        let in_flight = task.session.in_flight();
+        if in_flight != task.reported_window {
+            let g = gauge!("richmond_smpp_window_in_use", "transport" => transport);
+            g.increment(in_flight as f64 - task.reported_window as f64);
+            task.reported_window = in_flight;
+        }
     }
 }
 

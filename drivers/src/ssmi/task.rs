@@ -22,7 +22,7 @@
 //! Metrics (label `transport` from [`TaskConfig`]): `richmond_ssmi_lines_total{direction,kind}`
 //! (every line read or written; `kind` is the message kind, `rejected` or `unknown`),
 //! `richmond_ssmi_rejected_lines_total{code}`, `richmond_ssmi_link_checks_total`,
-//! `richmond_reconnects_total` (connection attempts after the first).
+//! `richmond_ssmi_reconnects_total` (connection attempts after the first).
 //!
 //! Not handled here: protocol state (`session.rs`) and Vumi messages (the gateway).
 
@@ -206,7 +206,7 @@ impl Pump {
                 () = tokio::time::sleep_until(at) => {}
             }
             if attempts > 0 {
-                counter!("richmond_reconnects_total", "transport" => self.config.transport.clone())
+                counter!("richmond_ssmi_reconnects_total", "transport" => self.config.transport.clone())
                     .increment(1);
             }
             attempts += 1;

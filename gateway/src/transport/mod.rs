@@ -9,6 +9,7 @@
 //! carrier only after [`Bus::publish`] returned `Ok`; an outbound delivery is acked on the bus
 //! only after its `ack`/`nack` event was published.
 
+mod common;
 pub mod smpp;
 pub mod ssmi;
 

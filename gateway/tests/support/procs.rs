@@ -31,45 +31,10 @@ pub struct Sim {
 impl Sim {
     /// Starts `richmond simulate <args…> --listen 127.0.0.1:0` and waits for its address.
     pub async fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_richmond"))
-            .arg("simulate")
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the simulator");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        if tx.send(v).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => panic!("simulator printed a non-JSON line {line:?}: {e}"),
-                }
-            }
-        });
-        let mut sim = Self {
-            _child: child,
-            stdin,
-            events,
-            seen: Vec::new(),
-            addr: "0.0.0.0:0".parse().expect("addr"),
-        };
-        let listening = sim.expect("listening", |e| e["event"] == "listening").await;
-        sim.addr = listening["address"]
-            .as_str()
-            .and_then(|a| a.parse().ok())
-            .expect("listening address");
-        sim
+        let mut all = vec!["simulate"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+        Self::start_program(env!("CARGO_BIN_EXE_richmond"), &all, &[]).await
     }
 
     /// Starts `program args…` as a simulator that speaks the same way (JSON events on stdout,
@@ -114,6 +79,30 @@ impl Sim {
             .and_then(|a| a.parse().ok())
             .expect("listening address");
         sim
+    }
+
+    /// Starts tests/apps/node_smsc.js (node-smpp as the SMSC, credentials richmond/richmond)
+    /// with node-smpp from `RICHMOND_TEST_NODE_MODULES` (or `NODE_PATH`), as
+    /// `./scripts/test` installs it; fails with instructions when it is missing.
+    pub async fn node_smsc() -> Self {
+        let modules = std::env::var("RICHMOND_TEST_NODE_MODULES")
+            .or_else(|_| std::env::var("NODE_PATH"))
+            .expect(
+                "RICHMOND_TEST_NODE_MODULES (or NODE_PATH) must name scripts/node_modules with \
+                 node-smpp: run the tests through ./scripts/test",
+            );
+        assert!(
+            std::path::Path::new(&modules).join("smpp").is_dir(),
+            "node-smpp is not installed in {modules}: run ./scripts/test (it runs npm ci)"
+        );
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/apps/node_smsc.js");
+        let args = [script, "--listen", "127.0.0.1:0", "--system-id", "richmond"];
+        let args = [
+            &args[..],
+            &["--password", "richmond", "--receipt-delay-ms", "50"],
+        ]
+        .concat();
+        Self::start_program("node", &args, &[("NODE_PATH", &modules)]).await
     }
 
     /// Sends one command line.
@@ -248,21 +237,4 @@ impl Gateway {
     }
 }
 
-/// A minimal HTTP/1.1 GET over loopback: returns (status, body).
-pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    use tokio::io::AsyncReadExt;
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
+pub use crate::common::http_get;

@@ -33,6 +33,7 @@ use super::{Shared, receipt_key};
 
 const ROK: u32 = 0;
 const RX_T_APPN: u32 = 0x64;
+const RSYSERR: u32 = 0x08;
 
 /// What the transport needs of a `deliver_sm` / `data_sm`.
 struct Inbound {
@@ -135,14 +136,15 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
 }
 
 fn count(shared: &Shared, kind: &'static str) {
-    counter!("richmond_transport_messages_total", "transport" => shared.id.clone(),
-        "direction" => "inbound", "kind" => kind)
-    .increment(1);
+    crate::transport::common::count(&shared.id, "inbound", kind);
 }
 
 async fn deliver(shared: &Shared, d: &Deliver) -> u32 {
     let Some(inbound) = d.to_owned_pdu().ok().and_then(Inbound::from_pdu) else {
-        return ROK;
+        counter!("richmond_smpp_rejected_delivers_total", "transport" => shared.id.clone())
+            .increment(1);
+        tracing::warn!(message = "A deliver_sm the transport cannot read; answered ESME_RSYSERR.", transport = %shared.id);
+        return RSYSERR;
     };
     if inbound.is_receipt() || (inbound.receipted_id.is_some() && inbound.esm_class & 0x3C != 0) {
         return receipt(shared, &inbound).await;

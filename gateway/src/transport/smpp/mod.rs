@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use richmond_drivers::smpp::{BindMode, Handle, client};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -52,6 +51,9 @@ pub(crate) struct Shared {
     next_tx: AtomicUsize,
     /// Concatenation references, one per outbound message.
     next_ref: AtomicU64,
+    /// Cancelled when the gateway stops taking work: parts not yet taken by the SMSC are
+    /// handed back instead of waiting for a bind.
+    intake: CancellationToken,
 }
 
 impl Shared {
@@ -67,21 +69,7 @@ impl Shared {
 
     /// Publishes until the bus owns the message; gives up only when the bus is closed.
     async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        let key = format!("{}.{suffix}", self.id);
-        let body = Bytes::from(body);
-        let mut delay = Duration::from_millis(100);
-        for _ in 0..20 {
-            match self.ctx.bus.publish(&key, body.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(BusError::Closed) => return Err(BusError::Closed),
-                Err(e) => {
-                    tracing::warn!(message = "Publish failed; retrying.", transport = %self.id, routing_key = %key, error = %e);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        self.ctx.bus.publish(&key, body).await
+        super::common::publish(&self.ctx.bus, &self.id, suffix, body).await
     }
 }
 
@@ -118,6 +106,7 @@ pub(crate) fn spawn(
         transmitters,
         next_tx: AtomicUsize::new(0),
         next_ref: AtomicU64::new(u64::from(fastrand::u8(..))),
+        intake: intake.clone(),
     });
     let mut watches: Vec<_> = receivers.iter().map(|(h, _)| h.bound()).collect();
     let tx_watches: Vec<_> = shared.transmitters.iter().map(Handle::bound).collect();

@@ -12,7 +12,9 @@
 //!   id is mapped to the message in the store so its receipt finds it.
 //! * A submit the SMSC refused → `nack` naming the status; no answer (link lost with the PDU
 //!   written, response timeout) → `nack` too: resending could deliver twice, so the application
-//!   decides. A submit never handed to a session (the task stopped) goes back to the bus.
+//!   decides. A part the SMSC certainly did not take (still queued when the link dropped, no
+//!   bind up) is submitted again once a bind is up; a message none of whose parts reached a
+//!   session when the gateway stops goes back to the bus.
 //! * The driver retries throttling (`ESME_RTHROTTLED`, `ESME_RMSGQFUL`) itself: no nack.
 
 use std::sync::Arc;
@@ -29,13 +31,12 @@ use richmond_codecs::smpp::rusmpp::values::{
 use richmond_codecs::sms::{self, Encoding, Method};
 use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
 use richmond_drivers::smpp::SubmitOutcome;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::config::{Coding, DefaultAlphabet, Multipart};
 use super::{Shared, receipt_key};
 use crate::bus::Delivery;
+use crate::transport::common;
 
 /// The `submit_sm` PDUs of one message.
 ///
@@ -126,94 +127,69 @@ pub(crate) fn submits(shared: &Shared, msg: &UserMessage) -> Result<Vec<SubmitSm
 }
 
 pub(super) async fn run(shared: Arc<Shared>, intake: CancellationToken, stop: CancellationToken) {
-    let queue = format!("{}.outbound", shared.id);
-    let limit = Arc::new(Semaphore::new(shared.config.max_in_flight));
-    let tasks = TaskTracker::new();
-    let mut consumer = None;
-    while !intake.is_cancelled() {
-        let c = match consumer.as_mut() {
-            Some(c) => c,
-            None => match shared.ctx.bus.consume(&queue).await {
-                Ok(c) => consumer.insert(c),
-                Err(e) => {
-                    tracing::warn!(message = "Cannot consume; retrying.", queue = %queue, error = %e);
-                    tokio::select! {
-                        () = intake.cancelled() => break,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    }
-                }
-            },
-        };
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            break;
-        };
-        let delivery = tokio::select! {
-            () = intake.cancelled() => break,
-            d = c.next() => d,
-        };
-        let Some(delivery) = delivery else {
-            consumer = None;
-            continue;
-        };
-        let shared = shared.clone();
-        tasks.spawn(async move {
-            handle(&shared, delivery).await;
-            drop(permit);
-        });
-    }
-    drop(consumer);
-    tasks.close();
-    tasks.wait().await;
+    let (bus, id) = (shared.ctx.bus.clone(), shared.id.clone());
+    common::consume_outbound(
+        &bus,
+        &id,
+        shared.config.max_in_flight,
+        &intake,
+        |delivery| {
+            let shared = shared.clone();
+            async move { handle(&shared, delivery).await }
+        },
+    )
+    .await;
     stop.cancel();
 }
 
-fn count(shared: &Shared, kind: &'static str) {
-    counter!("richmond_transport_messages_total", "transport" => shared.id.clone(),
-        "direction" => "outbound", "kind" => kind)
-    .increment(1);
-}
-
-async fn settle(shared: &Shared, delivery: Delivery, event: VumiEvent, kind: &'static str) {
-    match shared.publish("event", event.encode()).await {
-        Ok(()) => {
-            count(shared, kind);
-            if let Err(e) = delivery.ack().await {
-                tracing::warn!(message = "Ack failed; the bus will redeliver.", transport = %shared.id, error = %e);
+/// Submits one part until the SMSC answers it, or it is known the SMSC may hold it. A part
+/// the SMSC certainly did not take (queued when the link dropped, no bind up, the bind
+/// closing) is submitted again on a bind that is up, with a growing pause, for as long as
+/// the gateway runs: giving up there would turn a short outage into nacks.
+async fn submit_part(shared: &Shared, pdu: SubmitSm) -> Result<SubmitOutcome, ()> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match shared.pick_transmitter().submit(pdu.clone()).await {
+            Ok(SubmitOutcome::Retry { reason }) if reason.not_taken() => {
+                if shared.intake.is_cancelled() {
+                    return Err(());
+                }
+                counter!("richmond_smpp_resubmits_total", "transport" => shared.id.clone(), "reason" => reason.code())
+                    .increment(1);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
             }
-        }
-        Err(e) => {
-            tracing::warn!(message = "Event not published; delivery left for redelivery.", transport = %shared.id, error = %e)
+            Ok(outcome) => return Ok(outcome),
+            // The bind's task has ended: the gateway is stopping.
+            Err(e) => {
+                tracing::warn!(message = "Submit not sent; handing the message back.", transport = %shared.id, error = %e);
+                return Err(());
+            }
         }
     }
 }
 
 async fn handle(shared: &Shared, delivery: Delivery) {
+    let (bus, tid) = (&shared.ctx.bus, shared.id.as_str());
     let msg = match UserMessage::decode(&delivery.body) {
         Ok(m) => m,
-        Err(e) => {
-            count(shared, "failure");
-            let body = crate::transport::failure_body(&delivery.body, &e.to_string());
-            if shared.publish("failures", body).await.is_ok() {
-                let _ = delivery.ack().await;
-            }
-            return;
-        }
+        Err(e) => return common::reject_undecodable(bus, tid, delivery, &e.to_string()).await,
     };
     let id = msg.message_id.clone();
     let pdus = match submits(shared, &msg) {
         Ok(p) => p,
         Err(reason) => {
-            return settle(
-                shared,
-                delivery,
-                VumiEvent::nack(&shared.id, &id, &reason),
-                "nack",
-            )
-            .await;
+            return common::settle(bus, tid, delivery, VumiEvent::nack(tid, &id, &reason)).await;
         }
     };
-    let handle = shared.pick_transmitter();
-    let outcomes = futures_util::future::join_all(pdus.into_iter().map(|p| handle.submit(p))).await;
+    let outcomes =
+        futures_util::future::join_all(pdus.into_iter().map(|p| submit_part(shared, p))).await;
+    if outcomes.iter().all(Result::is_err) {
+        // Nothing reached the SMSC and the gateway is stopping: the bus keeps the message.
+        common::count(tid, "outbound", "requeued");
+        let _ = delivery.nack(true).await;
+        return;
+    }
     let mut ids = Vec::new();
     let mut failure = None;
     for outcome in outcomes {
@@ -240,11 +216,10 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             Ok(_) => {
                 failure.get_or_insert_with(|| "unexpected submit outcome".to_owned());
             }
-            Err(e) => {
-                // Never handed to a session: the bus keeps it for later.
-                tracing::warn!(message = "Submit not sent; handing the message back.", transport = %shared.id, error = %e);
-                let _ = delivery.nack(true).await;
-                return;
+            Err(()) => {
+                failure.get_or_insert_with(|| {
+                    "the gateway stopped before every part was sent".to_owned()
+                });
             }
         }
     }
@@ -253,21 +228,16 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         if let Err(e) = shared
             .ctx
             .store
-            .put(&receipt_key(&shared.id, smsc_id), id.as_bytes(), ttl)
+            .put(&receipt_key(tid, smsc_id), id.as_bytes(), ttl)
             .await
         {
-            tracing::error!(message = "Store error; a receipt will not match.", transport = %shared.id, error = %e);
+            tracing::error!(message = "Store error; a receipt will not match.", transport = %tid, error = %e);
         }
     }
     let event = match (failure, ids.first()) {
-        (None, Some(first)) => VumiEvent::ack(&shared.id, &id, first),
-        (Some(reason), _) => VumiEvent::nack(&shared.id, &id, &reason),
-        (None, None) => VumiEvent::nack(&shared.id, &id, "no part was submitted"),
+        (None, Some(first)) => VumiEvent::ack(tid, &id, first),
+        (Some(reason), _) => VumiEvent::nack(tid, &id, &reason),
+        (None, None) => VumiEvent::nack(tid, &id, "no part was submitted"),
     };
-    let kind = if matches!(event.kind, richmond_codecs::vumi::EventKind::Ack { .. }) {
-        "ack"
-    } else {
-        "nack"
-    };
-    settle(shared, delivery, event, kind).await;
+    common::settle(bus, tid, delivery, event).await;
 }

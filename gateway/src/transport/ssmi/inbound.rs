@@ -48,9 +48,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut events: mpsc::Receiver<Event>) 
 }
 
 fn count(shared: &Shared, kind: &'static str) {
-    counter!("richmond_transport_messages_total", "transport" => shared.id.clone(),
-        "direction" => "inbound", "kind" => kind)
-    .increment(1);
+    crate::transport::common::count(&shared.id, "inbound", kind);
 }
 
 fn unmatched(shared: &Shared, kind: &'static str) {

@@ -30,7 +30,6 @@ mod outbound;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use richmond_codecs::ssmi::{Charset, NackReason};
@@ -127,20 +126,7 @@ impl Shared {
 
     /// Publishes until the bus owns the message; gives up only when the bus is closed.
     async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        let key = format!("{}.{suffix}", self.id);
-        let body = Bytes::from(body);
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.ctx.bus.publish(&key, body.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(BusError::Closed) => return Err(BusError::Closed),
-                Err(e) => {
-                    tracing::warn!(message = "Publish failed; retrying.", transport = %self.id, routing_key = %key, error = %e);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
+        super::common::publish(&self.ctx.bus, &self.id, suffix, body).await
     }
 }
 

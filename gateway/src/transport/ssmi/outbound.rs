@@ -16,17 +16,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use metrics::counter;
 use richmond_codecs::ssmi::Request;
 use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
 use richmond_drivers::ssmi::{ClientHandle, Error as DriverError};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::map;
 use super::{PendingSms, Shared, SmsOutcome};
 use crate::bus::Delivery;
+use crate::transport::common;
 
 pub(super) async fn run(
     shared: Arc<Shared>,
@@ -34,97 +33,51 @@ pub(super) async fn run(
     intake: CancellationToken,
     stop_driver: CancellationToken,
 ) {
-    let queue = format!("{}.outbound", shared.id);
-    let limit = Arc::new(Semaphore::new(shared.config.max_in_flight));
-    let tasks = TaskTracker::new();
-    let mut consumer = None;
-    while !intake.is_cancelled() {
-        let c = match consumer.as_mut() {
-            Some(c) => c,
-            None => match shared.ctx.bus.consume(&queue).await {
-                Ok(c) => consumer.insert(c),
-                Err(e) => {
-                    tracing::warn!(message = "Cannot consume; retrying.", queue = %queue, error = %e);
-                    tokio::select! {
-                        () = intake.cancelled() => break,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    }
-                }
-            },
-        };
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            break;
-        };
-        let delivery = tokio::select! {
-            () = intake.cancelled() => break,
-            d = c.next() => d,
-        };
-        let Some(delivery) = delivery else {
-            // The bus closed the consumer (e.g. a reconnect); consume again.
-            consumer = None;
-            continue;
-        };
-        let (shared, handle) = (shared.clone(), handle.clone());
-        tasks.spawn(async move {
-            handle_delivery(&shared, &handle, delivery).await;
-            drop(permit);
-        });
-    }
-    drop(consumer);
-    tasks.close();
-    tasks.wait().await;
+    let (bus, id) = (shared.ctx.bus.clone(), shared.id.clone());
+    common::consume_outbound(
+        &bus,
+        &id,
+        shared.config.max_in_flight,
+        &intake,
+        |delivery| {
+            let (shared, handle) = (shared.clone(), handle.clone());
+            async move { handle_delivery(&shared, &handle, delivery).await }
+        },
+    )
+    .await;
     stop_driver.cancel();
 }
 
-fn count(shared: &Shared, kind: &'static str) {
-    counter!("richmond_transport_messages_total", "transport" => shared.id.clone(),
-        "direction" => "outbound", "kind" => kind)
-    .increment(1);
-}
-
 /// Publishes `event` and acks `delivery` once the bus owns the event.
-async fn settle(shared: &Shared, delivery: Delivery, event: VumiEvent, kind: &'static str) {
-    match shared.publish("event", event.encode()).await {
-        Ok(()) => {
-            count(shared, kind);
-            if let Err(e) = delivery.ack().await {
-                tracing::warn!(message = "Ack failed; the bus will redeliver.", transport = %shared.id, error = %e);
-            }
-        }
-        Err(e) => tracing::warn!(
-            message = "Event not published; the delivery stays unacked for redelivery.",
-            transport = %shared.id, error = %e
-        ),
-    }
+async fn settle(shared: &Shared, delivery: Delivery, event: VumiEvent) {
+    common::settle(&shared.ctx.bus, &shared.id, delivery, event).await;
 }
 
 async fn handle_delivery(shared: &Shared, handle: &ClientHandle, delivery: Delivery) {
     let msg = match UserMessage::decode(&delivery.body) {
         Ok(m) => m,
         Err(e) => {
-            let body = crate::transport::failure_body(&delivery.body, &e.to_string());
-            count(shared, "failure");
-            match shared.publish("failures", body).await {
-                Ok(()) => {
-                    let _ = delivery.ack().await;
-                }
-                Err(e) => tracing::warn!(message = "Failure not published.", error = %e),
-            }
-            return;
+            return common::reject_undecodable(
+                &shared.ctx.bus,
+                &shared.id,
+                delivery,
+                &e.to_string(),
+            )
+            .await;
         }
     };
     let request = match map::request(&msg, shared.charset, shared.config.sms_validity_minutes) {
         Ok(r) => r,
         Err(reason) => {
             let nack = VumiEvent::nack(&shared.id, &msg.message_id, &reason);
-            return settle(shared, delivery, nack, "nack").await;
+            return settle(shared, delivery, nack).await;
         }
     };
     if matches!(request, Request::SendUssd { .. }) {
         match handle.send(request).await {
             Ok(()) => {
                 let ack = VumiEvent::ack(&shared.id, &msg.message_id, &msg.message_id);
-                settle(shared, delivery, ack, "ack").await;
+                settle(shared, delivery, ack).await;
             }
             Err(e) => write_failed(shared, delivery, &msg, &e).await,
         }
@@ -138,10 +91,10 @@ async fn handle_delivery(shared: &Shared, handle: &ClientHandle, delivery: Deliv
 async fn write_failed(shared: &Shared, delivery: Delivery, msg: &UserMessage, e: &DriverError) {
     if let DriverError::Encode(_) = e {
         let nack = VumiEvent::nack(&shared.id, &msg.message_id, &e.to_string());
-        return settle(shared, delivery, nack, "nack").await;
+        return settle(shared, delivery, nack).await;
     }
     tracing::warn!(message = "Write failed; message handed back for redelivery.", transport = %shared.id, error = %e);
-    count(shared, "requeued");
+    common::count(&shared.id, "outbound", "requeued");
     let _ = delivery.nack(true).await;
 }
 
@@ -187,13 +140,7 @@ async fn send_sms(
             if let Err(e) = shared.ctx.store.put(&key, id.as_bytes(), ttl).await {
                 tracing::error!(message = "Store error; this SMS's delivery report will not match.", transport = %shared.id, error = %e);
             }
-            return settle(
-                shared,
-                delivery,
-                VumiEvent::ack(&shared.id, id, &sequence),
-                "ack",
-            )
-            .await;
+            return settle(shared, delivery, VumiEvent::ack(&shared.id, id, &sequence)).await;
         }
         Ok(Ok(SmsOutcome::Nack(reason))) => VumiEvent::nack(
             &shared.id,
@@ -211,5 +158,5 @@ async fn send_sms(
             &format!("no answer from TruTeq within {} s", timeout.as_secs()),
         ),
     };
-    settle(shared, delivery, event, "nack").await;
+    settle(shared, delivery, event).await;
 }

@@ -1,0 +1,147 @@
+//! What every transport does the same way around the bus: publishing until the bus owns a
+//! message, the `<id>.outbound` consumer loop, settling an outbound delivery with its event,
+//! and the `richmond_transport_messages_total` counter.
+//!
+//! Reference: DESIGN.md (the no-loss rule: the previous hop is acknowledged only after the
+//! next hop owns the message); reference/vumi.md §2.2 (queues and acks), §2.4 (failures).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use metrics::counter;
+use richmond_codecs::vumi::{Event as VumiEvent, EventKind};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::{Bus, BusError, Delivery};
+
+/// Counts one message of transport `id`.
+pub(crate) fn count(id: &str, direction: &'static str, kind: &'static str) {
+    counter!("richmond_transport_messages_total", "transport" => id.to_owned(),
+        "direction" => direction, "kind" => kind)
+    .increment(1);
+}
+
+/// Publishes `body` to `<id>.<suffix>` until the bus owns it (retrying with backoff, since a
+/// broker reconnect or a full embedded queue is temporary); gives up only when the bus is
+/// closed (the gateway is stopping), so the caller can leave its own hop unanswered.
+///
+/// # Errors
+/// [`BusError::Closed`].
+pub(crate) async fn publish(
+    bus: &Bus,
+    id: &str,
+    suffix: &str,
+    body: Vec<u8>,
+) -> Result<(), BusError> {
+    let key = format!("{id}.{suffix}");
+    let body = Bytes::from(body);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match bus.publish(&key, body.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(BusError::Closed) => return Err(BusError::Closed),
+            Err(e) => {
+                tracing::warn!(message = "Publish failed; retrying.", transport = %id, routing_key = %key, error = %e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Publishes `event` on `<id>.event`, then acks `delivery`; when the event cannot be
+/// published the delivery stays unacked and the bus redelivers it.
+pub(crate) async fn settle(bus: &Bus, id: &str, delivery: Delivery, event: VumiEvent) {
+    let kind = match event.kind {
+        EventKind::Ack { .. } => "ack",
+        EventKind::Nack { .. } => "nack",
+        EventKind::DeliveryReport { .. } => "delivery_report",
+    };
+    match publish(bus, id, "event", event.encode()).await {
+        Ok(()) => {
+            count(id, "outbound", kind);
+            if let Err(e) = delivery.ack().await {
+                tracing::warn!(message = "Ack failed; the bus will redeliver.", transport = %id, error = %e);
+            }
+        }
+        Err(e) => tracing::warn!(
+            message = "Event not published; the delivery stays unacked for redelivery.",
+            transport = %id, error = %e
+        ),
+    }
+}
+
+/// An outbound body that is not a Vumi user message: a `failure_message` on `<id>.failures`,
+/// then the delivery is acked (it can never succeed).
+pub(crate) async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, error: &str) {
+    tracing::warn!(message = "Outbound message does not decode; sent to failures.", transport = %id, error = %error);
+    count(id, "outbound", "failure");
+    let body = super::failure_body(&delivery.body, error);
+    match publish(bus, id, "failures", body).await {
+        Ok(()) => {
+            let _ = delivery.ack().await;
+        }
+        Err(e) => tracing::warn!(message = "Failure not published.", transport = %id, error = %e),
+    }
+}
+
+/// Consumes `<id>.outbound` until `intake` is cancelled, running `handle` on each delivery in
+/// its own task, at most `max_in_flight` at once; then waits for the running ones to finish.
+/// A consumer the bus closes (a reconnect) is opened again.
+pub(crate) async fn consume_outbound<F, Fut>(
+    bus: &Bus,
+    id: &str,
+    max_in_flight: usize,
+    intake: &CancellationToken,
+    handle: F,
+) where
+    F: Fn(Delivery) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let queue = format!("{id}.outbound");
+    let limit = Arc::new(Semaphore::new(max_in_flight));
+    let tasks = TaskTracker::new();
+    let mut consumer = None;
+    while !intake.is_cancelled() {
+        let c = match consumer.as_mut() {
+            Some(c) => c,
+            None => match bus.consume(&queue).await {
+                Ok(c) => consumer.insert(c),
+                Err(e) => {
+                    tracing::warn!(message = "Cannot consume; retrying.", queue = %queue, error = %e);
+                    tokio::select! {
+                        () = intake.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            },
+        };
+        let permit = tokio::select! {
+            () = intake.cancelled() => break,
+            p = limit.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let delivery = tokio::select! {
+            () = intake.cancelled() => break,
+            d = c.next() => d,
+        };
+        let Some(delivery) = delivery else {
+            consumer = None;
+            continue;
+        };
+        let work = handle(delivery);
+        tasks.spawn(async move {
+            work.await;
+            drop(permit);
+        });
+    }
+    drop(consumer);
+    tasks.close();
+    tasks.wait().await;
+}

@@ -1,0 +1,417 @@
+//! End to end through the real `richmond` binary bound to `richmond simulate smsc`, with a
+//! Vumi application on RabbitMQ: MT in GSM-7, UCS2 and multipart with ack and
+//! delivery_report, MO single and multipart, throttling without nacks, a refused submit as a
+//! nack, a link dropped with a full window (each message gets exactly one outcome, nothing is
+//! sent twice), a response timeout, the SMSC's unbind and bad PDUs, receipts across binds and
+//! id formats, and the same exchange with node-smpp as the SMSC.
+
+#[path = "support/app.rs"]
+mod app;
+mod common;
+#[path = "support/procs.rs"]
+mod procs;
+
+use std::collections::BTreeMap;
+
+use app::{App, kind};
+use procs::{Gateway, Sim};
+use richmond::bus::Bus;
+
+fn config(id: &str, port: u16, extra: &str) -> String {
+    let timeout = if extra.contains("response_timeout_seconds") {
+        ""
+    } else {
+        "response_timeout_seconds = 5\n"
+    };
+    format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
+         [transports.{id}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\nreconnect_initial_seconds = 0.2\n\
+         reconnect_max_seconds = 1.0\n\
+         enquire_link_interval_seconds = 2\nthrottle_backoff_seconds = 0.05\n{timeout}{extra}",
+        common::amqp_url()
+    )
+}
+
+async fn setup(sim_args: &[&str], extra: &str) -> (Sim, Gateway, App) {
+    let id = common::unique("smpp");
+    let mut args = vec!["smsc"];
+    args.extend_from_slice(sim_args);
+    let mut sim = Sim::start(&args).await;
+    let gw = Gateway::start(&config(&id, sim.addr.port(), extra)).await;
+    sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let app = App::new(bus, &id).await;
+    (sim, gw, app)
+}
+
+/// Reads events until `n` acks/nacks have come; delivery reports read meanwhile are returned
+/// too.
+async fn outcomes(
+    app: &mut App,
+    n: usize,
+) -> (
+    BTreeMap<String, (&'static str, String)>,
+    Vec<richmond_codecs::vumi::Event>,
+) {
+    let (mut done, mut reports) = (BTreeMap::new(), Vec::new());
+    while done.len() < n {
+        let e = app.event().await;
+        let (k, v) = kind(&e);
+        if k == "delivery_report" {
+            reports.push(e);
+        } else {
+            assert!(
+                done.insert(e.user_message_id.clone(), (k, v)).is_none(),
+                "two outcomes for {e:?}"
+            );
+        }
+    }
+    (done, reports)
+}
+
+#[tokio::test]
+async fn mt_and_mo_in_gsm7_ucs2_and_multipart_with_receipts() {
+    let (mut sim, mut gw, mut app) = setup(&["--receipt-delay-ms", "50"], "").await;
+    let long = "Long message ".repeat(20);
+    let msgs = [
+        app.sms("+27820001111", "Hello @ {world}"),
+        app.sms("+27820001111", "Привет 👋"),
+        app.sms("+27820001111", long.trim_end()),
+    ];
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let (done, early) = outcomes(&mut app, 3).await;
+    for m in &msgs {
+        assert_eq!(done[&m.message_id].0, "ack", "{done:?}");
+    }
+    for m in &msgs {
+        let text = m.content.clone().unwrap();
+        let e = sim
+            .expect("the whole message", |e| {
+                e["event"] == "message" && e["text"] == text.as_str()
+            })
+            .await;
+        if text.starts_with("Long") {
+            assert!(e["parts"].as_u64().unwrap() >= 2, "{e}");
+        }
+    }
+    let gsm = sim
+        .seen
+        .iter()
+        .find(|e| e["event"] == "submit_sm" && e["text"] == "Hello @ {world}")
+        .unwrap();
+    assert_eq!(gsm["data_coding"], 0);
+    let ucs2 = sim
+        .seen
+        .iter()
+        .find(|e| e["event"] == "submit_sm" && e["text"] == "Привет 👋")
+        .unwrap();
+    assert_eq!(ucs2["data_coding"], 8);
+    // Receipts: each message id gets a delivered report (the long one once per part).
+    let mut delivered = std::collections::BTreeSet::new();
+    let mut early = early.into_iter();
+    while delivered.len() < 3 {
+        let e = match early.next() {
+            Some(e) => e,
+            None => app.event().await,
+        };
+        if kind(&e) == ("delivery_report", "delivered".to_owned()) {
+            assert!(
+                e.transport_metadata["smpp_delivery_status"] == "DELIVRD",
+                "{e:?}"
+            );
+            delivered.insert(e.user_message_id.clone());
+        }
+    }
+    let ids: std::collections::BTreeSet<_> = msgs.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(delivered, ids);
+
+    // MO: GSM-7, UCS2 and a long one in parts, each one whole message.
+    sim.cmd("mo 27820002222 12345 hi there").await;
+    let mo = app.inbound().await;
+    assert_eq!(
+        (mo.content.as_deref(), mo.to_addr.as_deref()),
+        (Some("hi there"), Some("12345"))
+    );
+    assert_eq!(mo.transport_type.as_deref(), Some("sms"));
+    sim.cmd("mo-ucs2 27820002222 12345 Zoë ✓").await;
+    assert_eq!(app.inbound().await.content.as_deref(), Some("Zoë ✓"));
+    let long_mo = "part ".repeat(50);
+    sim.cmd(&format!("mo 27820002222 12345 {}", long_mo.trim_end()))
+        .await;
+    assert_eq!(
+        app.inbound().await.content.as_deref(),
+        Some(long_mo.trim_end())
+    );
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn throttling_slows_without_nacks_and_refusals_are_nacks() {
+    let (mut sim, mut gw, mut app) = setup(
+        &["--receipt-delay-ms", "50"],
+        "registered_delivery = false\n",
+    )
+    .await;
+    sim.cmd("throttle 3").await;
+    let m = app.sms("+27820003333", "after throttling");
+    app.send(&m).await;
+    let (done, _) = outcomes(&mut app, 1).await;
+    assert_eq!(
+        done[&m.message_id].0, "ack",
+        "throttling is not a nack: {done:?}"
+    );
+    sim.cmd("reject 1 11").await;
+    let refused = app.sms("+27820003333", "refused");
+    app.send(&refused).await;
+    let (done, _) = outcomes(&mut app, 1).await;
+    assert_eq!(done[&refused.message_id].0, "nack");
+    assert!(
+        done[&refused.message_id].1.contains("ESME_RINVDSTADR"),
+        "{done:?}"
+    );
+    let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
+    assert!(
+        metrics.contains("richmond_smpp_throttled_total"),
+        "{metrics}"
+    );
+    assert_eq!(gw.stop().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_dropped_link_with_a_full_window_gives_each_message_one_outcome() {
+    let (mut sim, mut gw, mut app) = setup(&[], "registered_delivery = false\nwindow = 2\n").await;
+    // The first two submits fill the window and are never answered.
+    sim.cmd("no-response 2").await;
+    let msgs: Vec<_> = (0..6)
+        .map(|i| app.sms("+27820004444", &format!("m{i}")))
+        .collect();
+    for m in &msgs {
+        app.send(m).await;
+    }
+    sim.expect_total("a full window", 2, |e| e["event"] == "submit_sm")
+        .await;
+    sim.cmd("disconnect").await;
+    let (done, _) = outcomes(&mut app, msgs.len()).await;
+    sim.expect_total("every submit", msgs.len(), |e| e["event"] == "submit_sm")
+        .await;
+    // The two in flight may have been taken by the SMSC: nacked, never resent. The others
+    // were never written: sent after the reconnect and acked.
+    let nacked: Vec<_> = done.values().filter(|(k, _)| *k == "nack").collect();
+    assert_eq!(nacked.len(), 2, "{done:?}");
+    assert!(
+        nacked.iter().all(|(_, why)| why.contains("link_lost")),
+        "{done:?}"
+    );
+    for m in &msgs {
+        let text = m.content.clone().unwrap();
+        let submits = sim.count(|e| e["event"] == "submit_sm" && e["text"] == text.as_str());
+        assert_eq!(submits, 1, "{text} submitted {submits} times");
+    }
+    assert!(sim.count(|e| e["event"] == "bind" && e["ok"] == true) >= 2);
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_response_timeout_is_a_nack_and_the_bind_goes_on() {
+    let (mut sim, mut gw, mut app) = setup(
+        &[],
+        "registered_delivery = false\nresponse_timeout_seconds = 1\n",
+    )
+    .await;
+    sim.cmd("no-response 1").await;
+    let lost = app.sms("+27820005555", "unanswered");
+    app.send(&lost).await;
+    let (done, _) = outcomes(&mut app, 1).await;
+    assert_eq!(done[&lost.message_id].0, "nack");
+    assert!(
+        done[&lost.message_id].1.contains("response_timeout"),
+        "{done:?}"
+    );
+    let next = app.sms("+27820005555", "answered");
+    app.send(&next).await;
+    let (done, _) = outcomes(&mut app, 1).await;
+    assert_eq!(done[&next.message_id].0, "ack");
+    assert_eq!(
+        sim.count(|e| e["event"] == "bind"),
+        1,
+        "no reconnect needed"
+    );
+    assert_eq!(gw.stop().await, Some(0));
+}
+
+#[tokio::test]
+async fn unbind_and_bad_pdus_from_the_smsc_keep_messages_flowing() {
+    let (mut sim, mut gw, mut app) = setup(&[], "registered_delivery = false\n").await;
+    let mut round = 0;
+    for cmd in ["unknown-pdu", "truncated", "unbind", "malformed"] {
+        let (nacks, binds) = (
+            sim.count(|e| e["event"] == "generic_nack"),
+            sim.count(|e| e["event"] == "bind" && e["ok"] == true),
+        );
+        sim.cmd(cmd).await;
+        if cmd == "unknown-pdu" || cmd == "truncated" {
+            // Answered with generic_nack; the bind stays up.
+            sim.expect_total("generic_nack", nacks + 1, |e| e["event"] == "generic_nack")
+                .await;
+        } else {
+            // The link ends and the gateway binds again.
+            sim.expect_total("a new bind", binds + 1, |e| {
+                e["event"] == "bind" && e["ok"] == true
+            })
+            .await;
+        }
+        round += 1;
+        let m = app.sms("+27820006666", &format!("after {cmd}"));
+        app.send(&m).await;
+        let (done, _) = outcomes(&mut app, 1).await;
+        assert_eq!(done[&m.message_id].0, "ack", "after {cmd}: {done:?}");
+    }
+    assert_eq!(round, 4);
+    // unknown-pdu and truncated left the bind up; unbind and malformed made the gateway bind
+    // again.
+    let binds = sim.count(|e| e["event"] == "bind" && e["ok"] == true);
+    assert_eq!(
+        binds, 3,
+        "one at the start, after unbind, after malformed: {:?}",
+        sim.seen
+    );
+    let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
+    assert!(
+        metrics.contains("richmond_smpp_malformed_pdus_total"),
+        "{metrics}"
+    );
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn receipts_match_across_binds_and_id_formats() {
+    // Two transmitter/receiver pairs: a receipt never comes on the bind that submitted; the
+    // SMSC answers submits in hex and writes receipts in decimal.
+    let (mut sim, mut gw, mut app) = setup(
+        &[
+            "--receipt-delay-ms",
+            "20",
+            "--message-id-format",
+            "hex",
+            "--receipt-id-format",
+            "dec",
+        ],
+        "bind_mode = \"transmitter_receiver\"\nbinds = 2\n",
+    )
+    .await;
+    sim.expect_total("four binds", 4, |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    let msgs: Vec<_> = (0..4)
+        .map(|i| app.sms("+27820007777", &format!("r{i}")))
+        .collect();
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let (mut acks, mut reports) = (0, std::collections::BTreeSet::new());
+    while acks < 4 || reports.len() < 4 {
+        let e = app.event().await;
+        match kind(&e) {
+            ("ack", _) => acks += 1,
+            ("delivery_report", s) => {
+                assert_eq!(s, "delivered");
+                assert!(
+                    reports.insert(e.user_message_id.clone()),
+                    "two reports: {e:?}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let ids: std::collections::BTreeSet<_> = msgs.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(reports, ids);
+    let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
+    let line = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains(&app.id))
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(line("richmond_smpp_binds_up"), 4.0);
+    assert_eq!(line("richmond_smpp_receipts_total"), 4.0);
+    assert!(
+        metrics.contains("richmond_smpp_submit_latency_seconds_bucket"),
+        "{metrics}"
+    );
+    assert_eq!(gw.stop().await, Some(0));
+}
+
+/// node-smpp's server as the SMSC, with the gateway as it runs in production.
+#[tokio::test]
+async fn node_smpp_interop_mt_mo_and_receipts() {
+    let id = common::unique("nodesmpp");
+    let mut sim = Sim::node_smsc().await;
+    let mut gw = Gateway::start(&config(&id, sim.addr.port(), "")).await;
+    sim.expect("a bind", |e| e["event"] == "bind").await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::new(bus, &id).await;
+    let long = "Interop over node-smpp, part after part. ".repeat(5);
+    let msgs = [
+        app.sms("+27820008888", "Hello node [GSM-7]"),
+        app.sms("+27820008888", "Ünïcode ✓ 😃"),
+        app.sms("+27820008888", long.trim_end()),
+    ];
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let (mut done, mut reports) = (BTreeMap::new(), std::collections::BTreeSet::new());
+    while done.len() < 3 || reports.len() < 3 {
+        let e = app.event().await;
+        let (k, v) = kind(&e);
+        if k == "delivery_report" {
+            assert_eq!(v, "delivered");
+            reports.insert(e.user_message_id.clone());
+        } else {
+            done.insert(e.user_message_id.clone(), (k, v));
+        }
+    }
+    assert!(done.values().all(|(k, _)| *k == "ack"), "{done:?}");
+    sim.expect_total("every part", 4, |e| e["event"] == "submit_sm")
+        .await;
+    let submits: Vec<_> = sim
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "submit_sm")
+        .cloned()
+        .collect();
+    let gsm = submits
+        .iter()
+        .find(|e| e["short_message"] == "Hello node [GSM-7]");
+    assert_eq!(
+        gsm.map(|e| e["data_coding"].clone()),
+        Some(0.into()),
+        "{submits:?}"
+    );
+    assert!(submits.iter().any(|e| e["data_coding"] == 8), "{submits:?}");
+    let parts = submits.iter().filter(|e| e["esm_class"] == 0x40).count();
+    assert!(parts >= 2, "the long message in UDH parts: {submits:?}");
+
+    sim.cmd("mo 27820009999 12345 hello from node").await;
+    let mo = app.inbound().await;
+    assert_eq!(mo.content.as_deref(), Some("hello from node"));
+    assert_eq!(mo.from_addr.as_deref(), Some("27820009999"));
+    sim.cmd("mo-ucs2 27820009999 12345 Zoë ✓").await;
+    assert_eq!(app.inbound().await.content.as_deref(), Some("Zoë ✓"));
+    let resp = sim
+        .expect("deliver_sm_resp", |e| e["event"] == "deliver_sm_resp")
+        .await;
+    assert_eq!(resp["status"], 0, "{resp}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
