@@ -86,6 +86,9 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         }
     }
 
+    // In-process simulators start first and stop last, so transports find their peer up.
+    let stop_simulators = CancellationToken::new();
+    config.simulator.start(&stop_simulators).await?;
     let intake = CancellationToken::new();
     let tracker = TaskTracker::new();
     tracker.spawn(watch_health(
@@ -147,6 +150,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     })
     .await
     .is_ok();
+    stop_simulators.cancel();
     stop_admin.cancel();
     let _ = admin_task.await;
     if drained {

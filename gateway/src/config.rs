@@ -41,6 +41,9 @@ pub struct Config {
     /// The HTTP API; absent: no API listener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiConfig>,
+    /// Simulated carriers inside this process (the quick start's SMSC).
+    #[serde(default)]
+    pub simulator: crate::simulate::inprocess::SimulatorConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -337,6 +340,7 @@ impl Config {
                 return Err(invalid("data_dir: must not be empty".into()));
             }
         }
+        self.simulator.validate().map_err(invalid)?;
         if self.shutdown.drain_timeout_seconds == 0 {
             return Err(invalid(
                 "shutdown.drain_timeout_seconds: must be at least 1".into(),

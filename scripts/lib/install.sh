@@ -34,6 +34,7 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Pyth
   command -v c++ >/dev/null || missing+=(g++) # python-gammu and libfuzzer-sys compile C/C++
   command -v npm >/dev/null || missing+=(nodejs npm)
   command -v pgrep >/dev/null || missing+=(procps) # servers.sh finds leftover processes
+  command -v curl >/dev/null || missing+=(curl)     # the README quick-start test runs curl
   ((${#missing[@]})) || return 0
 
   echo "installing Debian packages: ${missing[*]}"

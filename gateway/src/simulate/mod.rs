@@ -9,7 +9,9 @@
 //! * [`ssmi`] — a TruTeq SSMI server (reference/vumi.md §4).
 //! * [`smsc`] — an SMPP 3.4 SMSC (reference/smpp.md); also usable in-process
 //!   ([`smsc::serve`]).
+//! * [`inprocess`] — the `[simulator.*]` config tables: simulators started by `richmond run`.
 
+pub mod inprocess;
 pub mod smsc;
 pub mod ssmi;
 

@@ -217,6 +217,7 @@ impl Conn {
                 let complete = submit.collect(&mut lock(&self.sim.registry).parts, &message_id);
                 if let Some(message) = complete {
                     self.sim.emit_chatty(&message);
+                    self.sim.reply_to(&message);
                 }
                 self.sim.schedule_receipt(submit.submitted(id_number));
                 Ok(message_id)

@@ -20,6 +20,7 @@
 //!   makes the simulator send it again after `--redeliver-delay-ms` (at most
 //!   `--max-deliver-attempts` times), as a real SMSC does. With no bind able to receive, it
 //!   waits for one;
+//! * with `--reply`, the recipient of each whole message answers it with an MO;
 //! * it misbehaves on demand (commands below).
 //!
 //! Commands (stdin for `richmond simulate smsc`, a channel in-process; one per line):
@@ -136,6 +137,11 @@ pub struct Args {
     /// A command run after every successful bind (repeatable), e.g. "mo 2782 1234 hello".
     #[arg(long)]
     pub on_bind: Vec<String>,
+    /// The simulated handsets answer every whole message they receive with an MO of this
+    /// text, sent from the recipient to the sender after the receipt delay; `{text}` stands
+    /// for the message received, e.g. "Thanks! You said: {text}".
+    #[arg(long)]
+    pub reply: Option<String>,
 }
 
 impl Default for Args {
@@ -152,6 +158,7 @@ impl Default for Args {
             max_deliver_attempts: 10,
             quiet: false,
             on_bind: Vec::new(),
+            reply: None,
         }
     }
 }
@@ -372,6 +379,30 @@ impl Sim {
             .filter(|e| !bound_only || e.mode.is_some())
             .filter(|e| e.tx.send(cmd.clone()).is_ok())
             .count()
+    }
+
+    /// With `--reply`: the recipient of a whole `message` answers it with an MO.
+    fn reply_to(&self, message: &Value) {
+        let Some(template) = &self.args.reply else {
+            return;
+        };
+        let field = |k: &str| message[k].as_str().unwrap_or_default().to_owned();
+        let (from, to) = (field("destination"), field("source"));
+        if from.is_empty() || to.is_empty() {
+            return;
+        }
+        let text = template
+            .replace("{text}", &field("text"))
+            .replace(['\r', '\n'], " ");
+        let sim = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = sim.stop.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_millis(sim.args.receipt_delay_ms)) => {
+                    sim.command(&format!("mo {from} {to} {text}"));
+                }
+            }
+        });
     }
 
     /// Schedules the receipt of an accepted submit.
