@@ -7,8 +7,12 @@ mod common;
 #[path = "../common/api.rs"]
 mod helpers;
 
+#[path = "../support/procs.rs"]
+mod procs;
+
 mod access;
 mod callbacks;
+mod durability;
 mod rejections;
 mod schema;
 mod send;

@@ -30,6 +30,8 @@ pub struct Setup {
     pub amqp: bool,
     pub store: StoreKind,
     pub extra_api: String,
+    /// Appended to the config as is (e.g. `[bus]` options, `[transports.*]` tables).
+    pub extra: String,
 }
 
 impl Setup {
@@ -39,6 +41,7 @@ impl Setup {
             amqp: true,
             store: StoreKind::Redb,
             extra_api: String::new(),
+            extra: String::new(),
         }
     }
 }
@@ -94,6 +97,7 @@ pub fn write_config(dir: &Path, setup: &Setup) -> (PathBuf, SocketAddr) {
         "[[api.accounts]]\nusername = {:?}\npassword_hash = {:?}\nrate_limit_requests = 3\n",
         limited.0, limited.1
     );
+    text += &setup.extra;
     let path = dir.join("richmond.toml");
     std::fs::write(&path, text).expect("write config");
     (path, SocketAddr::from(([127, 0, 0, 1], api_port)))
