@@ -10,6 +10,8 @@ mod app;
 mod common;
 #[path = "support/procs.rs"]
 mod procs;
+#[path = "support/vumi2.rs"]
+mod vumi2;
 
 use std::collections::BTreeMap;
 
@@ -93,7 +95,7 @@ async fn mt_and_mo_in_gsm7_ucs2_and_multipart_with_receipts() {
     for m in &msgs {
         let text = m.content.clone().unwrap();
         let e = sim
-            .expect("the whole message", |e| {
+            .find("the whole message", |e| {
                 e["event"] == "message" && e["text"] == text.as_str()
             })
             .await;
@@ -331,20 +333,20 @@ async fn receipts_match_across_binds_and_id_formats() {
     }
     let ids: std::collections::BTreeSet<_> = msgs.iter().map(|m| m.message_id.clone()).collect();
     assert_eq!(reports, ids);
-    let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
-    let line = |name: &str| {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name) && l.contains(&app.id))
-            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse::<f64>()
-            .unwrap()
+    // The counter moves right after the publish: poll until it shows every receipt.
+    let deadline = tokio::time::Instant::now() + procs::PATIENCE;
+    let metrics = loop {
+        let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
+        if metric(&metrics, "richmond_smpp_receipts_total", &app.id) == Some(4.0) {
+            break metrics;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(line("richmond_smpp_binds_up"), 4.0);
-    assert_eq!(line("richmond_smpp_receipts_total"), 4.0);
+    assert_eq!(
+        metric(&metrics, "richmond_smpp_binds_up", &app.id),
+        Some(4.0)
+    );
     assert!(
         metrics.contains("richmond_smpp_submit_latency_seconds_bucket"),
         "{metrics}"
@@ -414,4 +416,13 @@ async fn node_smpp_interop_mt_mo_and_receipts() {
         .await;
     assert_eq!(resp["status"], 0, "{resp}");
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+/// The value of the first sample of `name` labelled with transport `id`.
+fn metric(metrics: &str, name: &str, id: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l.contains(id))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }

@@ -9,6 +9,8 @@ mod app;
 mod common;
 #[path = "support/procs.rs"]
 mod procs;
+#[path = "support/vumi2.rs"]
+mod vumi2;
 
 use app::{App, kind};
 use procs::{Gateway, Sim};

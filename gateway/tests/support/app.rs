@@ -1,6 +1,7 @@
 //! The application side of an end-to-end test: a Vumi application on a [`Bus`] (RabbitMQ or
 //! the embedded bus) that reads `<id>.inbound` and `<id>.event` and publishes to
-//! `<id>.outbound`, checking every message it reads against the Vumi model.
+//! `<id>.outbound`, checking every message it reads against the Vumi model and against
+//! vumi2's rules (`support/vumi2.rs`).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -40,6 +41,9 @@ impl App {
             .await
             .expect("an inbound message in time")
             .expect("consumer open");
+        if let Err(e) = super::vumi2::check_message(&d.body) {
+            panic!("vumi2 would drop {}: {e}", String::from_utf8_lossy(&d.body));
+        }
         let msg = UserMessage::decode(&d.body).unwrap_or_else(|e| {
             panic!(
                 "invalid user_message {}: {e}",
@@ -57,6 +61,9 @@ impl App {
             .await
             .expect("an event in time")
             .expect("consumer open");
+        if let Err(e) = super::vumi2::check_event(&d.body) {
+            panic!("vumi2 would drop {}: {e}", String::from_utf8_lossy(&d.body));
+        }
         let e = Event::decode(&d.body)
             .unwrap_or_else(|e| panic!("invalid event {}: {e}", String::from_utf8_lossy(&d.body)));
         d.ack().await.expect("ack");

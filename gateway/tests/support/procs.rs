@@ -135,6 +135,14 @@ impl Sim {
         }
     }
 
+    /// The first event matching `pred`, among those seen already or, failing that, the next.
+    pub async fn find(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(e) = self.seen.iter().find(|e| pred(e)) {
+            return e.clone();
+        }
+        self.expect(what, pred).await
+    }
+
     /// Waits until `n` events matching `pred` have been seen in all (counting earlier ones).
     pub async fn expect_total(&mut self, what: &str, n: usize, pred: impl Fn(&Value) -> bool) {
         while self.count(&pred) < n {

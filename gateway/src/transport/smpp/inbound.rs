@@ -25,7 +25,7 @@ use richmond_codecs::smpp::rusmpp::Pdu;
 use richmond_codecs::smpp::rusmpp::tlvs::{Tlv, TlvValue};
 use richmond_codecs::sms::{self, Encoding, Udh};
 use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent, UserMessage};
-use richmond_drivers::smpp::{Deliver, Event, Handle};
+use richmond_drivers::smpp::{Event, Handle};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -113,8 +113,27 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
     while let Some(event) = events.recv().await {
         match event {
             Event::Deliver(d) => {
-                let status = deliver(&shared, &d).await;
-                let _ = handle.respond_deliver(d.id, status);
+                let Some(inbound) = d.to_owned_pdu().ok().and_then(Inbound::from_pdu) else {
+                    counter!("richmond_smpp_rejected_delivers_total", "transport" => shared.id.clone())
+                        .increment(1);
+                    tracing::warn!(message = "A deliver_sm the transport cannot read; answered ESME_RSYSERR.", transport = %shared.id);
+                    let _ = handle.respond_deliver(d.id, RSYSERR);
+                    continue;
+                };
+                if inbound.is_receipt()
+                    || (inbound.receipted_id.is_some() && inbound.esm_class & 0x3C != 0)
+                {
+                    // Receipts need no order and may wait for their id: one task each.
+                    let (shared, handle) = (shared.clone(), handle.clone());
+                    tokio::spawn(async move {
+                        let status = receipt(&shared, &inbound).await;
+                        let _ = handle.respond_deliver(d.id, status);
+                    });
+                } else {
+                    // MOs one at a time per bind: parts and messages keep their order.
+                    let status = mo(&shared, inbound).await;
+                    let _ = handle.respond_deliver(d.id, status);
+                }
             }
             Event::Bound { mode, .. } => {
                 tracing::info!(message = "SMPP bind up.", transport = %shared.id, mode = mode.code());
@@ -139,19 +158,6 @@ fn count(shared: &Shared, kind: &'static str) {
     crate::transport::common::count(&shared.id, "inbound", kind);
 }
 
-async fn deliver(shared: &Shared, d: &Deliver) -> u32 {
-    let Some(inbound) = d.to_owned_pdu().ok().and_then(Inbound::from_pdu) else {
-        counter!("richmond_smpp_rejected_delivers_total", "transport" => shared.id.clone())
-            .increment(1);
-        tracing::warn!(message = "A deliver_sm the transport cannot read; answered ESME_RSYSERR.", transport = %shared.id);
-        return RSYSERR;
-    };
-    if inbound.is_receipt() || (inbound.receipted_id.is_some() && inbound.esm_class & 0x3C != 0) {
-        return receipt(shared, &inbound).await;
-    }
-    mo(shared, inbound).await
-}
-
 async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
     let text = receipt::decode(&r.payload, r.data_coding).ok();
     let id = r
@@ -171,16 +177,18 @@ async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
         counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "unparsed").increment(1);
         return ROK;
     };
+    // The submit_sm_resp that maps the id may still be on its way to the store when the
+    // receipt comes (a fast SMSC, a slow disk): look again a few times before giving up.
     let mut found = None;
-    for variant in receipt::id_variants(&id) {
-        match shared
-            .ctx
-            .store
-            .get(&receipt_key(&shared.id, &variant))
-            .await
-        {
-            Ok(Some(v)) => {
-                found = Some(String::from_utf8_lossy(&v).into_owned());
+    let mut pause = Duration::from_millis(25);
+    for attempt in 0..8 {
+        if attempt > 0 {
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+        match lookup(shared, &id, attempt == 7).await {
+            Ok(Some(m)) => {
+                found = Some(m);
                 break;
             }
             Ok(None) => {}
@@ -215,6 +223,34 @@ async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
         }
         Err(_) => RX_T_APPN,
     }
+}
+
+/// The Vumi message id an SMSC message id maps to: the id as written, or with `variants`
+/// also the same number in the other base (an SMSC that answers in hex and reports in
+/// decimal). Variants are tried only after the exact id had time to be stored: otherwise a
+/// receipt racing its own submit_sm_resp could match another message whose id is this one's
+/// number in the other base.
+async fn lookup(
+    shared: &Shared,
+    smsc_id: &str,
+    variants: bool,
+) -> Result<Option<String>, crate::store::StoreError> {
+    let keys = if variants {
+        receipt::id_variants(smsc_id)
+    } else {
+        vec![receipt::canonical_id(smsc_id)]
+    };
+    for variant in keys {
+        if let Some(v) = shared
+            .ctx
+            .store
+            .get(&receipt_key(&shared.id, &variant))
+            .await?
+        {
+            return Ok(Some(String::from_utf8_lossy(&v).into_owned()));
+        }
+    }
+    Ok(None)
 }
 
 async fn mo(shared: &Shared, mut m: Inbound) -> u32 {

@@ -146,10 +146,21 @@ pub(super) async fn run(shared: Arc<Shared>, intake: CancellationToken, stop: Ca
 /// the SMSC certainly did not take (queued when the link dropped, no bind up, the bind
 /// closing) is submitted again on a bind that is up, with a growing pause, for as long as
 /// the gateway runs: giving up there would turn a short outage into nacks.
-async fn submit_part(shared: &Shared, pdu: SubmitSm) -> Result<SubmitOutcome, ()> {
+async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitOutcome, ()> {
     let mut pause = Duration::from_millis(100);
     loop {
         match shared.pick_transmitter().submit(pdu.clone()).await {
+            Ok(SubmitOutcome::Accepted { message_id }) => {
+                // Mapped at once, so the receipt (which may come before the other parts'
+                // answers) finds its message.
+                let smsc_id = String::from_utf8_lossy(&message_id).into_owned();
+                let ttl = Duration::from_secs(shared.config.receipt_ttl_seconds);
+                let key = receipt_key(&shared.id, &smsc_id);
+                if let Err(e) = shared.ctx.store.put(&key, id.as_bytes(), ttl).await {
+                    tracing::error!(message = "Store error; a receipt will not match.", transport = %shared.id, error = %e);
+                }
+                return Ok(SubmitOutcome::Accepted { message_id });
+            }
             Ok(SubmitOutcome::Retry { reason }) if reason.not_taken() => {
                 if shared.intake.is_cancelled() {
                     return Err(());
@@ -183,7 +194,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         }
     };
     let outcomes =
-        futures_util::future::join_all(pdus.into_iter().map(|p| submit_part(shared, p))).await;
+        futures_util::future::join_all(pdus.into_iter().map(|p| submit_part(shared, p, &id))).await;
     if outcomes.iter().all(Result::is_err) {
         // Nothing reached the SMSC and the gateway is stopping: the bus keeps the message.
         common::count(tid, "outbound", "requeued");
@@ -221,17 +232,6 @@ async fn handle(shared: &Shared, delivery: Delivery) {
                     "the gateway stopped before every part was sent".to_owned()
                 });
             }
-        }
-    }
-    let ttl = Duration::from_secs(shared.config.receipt_ttl_seconds);
-    for smsc_id in &ids {
-        if let Err(e) = shared
-            .ctx
-            .store
-            .put(&receipt_key(tid, smsc_id), id.as_bytes(), ttl)
-            .await
-        {
-            tracing::error!(message = "Store error; a receipt will not match.", transport = %tid, error = %e);
         }
     }
     let event = match (failure, ids.first()) {
