@@ -113,7 +113,7 @@ pub enum SimulateKind {
     Ssmi(crate::simulate::ssmi::Args),
     /// An SMPP 3.4 SMSC: binds, submit_sm answered with message ids, delivery receipts, MO
     /// deliver_sm (single and multipart, GSM-7 and UCS2), redelivery, misbehaviour on demand.
-    Smsc(crate::simulate::smsc::Args),
+    Smsc(Box<crate::simulate::smsc::Args>),
 }
 
 impl Cli {

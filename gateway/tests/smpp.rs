@@ -161,7 +161,7 @@ async fn throttling_slows_without_nacks_and_refusals_are_nacks() {
         "registered_delivery = false\n",
     )
     .await;
-    sim.cmd("throttle 3").await;
+    sim.cmd_done("throttle 3").await;
     let m = app.sms("+27820003333", "after throttling");
     app.send(&m).await;
     let (done, _) = outcomes(&mut app, 1).await;
@@ -169,7 +169,7 @@ async fn throttling_slows_without_nacks_and_refusals_are_nacks() {
         done[&m.message_id].0, "ack",
         "throttling is not a nack: {done:?}"
     );
-    sim.cmd("reject 1 11").await;
+    sim.cmd_done("reject 1 11").await;
     let refused = app.sms("+27820003333", "refused");
     app.send(&refused).await;
     let (done, _) = outcomes(&mut app, 1).await;
@@ -190,7 +190,7 @@ async fn throttling_slows_without_nacks_and_refusals_are_nacks() {
 async fn a_dropped_link_with_a_full_window_gives_each_message_one_outcome() {
     let (mut sim, mut gw, mut app) = setup(&[], "registered_delivery = false\nwindow = 2\n").await;
     // The first two submits fill the window and are never answered.
-    sim.cmd("no-response 2").await;
+    sim.cmd_done("no-response 2").await;
     let msgs: Vec<_> = (0..6)
         .map(|i| app.sms("+27820004444", &format!("m{i}")))
         .collect();
@@ -227,7 +227,7 @@ async fn a_response_timeout_is_a_nack_and_the_bind_goes_on() {
         "registered_delivery = false\nresponse_timeout_seconds = 1\n",
     )
     .await;
-    sim.cmd("no-response 1").await;
+    sim.cmd_done("no-response 1").await;
     let lost = app.sms("+27820005555", "unanswered");
     app.send(&lost).await;
     let (done, _) = outcomes(&mut app, 1).await;

@@ -120,6 +120,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// Seed of the reconnect jitter; random when `None`.
     pub seed: Option<u64>,
+    /// TLS over the TCP connection; plain TCP when `None`.
+    pub tls: Option<super::tls::Tls>,
 }
 
 impl Config {
@@ -160,6 +162,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             seed: None,
+            tls: None,
         }
     }
 }

@@ -19,7 +19,7 @@
 //! One session/task is one bind. Several binds per transport, or a transmitter plus a
 //! receiver, are several tasks with the same credentials and different [`BindMode`]s.
 //!
-//! TLS is not supported (plain TCP only).
+//! TLS is optional ([`Config::tls`], [`tls`]).
 //!
 //! Metrics (`metrics` facade, label `transport`): `richmond_smpp_binds_up` (gauge),
 //! `richmond_smpp_pdus_total{direction, command}`, `richmond_smpp_window_in_use` (gauge),
@@ -40,6 +40,7 @@ mod pace;
 pub mod server;
 pub mod session;
 pub mod task;
+pub mod tls;
 
 #[cfg(test)]
 mod codec_tests;
@@ -58,6 +59,7 @@ pub use event::{Deliver, DeliverId, Event, InboundPdu, RetryReason, SubmitOutcom
 pub use server::{ServerConfig, ServerEvent, ServerSession};
 pub use session::{Refused, Session};
 pub use task::{Handle, Task, client};
+pub use tls::{Tls, TlsServer};
 
 /// Errors of the SMPP driver.
 #[derive(Debug, thiserror::Error)]

@@ -28,9 +28,8 @@ use bytes::BytesMut;
 use metrics::{counter, gauge, histogram};
 use richmond_codecs::smpp::pdu::Header;
 use richmond_codecs::smpp::rusmpp::pdus::SubmitSm;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -220,9 +219,38 @@ impl Pump {
                 }
             };
             let _ = stream.set_nodelay(true);
-            info!(%addr, mode = task.config.bind_mode.code(), "smpp connected, binding");
-            task.session.handle_connected(now());
-            self.connection(task, stream).await;
+            if let Some(tls) = task.config.tls.clone() {
+                let handshake =
+                    tokio::time::timeout(task.config.connect_timeout, tls.connect(stream));
+                let stream = tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => {
+                        task.session.close(now());
+                        self.dispatch(task).await;
+                        break;
+                    }
+                    done = handshake => match done {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            warn!(%addr, %error, "smpp TLS handshake failed");
+                            task.session.handle_disconnected(now());
+                            continue;
+                        }
+                        Err(_) => {
+                            warn!(%addr, "smpp TLS handshake timed out");
+                            task.session.handle_disconnected(now());
+                            continue;
+                        }
+                    },
+                };
+                info!(%addr, mode = task.config.bind_mode.code(), "smpp connected over TLS, binding");
+                task.session.handle_connected(now());
+                self.connection(task, stream).await;
+            } else {
+                info!(%addr, mode = task.config.bind_mode.code(), "smpp connected, binding");
+                task.session.handle_connected(now());
+                self.connection(task, stream).await;
+            }
             task.session.handle_disconnected(now());
             self.dispatch(task).await;
             self.publish(task);
@@ -230,8 +258,11 @@ impl Pump {
     }
 
     /// Pumps one connection until it ends (lost, or the session asked to disconnect).
-    async fn connection(&mut self, task: &mut Task, stream: TcpStream) {
-        let (mut reader, mut writer) = stream.into_split();
+    async fn connection<S>(&mut self, task: &mut Task, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (mut reader, mut writer) = tokio::io::split(stream);
         let mut codec = Codec::new(task.config.max_pdu_bytes);
         let mut read_buf = BytesMut::with_capacity(16 * 1024);
         let mut closing = false;
@@ -384,7 +415,10 @@ impl Pump {
 }
 
 /// Writes every queued PDU in one write.
-async fn write_transmits(task: &mut Task, writer: &mut OwnedWriteHalf) -> io::Result<()> {
+async fn write_transmits(
+    task: &mut Task,
+    writer: &mut (impl AsyncWrite + Unpin),
+) -> io::Result<()> {
     let mut buf = BytesMut::new();
     while let Some(pdu) = task.session.poll_transmit() {
         count_pdu(&task.config.transport, "out", Header::peek(&pdu));

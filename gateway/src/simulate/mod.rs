@@ -64,7 +64,7 @@ pub fn run(kind: &crate::cli::SimulateKind) -> anyhow::Result<()> {
         });
         match kind {
             crate::cli::SimulateKind::Ssmi(args) => ssmi::run(args.clone(), stop).await,
-            crate::cli::SimulateKind::Smsc(args) => smsc::run(args.clone(), stop).await,
+            crate::cli::SimulateKind::Smsc(args) => smsc::run((**args).clone(), stop).await,
         }
     })
 }

@@ -114,6 +114,20 @@ impl Sim {
         self.stdin.flush().await.expect("flush");
     }
 
+    /// Sends one command line and waits until the simulator reports it done (so a switch
+    /// such as `no-response 1` is in force before the test goes on).
+    pub async fn cmd_done(&mut self, line: &str) {
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let done = |e: &Value| e["event"] == "command_done" && e["command"] == verb.as_str();
+        let before = self.count(done);
+        self.cmd(line).await;
+        self.expect_total(line, before + 1, done).await;
+    }
+
     /// Waits for the next event matching `pred` (events before it are kept in `seen`).
     pub async fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + PATIENCE;

@@ -16,7 +16,6 @@ use richmond_codecs::smpp::status;
 use richmond_drivers::smpp::{BindMode, Codec, ServerConfig, ServerEvent, ServerSession};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Decoder;
 
@@ -40,12 +39,16 @@ pub(super) enum Cmd {
 /// Why the connection ended.
 type End = &'static str;
 
+/// A connection's byte stream: plain TCP, or TLS over it (`--tls-cert`).
+pub(super) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 struct Conn {
     sim: Sim,
     id: u64,
     session: ServerSession,
     codec: Codec,
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     own: mpsc::UnboundedSender<Cmd>,
     /// deliver_sm sent and not yet answered, by sequence number.
     inflight: HashMap<u32, (Outgoing, Instant)>,
@@ -57,7 +60,7 @@ struct Conn {
 pub(super) async fn serve(
     sim: Sim,
     id: u64,
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     own: mpsc::UnboundedSender<Cmd>,
     mut commands: mpsc::UnboundedReceiver<Cmd>,
 ) {

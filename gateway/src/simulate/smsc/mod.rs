@@ -56,12 +56,16 @@
 //! `command_done`, `command_error`, `help`. `--quiet` leaves out the per-message ones
 //! (`submit_sm`, `message`, `deliver_sm`, successful `deliver_sm_resp`) for load tests.
 //!
-//! Not handled here: TLS, outbind, data_sm, submit_multi, query_sm and friends (reported as
+//! SMPP over TLS with `--tls-cert` / `--tls-key`. Not handled here: outbind, data_sm,
+//! submit_multi, query_sm and friends (reported as
 //! `request` events, unanswered), message storage beyond the process.
 
+mod args;
 mod commands;
 mod conn;
 mod sms;
+
+pub use args::{Args, IdFormat};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -77,91 +81,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Output;
-
-/// How message ids are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum IdFormat {
-    /// Decimal digits.
-    Dec,
-    /// Lowercase hexadecimal digits.
-    Hex,
-}
-
-impl IdFormat {
-    fn format(self, n: u64) -> String {
-        match self {
-            Self::Dec => n.to_string(),
-            Self::Hex => format!("{n:x}"),
-        }
-    }
-}
-
-/// Options of `richmond simulate smsc`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
-    /// Address to listen on (port 0 picks a free port; the `listening` event names it).
-    #[arg(long, default_value = "127.0.0.1:2775")]
-    pub listen: std::net::SocketAddr,
-    /// The system_id binds must use.
-    #[arg(long, default_value = "richmond")]
-    pub system_id: String,
-    /// The password binds must use.
-    #[arg(long, default_value = "richmond")]
-    pub password: String,
-    /// Delay before the delivery receipt of each submit_sm that asks for one, in
-    /// milliseconds.
-    #[arg(long, default_value_t = 200)]
-    pub receipt_delay_ms: u64,
-    /// How message ids are written in submit_sm_resp.
-    #[arg(long, value_enum, default_value = "dec")]
-    pub message_id_format: IdFormat,
-    /// How message ids are written in receipts (default: like --message-id-format); real
-    /// SMSCs sometimes answer in hex and report in decimal.
-    #[arg(long, value_enum)]
-    pub receipt_id_format: Option<IdFormat>,
-    /// Delay before a deliver_sm that failed (error status, no answer, link lost) is sent
-    /// again, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub redeliver_delay_ms: u64,
-    /// How long to wait for a deliver_sm_resp before sending the deliver_sm again, in
-    /// milliseconds.
-    #[arg(long, default_value_t = 10_000)]
-    pub deliver_timeout_ms: u64,
-    /// How many times one deliver_sm is sent at most before the simulator gives up on it.
-    #[arg(long, default_value_t = 10)]
-    pub max_deliver_attempts: u32,
-    /// Do not print an event per submit_sm, message or deliver_sm (for load tests); binds,
-    /// unbinds, errors and command results are still printed.
-    #[arg(long)]
-    pub quiet: bool,
-    /// A command run after every successful bind (repeatable), e.g. "mo 2782 1234 hello".
-    #[arg(long)]
-    pub on_bind: Vec<String>,
-    /// The simulated handsets answer every whole message they receive with an MO of this
-    /// text, sent from the recipient to the sender after the receipt delay; `{text}` stands
-    /// for the message received, e.g. "Thanks! You said: {text}".
-    #[arg(long)]
-    pub reply: Option<String>,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 2775)),
-            system_id: "richmond".into(),
-            password: "richmond".into(),
-            receipt_delay_ms: 200,
-            message_id_format: IdFormat::Dec,
-            receipt_id_format: None,
-            redeliver_delay_ms: 1000,
-            deliver_timeout_ms: 10_000,
-            max_deliver_attempts: 10,
-            quiet: false,
-            on_bind: Vec::new(),
-            reply: None,
-        }
-    }
-}
 
 /// Where the simulator's events go.
 #[derive(Clone)]
@@ -466,7 +385,7 @@ pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
 /// `quit` command arrives (`quit` does not cancel `stop` itself).
 ///
 /// # Errors
-/// None today; the `Result` leaves room for listener failures that must end the simulator.
+/// When the TLS certificate or key cannot be read or used.
 pub async fn serve(
     args: Args,
     listener: TcpListener,
@@ -475,6 +394,17 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let stop = stop.child_token();
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+            };
+            let server = richmond_drivers::smpp::TlsServer::new(&read(cert)?, &read(key)?)
+                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
+            Some(server)
+        }
+        _ => None,
+    };
     let sim = Sim {
         args: Arc::new(args),
         out: events,
@@ -510,7 +440,18 @@ pub async fn serve(
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
+                Ok((tcp, peer)) => {
+                    let stream: Box<dyn conn::Io> = match &tls {
+                        None => Box::new(tcp),
+                        Some(tls) => match tls.accept(tcp).await {
+                            Ok(s) => Box::new(s),
+                            Err(e) => {
+                                sim.emit(&json!({"event": "tls_error", "peer": peer.to_string(),
+                                    "error": e.to_string()}));
+                                continue;
+                            }
+                        },
+                    };
                     let (tx, rx) = mpsc::unbounded_channel();
                     let id = {
                         let mut reg = sim.registry();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use richmond_codecs::sms::Encoding;
-use richmond_drivers::smpp::{BindMode, Config as BindConfig};
+use richmond_drivers::smpp::{BindMode, Config as BindConfig, Tls};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, Secret, resolve_secret};
@@ -134,6 +134,20 @@ pub struct SmppConfig {
     /// Longest PDU accepted from the SMSC.
     #[serde(default = "max_pdu")]
     pub max_pdu_bytes: usize,
+    /// SMPP over TLS (the SMSC's TLS port).
+    #[serde(default)]
+    pub tls: bool,
+    /// The CA certificates (PEM) trusted for the SMSC's certificate: the system bundle by
+    /// default, or the SMSC's own CA.
+    #[serde(default = "system_cas")]
+    pub tls_ca_file: PathBuf,
+    /// The name checked against the SMSC's certificate (default: `host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_server_name: Option<String>,
+}
+
+fn system_cas() -> PathBuf {
+    PathBuf::from("/etc/ssl/certs/ca-certificates.crt")
 }
 
 const fn one() -> usize {
@@ -247,7 +261,24 @@ impl SmppConfig {
         if self.max_pdu_bytes < 1024 {
             return Err("max_pdu_bytes: at least 1024".into());
         }
+        self.tls_settings()?;
         Ok(())
+    }
+
+    /// The TLS settings of the binds (`None` without `tls = true`), with the CA file read.
+    ///
+    /// # Errors
+    /// The CA file cannot be read or holds no certificate, or the name is not valid.
+    pub fn tls_settings(&self) -> Result<Option<Tls>, String> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let pem = std::fs::read(&self.tls_ca_file)
+            .map_err(|e| format!("tls_ca_file {}: {e}", self.tls_ca_file.display()))?;
+        let name = self.tls_server_name.as_deref().unwrap_or(&self.host);
+        Tls::new(name, &pem)
+            .map(Some)
+            .map_err(|e| format!("tls ({}): {e}", self.tls_ca_file.display()))
     }
 
     /// The alphabet `data_coding` 0 stands for.
@@ -260,7 +291,11 @@ impl SmppConfig {
     }
 
     /// The driver settings of each session to open for transport `id`.
-    pub fn bind_configs(&self, id: &str) -> Vec<BindConfig> {
+    ///
+    /// # Errors
+    /// The TLS settings cannot be made (see [`Self::tls_settings`]).
+    pub fn bind_configs(&self, id: &str) -> Result<Vec<BindConfig>, String> {
+        let tls = self.tls_settings()?;
         let modes: &[BindMode] = match self.bind_mode {
             Binds::Transceiver => &[BindMode::Transceiver],
             Binds::TransmitterReceiver => &[BindMode::Transmitter, BindMode::Receiver],
@@ -296,9 +331,10 @@ impl SmppConfig {
                 c.mt_tps = self.mt_tps;
                 c.throttle_backoff = Duration::from_secs_f64(self.throttle_backoff_seconds);
                 c.max_pdu_bytes = self.max_pdu_bytes;
+                c.tls = tls.clone();
                 out.push(c);
             }
         }
-        out
+        Ok(out)
     }
 }

@@ -88,7 +88,10 @@ pub(crate) fn spawn(
     let stop = CancellationToken::new();
     let mut transmitters = Vec::new();
     let mut receivers = Vec::new();
-    for bind in config.bind_configs(id) {
+    for bind in config
+        .bind_configs(id)
+        .map_err(|e| anyhow::anyhow!("transports.{id}: {e}"))?
+    {
         let mode = bind.bind_mode;
         let (handle, events, task) = client(bind)?;
         tracker.spawn(task.run(stop.clone()));
