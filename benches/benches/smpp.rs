@@ -73,6 +73,9 @@ fn encode_submit_sm(c: &mut Criterion) {
             pdu::encode(black_box(&command), &mut out)
         });
     });
+    group.bench_function("copy", |b| {
+        b.iter(|| BytesMut::from(black_box(&bytes[..])));
+    });
     group.bench_function("resend_patch_sequence", |b| {
         b.iter(|| {
             let mut out = BytesMut::from(black_box(&bytes[..]));

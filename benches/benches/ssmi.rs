@@ -30,8 +30,11 @@ fn decode_line(c: &mut Criterion) {
     for &(name, line) in LINES {
         let line = Bytes::from_static(line);
         group.throughput(Throughput::Bytes(line.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(name), &line, |b, line| {
+        group.bench_with_input(BenchmarkId::new("decode", name), &line, |b, line| {
             b.iter(|| ssmi::decode_response(black_box(line)));
+        });
+        group.bench_with_input(BenchmarkId::new("copy", name), &line, |b, line| {
+            b.iter(|| black_box(line).to_vec());
         });
     }
     group.finish();

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Outgoing, Sim, conn, sms};
 
 const HELP: &str = "mo <from> <to> <text…> | mo-ucs2 <from> <to> <text…> | \
-mo-sar <from> <to> <text…> | receipt-stat <STAT> | throttle <n> | queue-full <n> | \
+mo-sar <from> <to> <text…> | mo-flood <n> <to> [per_second] | receipt-stat <STAT> | throttle <n> | queue-full <n> | \
 reject <n> <status> | no-response <n> | slow <ms> | disconnect | unbind | malformed | \
 unknown-pdu | truncated | enquire-link | reject-binds on|off | quit";
 
@@ -28,6 +28,17 @@ impl Sim {
             "help" => return self.emit(&json!({"event": "help", "text": HELP})),
             "quit" => return self.stop.cancel(),
             "mo" | "mo-ucs2" | "mo-sar" => self.mo(verb, rest),
+            "mo-flood" => match (number(words.next()), words.next(), words.next()) {
+                (Some(n), Some(to), None) => self.flood(n, to),
+                (Some(n), Some(to), Some(rate)) => match rate.parse::<f64>() {
+                    Ok(rate) if rate > 0.0 && rate.is_finite() => {
+                        self.paced_flood(n, to.to_owned(), rate);
+                        Ok(json!({"sending": n, "per_second": rate}))
+                    }
+                    _ => Err("usage: mo-flood <n> <to> [per_second > 0]".into()),
+                },
+                _ => Err("usage: mo-flood <n> <to> [per_second]".into()),
+            },
             "receipt-stat" => match words.next() {
                 Some(stat) => {
                     self.flags().receipt_stat = stat.to_ascii_uppercase();
@@ -96,6 +107,43 @@ impl Sim {
             Err(error) => self.emit(&json!({"event": "command_error", "command": line,
                 "error": error})),
         }
+    }
+
+    /// `mo-flood <n> <to>`: n single-part MOs for load tests, from 27800000000 + i, each
+    /// saying `flood <i> <unix time in µs when sent>` so the receiver can count and time them.
+    fn flood(&self, n: u64, to: &str) -> Result<Value, String> {
+        for i in 0..n {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            let from = 27_800_000_000u64.saturating_add(i);
+            self.mo("mo", &format!("{from} {to} flood {i} {micros}"))?;
+        }
+        Ok(json!({"sent": n}))
+    }
+
+    /// `mo-flood <n> <to> <per_second>`: the same MOs, sent at a steady pace.
+    fn paced_flood(&self, n: u64, to: String, rate: f64) {
+        let sim = self.clone();
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now();
+            let gap = std::time::Duration::from_secs_f64(1.0 / rate);
+            for i in 0..n {
+                let due = start + gap.mul_f64(i as f64);
+                tokio::select! {
+                    () = sim.stop.cancelled() => return,
+                    () = tokio::time::sleep_until(due) => {}
+                }
+                let micros = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros());
+                let from = 27_800_000_000u64.saturating_add(i);
+                if let Err(e) = sim.mo("mo", &format!("{from} {to} flood {i} {micros}")) {
+                    sim.emit(&json!({"event": "command_error", "command": "mo-flood", "error": e}));
+                    return;
+                }
+            }
+        });
     }
 
     /// `mo`, `mo-ucs2`, `mo-sar`.

@@ -30,6 +30,8 @@
 //!                               (esm_class 0x40) when too long for one
 //! mo-ucs2 <from> <to> <text…>   the same, always UCS2 (data_coding 8)
 //! mo-sar <from> <to> <text…>    the same, parts tied by SAR TLVs instead of a UDH
+//! mo-flood <n> <to> [per_s]     n MOs at once, or per_s a second (load tests), each
+//!                               saying "flood <i> <µs since epoch>"
 //! receipt-stat <STAT>           stat of later receipts (DELIVRD, UNDELIV, EXPIRED, …)
 //! throttle <n>                  answer the next n submit_sm with ESME_RTHROTTLED (0x58)
 //! queue-full <n>                … with ESME_RMSGQFUL (0x14)

@@ -225,8 +225,8 @@ impl SmppConfig {
         if !matches!(self.interface_version.as_str(), "3.4" | "5.0") {
             return Err("interface_version: \"3.4\" or \"5.0\"".into());
         }
-        if self.binds == 0 || self.binds > 64 {
-            return Err("binds: 1 to 64".into());
+        if self.binds == 0 || self.binds > 256 {
+            return Err("binds: 1 to 256".into());
         }
         if self.window == 0 || self.max_in_flight == 0 {
             return Err("window and max_in_flight: at least 1".into());

@@ -13,6 +13,8 @@
 //!   have come, then the whole message is published.
 //! * The answer to the SMSC is sent only after the bus (or, for a part, the store) owns what
 //!   the PDU carried; otherwise `ESME_RX_T_APPN` asks the SMSC to redeliver.
+//! * Whole MOs and receipts are handled concurrently (each answered when done); parts of
+//!   multipart MOs one at a time per bind.
 //!
 //! Not handled here: USSD over SMPP (`ussd_service_op`).
 
@@ -104,6 +106,11 @@ impl Inbound {
         Some(this)
     }
 
+    /// One part of a multipart message (UDH indicator or SAR TLVs).
+    fn is_part(&self) -> bool {
+        self.esm_class & 0x40 != 0 || self.sar.0.is_some()
+    }
+
     fn is_receipt(&self) -> bool {
         matches!(self.esm_class & 0x3C, 0x04 | 0x20)
     }
@@ -129,10 +136,19 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
                         let status = receipt(&shared, &inbound).await;
                         let _ = handle.respond_deliver(d.id, status);
                     });
-                } else {
-                    // MOs one at a time per bind: parts and messages keep their order.
+                } else if inbound.is_part() {
+                    // Parts one at a time per bind: the store sees them in order, and the
+                    // last one joins the message exactly once.
                     let status = mo(&shared, inbound).await;
                     let _ = handle.respond_deliver(d.id, status);
+                } else {
+                    // Whole messages are published concurrently (the SMSC's window bounds
+                    // them); each is answered once the bus owns it.
+                    let (shared, handle) = (shared.clone(), handle.clone());
+                    tokio::spawn(async move {
+                        let status = mo(&shared, inbound).await;
+                        let _ = handle.respond_deliver(d.id, status);
+                    });
                 }
             }
             Event::Bound { mode, .. } => {

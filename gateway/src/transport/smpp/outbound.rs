@@ -150,9 +150,9 @@ async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitO
     let mut pause = Duration::from_millis(100);
     loop {
         match shared.pick_transmitter().submit(pdu.clone()).await {
-            Ok(SubmitOutcome::Accepted { message_id }) => {
+            Ok(SubmitOutcome::Accepted { message_id }) if shared.config.registered_delivery => {
                 // Mapped at once, so the receipt (which may come before the other parts'
-                // answers) finds its message.
+                // answers) finds its message. No receipt asked for: nothing to map.
                 let smsc_id = String::from_utf8_lossy(&message_id).into_owned();
                 let ttl = Duration::from_secs(shared.config.receipt_ttl_seconds);
                 let key = receipt_key(&shared.id, &smsc_id);
