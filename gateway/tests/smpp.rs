@@ -221,6 +221,39 @@ async fn a_dropped_link_with_a_full_window_gives_each_message_one_outcome() {
 }
 
 #[tokio::test]
+async fn submits_throttled_back_into_the_queue_are_resent_after_a_drop() {
+    let (mut sim, mut gw, mut app) = setup(&[], "registered_delivery = false\nwindow = 2\n").await;
+    // Every submit is throttled: the two in the window go back to the session's queue with a
+    // growing pause, so when the link drops they are queued, not in flight.
+    sim.cmd_done("throttle 1000000").await;
+    let msgs: Vec<_> = (0..4)
+        .map(|i| app.sms("+27820003344", &format!("q{i}")))
+        .collect();
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let throttled = |e: &serde_json::Value| e["event"] == "submit_sm" && e["status"] == 0x58;
+    sim.expect_total("a long throttle", 12, throttled).await;
+    sim.cmd("disconnect").await;
+    sim.cmd_done("throttle 0").await;
+    let (done, _) = outcomes(&mut app, msgs.len()).await;
+    sim.cmd_done("enquire-link").await;
+    for m in &msgs {
+        let (k, why) = &done[&m.message_id];
+        assert!(*k == "ack" || why.contains("link_lost"), "{k} {why}");
+        let text = m.content.clone().unwrap();
+        let taken = sim
+            .count(|e| e["event"] == "submit_sm" && e["text"] == text.as_str() && e["status"] == 0);
+        assert!(taken <= 1, "{text} taken {taken} times");
+        assert_eq!(taken == 1, *k == "ack", "{text}: {k}");
+    }
+    let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
+    let resent = metric(&metrics, "richmond_smpp_resubmits_total", &app.id);
+    assert!(resent.is_some_and(|n| n >= 1.0), "{metrics}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
 async fn a_response_timeout_is_a_nack_and_the_bind_goes_on() {
     let (mut sim, mut gw, mut app) = setup(
         &[],
@@ -240,6 +273,7 @@ async fn a_response_timeout_is_a_nack_and_the_bind_goes_on() {
     app.send(&next).await;
     let (done, _) = outcomes(&mut app, 1).await;
     assert_eq!(done[&next.message_id].0, "ack");
+    sim.cmd_done("enquire-link").await;
     assert_eq!(
         sim.count(|e| e["event"] == "bind"),
         1,
@@ -278,6 +312,8 @@ async fn unbind_and_bad_pdus_from_the_smsc_keep_messages_flowing() {
     assert_eq!(round, 4);
     // unknown-pdu and truncated left the bind up; unbind and malformed made the gateway bind
     // again.
+    // A command answered after everything before it was printed: no bind goes unseen.
+    sim.cmd_done("enquire-link").await;
     let binds = sim.count(|e| e["event"] == "bind" && e["ok"] == true);
     assert_eq!(
         binds, 3,
@@ -425,4 +461,36 @@ fn metric(metrics: &str, name: &str, id: &str) -> Option<f64> {
         .find(|l| l.starts_with(name) && l.contains(id))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn stopping_with_no_bind_up_hands_the_message_back() {
+    let id = common::unique("smppdown");
+    // Nothing listens on this port: the transport never binds.
+    let mut gw = Gateway::start(&config(&id, common::free_port(), "")).await;
+    gw.wait_ready(503).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let app = App::new(bus.clone(), &id).await;
+    let m = app.sms("+27820009911", "waiting for a bind");
+    app.send(&m).await;
+    // The transport holds it and keeps trying binds that are down.
+    let deadline = tokio::time::Instant::now() + procs::PATIENCE;
+    loop {
+        let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
+        if metric(&metrics, "richmond_smpp_resubmits_total", &id).is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A clean stop (not the drain deadline), and the message is back on the queue.
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+    let mut outbound = bus.consume(&format!("{id}.outbound")).await.unwrap();
+    let d = tokio::time::timeout(procs::PATIENCE, outbound.next())
+        .await
+        .expect("the message back on the queue")
+        .expect("consumer open");
+    let back = richmond_codecs::vumi::UserMessage::decode(&d.body).unwrap();
+    assert_eq!(back.message_id, m.message_id);
+    d.ack().await.unwrap();
 }

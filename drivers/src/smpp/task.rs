@@ -178,14 +178,23 @@ impl Pump {
                 break;
             }
             let at = tokio::time::Instant::from_std(task.session.next_connect_at());
-            tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => {
-                    task.session.close(now());
-                    self.dispatch(task).await;
-                    break;
+            // While the link is down, submits are answered at once (`NotBound`: never sent)
+            // so the caller can try another bind, or hand the message back when stopping.
+            let cancelled = loop {
+                tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => break true,
+                    () = tokio::time::sleep_until(at) => break false,
+                    Some(request) = task.submits.recv() => {
+                        let reason = RetryReason::NotBound;
+                        let _ = request.reply.send(SubmitOutcome::Retry { reason });
+                    }
                 }
-                () = tokio::time::sleep_until(at) => {}
+            };
+            if cancelled {
+                task.session.close(now());
+                self.dispatch(task).await;
+                break;
             }
             let transport = task.config.transport.clone();
             counter!("richmond_smpp_connect_attempts_total", "transport" => transport.clone())

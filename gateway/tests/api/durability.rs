@@ -178,7 +178,6 @@ async fn sigkill_while_mo_flows_loses_nothing_the_smsc_handed_over() {
     for i in 0..N {
         assert!(got.contains_key(&format!("mo-{i:04}-end")), "{got:?}");
     }
-    assert_eq!(sim.count(|e| e["event"] == "gave_up"), 0);
     assert_eq!(gw.stop().await, Some(0));
 }
 

@@ -443,28 +443,44 @@ pub async fn serve(
             () = stop.cancelled() => return Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
-                    let stream: Box<dyn conn::Io> = match &tls {
-                        None => Box::new(tcp),
-                        Some(tls) => match tls.accept(tcp).await {
-                            Ok(s) => Box::new(s),
-                            Err(e) => {
-                                sim.emit(&json!({"event": "tls_error", "peer": peer.to_string(),
-                                    "error": e.to_string()}));
-                                continue;
+                    let (sim, tls) = (sim.clone(), tls.clone());
+                    // The handshake runs off the accept loop: a silent client blocks only
+                    // itself, for at most 10 s.
+                    tokio::spawn(async move {
+                        let stream: Box<dyn conn::Io> = match tls {
+                            None => Box::new(tcp),
+                            Some(tls) => {
+                                let handshake = tokio::time::timeout(
+                                    Duration::from_secs(10),
+                                    tls.accept(tcp),
+                                );
+                                match handshake.await {
+                                    Ok(Ok(s)) => Box::new(s),
+                                    Ok(Err(e)) => {
+                                        sim.emit(&json!({"event": "tls_error",
+                                            "peer": peer.to_string(), "error": e.to_string()}));
+                                        return;
+                                    }
+                                    Err(_) => {
+                                        sim.emit(&json!({"event": "tls_error",
+                                            "peer": peer.to_string(), "error": "handshake timed out"}));
+                                        return;
+                                    }
+                                }
                             }
-                        },
-                    };
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let id = {
-                        let mut reg = sim.registry();
-                        reg.next_id += 1;
-                        let id = reg.next_id;
-                        reg.conns.push(Entry { id, mode: None, tx: tx.clone() });
-                        id
-                    };
-                    sim.emit(&json!({"event": "connected", "connection": id,
-                        "peer": peer.to_string()}));
-                    tokio::spawn(conn::serve(sim.clone(), id, stream, tx, rx));
+                        };
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        let id = {
+                            let mut reg = sim.registry();
+                            reg.next_id += 1;
+                            let id = reg.next_id;
+                            reg.conns.push(Entry { id, mode: None, tx: tx.clone() });
+                            id
+                        };
+                        sim.emit(&json!({"event": "connected", "connection": id,
+                            "peer": peer.to_string()}));
+                        conn::serve(sim, id, stream, tx, rx).await;
+                    });
                 }
                 Err(e) => {
                     sim.emit(&json!({"event": "accept_error", "error": e.to_string()}));
