@@ -184,11 +184,11 @@ impl Pump {
                 tokio::select! {
                     biased;
                     () = self.cancel.cancelled() => break true,
-                    () = tokio::time::sleep_until(at) => break false,
                     Some(request) = task.submits.recv() => {
                         let reason = RetryReason::NotBound;
                         let _ = request.reply.send(SubmitOutcome::Retry { reason });
                     }
+                    () = tokio::time::sleep_until(at) => break false,
                 }
             };
             if cancelled {

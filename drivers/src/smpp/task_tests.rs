@@ -218,12 +218,6 @@ async fn smsc_drops_the_link_with_a_full_window() {
             break;
         }
     }
-    // After the reconnect, the waiting submit goes out (never dropped).
-    let mut peer = Peer::accept(&s.listener, "pass").await;
-    peer.bound().await;
-    let seq = peer.next_submit().await;
-    peer.session.respond_submit(seq, Ok("again"));
-    peer.flush().await;
     let mut codes = Vec::new();
     for submit in submits {
         codes.push(
@@ -231,14 +225,31 @@ async fn smsc_drops_the_link_with_a_full_window() {
                 SubmitOutcome::Retry {
                     reason: RetryReason::LinkLost,
                 } => "link_lost",
-                SubmitOutcome::Accepted { .. } => "accepted",
+                SubmitOutcome::Retry {
+                    reason: RetryReason::NotBound,
+                } => "not_bound",
                 other => panic!("unexpected {other:?}"),
             },
         );
     }
     codes.sort_unstable();
-    // Each submit got exactly one answer: three lost with the link, one sent after it.
-    assert_eq!(codes, ["accepted", "link_lost", "link_lost", "link_lost"]);
+    // Each submit got exactly one answer: three lost with the link (the SMSC may hold them),
+    // the waiting one answered "not bound" (never written: the caller may resend it).
+    assert_eq!(codes, ["link_lost", "link_lost", "link_lost", "not_bound"]);
+    // After the reconnect, submits go out again.
+    let mut peer = Peer::accept(&s.listener, "pass").await;
+    peer.bound().await;
+    wait_bound(&s.handle, true).await;
+    let handle = s.handle.clone();
+    let again = tokio::spawn(async move { handle.submit(submit_sm("again")).await });
+    let seq = peer.next_submit().await;
+    peer.session.respond_submit(seq, Ok("again"));
+    peer.flush().await;
+    let outcome = within(again).await.expect("join").expect("outcome");
+    assert!(
+        matches!(outcome, SubmitOutcome::Accepted { .. }),
+        "{outcome:?}"
+    );
     s.cancel.cancel();
     within(s.task).await.expect("task ends");
 }
