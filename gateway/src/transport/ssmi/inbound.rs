@@ -15,7 +15,7 @@ use richmond_drivers::ssmi::Event;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::map::{self, SmsBody, SmsIn};
+use super::map::{self, SmsIn};
 use super::{Shared, SmsOutcome};
 
 /// Runs until the driver's event channel closes (the driver task ended).
@@ -88,83 +88,13 @@ async fn handle(shared: &Shared, response: Response) {
             );
             publish(shared, "inbound", msg.encode(), "ussd").await;
         }
-        Response::Mo {
-            msisdn,
-            sequence,
-            message,
-        } => {
-            sms(
-                shared,
-                &SmsIn {
-                    msisdn: &msisdn,
-                    sequence: &sequence,
-                    destination: None,
-                    body: SmsBody::Text(&message),
-                },
-            )
-            .await
-        }
-        Response::PremiumMo {
-            msisdn,
-            sequence,
-            destination,
-            message,
-        } => {
-            sms(
-                shared,
-                &SmsIn {
-                    msisdn: &msisdn,
-                    sequence: &sequence,
-                    destination: Some(&destination),
-                    body: SmsBody::Text(&message),
-                },
-            )
-            .await
-        }
-        Response::BinaryMo {
-            msisdn,
-            sequence,
-            pid,
-            coding,
-            hex_msg,
-        } => {
-            sms(
-                shared,
-                &SmsIn {
-                    msisdn: &msisdn,
-                    sequence: &sequence,
-                    destination: None,
-                    body: SmsBody::Binary {
-                        pid,
-                        coding,
-                        hex: &hex_msg,
-                    },
-                },
-            )
-            .await
-        }
-        Response::PremiumBinaryMo {
-            msisdn,
-            sequence,
-            pid,
-            coding,
-            destination,
-            hex_msg,
-        } => {
-            sms(
-                shared,
-                &SmsIn {
-                    msisdn: &msisdn,
-                    sequence: &sequence,
-                    destination: Some(&destination),
-                    body: SmsBody::Binary {
-                        pid,
-                        coding,
-                        hex: &hex_msg,
-                    },
-                },
-            )
-            .await
+        r @ (Response::Mo { .. }
+        | Response::PremiumMo { .. }
+        | Response::BinaryMo { .. }
+        | Response::PremiumBinaryMo { .. }) => {
+            if let Some(mo) = SmsIn::from_response(&r) {
+                sms(shared, &mo).await;
+            }
         }
         Response::Seq { msisdn, sequence } => {
             let seq = String::from_utf8_lossy(&sequence).into_owned();

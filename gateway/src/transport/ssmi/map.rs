@@ -8,7 +8,9 @@
 //!
 //! Not handled here: the store (dialled codes, DR matching) and the bus — see `worker.rs`.
 
-use richmond_codecs::ssmi::{Charset, Coding, DrStatus, Genfields, Pid, Request, Text, UssdType};
+use richmond_codecs::ssmi::{
+    Charset, Coding, DrStatus, Genfields, Pid, Request, Response, Text, UssdType,
+};
 use richmond_codecs::vumi::{DeliveryStatus, Metadata, SessionEvent, UserMessage};
 use serde_json::{Value, json};
 
@@ -125,6 +127,56 @@ pub(crate) struct SmsIn<'a> {
     /// `Some` for premium MOs (107/108).
     pub destination: Option<&'a [u8]>,
     pub body: SmsBody<'a>,
+}
+
+impl<'a> SmsIn<'a> {
+    /// The SMS an MO line (103, 106, 107, 108) carried; `None` for any other line.
+    pub(crate) fn from_response(r: &'a Response) -> Option<Self> {
+        let (msisdn, sequence, destination, body) = match r {
+            Response::Mo {
+                msisdn,
+                sequence,
+                message,
+            } => (msisdn, sequence, None, SmsBody::Text(message)),
+            Response::PremiumMo {
+                msisdn,
+                sequence,
+                destination,
+                message,
+            } => (msisdn, sequence, Some(destination), SmsBody::Text(message)),
+            Response::BinaryMo {
+                msisdn,
+                sequence,
+                pid,
+                coding,
+                hex_msg,
+            } => (msisdn, sequence, None, binary(*pid, *coding, hex_msg)),
+            Response::PremiumBinaryMo {
+                msisdn,
+                sequence,
+                pid,
+                coding,
+                destination,
+                hex_msg,
+            } => (
+                msisdn,
+                sequence,
+                Some(destination),
+                binary(*pid, *coding, hex_msg),
+            ),
+            _ => return None,
+        };
+        Some(Self {
+            msisdn,
+            sequence,
+            destination: destination.map(|d| &d[..]),
+            body,
+        })
+    }
+}
+
+const fn binary(pid: Pid, coding: Coding, hex: &[u8]) -> SmsBody<'_> {
+    SmsBody::Binary { pid, coding, hex }
 }
 
 /// Text, or a binary payload as hex with its pid and coding.

@@ -225,3 +225,27 @@ fn dr_codes() {
     assert_eq!(dr_status(DrStatus::SimFull), DeliveryStatus::Failed);
     assert_eq!(dr_status(DrStatus::Other(77)), DeliveryStatus::Failed);
 }
+
+#[test]
+fn every_mo_line_gives_its_sms_and_other_lines_none() {
+    let mo = decoded(b"SSMI,103,2700000000,1,foo, bar");
+    let sms = SmsIn::from_response(&mo).unwrap();
+    assert_eq!(
+        (sms.msisdn, sms.sequence, sms.destination),
+        (&b"2700000000"[..], &b"1"[..], None)
+    );
+    assert!(matches!(sms.body, SmsBody::Text(t) if t.text(Charset::Latin1) == "foo, bar"));
+    let premium = decoded(b"SSMI,107,2700000000,1,foo,bar");
+    let sms = SmsIn::from_response(&premium).unwrap();
+    assert_eq!(sms.destination, Some(&b"foo"[..]));
+    assert!(matches!(sms.body, SmsBody::Text(t) if t.text(Charset::Latin1) == "bar"));
+    let binary = decoded(b"SSMI,106,2700000000,1,15,246,68656c6c6f");
+    let sms = SmsIn::from_response(&binary).unwrap();
+    assert!(sms.destination.is_none());
+    assert!(matches!(sms.body, SmsBody::Binary { hex, .. } if hex == b"68656c6c6f"));
+    let premium_binary = decoded(b"SSMI,108,2700000000,1,15,246,foo,68656c6c6f");
+    let sms = SmsIn::from_response(&premium_binary).unwrap();
+    assert_eq!(sms.destination, Some(&b"foo"[..]));
+    assert!(matches!(sms.body, SmsBody::Binary { hex, .. } if hex == b"68656c6c6f"));
+    assert!(SmsIn::from_response(&decoded(b"SSMI,104,2700000000,1,0")).is_none());
+}
