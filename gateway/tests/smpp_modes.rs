@@ -1,0 +1,147 @@
+//! More SMPP transport options through the real binary and `richmond simulate smsc`: long
+//! messages as SAR TLVs both ways and as one `message_payload`, and two gateway instances
+//! sharing Redis, each matching receipts for messages the other one submitted.
+
+#[path = "support/app.rs"]
+mod app;
+mod common;
+#[path = "support/procs.rs"]
+mod procs;
+#[path = "support/vumi2.rs"]
+mod vumi2;
+
+use std::collections::BTreeSet;
+
+use app::{App, kind};
+use procs::{Gateway, Sim};
+use richmond::bus::Bus;
+
+fn config(id: &str, port: u16, extra: &str) -> String {
+    format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[bus]\ntype = \"amqp\"\n\
+         url = {:?}\nreconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n{extra}\n\
+         [transports.{id}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\nreconnect_initial_seconds = 0.2\n",
+        common::amqp_url()
+    )
+}
+
+async fn app(id: &str) -> App {
+    App::new(
+        Bus::Amqp(common::amqp_bus(&common::amqp_config()).await),
+        id,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn sar_both_ways_and_message_payload() {
+    let long = "SAR and payload, part after part. ".repeat(8);
+    let long = long.trim_end();
+    for (mode, check) in [("sar", "sar"), ("message_payload", "message_payload")] {
+        let id = common::unique("smppmode");
+        let mut sim = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
+        let extra = format!("multipart = {mode:?}\nregistered_delivery = false\n");
+        let text = config(&id, sim.addr.port(), "").replace(
+            "reconnect_initial_seconds = 0.2\n",
+            &format!("reconnect_initial_seconds = 0.2\n{extra}"),
+        );
+        let mut gw = Gateway::start(&text).await;
+        gw.wait_ready(200).await;
+        let mut app = app(&id).await;
+        let m = app.sms("+27820007001", long);
+        app.send(&m).await;
+        let ack = app.event().await;
+        assert_eq!(kind(&ack).0, "ack", "{mode}");
+        let whole = sim
+            .find("the whole message", |e| {
+                e["event"] == "message" && e["text"] == long
+            })
+            .await;
+        let submits: Vec<_> = sim
+            .seen
+            .iter()
+            .filter(|e| e["event"] == "submit_sm")
+            .cloned()
+            .collect();
+        if check == "sar" {
+            assert!(whole["parts"].as_u64().unwrap_or(0) >= 2, "{whole}");
+            assert!(submits.iter().all(|e| !e["sar"].is_null()), "{submits:?}");
+            assert!(
+                submits.iter().all(|e| e["esm_class"] == 0),
+                "no UDH: {submits:?}"
+            );
+        } else {
+            assert_eq!(submits.len(), 1, "{submits:?}");
+            assert_eq!(submits[0]["message_payload"], true, "{submits:?}");
+        }
+        // Inbound SAR parts are joined too.
+        sim.cmd(&format!("mo-sar 27820007002 12345 {long}")).await;
+        assert_eq!(app.inbound().await.content.as_deref(), Some(long));
+        assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+    }
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_match_each_others_receipts() {
+    let id = common::unique("smpptwo");
+    // Receipts come late enough for the second instance to bind first (a hang guard of many
+    // seconds, not a timing assertion: were it too short, the test would fail, not pass).
+    let mut sim = Sim::start(&["smsc", "--receipt-delay-ms", "8000"]).await;
+    let store = format!(
+        "[store]\ntype = \"redis\"\nurl = {:?}\nkey_prefix = \"{id}:\"",
+        common::redis_url()
+    );
+    // Only the first instance runs while the messages are submitted.
+    let mut one = Gateway::start(&config(&id, sim.addr.port(), &store)).await;
+    one.wait_ready(200).await;
+    let mut app = app(&id).await;
+    let msgs: Vec<_> = (0..8)
+        .map(|i| app.sms("+27820007003", &format!("shared {i}")))
+        .collect();
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let mut acks = BTreeSet::new();
+    while acks.len() < msgs.len() {
+        let e = app.event().await;
+        assert_eq!(kind(&e).0, "ack", "{e:?}");
+        acks.insert(e.user_message_id.clone());
+    }
+    let mut two = Gateway::start(&config(&id, sim.addr.port(), &store)).await;
+    two.wait_ready(200).await;
+    sim.expect_total("two binds", 2, |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    let second = sim
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "bind" && e["ok"] == true)
+        .nth(1)
+        .map(|e| e["connection"].clone())
+        .expect("the second bind");
+    let mut reports = BTreeSet::new();
+    while reports.len() < msgs.len() {
+        let e = app.event().await;
+        assert_eq!(
+            kind(&e),
+            ("delivery_report", "delivered".to_owned()),
+            "{e:?}"
+        );
+        reports.insert(e.user_message_id.clone());
+    }
+    let ids: BTreeSet<_> = msgs.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(reports, ids);
+    // The simulator hands receipts to its binds in turn: the second instance, which submitted
+    // nothing, matched some through the id map in Redis.
+    let to_second = sim.count(|e| e["event"] == "deliver_sm" && e["connection"] == second);
+    let seen_so_far = sim.count(|e| e["event"] == "deliver_sm");
+    if to_second == 0 {
+        sim.expect("a receipt on the second instance", |e| {
+            e["event"] == "deliver_sm" && e["connection"] == second
+        })
+        .await;
+    }
+    assert!(seen_so_far <= 2 * msgs.len(), "{:?}", sim.seen);
+    assert_eq!(one.stop().await, Some(0), "{}", one.logs());
+    assert_eq!(two.stop().await, Some(0), "{}", two.logs());
+}
