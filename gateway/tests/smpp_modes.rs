@@ -1,6 +1,7 @@
 //! More SMPP transport options through the real binary and `richmond simulate smsc`: long
-//! messages as SAR TLVs both ways and as one `message_payload`, and two gateway instances
-//! sharing Redis, each matching receipts for messages the other one submitted.
+//! messages as SAR TLVs both ways and as one `message_payload`, data_coding overrides both
+//! ways, and two gateway instances sharing Redis, one matching receipts for messages the
+//! other submitted.
 
 #[path = "support/app.rs"]
 mod app;
@@ -144,4 +145,43 @@ async fn two_instances_sharing_redis_match_each_others_receipts() {
     assert!(seen_so_far <= 2 * msgs.len(), "{:?}", sim.seen);
     assert_eq!(one.stop().await, Some(0), "{}", one.logs());
     assert_eq!(two.stop().await, Some(0), "{}", two.logs());
+}
+
+#[tokio::test]
+async fn data_coding_overrides_both_ways() {
+    // (options, outbound text, data_coding the SMSC must see, text it decodes)
+    let cases = [
+        ("data_coding = \"ucs2\"\n", "plain ascii", 8, "plain ascii"),
+        ("data_coding = \"latin1\"\n", "Zoë café", 3, "Zoë café"),
+        // An SMSC whose code 0 means Latin-1: text it can carry goes under code 0, and inbound
+        // code 0 is read as Latin-1 (checked below).
+        ("default_alphabet = \"latin1\"\n", "Zoe", 0, "Zoe"),
+    ];
+    for (options, text, coding, seen) in cases {
+        let id = common::unique("smppdc");
+        let mut sim = Sim::start(&["smsc"]).await;
+        let cfg = config(&id, sim.addr.port(), "").replace(
+            "reconnect_initial_seconds = 0.2\n",
+            &format!("reconnect_initial_seconds = 0.2\nregistered_delivery = false\n{options}"),
+        );
+        let mut gw = Gateway::start(&cfg).await;
+        gw.wait_ready(200).await;
+        let mut app = app(&id).await;
+        app.send(&app.sms("+27820007009", text)).await;
+        assert_eq!(kind(&app.event().await).0, "ack", "{options}");
+        let submit = sim.find("the submit", |e| e["event"] == "submit_sm").await;
+        assert_eq!(submit["data_coding"], coding, "{options}: {submit}");
+        assert_eq!(submit["text"], seen, "{options}: {submit}");
+        if options.starts_with("default_alphabet") {
+            // Inbound data_coding 0 is read as Latin-1 too: the simulator's GSM-7 "@" (0x00)
+            // arrives as U+0000, its "e" (0x65) as "e".
+            sim.cmd("mo 27820007010 12345 e@e").await;
+            assert_eq!(
+                app.inbound().await.content.as_deref(),
+                Some("e\u{0}e"),
+                "{options}"
+            );
+        }
+        assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+    }
 }
