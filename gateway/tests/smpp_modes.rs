@@ -185,3 +185,31 @@ async fn data_coding_overrides_both_ways() {
         assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
     }
 }
+
+#[tokio::test]
+async fn a_full_embedded_queue_stops_the_answers_to_the_smsc() {
+    // Nobody consumes `<id>.inbound` and the embedded queue takes three: the transport answers
+    // three MOs and leaves the others unanswered (the SMSC keeps them), never dropping one.
+    let id = common::unique("smppfull");
+    let mut sim = Sim::start(&["smsc", "--deliver-timeout-ms", "1000"]).await;
+    let cfg = format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 2\n[bus]\ntype = \"embedded\"\nmax_queue_messages = 3\n\
+         [transports.{id}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\n",
+        sim.addr.port()
+    );
+    let gw = Gateway::start(&cfg).await;
+    gw.wait_ready(200).await;
+    for i in 0..6 {
+        sim.cmd(&format!("mo 2782000700{i} 12345 full {i}")).await;
+    }
+    let answered = |e: &serde_json::Value| e["event"] == "deliver_sm_resp" && e["status"] == 0;
+    sim.expect_total("three answers", 3, answered).await;
+    sim.expect("an unanswered MO sent again", |e| {
+        e["event"] == "redeliver" && e["reason"] == "no_response"
+    })
+    .await;
+    assert_eq!(sim.count(answered), 3, "{:?}", sim.seen);
+    drop(gw);
+}
