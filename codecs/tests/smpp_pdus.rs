@@ -72,3 +72,22 @@ fn receipt_carries_its_tlvs() {
     assert_eq!(deliver.tlvs().len(), 2);
     assert!(deliver.short_message().as_ref().starts_with(b"id:0a1b2c "));
 }
+
+/// Found by the `smpp_pdu` fuzz target: a bind_receiver_resp whose TLV claims 0xEE00 octets
+/// and holds one. rusmpp parsed it (keeping the wire length), and the re-encoded PDU did not
+/// decode; it is now refused as malformed, borrowed and owned.
+#[test]
+fn a_tlv_longer_than_the_pdu_is_refused() {
+    let data: &[u8] = &[
+        0, 0, 0, 0x1e, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 6, 0x0d, 0xee, 0, 0, 2, 0x0f,
+        0x33, 0, 4, 0x6f, 0, 0xfe,
+    ];
+    assert_eq!(
+        pdu::decode(data).err(),
+        Some(pdu::DecodeError::InvalidField)
+    );
+    assert_eq!(
+        pdu::decode_owned(data).err(),
+        Some(pdu::DecodeError::InvalidField)
+    );
+}

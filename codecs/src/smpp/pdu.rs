@@ -234,9 +234,21 @@ pub fn check_frame(frame: &[u8]) -> Result<Header, DecodeError> {
 pub fn decode(frame: &[u8]) -> Result<Command<'_>, DecodeError> {
     check_frame(frame)?;
     let rest = frame.get(4..).unwrap_or_default();
-    let (command, _) =
+    let (command, used) =
         Command::decode(rest, rest.len()).map_err(|error| DecodeError::from_rusmpp(&error))?;
+    consistent(rest.len(), used, command.length())?;
     Ok(command)
+}
+
+/// rusmpp accepts a body it did not read to the end, or a TLV whose length field disagrees
+/// with the value it parsed (it keeps the wire length, so re-encoding would give a PDU that
+/// does not decode; found by the `smpp_pdu` fuzz target). Both are malformed PDUs.
+fn consistent(body: usize, used: usize, encoded: usize) -> Result<(), DecodeError> {
+    if used == body && encoded == body {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidField)
+    }
 }
 
 /// Decodes a whole-PDU frame into rusmpp's owned model (copies the frame once).
@@ -246,8 +258,9 @@ pub fn decode_owned(frame: &[u8]) -> Result<OwnedCommand, DecodeError> {
     let rest = frame.get(4..).unwrap_or_default();
     let mut buf = BytesMut::from(rest);
     let length = buf.len();
-    let (command, _) =
+    let (command, used) =
         OwnedCommand::decode(&mut buf, length).map_err(|error| DecodeError::from_rusmpp(&error))?;
+    consistent(length, used, command.length())?;
     Ok(command)
 }
 
