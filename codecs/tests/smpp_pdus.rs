@@ -82,12 +82,9 @@ fn a_tlv_longer_than_the_pdu_is_refused() {
         0, 0, 0, 0x1e, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 6, 0x0d, 0xee, 0, 0, 2, 0x0f,
         0x33, 0, 4, 0x6f, 0, 0xfe,
     ];
-    assert_eq!(
-        pdu::decode(data).err(),
-        Some(pdu::DecodeError::InvalidField)
-    );
+    assert_eq!(pdu::decode(data).err(), Some(DecodeError::InvalidField));
     assert_eq!(
         pdu::decode_owned(data).err(),
-        Some(pdu::DecodeError::InvalidField)
+        Some(DecodeError::InvalidField)
     );
 }
