@@ -8,7 +8,8 @@
 //!   `failure_message`) with exact JSON wire compatibility for vumi 0.6 and vumi2 applications.
 //! * [`ssmi`] — TruTeq SSMI lines, direction-aware.
 //! * [`smpp`] — a thin typed layer over SMPP PDUs (rusmpp), status classes, receipts.
-//! * `at` — AT command lines, responses and URCs for GSM modems (arrives later).
+//! * [`at`] — AT command lines, responses and URCs for GSM modems (framing, classification,
+//!   parameters).
 //! * [`sms`] — TS 23.038 alphabets (GSM-7, UCS2, Latin-1), UDH and segmentation; TPDUs later.
 //!
 //! Where this crate sits in the data flow:
@@ -24,6 +25,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod at;
 pub mod smpp;
 pub mod sms;
 pub mod ssmi;
