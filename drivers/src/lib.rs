@@ -9,5 +9,6 @@
 //! ```
 //!
 //! `*/session.rs` files never use tokio: time arrives as `now: Instant`.
+pub mod modem;
 pub mod smpp;
 pub mod ssmi;

@@ -99,7 +99,11 @@ fn secrets_come_from_files_and_are_redacted() {
 #[test]
 fn transport_ids_must_be_lower_case() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(&dir, "a.toml", "[transports.Smpp1]\ntype = \"modem\"\n");
+    let p = write(
+        &dir,
+        "a.toml",
+        "[transports.Smpp1]\ntype = \"modem\"\ndevice = \"/dev/ttyUSB0\"\n",
+    );
     let e = Config::load(&p, no_env()).unwrap_err().to_string();
     assert!(e.contains("transports.Smpp1"), "{e}");
     assert!(e.contains("lower-case"), "{e}");

@@ -10,6 +10,7 @@
 //! only after its `ack`/`nack` event was published.
 
 mod common;
+pub mod modem;
 pub mod smpp;
 pub mod ssmi;
 
@@ -38,15 +39,7 @@ pub struct Context {
 pub enum TransportConfig {
     Smpp(smpp::SmppConfig),
     Ssmi(ssmi::SsmiConfig),
-    Modem(UnsupportedConfig),
-}
-
-/// Options of a transport type this build cannot run yet: any key is accepted so that
-/// `check-config` can report the real problem (the type) rather than a key.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-pub struct UnsupportedConfig {
-    #[serde(flatten)]
-    pub options: toml::Table,
+    Modem(modem::ModemConfig),
 }
 
 impl TransportConfig {
@@ -63,7 +56,7 @@ impl TransportConfig {
         match self {
             Self::Ssmi(c) => c.resolve_secrets(path, id),
             Self::Smpp(c) => c.resolve_secrets(path, id),
-            Self::Modem(_) => Ok(()),
+            Self::Modem(c) => c.resolve_secrets(path, id),
         }
     }
 
@@ -71,10 +64,7 @@ impl TransportConfig {
         match self {
             Self::Ssmi(c) => c.validate(),
             Self::Smpp(c) => c.validate(),
-            Self::Modem(_) => Err(format!(
-                "type = \"{}\" is not available in this build of richmond yet",
-                self.kind()
-            )),
+            Self::Modem(c) => c.validate(),
         }
     }
 }
@@ -94,12 +84,7 @@ pub fn spawn_all(
         match t {
             TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake),
             TransportConfig::Smpp(c) => smpp::spawn(id, c, ctx, tracker, intake)?,
-            TransportConfig::Modem(_) => {
-                anyhow::bail!(
-                    "transports.{id}: type {} cannot run in this build",
-                    t.kind()
-                );
-            }
+            TransportConfig::Modem(c) => modem::spawn(id, c, ctx, tracker, intake),
         }
     }
     Ok(())

@@ -1,0 +1,170 @@
+//! The modem transport's outbound half: the `<id>.outbound` consumer.
+//!
+//! Reference: reference/modem.md §2.3 (which `+CMS ERROR`s are transient), §2.8 (parts),
+//! §2.6 (TP-SRR, TP-VP). One message at a time (the modem sends one at a time). Its fate:
+//!
+//! * undecodable → `failure_message` on `<id>.failures`, then ack;
+//! * unsendable (bad `to_addr`, more than 255 parts) → `nack`, then ack;
+//! * SMS: each part sent; a transient error or a time-out is retried `send_attempts` times
+//!   with backoff; while the modem is down the message waits (not counted as a try); all parts
+//!   out → `ack` (`sent_message_id` = the parts' message references, comma-separated); a
+//!   permanent error → `nack` naming the cause and the part;
+//! * USSD → `ussd` module;
+//! * on `intake` cancellation a message still waiting for the modem is handed back (requeue).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use richmond_codecs::sms::pdu::{self, Address, SubmitOptions, Validity};
+use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_drivers::modem::Error as ModemError;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::{Shared, reports, ussd};
+use crate::bus::Delivery;
+use crate::transport::common;
+
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    intake: CancellationToken,
+    stop_driver: CancellationToken,
+) {
+    let (bus, id) = (shared.ctx.bus.clone(), shared.id.clone());
+    let stop = intake.clone();
+    common::consume_outbound(&bus, &id, 1, &intake, |delivery| {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        async move { handle_delivery(&shared, delivery, &stop).await }
+    })
+    .await;
+    stop_driver.cancel();
+}
+
+async fn handle_delivery(shared: &Shared, delivery: Delivery, stop: &CancellationToken) {
+    let msg = match UserMessage::decode(&delivery.body) {
+        Ok(m) => m,
+        Err(e) => {
+            return common::reject_undecodable(
+                &shared.ctx.bus,
+                &shared.id,
+                delivery,
+                &e.to_string(),
+            )
+            .await;
+        }
+    };
+    let is_ussd = msg.transport_type.as_deref() == Some("ussd") || msg.session_event.is_some();
+    let event = if is_ussd {
+        ussd::outbound(shared, &msg, stop).await
+    } else {
+        sms(shared, &msg, stop).await
+    };
+    match event {
+        Some(event) => common::settle(&shared.ctx.bus, &shared.id, delivery, event).await,
+        None => {
+            common::count(&shared.id, "outbound", "requeued");
+            let _ = delivery.nack(true).await;
+        }
+    }
+}
+
+fn nack(shared: &Shared, msg: &UserMessage, reason: &str) -> Option<VumiEvent> {
+    Some(VumiEvent::nack(&shared.id, &msg.message_id, reason))
+}
+
+/// Runs `op` until it succeeds, fails for good, or `attempts` transient failures; waits while
+/// the modem is down. None when stopping while waiting.
+pub(super) async fn with_retries<T, F, Fut>(
+    shared: &Shared,
+    stop: &CancellationToken,
+    mut op: F,
+) -> Option<Result<T, ModemError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ModemError>>,
+{
+    let mut tries = 0;
+    let mut pause = Duration::from_secs_f64(shared.config.retry_backoff_seconds);
+    loop {
+        let r = op().await;
+        let wait = match &r {
+            Err(ModemError::Down) => Duration::from_millis(500),
+            Err(e) if e.is_transient() => {
+                tries += 1;
+                if tries >= shared.config.send_attempts {
+                    return Some(r);
+                }
+                metrics::counter!("richmond_modem_send_retries_total", "transport" => shared.id.clone(), "code" => e.code())
+                    .increment(1);
+                let p = pause;
+                pause = (pause * 2).min(Duration::from_secs(300));
+                p
+            }
+            _ => return Some(r),
+        };
+        tokio::select! {
+            () = stop.cancelled() => return None,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Option<VumiEvent> {
+    let to = msg.to_addr.as_deref().unwrap_or_default();
+    let Ok(recipient) = Address::from_msisdn(to) else {
+        return nack(shared, msg, "to_addr is not a number the modem can send to");
+    };
+    let reference = shared.next_reference.fetch_add(1, Ordering::Relaxed);
+    let options = SubmitOptions {
+        preferred: shared.config.preferred(),
+        reference: match shared.config.method() {
+            richmond_codecs::sms::Method::Udh8 => reference % 256,
+            _ => reference,
+        },
+        method: shared.config.method(),
+        status_report: shared.config.delivery_reports,
+        validity: shared
+            .config
+            .validity_octet()
+            .map_or(Validity::None, Validity::Relative),
+    };
+    let text = msg.content.as_deref().unwrap_or_default();
+    let parts = match pdu::submit_parts(&recipient, text, &options) {
+        Ok(p) => p,
+        Err(e) => return nack(shared, msg, &format!("cannot encode the message: {e}")),
+    };
+    let total = parts.len();
+    let mut mrs = Vec::with_capacity(total);
+    for (i, part) in parts.iter().enumerate() {
+        let hex = pdu::to_hex(&part.octets);
+        let r = with_retries(shared, stop, || {
+            shared.handle.send(hex.clone(), part.tpdu_len)
+        })
+        .await?;
+        match r {
+            Ok(mr) => {
+                mrs.push(mr);
+                if shared.config.delivery_reports {
+                    reports::remember(shared, mr, to, &msg.message_id, i + 1, total).await;
+                }
+            }
+            Err(e) => {
+                metrics::counter!("richmond_modem_send_failures_total", "transport" => shared.id.clone(), "code" => e.code())
+                    .increment(1);
+                let where_ = if total > 1 {
+                    format!(" (part {} of {total}; {} sent)", i + 1, i)
+                } else {
+                    String::new()
+                };
+                return nack(shared, msg, &format!("{e}{where_}"));
+            }
+        }
+    }
+    let ids: Vec<String> = mrs.iter().map(u8::to_string).collect();
+    let mut event = VumiEvent::ack(&shared.id, &msg.message_id, &ids.join(","));
+    event
+        .transport_metadata
+        .insert("modem_message_references".into(), json!(mrs));
+    Some(event)
+}
