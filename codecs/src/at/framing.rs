@@ -5,9 +5,10 @@
 //! leading NULs, doubled line ends and a prompt `> ` with no line end at all. [`next`] is the
 //! one rule for all of them: separators (CR, LF, NUL, space) before a frame are skipped; a `>`
 //! at the start of a frame is the prompt (with its optional space); anything else is a line up
-//! to the next CR or LF, trailing spaces trimmed. A line longer than the caller's maximum is
-//! reported as [`Frame::Overlong`] and discarded, so garbage without line ends cannot grow the
-//! buffer without bound.
+//! to the next CR or LF, trailing spaces trimmed. A line longer than the caller's maximum
+//! (counted before trimming, so the answer does not depend on where the line end falls in the
+//! buffer) is reported as [`Frame::Overlong`] and discarded, so garbage without line ends
+//! cannot grow the buffer without bound.
 
 /// A frame cut from the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +64,7 @@ pub fn next(buf: &[u8], max_line: usize) -> Step<'_> {
                         consumed: start + end + 1,
                         frame: None,
                     };
-                } else if line.len() > max_line {
+                } else if end > max_line {
                     Frame::Overlong
                 } else {
                     Frame::Line(line)

@@ -3,7 +3,8 @@
 //! (command lines already end in CR; a PDU ends in Ctrl-Z).
 //!
 //! Reference: reference/modem.md §2.1. Bad input never ends the stream: an overlong line comes
-//! back as [`Item::Overlong`], garbage as an ordinary line the engine does not expect.
+//! back as [`Item::Overlong`] (once; its rest is dropped up to the next line end, however the
+//! bytes were chunked), garbage as an ordinary line the engine does not expect.
 
 use bytes::{Buf, Bytes, BytesMut};
 use richmond_codecs::at::framing::{self, Frame};
@@ -27,12 +28,15 @@ pub enum Item {
 #[derive(Clone, Debug)]
 pub struct Codec {
     max_line: usize,
+    /// An overlong line was reported; its rest is dropped up to the next line end.
+    discarding: bool,
 }
 
 impl Default for Codec {
     fn default() -> Self {
         Self {
             max_line: DEFAULT_MAX_LINE_BYTES,
+            discarding: false,
         }
     }
 }
@@ -43,6 +47,18 @@ impl Decoder for Codec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Item>, Self::Error> {
         loop {
+            if self.discarding {
+                match buf.iter().position(|&b| b == b'\r' || b == b'\n') {
+                    Some(end) => {
+                        buf.advance(end + 1);
+                        self.discarding = false;
+                    }
+                    None => {
+                        buf.clear();
+                        return Ok(None);
+                    }
+                }
+            }
             let step = framing::next(buf, self.max_line);
             let item = match step.frame {
                 None if step.consumed == 0 => return Ok(None),
@@ -51,7 +67,13 @@ impl Decoder for Codec {
                     continue;
                 }
                 Some(Frame::Prompt) => Item::Prompt,
-                Some(Frame::Overlong) => Item::Overlong,
+                Some(Frame::Overlong) => {
+                    // framing::next dropped the whole buffer only when no line end was in it.
+                    self.discarding = !buf[..step.consumed]
+                        .last()
+                        .is_some_and(|&b| b == b'\r' || b == b'\n');
+                    Item::Overlong
+                }
                 Some(Frame::Line(line)) => {
                     let start = line.as_ptr() as usize - buf.as_ptr() as usize;
                     let len = line.len();
