@@ -29,7 +29,7 @@ pub const REPLACEMENT: char = '\u{FFFD}';
 pub const ESCAPE: u8 = 0x1B;
 
 /// The default alphabet, indexed by septet. 0x1B (the escape) holds a placeholder.
-const BASIC: [char; 128] = [
+pub(crate) const BASIC: [char; 128] = [
     '@', '£', '$', '¥', 'è', 'é', 'ù', 'ì', 'ò', 'Ç', '\n', 'Ø', 'ø', '\r', 'Å', 'å', //
     'Δ', '_', 'Φ', 'Γ', 'Λ', 'Ω', 'Π', 'Ψ', 'Σ', 'Θ', 'Ξ', ' ', 'Æ', 'æ', 'ß', 'É', //
     ' ', '!', '"', '#', '¤', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/', //
@@ -41,7 +41,7 @@ const BASIC: [char; 128] = [
 ];
 
 /// The default extension table: (code after the escape, character).
-const EXTENSION: [(u8, char); 10] = [
+pub(crate) const EXTENSION: [(u8, char); 10] = [
     (0x0A, '\u{000C}'),
     (0x14, '^'),
     (0x28, '{'),

@@ -14,10 +14,15 @@
 //! * [`mod@segment`]: split a text into parts that fit one SMS each (never inside a GSM-7 escape
 //!   pair or a UTF-16 surrogate pair), with or without a concatenation UDH, and join parts back.
 //!
-//! This is the one GSM-7/UCS2 implementation of the crate: `smpp` and (later) the modem PDUs use
-//! it. Not handled here: TPDUs (SMS-DELIVER/SUBMIT/STATUS-REPORT, later), national language
-//! shift tables, compressed text (23.042), and the JIS/Cyrillic/Hebrew/Korean SMPP codings (they
-//! decode as [`Encoding::Binary`]).
+//! * [`pdu`]: TS 23.040 TPDUs as modems carry them in PDU mode (SMS-DELIVER, SMS-SUBMIT,
+//!   SMS-STATUS-REPORT with the SMSC field), GSM-7 packing with fill bits, and the Turkish,
+//!   Spanish and Portuguese national language shift tables ([`pdu::national`]).
+//! * [`ussd`]: `+CUSD` strings under a CBS data coding scheme, and the packed-hex request form.
+//!
+//! This is the one GSM-7/UCS2 implementation of the crate: `smpp` and the modem PDUs use it.
+//! Not handled here: SUBMIT-REPORT, DELIVER-REPORT and COMMAND TPDUs, the national language
+//! tables of ids other than 1–3, compressed text (23.042), and the JIS/Cyrillic/Hebrew/Korean
+//! SMPP codings (they decode as [`Encoding::Binary`]).
 //!
 //! ```
 //! use richmond_codecs::sms::{self, Encoding, segment::Method};
@@ -32,9 +37,11 @@
 mod error;
 pub mod gsm7;
 pub mod latin1;
+pub mod pdu;
 pub mod segment;
 pub mod ucs2;
 pub mod udh;
+pub mod ussd;
 
 #[cfg(test)]
 mod proptests;
