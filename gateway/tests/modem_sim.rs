@@ -103,6 +103,24 @@ impl Port {
     }
 }
 
+trait SentExt {
+    /// The `sent` event number `n` (from 0).
+    async fn expect_sent(&mut self, n: usize) -> serde_json::Value;
+}
+
+impl SentExt for Sim {
+    async fn expect_sent(&mut self, n: usize) -> serde_json::Value {
+        let sent = |e: &serde_json::Value| e["event"] == "sent";
+        self.expect_total("sent", n + 1, sent).await;
+        self.seen
+            .iter()
+            .filter(|e| sent(e))
+            .nth(n)
+            .cloned()
+            .expect("sent")
+    }
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -280,4 +298,247 @@ async fn hang_esc_ends_with_esc() {
     sim.expect("unhung", |e| e["event"] == "unhung").await;
     // Nothing is answered for the ESC itself; the next command is.
     assert_eq!(port.at("AT").await, "\r\nOK\r\n");
+}
+
+use richmond_codecs::sms::pdu::{self, Address, Direction, SubmitOptions, Tpdu};
+
+/// The PDUs of a `+CMGL` answer: (index, stat, tpdu_len, decoded).
+fn listed(answer: &str) -> Vec<(usize, u8, usize, pdu::Pdu)> {
+    let lines: Vec<&str> = answer.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(head) = l.strip_prefix("+CMGL: ") {
+            let f: Vec<&str> = head.split(',').collect();
+            let octets = pdu::from_hex(lines[i + 1].as_bytes()).expect("hex");
+            let len: usize = f[3].parse().expect("len");
+            assert_eq!(octets.len() - 1 - usize::from(octets[0]), len);
+            let decoded = pdu::decode(&octets, Direction::ToMs).expect("decode");
+            out.push((
+                f[0].parse().expect("index"),
+                f[1].parse().expect("stat"),
+                len,
+                decoded,
+            ));
+        }
+    }
+    out
+}
+
+fn deliver(p: &pdu::Pdu) -> &pdu::Deliver {
+    match &p.tpdu {
+        Tpdu::Deliver(d) => d,
+        other => panic!("not a DELIVER: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn multipart_mo_is_stored_announced_and_listed() {
+    let (mut sim, mut port) = start(&[]).await;
+    port.at("ATE0").await;
+    assert_eq!(port.at("AT+CNMI=2,1,0,2,0").await, "\r\nOK\r\n");
+    let text = "Lorem ipsum dolor sit amet, ".repeat(12);
+    sim.cmd_done(&format!("mo +27821234567 {text}")).await;
+    let mo = sim.find("mo", |e| e["event"] == "mo").await;
+    assert_eq!(mo["parts"], 3);
+    assert_eq!(mo["indexes"], serde_json::json!([1, 2, 3]));
+    for i in 1..=3 {
+        assert_eq!(port.until("\r\n").await.trim(), "");
+        assert_eq!(port.until("\r\n").await, format!("+CMTI: \"SM\",{i}\r\n"));
+    }
+    let answer = port.at("AT+CMGL=4").await;
+    let parts = listed(&answer);
+    assert_eq!(parts.len(), 3);
+    let mut joined = String::new();
+    for (k, (index, stat, _, p)) in parts.iter().enumerate() {
+        let d = deliver(p);
+        assert_eq!((*index, *stat), (k + 1, 0));
+        assert_eq!(d.originator.to_msisdn(), "+27821234567");
+        let c = d.user_data.concat.expect("concat");
+        assert_eq!((c.total, usize::from(c.seq)), (3, k + 1));
+        assert_eq!(
+            p.smsc.as_ref().map(Address::to_msisdn).as_deref(),
+            Some("+27830000000")
+        );
+        joined.push_str(&d.user_data.text);
+    }
+    assert_eq!(joined, text.trim_end());
+    // Listing marked them read.
+    assert!(listed(&port.at("AT+CMGL=4").await).iter().all(|p| p.1 == 1));
+    assert_eq!(port.at("AT+CMGD=2").await, "\r\nOK\r\n");
+    sim.find("deleted", |e| e["event"] == "deleted" && e["index"] == 2)
+        .await;
+    assert_eq!(port.at("AT+CMGD=1,4").await, "\r\nOK\r\n");
+    assert_eq!(
+        port.at("AT+CPMS?").await,
+        "\r\n+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30\r\n\r\nOK\r\n"
+    );
+
+    // Reversed, 16-bit references, routed with mt=2.
+    sim.cmd_done(&format!("mo-reversed +27821234567 {text}"))
+        .await;
+    let answer = port.at("AT+CMGL=4").await;
+    let seqs: Vec<u8> = listed(&answer)
+        .iter()
+        .map(|p| deliver(&p.3).user_data.concat.expect("concat").seq)
+        .collect();
+    assert_eq!(seqs, [3, 2, 1]);
+    port.at("AT+CMGD=1,4").await;
+    port.at("AT+CNMI=2,2,0,0,0").await;
+    sim.cmd_done("mo16 +27821234567 héllo wörld").await;
+    let head = port.until("\r\n+CMT: ,").await;
+    assert_eq!(head, "\r\n+CMT: ,");
+    let len: usize = port.until("\r\n").await.trim().parse().expect("len");
+    let hex = port.until("\r\n").await;
+    let octets = pdu::from_hex(hex.trim().as_bytes()).expect("hex");
+    assert_eq!(octets.len() - 1 - usize::from(octets[0]), len);
+    let p = pdu::decode(&octets, Direction::ToMs).expect("decode");
+    assert_eq!(deliver(&p).user_data.text, "héllo wörld");
+}
+
+#[tokio::test]
+async fn storage_full_holds_messages_until_cmgd() {
+    let (mut sim, mut port) = start(&["--slots", "3"]).await;
+    port.at("ATE0").await;
+    port.at("AT+CNMI=2,1,0,2,0").await;
+    sim.cmd_done("storage-full").await;
+    assert_eq!(
+        port.at("AT+CPMS?").await,
+        "\r\n+CPMS: \"SM\",3,3,\"SM\",3,3,\"SM\",3,3\r\n\r\nOK\r\n"
+    );
+    sim.cmd_done("mo +27821234567 waiting").await;
+    sim.find("queue", |e| {
+        e["event"] == "network_queue" && e["waiting"] == 1
+    })
+    .await;
+    assert_eq!(port.at("AT+CMGD=2").await, "\r\nOK\r\n");
+    assert_eq!(
+        port.until("+CMTI: \"SM\",2\r\n").await,
+        "\r\n+CMTI: \"SM\",2\r\n"
+    );
+    let answer = port.at("AT+CMGR=2").await;
+    assert!(answer.starts_with("\r\n+CMGR: 0,,"), "{answer:?}");
+    let hex = answer.split("\r\n").nth(2).expect("pdu line");
+    let p = pdu::decode(
+        &pdu::from_hex(hex.as_bytes()).expect("hex"),
+        Direction::ToMs,
+    )
+    .expect("decode");
+    assert_eq!(deliver(&p).user_data.text, "waiting");
+}
+
+async fn submit(port: &mut Port, to: &str, text: &str, srr: bool) -> Vec<String> {
+    let options = SubmitOptions {
+        status_report: srr,
+        reference: 7,
+        ..SubmitOptions::default()
+    };
+    let parts =
+        pdu::submit_parts(&Address::from_msisdn(to).expect("to"), text, &options).expect("encode");
+    let mut answers = Vec::new();
+    for part in parts {
+        port.send(format!("AT+CMGS={}\r", part.tpdu_len).as_bytes())
+            .await;
+        port.until("> ").await;
+        port.send(format!("{}\x1a", part.to_hex()).as_bytes()).await;
+        answers.push(port.until_final().await);
+    }
+    answers
+}
+
+#[tokio::test]
+async fn multipart_submit_and_stored_status_report() {
+    let (mut sim, mut port) = start(&[]).await;
+    port.at("ATE0").await;
+    port.at("AT+CNMI=2,1,0,2,0").await;
+    let text = "x".repeat(200);
+    let answers = submit(&mut port, "+27821234567", &text, false).await;
+    assert_eq!(
+        answers,
+        ["\r\n+CMGS: 0\r\n\r\nOK\r\n", "\r\n+CMGS: 1\r\n\r\nOK\r\n"]
+    );
+    let second = sim.expect_sent(1).await;
+    assert_eq!(
+        second["concat"],
+        serde_json::json!({"ref": 7, "total": 2, "seq": 2})
+    );
+    assert_eq!(second["to"], "+27821234567");
+
+    sim.cmd_done("report-status 46").await;
+    let answers = submit(&mut port, "+27821234567", "report me", true).await;
+    assert_eq!(answers, ["\r\n+CMGS: 2\r\n\r\nOK\r\n"]);
+    assert_eq!(
+        port.until("+CDSI: \"SM\",1\r\n").await,
+        "\r\n+CDSI: \"SM\",1\r\n"
+    );
+    let report = sim.find("report", |e| e["event"] == "report").await;
+    assert_eq!(
+        (
+            report["mr"].clone(),
+            report["index"].clone(),
+            report["status"].clone()
+        ),
+        (2.into(), 1.into(), 0x46.into())
+    );
+    let answer = port.at("AT+CMGR=1").await;
+    let hex = answer.split("\r\n").nth(2).expect("pdu line");
+    let p = pdu::decode(
+        &pdu::from_hex(hex.as_bytes()).expect("hex"),
+        Direction::ToMs,
+    )
+    .expect("decode");
+    let Tpdu::StatusReport(r) = p.tpdu else {
+        panic!("not a report: {p:?}")
+    };
+    assert_eq!(
+        (r.mr, r.status, r.recipient.to_msisdn().as_str()),
+        (2, 0x46, "+27821234567")
+    );
+}
+
+#[tokio::test]
+async fn routed_status_reports_when_ds2_is_refused() {
+    let (_sim, mut port) = start(&["--cnmi-ds-routed"]).await;
+    port.at("ATE0").await;
+    assert_eq!(
+        port.at("AT+CNMI=2,1,0,2,0").await,
+        "\r\n+CMS ERROR: 303\r\n"
+    );
+    assert_eq!(port.at("AT+CNMI=2,1,0,1,0").await, "\r\nOK\r\n");
+    submit(&mut port, "+27821234567", "report me", true).await;
+    port.until("\r\n+CDS: ").await;
+    let len: usize = port.until("\r\n").await.trim().parse().expect("len");
+    let hex = port.until("\r\n").await;
+    let octets = pdu::from_hex(hex.trim().as_bytes()).expect("hex");
+    assert_eq!(octets.len() - 1 - usize::from(octets[0]), len);
+    let p = pdu::decode(&octets, Direction::ToMs).expect("decode");
+    let Tpdu::StatusReport(r) = p.tpdu else {
+        panic!("not a report: {p:?}")
+    };
+    assert_eq!((r.mr, r.status), (0, 0));
+    assert_eq!(
+        port.at("AT+CPMS?").await,
+        "\r\n+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30\r\n\r\nOK\r\n"
+    );
+}
+
+#[tokio::test]
+async fn noise_inside_cmgl() {
+    let (mut sim, mut port) = start(&[]).await;
+    port.at("ATE0").await;
+    sim.cmd_done("mo +27821234567 one").await;
+    sim.cmd_done("mo +27821234567 two").await;
+    sim.cmd_done("noise on").await;
+    let answer = port.at("AT+CMGL=4").await;
+    assert!(answer.contains("\r\n^RSSI: 17\r\n"), "{answer:?}");
+    assert!(
+        answer.contains("\r\n+CREG: 1,\"00AB\",\"1234\"\r\n"),
+        "{answer:?}"
+    );
+    assert_eq!(listed(&answer).len(), 2);
+    // An unannounced message (mt was 0) is announced between AT+CMGS and the prompt.
+    sim.cmd_done("mo +27821234567 three").await;
+    port.send(b"AT+CMGS=24\r").await;
+    assert_eq!(port.until("> ").await, "\r\n+CMTI: \"SM\",3\r\n\r\n> ");
+    port.send(b"\x1b").await;
+    port.until_final().await;
 }

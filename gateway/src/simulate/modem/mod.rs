@@ -49,6 +49,7 @@
 
 mod args;
 mod at;
+mod at_sms;
 mod commands;
 mod sms;
 mod state;

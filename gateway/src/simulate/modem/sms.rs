@@ -8,18 +8,8 @@
 //!
 //! Not handled here: text mode, SMS-COMMAND, national language shift tables on MO.
 
-//! INTERIM until the `sms-pdu` branch is merged: a minimal SMS-SUBMIT reader; MO and status
-//! report PDUs are not available yet.
-
-use richmond_codecs::sms::{Concat, Method, Udh, gsm7, ucs2};
-
-/// A recipient address.
-#[derive(Clone, Debug)]
-pub(super) struct Address(#[allow(dead_code)] String);
-
-/// A TP-SCTS (not encoded yet).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Timestamp;
+use richmond_codecs::sms::pdu::{self, Address, Direction, Pdu, StatusReport, Timestamp, Tpdu};
+use richmond_codecs::sms::{self, Concat, Encoding, Method};
 
 /// What the modem understood of an SMS-SUBMIT.
 #[derive(Debug)]
@@ -42,101 +32,86 @@ pub(super) struct SentReport {
 }
 
 impl SentReport {
-    pub(super) fn encode(&self, _smsc: &str) -> Result<(Vec<u8>, usize), String> {
-        let _ = (&self.recipient, self.submitted_at);
-        Err("status reports need the sms-pdu codec".into())
+    /// The SMS-STATUS-REPORT (SMSC field + TPDU) and its TPDU length, discharged now.
+    pub(super) fn encode(&self, smsc: &str) -> Result<(Vec<u8>, usize), String> {
+        let smsc = Address::from_msisdn(smsc).map_err(|e| format!("--smsc: {e}"))?;
+        let encoded = pdu::encode(&Pdu {
+            smsc: Some(smsc),
+            tpdu: Tpdu::StatusReport(StatusReport {
+                mr: self.mr,
+                recipient: self.recipient.clone(),
+                scts: self.submitted_at,
+                discharge: now(),
+                status: self.status,
+                more_messages: false,
+            }),
+        })
+        .map_err(|e| e.to_string())?;
+        Ok((encoded.octets, encoded.tpdu_len))
     }
 }
 
+/// Decodes the hex typed after `AT+CMGS=<declared>`; the reason when it is not a good
+/// SMS-SUBMIT of that TPDU length.
 pub(super) fn decode_submit(hex: &[u8], declared: usize) -> Result<Submitted, String> {
-    let octets = from_hex(hex).ok_or("bad hex")?;
+    let octets = pdu::from_hex(hex).map_err(|e| e.to_string())?;
     let smsc_len = usize::from(*octets.first().ok_or("empty PDU")?);
-    let tpdu = octets
-        .get(1 + smsc_len..)
+    let tpdu_len = octets
+        .len()
+        .checked_sub(1 + smsc_len)
         .ok_or("the SMSC field is longer than the PDU")?;
-    if tpdu.len() != declared {
+    if tpdu_len != declared {
         return Err(format!(
-            "AT+CMGS={declared} but the TPDU has {} octets",
-            tpdu.len()
+            "AT+CMGS={declared} but the TPDU has {tpdu_len} octets"
         ));
     }
-    let at = |i: usize| tpdu.get(i).copied().ok_or("truncated TPDU");
-    let fo = at(0)?;
-    if fo & 0x03 != 0x01 {
+    let decoded = pdu::decode(&octets, Direction::FromMs).map_err(|e| e.to_string())?;
+    let Tpdu::Submit(submit) = decoded.tpdu else {
         return Err("not an SMS-SUBMIT".into());
-    }
-    let digits = usize::from(at(2)?);
-    let toa = at(3)?;
-    let da = tpdu
-        .get(4..4 + digits.div_ceil(2))
-        .ok_or("truncated TP-DA")?;
-    let mut to: String = da
-        .iter()
-        .flat_map(|b| [b & 0x0F, b >> 4])
-        .take(digits)
-        .map(|d| char::from(b"0123456789*#abc"[usize::from(d.min(14))]))
-        .collect();
-    if toa & 0x70 == 0x10 {
-        to.insert(0, '+');
-    }
-    let mut i = 4 + digits.div_ceil(2);
-    let dcs = at(i + 1)?;
-    i += 2 + match (fo >> 3) & 0x03 {
-        0 => 0,
-        2 => 1,
-        _ => 7,
-    };
-    let udl = usize::from(at(i)?);
-    let ud = tpdu.get(i + 1..).ok_or("truncated TP-UD")?;
-    let ucs2 = dcs & 0x0C == 0x08;
-    let (concat, text) = if fo & 0x40 != 0 {
-        let (udh, _) = Udh::parse(ud).map_err(|e| e.to_string())?;
-        let hl = udh.octet_len();
-        let body = if ucs2 {
-            ucs2::decode(ud.get(hl..).unwrap_or_default())
-        } else {
-            let fill = gsm7::fill_bits(hl);
-            let septets = gsm7::unpack_with_fill(
-                ud.get(hl..).unwrap_or_default(),
-                udl.saturating_sub((hl * 8).div_ceil(7)),
-                fill,
-            );
-            gsm7::decode_unpacked(&septets)
-        };
-        (udh.concat(), body)
-    } else if ucs2 {
-        (None, ucs2::decode(ud))
-    } else {
-        (None, gsm7::decode_unpacked(&gsm7::unpack(ud, udl)))
     };
     Ok(Submitted {
-        recipient: Address(to.clone()),
-        to,
-        text,
-        dcs,
-        srr: fo & 0x20 != 0,
-        concat,
+        to: submit.recipient.to_msisdn(),
+        recipient: submit.recipient,
+        text: submit.user_data.text,
+        dcs: submit.dcs,
+        srr: submit.status_report_request,
+        concat: submit.user_data.concat,
     })
 }
 
+/// The SMS-DELIVER parts of an MO message (GSM-7 unless the text needs UCS2), each as
+/// (SMSC field + TPDU, TPDU length).
 pub(super) fn deliver_parts(
-    _smsc: &str,
-    _from: &str,
-    _text: &str,
-    _reference: u16,
-    _method: Method,
+    smsc: &str,
+    from: &str,
+    text: &str,
+    reference: u16,
+    method: Method,
 ) -> Result<Vec<(Vec<u8>, usize)>, String> {
-    Err("MO messages need the sms-pdu codec".into())
+    let smsc = Address::from_msisdn(smsc).map_err(|e| format!("--smsc: {e}"))?;
+    let originator = Address::from_msisdn(from).map_err(|e| format!("<from>: {e}"))?;
+    let parts = pdu::deliver_parts(
+        Some(&smsc),
+        &originator,
+        text,
+        now(),
+        sms::choose(text, Encoding::Gsm7),
+        reference,
+        method,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(parts.into_iter().map(|e| (e.octets, e.tpdu_len)).collect())
 }
 
+/// The current time as a TP-SCTS (UTC).
 pub(super) fn now() -> Timestamp {
-    Timestamp
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Timestamp::from_unix(i64::try_from(secs).unwrap_or(0), 0)
 }
 
+/// Uppercase hex.
 pub(super) fn hex(octets: &[u8]) -> String {
-    octets.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn from_hex(s: &[u8]) -> Option<Vec<u8>> {
-    std::str::from_utf8(s).ok().and_then(super::ussd::from_hex)
+    pdu::to_hex(octets)
 }
