@@ -114,6 +114,10 @@ pub enum SimulateKind {
     /// An SMPP 3.4 SMSC: binds, submit_sm answered with message ids, delivery receipts, MO
     /// deliver_sm (single and multipart, GSM-7 and UCS2), redelivery, misbehaviour on demand.
     Smsc(Box<crate::simulate::smsc::Args>),
+    /// A GSM modem on a pty (the `listening` event names /dev/pts/N): AT commands in PDU
+    /// mode, SIM storage, +CMGS with status reports, MO SMS (multipart), a USSD menu,
+    /// hangs and URC noise on demand.
+    Modem(crate::simulate::modem::Args),
 }
 
 impl Cli {

@@ -9,9 +9,11 @@
 //! * [`ssmi`] — a TruTeq SSMI server (reference/vumi.md §4).
 //! * [`smsc`] — an SMPP 3.4 SMSC (reference/smpp.md); also usable in-process
 //!   ([`smsc::serve`]).
+//! * [`modem`] — a GSM modem on a pty, answering AT commands (reference/modem.md §2, §5).
 //! * [`inprocess`] — the `[simulator.*]` config tables: simulators started by `richmond run`.
 
 pub mod inprocess;
+pub mod modem;
 pub mod smsc;
 pub mod ssmi;
 
@@ -46,7 +48,7 @@ pub fn run(kind: &crate::cli::SimulateKind) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let stop = tokio_util::sync::CancellationToken::new();
         let signal_stop = stop.clone();
         tokio::spawn(async move {
@@ -65,6 +67,10 @@ pub fn run(kind: &crate::cli::SimulateKind) -> anyhow::Result<()> {
         match kind {
             crate::cli::SimulateKind::Ssmi(args) => ssmi::run(args.clone(), stop).await,
             crate::cli::SimulateKind::Smsc(args) => smsc::run((**args).clone(), stop).await,
+            crate::cli::SimulateKind::Modem(args) => modem::run(args.clone(), stop).await,
         }
-    })
+    });
+    // The stdin reader sits in a blocking read: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }

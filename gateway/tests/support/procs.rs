@@ -26,6 +26,8 @@ pub struct Sim {
     /// Every event read so far.
     pub seen: Vec<Value>,
     pub addr: SocketAddr,
+    /// The `address` of the `listening` event as printed (a pty path for the modem).
+    pub address: String,
 }
 
 impl Sim {
@@ -41,6 +43,20 @@ impl Sim {
     /// the first `listening`; commands on stdin), e.g. `node tests/apps/node_smsc.js`, with
     /// `env` added to its environment.
     pub async fn start_program(program: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut sim = Self::spawn(program, args, env).await;
+        sim.addr = sim.address.parse().expect("listening address");
+        sim
+    }
+
+    /// Starts `richmond simulate modem <args…>`; `address` is the pty path to open.
+    pub async fn start_modem(args: &[&str]) -> Self {
+        let mut all = vec!["simulate", "modem"];
+        all.extend_from_slice(args);
+        Self::spawn(env!("CARGO_BIN_EXE_richmond"), &all, &[]).await
+    }
+
+    /// Starts a simulator and waits for its `listening` event.
+    async fn spawn(program: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
@@ -72,12 +88,13 @@ impl Sim {
             events,
             seen: Vec::new(),
             addr: "0.0.0.0:0".parse().expect("addr"),
+            address: String::new(),
         };
         let listening = sim.expect("listening", |e| e["event"] == "listening").await;
-        sim.addr = listening["address"]
+        listening["address"]
             .as_str()
-            .and_then(|a| a.parse().ok())
-            .expect("listening address");
+            .expect("listening address")
+            .clone_into(&mut sim.address);
         sim
     }
 
