@@ -85,6 +85,16 @@ struct Pending {
 pub struct Engine {
     pending: Option<Pending>,
     routed: Option<bool>,
+    /// A `+CUSD` line whose quoted text holds line breaks, being joined.
+    ussd: Option<Vec<u8>>,
+}
+
+/// A `+CUSD` text is joined over at most this many bytes (a USSD string is ≤ 182 characters;
+/// UCS2 hex and a CR/LF per line stay well below it). Beyond it the line goes out as it is.
+const MAX_USSD_BYTES: usize = 2048;
+
+fn open_quote(line: &[u8]) -> bool {
+    line.iter().filter(|&&b| b == b'"').count() % 2 == 1
 }
 
 impl Engine {
@@ -112,6 +122,7 @@ impl Engine {
     /// Forgets the command in flight (it timed out); returns the lines it had collected.
     pub fn abandon(&mut self) -> Vec<Bytes> {
         self.routed = None;
+        self.ussd = None;
         self.pending.take().map(|p| p.lines).unwrap_or_default()
     }
 
@@ -128,6 +139,16 @@ impl Engine {
             Item::Overlong => return Output::Overlong,
             Item::Line(line) => line,
         };
+        if let Some(mut text) = self.ussd.take() {
+            // Modems send the network's line breaks inside the quotes as they are.
+            text.push(b'\n');
+            text.extend_from_slice(&line);
+            if open_quote(&text) && text.len() < MAX_USSD_BYTES {
+                self.ussd = Some(text);
+                return Output::None;
+            }
+            return Output::Urc(Event::Ussd(Bytes::from(text)));
+        }
         if let Some(report) = self.routed.take()
             && is_hex(&line)
         {
@@ -170,6 +191,10 @@ impl Engine {
             }
             Urc::Cds { .. } => {
                 self.routed = Some(true);
+                return Output::None;
+            }
+            Urc::Cusd(_) if open_quote(line) => {
+                self.ussd = Some(line.to_vec());
                 return Output::None;
             }
             Urc::Cusd(_) => Event::Ussd(line.clone()),

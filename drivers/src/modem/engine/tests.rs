@@ -161,3 +161,31 @@ fn errors_garbage_and_abandon() {
     assert!(!e.busy());
     assert_eq!(e.handle(Item::Overlong), Output::Overlong);
 }
+
+#[test]
+fn ussd_text_with_line_breaks_is_joined() {
+    let mut e = Engine::new();
+    e.start("AT+CUSD=1,\"*120#\",15");
+    let out = feed(
+        &mut e,
+        &[
+            line("OK"),
+            line("+CUSD: 1,\"Main menu"),
+            line("1. Balance"),
+            line("2. Exit\",15"),
+        ],
+    );
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(
+        out[1],
+        Output::Urc(Event::Ussd(Bytes::from_static(
+            b"+CUSD: 1,\"Main menu\n1. Balance\n2. Exit\",15"
+        )))
+    );
+    // A quote that never closes does not swallow the stream for ever.
+    let mut e = Engine::new();
+    feed(&mut e, &[line("+CUSD: 1,\"open")]);
+    let long = "x".repeat(MAX_USSD_BYTES);
+    let out = feed(&mut e, &[line(&long)]);
+    assert!(matches!(out[..], [Output::Urc(Event::Ussd(_))]), "{out:?}");
+}
