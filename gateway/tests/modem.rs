@@ -376,3 +376,30 @@ async fn the_pin_is_entered_once_and_a_wrong_one_is_never_retried() {
     assert!(gw.logs().contains("rejected the PIN"), "{}", gw.logs());
     assert_eq!(gw.stop().await, Some(0));
 }
+
+#[tokio::test]
+async fn a_message_read_again_after_a_failed_delete_is_not_published_twice() {
+    // The modem refuses the delete, so the message stays stored and the keepalive sweep
+    // reads it again: the persistent dedup key drops the copy and the delete is retried.
+    let (mut sim, mut gw, mut app) = setup(&[], "keepalive_seconds = 1\n").await;
+    sim.cmd_done("refuse-delete 1").await;
+    sim.cmd_done("mo +27821114444 only once please").await;
+    let m = app.inbound().await;
+    assert_eq!(m.content.as_deref(), Some("only once please"));
+    sim.expect("the refused delete", |e| e["event"] == "delete_refused")
+        .await;
+    sim.expect("the delete after the sweep", |e| e["event"] == "deleted")
+        .await;
+    // Nothing else reached the application: a probe MO comes next, not a duplicate.
+    sim.cmd_done("mo +27821114444 probe").await;
+    let next = app.inbound().await;
+    assert_eq!(next.content.as_deref(), Some("probe"));
+    let metrics = procs::http_get(gw.admin, "/metrics").await.unwrap().1;
+    let dups = metrics
+        .lines()
+        .find(|l| l.starts_with("richmond_modem_duplicates_total{"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("no duplicate counter:\n{metrics}"));
+    assert_eq!(dups, "1");
+    assert_eq!(gw.stop().await, Some(0));
+}

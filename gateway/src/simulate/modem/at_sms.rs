@@ -118,6 +118,11 @@ impl Modem {
 
     pub(super) fn cmgd(&mut self, index: Option<u32>, flag: Option<u32>) -> Outcome {
         self.sim_gate(true)?;
+        if self.refuse_deletes > 0 {
+            self.refuse_deletes -= 1;
+            self.emit(json!({"event": "delete_refused", "index": index}));
+            return Err(Final::Cms(320));
+        }
         let deleted = match flag.unwrap_or(0) {
             0 => {
                 let i = index.map_or(0, |i| i as usize);

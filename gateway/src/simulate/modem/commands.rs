@@ -18,7 +18,7 @@ use richmond_codecs::sms::Method;
 
 pub(super) const HELP: &str = "mo <from> <text…> | mo16 <from> <text…> | \
 mo-partial <from> <k> <text…> | mo-reversed <from> <text…> | report-status <hex> | \
-cms-error <code> <n> | hang <n> | hang-esc <n> | noise on|off | storage-full | \
+cms-error <code> <n> | refuse-delete <n> | hang <n> | hang-esc <n> | noise on|off | storage-full | \
 ussd-encoding text|packed|ucs2 | help | quit";
 
 /// Sender of the messages `storage-full` puts in the free slots.
@@ -63,6 +63,13 @@ impl Modem {
                     Ok(json!({}))
                 }
                 _ => Err("usage: cms-error <code> <n>".into()),
+            },
+            "refuse-delete" => match number(words.next()) {
+                Some(n) => {
+                    self.refuse_deletes = n;
+                    Ok(json!({}))
+                }
+                None => Err("usage: refuse-delete <n>".into()),
             },
             "hang" | "hang-esc" => match number(words.next()) {
                 Some(after) => {

@@ -26,6 +26,7 @@
 //! mo-reversed <from> <text…>    the parts are stored last first
 //! report-status <hex>           TP-ST of the status reports of later submits (46 = expired)
 //! cms-error <code> <n>          the next n CMGS get `+CMS ERROR: <code>` after the PDU
+//! refuse-delete <n>             the next n CMGD get `+CMS ERROR: 320` (a message stays stored)
 //! hang <n>                      after n more command lines, answer nothing until reopened
 //! hang-esc <n>                  the same, but an ESC byte also ends the hang (unanswered)
 //! noise on|off                  `^RSSI`/`+CREG` URCs inside multi-line answers, a `+CMTI`

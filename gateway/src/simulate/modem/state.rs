@@ -104,6 +104,8 @@ pub(super) struct Modem {
     pub(super) report_status: u8,
     /// `cms-error <code> <n>`: (code, n left).
     pub(super) cms_errors: Option<(u16, u32)>,
+    /// The next this many `AT+CMGD` answer `+CMS ERROR: 320` (memory failure).
+    pub(super) refuse_deletes: u32,
     pub(super) noise: bool,
     pub(super) next_concat_ref: u16,
     pub(super) ussd_encoding: ussd::Encoding,
@@ -132,6 +134,7 @@ impl Modem {
             next_mr: 0,
             report_status: 0,
             cms_errors: None,
+            refuse_deletes: 0,
             noise: false,
             next_concat_ref: 0,
             ussd_encoding: ussd::Encoding::default(),
