@@ -11,8 +11,8 @@
 //! [`Engine::abandon`].
 
 use bytes::Bytes;
-use richmond_codecs::at::command;
 use richmond_codecs::at::response::{self, Final, Kind, Registration, Urc};
+use richmond_codecs::at::{command, fields};
 
 use super::codec::Item;
 
@@ -204,6 +204,37 @@ impl Engine {
         };
         Output::Urc(event)
     }
+}
+
+/// The stored messages of a `+CMGL` answer: each header with the first hex line after it
+/// long enough for its TPDU (other lines between them — garbage, a late answer — are
+/// skipped, never taken for the PDU). A header without a PDU line is dropped.
+pub fn listed(lines: &[Bytes]) -> Vec<(fields::Listed, Bytes)> {
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Ok(header) = fields::cmgl(line) else {
+            continue;
+        };
+        if let Some(pdu) = pdu_line(&lines[i + 1..], header.length) {
+            out.push((header, pdu));
+        }
+    }
+    out
+}
+
+/// The PDU of a `+CMGR` answer, found the same way.
+pub fn read_pdu(lines: &[Bytes]) -> Option<Bytes> {
+    let i = lines.iter().position(|l| l.starts_with(b"+CMGR:"))?;
+    let (_, length) = fields::cmgr(&lines[i]).ok()?;
+    pdu_line(&lines[i + 1..], length)
+}
+
+fn pdu_line(after: &[Bytes], tpdu_len: usize) -> Option<Bytes> {
+    after
+        .iter()
+        .take_while(|l| !l.starts_with(b"+CMGL:") && !l.starts_with(b"+CMGR:"))
+        .find(|l| is_hex(l) && l.len() / 2 >= tpdu_len)
+        .cloned()
 }
 
 fn is_hex(line: &[u8]) -> bool {

@@ -15,9 +15,10 @@
 //!   PDU mode, `AT+CSMS=0` (no +CNMA needed), storage (`AT+CPMS`), store-and-notify
 //!   `AT+CNMI` with fallbacks, the operator's extra commands, then a storage sweep
 //!   (`AT+CMGL=4`): messages that arrived while we were away are read first.
-//! * Inbound: `+CMTI`/`+CDSI` → `AT+CMGR` → [`Event::Message`] with its storage slot; the
-//!   transport deletes the slot ([`Handle::delete`]) only after the bus owns the message.
-//!   Routed `+CMT`/`+CDS` arrive with no slot.
+//! * Inbound: `+CMTI`/`+CDSI` → `AT+CMGR` (in the memory the URC names) → [`Event::Message`]
+//!   with its storage slot; the transport deletes the slot ([`Handle::delete`], only if it
+//!   still holds that PDU) after the bus owns the message. Routed `+CMT`/`+CDS` arrive with no
+//!   slot. The sweep lists the main memory and "SR" (status reports) when the modem has it.
 //! * Outbound: [`Handle::send`] → `AT+CMGS=<n>`, the prompt, hex + Ctrl-Z (ESC when the prompt
 //!   never came) → the message reference from `+CMGS: <mr>`, or the `+CMS ERROR` cause.
 //! * Keepalive every `keepalive` (`AT+CSQ`, `AT+CREG?`, `AT+CPMS?`); a command that times out
@@ -25,9 +26,7 @@
 //!   closed and the device path reopened with backoff (a reset modem re-enumerates; the old fd
 //!   is dead).
 //!
-//! Not handled: text mode, `+CSMS=1` with `+CNMA`, several storages at once (everything is
-//! read from and deleted in the storage `AT+CPMS` selected; `+CMTI` naming another memory is
-//! read from that one regardless), voice calls (RING is ignored), and vendor-specific port
+//! Not handled: text mode, `+CSMS=1` with `+CNMA`, voice calls (RING is ignored), and vendor-specific port
 //! selection (`AT^PORTSEL`, `AT+QURCCFG`): give the AT port that carries URCs.
 
 pub mod codec;
@@ -206,6 +205,7 @@ enum Request {
     },
     Delete {
         slot: Slot,
+        expect: Option<Bytes>,
         reply: oneshot::Sender<Result<(), Error>>,
     },
     Ussd {
@@ -248,12 +248,20 @@ impl Handle {
         .await
     }
 
-    /// Deletes a stored message (`AT+CMGD`).
+    /// Deletes a stored message (`AT+CMGD`) if the slot still holds `expect` (the PDU hex the
+    /// transport handled; the slot is read again first): a modem reuses a freed index at once,
+    /// so a late delete must not remove a newer message. Without `expect` the slot is deleted
+    /// whatever it holds. Ok also when there was nothing of ours to delete.
     ///
     /// # Errors
     /// When the modem refuses or is down (the message is read again by the next sweep).
-    pub async fn delete(&self, slot: Slot) -> Result<(), Error> {
-        self.ask(|reply| Request::Delete { slot, reply }).await
+    pub async fn delete(&self, slot: Slot, expect: Option<Bytes>) -> Result<(), Error> {
+        self.ask(|reply| Request::Delete {
+            slot,
+            expect,
+            reply,
+        })
+        .await
     }
 
     /// `AT+CUSD=1[,"<argument>",<dcs>]`: starts or continues a USSD session. The network's
@@ -279,8 +287,10 @@ impl Handle {
     }
 }
 
-/// Starts the task of one modem. It runs until `cancel`; events go to `events` (the task waits
-/// when the channel is full: a slow transport slows the reading of storage, nothing is lost).
+/// Starts the task of one modem. It runs until `cancel`. Events go to `events`: a stored
+/// message is offered without waiting (when the channel is full it stays in storage and the
+/// next sweep offers it again); every other event is awaited, so a transport that stops
+/// reading events also stops the modem task (serial reads and requests wait).
 pub fn spawn(
     config: Config,
     events: mpsc::Sender<Event>,

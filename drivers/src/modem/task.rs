@@ -9,24 +9,21 @@
 //! read right after it rather than lost or mistaken for its answer.
 
 mod init;
+mod link;
+mod storage;
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use metrics::{counter, gauge};
 use richmond_codecs::at::{command, fields};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout_at};
-use tokio_serial::SerialPortBuilderExt;
-use tokio_util::codec::Decoder;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::codec::{Codec, Item};
-use super::engine::{self, Engine, Output, Reply};
-use super::{Config, Error, Event, FlowControl, Request, Slot, preview};
+use self::link::{Fail, Link, check, open};
+use super::engine::{self, Reply};
+use super::{Config, Error, Event, Request, Slot, preview};
 
 /// Why a session ended.
 enum Stop {
@@ -37,13 +34,6 @@ enum Stop {
     Fatal(String),
 }
 
-/// A command failed to complete.
-#[derive(Debug)]
-enum Fail {
-    Timeout,
-    Gone(String),
-}
-
 pub(super) async fn run(
     config: Config,
     events: mpsc::Sender<Event>,
@@ -52,6 +42,8 @@ pub(super) async fn run(
 ) {
     let name = config.name.clone();
     let mut backoff = config.reopen_backoff;
+    // Survives reopens: a PIN whose answer never came is not entered again (modem.md §2.2).
+    let mut pin_uncertain = false;
     loop {
         if cancel.is_cancelled() {
             break;
@@ -62,8 +54,11 @@ pub(super) async fn run(
                     config: &config,
                     events: &events,
                     link: Link::new(port, &name),
+                    pin_uncertain,
+                    memory: storage::Memory::default(),
                 };
                 let stop = session.run(&mut requests, &cancel).await;
+                pin_uncertain = session.pin_uncertain;
                 if matches!(stop, Stop::Lost(_)) && session.link.ready_once {
                     backoff = config.reopen_backoff;
                 }
@@ -139,142 +134,13 @@ fn refuse(req: Request, error: Error) {
     }
 }
 
-fn open(config: &Config) -> Result<Port, tokio_serial::Error> {
-    let path = config.device.to_string_lossy().into_owned();
-    let flow = match config.flow_control {
-        FlowControl::None => tokio_serial::FlowControl::None,
-        FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
-        FlowControl::Software => tokio_serial::FlowControl::Software,
-    };
-    let stream = tokio_serial::new(path, config.baud)
-        .flow_control(flow)
-        .open_native_async()?;
-    Ok(Port {
-        stream,
-        buf: BytesMut::with_capacity(4096),
-        codec: Codec::default(),
-    })
-}
-
-/// One open port.
-pub(super) struct Link {
-    port: Port,
-    engine: Engine,
-    urcs: VecDeque<engine::Event>,
-    name: String,
-    ready_once: bool,
-}
-
-impl Link {
-    fn new(port: Port, name: &str) -> Self {
-        Self {
-            port,
-            engine: Engine::new(),
-            urcs: VecDeque::new(),
-            name: name.to_owned(),
-            ready_once: false,
-        }
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), Fail> {
-        self.port
-            .send(bytes)
-            .await
-            .map_err(|e| Fail::Gone(format!("write: {e}")))
-    }
-
-    /// Runs `line` (ending in CR) to its final result. With `pdu`, writes it with Ctrl-Z at the
-    /// prompt (the prompt must come within `prompt_timeout`, the rest within `timeout`).
-    async fn exec(
-        &mut self,
-        line: &str,
-        pdu: Option<(&str, Duration)>,
-        timeout: Duration,
-    ) -> Result<Reply, Fail> {
-        counter!("richmond_modem_commands_total", "transport" => self.name.clone()).increment(1);
-        self.engine.start(line);
-        self.write(line.as_bytes()).await?;
-        let mut pdu = pdu;
-        let mut deadline = Instant::now() + pdu.map_or(timeout, |(_, p)| p);
-        loop {
-            let item = match timeout_at(deadline, self.port.next()).await {
-                Err(_) => {
-                    if pdu.is_some() {
-                        // The prompt never came: make sure the modem is not waiting for text.
-                        let _ = self.write(&[command::ESC]).await;
-                    }
-                    self.engine.abandon();
-                    counter!("richmond_modem_command_timeouts_total", "transport" => self.name.clone())
-                        .increment(1);
-                    return Err(Fail::Timeout);
-                }
-                Ok(None) => return Err(Fail::Gone("end of file".into())),
-                Ok(Some(Err(e))) => return Err(Fail::Gone(format!("read: {e}"))),
-                Ok(Some(Ok(item))) => item,
-            };
-            match self.engine.handle(item) {
-                Output::Done(reply) => return Ok(reply),
-                Output::Prompt => {
-                    if let Some((hex, _)) = pdu.take() {
-                        self.write(&command::pdu_body(hex)).await?;
-                        deadline = Instant::now() + timeout;
-                    }
-                }
-                other => self.side(other),
-            }
-        }
-    }
-
-    /// Handles an output that is not the answer of a command.
-    fn side(&mut self, output: Output) {
-        match output {
-            Output::Urc(event) => self.urcs.push_back(event),
-            Output::Unexpected(line) => {
-                counter!("richmond_modem_unexpected_lines_total", "transport" => self.name.clone())
-                    .increment(1);
-                debug!(transport = %self.name, line = %preview(&line), "unexpected line from modem");
-            }
-            Output::Overlong => {
-                counter!("richmond_modem_unexpected_lines_total", "transport" => self.name.clone())
-                    .increment(1);
-                warn!(transport = %self.name, "overlong line from modem dropped");
-            }
-            Output::None | Output::Done(_) | Output::Prompt => {}
-        }
-    }
-
-    /// Reads and discards input for `period` (after ESC, before a sync); URCs are kept.
-    async fn drain(&mut self, period: Duration) -> Result<(), Fail> {
-        let deadline = Instant::now() + period;
-        loop {
-            match timeout_at(deadline, self.port.next()).await {
-                Err(_) => return Ok(()),
-                Ok(None) => return Err(Fail::Gone("end of file".into())),
-                Ok(Some(Err(e))) => return Err(Fail::Gone(format!("read: {e}"))),
-                Ok(Some(Ok(item))) => {
-                    if let Output::Urc(event) = self.engine.handle(item) {
-                        self.urcs.push_back(event);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Maps a finished reply to Ok or the request error.
-fn check(reply: &Reply) -> Result<(), Error> {
-    use super::Final;
-    match reply.result {
-        Final::Ok => Ok(()),
-        Final::CmsError(code) => Err(Error::Cms(code)),
-        other => Err(Error::Rejected(other)),
-    }
-}
-
 struct Session<'a> {
     config: &'a Config,
     events: &'a mpsc::Sender<Event>,
     link: Link,
+    /// A PIN was sent and its answer never came (in this or an earlier session).
+    pin_uncertain: bool,
+    memory: storage::Memory,
 }
 
 impl Session<'_> {
@@ -327,7 +193,8 @@ impl Session<'_> {
     /// ESC, sync, init, sweep.
     async fn start(&mut self) -> Result<(), Stop> {
         let ready = self.init().await?;
-        info!(transport = %self.config.name, imei = ?ready.0, imsi = ?ready.1, "modem ready");
+        info!(transport = %self.config.name, imei = ?ready.0, "modem ready");
+        debug!(transport = %self.config.name, imsi = ?ready.1, "SIM identity");
         let _ = self
             .events
             .send(Event::Ready {
@@ -389,13 +256,20 @@ impl Session<'_> {
                 let _ = reply.send(answer);
                 fail.map_or(Ok(()), Err)
             }
-            Request::Delete { slot, reply } => {
-                let r = self
-                    .link
-                    .exec(&format!("AT+CMGD={}\r", slot.index), None, timeout)
-                    .await;
-                self.answer(r, reply)
-            }
+            Request::Delete {
+                slot,
+                expect,
+                reply,
+            } => match self.delete(&slot, expect.as_ref()).await {
+                Ok(r) => {
+                    let _ = reply.send(r);
+                    Ok(())
+                }
+                Err(f) => {
+                    let _ = reply.send(Err(Error::Timeout));
+                    Err(f)
+                }
+            },
             Request::Ussd {
                 argument,
                 dcs,
@@ -452,6 +326,13 @@ impl Session<'_> {
                     Ok(())
                 }
                 engine::Event::Registration { kind, stat } => {
+                    let family = match kind {
+                        super::Registration::Cs => "cs",
+                        super::Registration::Gprs => "gprs",
+                        super::Registration::Eps => "eps",
+                    };
+                    gauge!("richmond_modem_registration", "transport" => self.config.name.clone(), "kind" => family)
+                        .set(f64::from(stat));
                     self.emit(Event::Registration { kind, stat }).await;
                     Ok(())
                 }
@@ -471,84 +352,11 @@ impl Session<'_> {
     async fn emit(&self, event: Event) {
         let _ = self.events.send(event).await;
     }
-
-    /// Passes on a stored message without waiting: when the transport is behind, the message
-    /// stays in storage and the next sweep offers it again. The task never blocks here, so a
-    /// transport waiting on [`super::Handle::delete`] cannot deadlock with it.
-    pub(super) fn offer(&self, slot: Slot, hex: bytes::Bytes) {
-        if self
-            .events
-            .try_send(Event::Message {
-                slot: Some(slot),
-                hex,
-            })
-            .is_err()
-        {
-            counter!("richmond_modem_deferred_reads_total", "transport" => self.config.name.clone())
-                .increment(1);
-        }
-    }
-
-    /// `AT+CMGR=<index>` and the message as an event (an empty slot is skipped).
-    async fn read_slot(&mut self, slot: Slot) -> Result<(), Fail> {
-        let reply = self
-            .link
-            .exec(
-                &format!("AT+CMGR={}\r", slot.index),
-                None,
-                self.config.command_timeout,
-            )
-            .await?;
-        let pdu = reply
-            .lines
-            .iter()
-            .position(|l| l.starts_with(b"+CMGR:"))
-            .and_then(|i| reply.lines.get(i + 1))
-            .cloned();
-        match (check(&reply), pdu) {
-            (Ok(()), Some(hex)) => self.offer(slot, hex),
-            (r, _) => {
-                debug!(transport = %self.config.name, index = slot.index, result = ?r, "nothing to read in slot");
-            }
-        }
-        Ok(())
-    }
 }
 
 fn lost(fail: Fail) -> Stop {
     match fail {
         Fail::Timeout => Stop::Lost("modem does not answer".into()),
         Fail::Gone(reason) => Stop::Lost(reason),
-    }
-}
-
-/// The serial stream with its read buffer and codec. Reading is cancel-safe (`read_buf`
-/// keeps what it read in the buffer), so `next` can sit in a `select!`.
-struct Port {
-    stream: tokio_serial::SerialStream,
-    buf: BytesMut,
-    codec: Codec,
-}
-
-impl Port {
-    /// The next item; None at end of file.
-    async fn next(&mut self) -> Option<std::io::Result<Item>> {
-        loop {
-            match self.codec.decode(&mut self.buf) {
-                Ok(Some(item)) => return Some(Ok(item)),
-                Ok(None) => {}
-                Err(e) => return Some(Err(e)),
-            }
-            match self.stream.read_buf(&mut self.buf).await {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) => return Some(Err(e)),
-            }
-        }
-    }
-
-    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.stream.write_all(bytes).await?;
-        self.stream.flush().await
     }
 }

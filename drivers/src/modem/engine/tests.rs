@@ -189,3 +189,27 @@ fn ussd_text_with_line_breaks_is_joined() {
     let out = feed(&mut e, &[line(&long)]);
     assert!(matches!(out[..], [Output::Urc(Event::Ussd(_))]), "{out:?}");
 }
+
+#[test]
+fn stored_pdus_are_found_past_garbage_and_short_lines() {
+    let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+    let lines = [
+        b("+CMGL: 1,0,,3"),
+        b("garbage"),
+        b("ABCD"),
+        b("0011223344"),
+        b("+CMGL: 2,1,,2"),
+        b("+CMGL: 3,1,,1"),
+        b("00AA"),
+    ];
+    let got: Vec<(u32, Bytes)> = listed(&lines)
+        .into_iter()
+        .map(|(h, p)| (h.index, p))
+        .collect();
+    // Slot 1 skips the garbage and the too-short hex; slot 2 has no PDU line of its own.
+    assert_eq!(got, [(1, b("0011223344")), (3, b("00AA"))]);
+    let read = [b("+CMGR: 0,,2"), b("^RSSI: 5"), b("00AABB")];
+    assert_eq!(read_pdu(&read), Some(b("00AABB")));
+    assert_eq!(read_pdu(&[b("+CMGR: 0,,9"), b("00AA")]), None);
+    assert_eq!(read_pdu(&[b("OK")]), None);
+}

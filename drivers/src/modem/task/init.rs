@@ -14,14 +14,15 @@ use metrics::gauge;
 use richmond_codecs::at::{command, fields};
 use tracing::{info, warn};
 
-use super::{Fail, Session, Stop, check, lost};
-use crate::modem::{Event, Slot};
+use super::link::{Fail, check};
+use super::{Session, Stop, lost};
+use crate::modem::Event;
 
 /// How often `AT+CPIN?` is asked while the SIM gets ready after its PIN.
 const SIM_READY_POLLS: u32 = 10;
 
 impl Session<'_> {
-    async fn run_ok(&mut self, line: &str) -> Result<Option<super::Reply>, Fail> {
+    pub(super) async fn run_ok(&mut self, line: &str) -> Result<Option<super::Reply>, Fail> {
         let reply = self
             .link
             .exec(&format!("{line}\r"), None, self.config.command_timeout)
@@ -93,6 +94,7 @@ impl Session<'_> {
         if !cnmi_set {
             warn!(transport = %self.config.name, "modem refused every AT+CNMI; storage is swept at each keepalive");
         }
+        self.learn_memories().await.map_err(lost)?;
         for line in self.config.init_commands.clone() {
             self.required(&line).await?;
         }
@@ -112,7 +114,7 @@ impl Session<'_> {
 
     /// `AT+CPIN?`, the PIN once if asked, then wait until the SIM is ready.
     async fn sim(&mut self) -> Result<(), Stop> {
-        let mut pin_sent = false;
+        let mut sent_here = false;
         for _ in 0..SIM_READY_POLLS {
             let reply = self
                 .link
@@ -125,7 +127,14 @@ impl Session<'_> {
                 .map(|s| String::from_utf8_lossy(s).into_owned());
             match state.as_deref() {
                 Some("READY") => return Ok(()),
-                Some("SIM PIN") if !pin_sent => {
+                Some("SIM PIN") if sent_here => {} // accepted; the SIM is getting ready
+                Some("SIM PIN") if self.pin_uncertain => {
+                    return Err(Stop::Fatal(
+                        "the PIN was sent before and its answer never came; not entering it again"
+                            .into(),
+                    ));
+                }
+                Some("SIM PIN") => {
                     let Some(pin) = self.config.pin.clone() else {
                         return Err(Stop::Fatal(
                             "the SIM asks for a PIN and none is configured".into(),
@@ -134,6 +143,8 @@ impl Session<'_> {
                     let Some(q) = command::quoted(&pin) else {
                         return Err(Stop::Fatal("the configured PIN is not usable".into()));
                     };
+                    // Until the modem answers, this try may have counted: no second one.
+                    self.pin_uncertain = true;
                     let r = self
                         .link
                         .exec(&format!("AT+CPIN={q}\r"), None, self.config.command_timeout)
@@ -145,9 +156,11 @@ impl Session<'_> {
                                 .into(),
                         ));
                     }
-                    pin_sent = true;
+                    // Accepted: the same PIN may be entered again after a modem reset.
+                    self.pin_uncertain = false;
+                    sent_here = true;
                 }
-                Some("SIM PIN") | None => {}
+                None => {}
                 Some(other) => {
                     return Err(Stop::Fatal(format!("the SIM wants {other}")));
                 }
@@ -155,42 +168,6 @@ impl Session<'_> {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         Err(Stop::Lost("SIM not ready".into()))
-    }
-
-    /// `AT+CMGL=4`: every stored message that was received (stat 0 or 1) is passed on.
-    pub(super) async fn sweep(&mut self) -> Result<(), Fail> {
-        let reply = self
-            .link
-            .exec("AT+CMGL=4\r", None, self.config.command_timeout * 4)
-            .await?;
-        if check(&reply).is_err() {
-            warn!(transport = %self.config.name, result = ?reply.result, "storage sweep refused");
-            return Ok(());
-        }
-        let mut lines = reply.lines.into_iter();
-        let mem = self.config.storage.clone().unwrap_or_else(|| "SM".into());
-        let mut found = 0;
-        while let Some(line) = lines.next() {
-            let Ok(listed) = fields::cmgl(&line) else {
-                continue;
-            };
-            let Some(hex) = lines.next() else { break };
-            if listed.stat > 1 {
-                continue; // a stored SUBMIT: not ours to read or delete
-            }
-            found += 1;
-            self.offer(
-                Slot {
-                    mem: mem.clone(),
-                    index: listed.index,
-                },
-                hex,
-            );
-        }
-        if found > 0 {
-            info!(transport = %self.config.name, messages = found, "storage sweep found messages");
-        }
-        Ok(())
     }
 
     /// Signal, registration and storage; sweeps again when storage holds messages no URC
@@ -209,7 +186,8 @@ impl Session<'_> {
         if let Some(reply) = self.run_ok("AT+CREG?").await?
             && let Some(Ok(stat)) = reply.line("+CREG:").map(fields::registration_reply)
         {
-            gauge!("richmond_modem_registration", "transport" => name.clone()).set(f64::from(stat));
+            gauge!("richmond_modem_registration", "transport" => name.clone(), "kind" => "cs")
+                .set(f64::from(stat));
             self.emit(Event::Registration {
                 kind: crate::modem::Registration::Cs,
                 stat,

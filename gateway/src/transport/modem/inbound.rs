@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use metrics::counter;
 use richmond_codecs::sms::pdu::{self, Deliver, Direction, Tpdu};
+use richmond_codecs::sms::{Encoding, Udh, udh};
 use richmond_codecs::vumi::UserMessage;
 use richmond_drivers::modem::{Event, Slot};
 use serde_json::{Value, json};
@@ -64,12 +65,27 @@ pub(super) async fn run(
                     continue; // a modem we refused: leave its storage alone
                 }
                 if let Some(slot) = &slot
-                    && !lock(&shared.in_flight).insert(slot.clone())
+                    && !lock(&shared.in_flight).insert((slot.clone(), hex.clone()))
                 {
-                    continue;
+                    continue; // being handled (a sweep offers it again until deleted)
                 }
-                let after = message(&shared, &hex).await;
-                finish(&shared, &tracker, slot, after);
+                let mut after = message(&shared, &hex).await;
+                if slot.is_none() {
+                    // A routed message exists nowhere else: try again while the store or bus
+                    // recovers (the bus retries by itself; it only gives up when closing).
+                    let mut tries = 1;
+                    while matches!(after, After::Keep) && tries < ROUTED_TRIES {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        after = message(&shared, &hex).await;
+                        tries += 1;
+                    }
+                    if matches!(after, After::Keep) {
+                        counter!("richmond_modem_dropped_total", "transport" => shared.id.clone(), "kind" => "routed")
+                            .increment(1);
+                        tracing::error!(message = "A routed message (+CMT/+CDS) could not be handed on and is lost; prefer store-and-notify CNMI settings.", transport = %shared.id);
+                    }
+                }
+                finish(&shared, &tracker, slot, hex, after);
             }
             Event::Ussd(line) => ussd::inbound(&shared, &line).await,
             _ => {}
@@ -77,21 +93,32 @@ pub(super) async fn run(
     }
 }
 
-/// Deletes the slot (in a task) or releases it for the next sweep.
-fn finish(shared: &Arc<Shared>, tracker: &TaskTracker, slot: Option<Slot>, after: After) {
+/// How often a routed message is tried before it is given up (one second apart).
+const ROUTED_TRIES: u32 = 60;
+
+/// Deletes the slot if it still holds `hex` (in a task) or releases it for the next sweep.
+fn finish(
+    shared: &Arc<Shared>,
+    tracker: &TaskTracker,
+    slot: Option<Slot>,
+    hex: Bytes,
+    after: After,
+) {
     let Some(slot) = slot else { return };
+    let key = (slot, hex);
     match after {
         After::Keep => {
-            lock(&shared.in_flight).remove(&slot);
+            lock(&shared.in_flight).remove(&key);
         }
         After::Delete => {
             let shared = shared.clone();
             tracker.spawn(async move {
-                if let Err(e) = shared.handle.delete(slot.clone()).await {
+                let (slot, hex) = &key;
+                if let Err(e) = shared.handle.delete(slot.clone(), Some(hex.clone())).await {
                     tracing::warn!(message = "Could not delete a handled message from the modem; the next sweep reads it again (dropped as a duplicate).",
                         transport = %shared.id, index = slot.index, error = %e);
                 }
-                lock(&shared.in_flight).remove(&slot);
+                lock(&shared.in_flight).remove(&key);
             });
         }
     }
@@ -111,8 +138,17 @@ async fn message(shared: &Shared, hex: &Bytes) -> After {
     let pdu = match decoded {
         Ok(p) => p,
         Err(e) => {
+            // Kept on <id>.failures (raw hex) before it leaves the modem: a full SIM of
+            // garbage would stop reception, and nothing is deleted that nobody holds.
             rejected(shared, e.code());
-            tracing::warn!(message = "A stored PDU does not decode; deleted from the modem.", transport = %shared.id, error = %e);
+            let reason = format!("received PDU does not decode: {e}");
+            let body = serde_json::to_vec(&json!({"modem_pdu": String::from_utf8_lossy(hex)}))
+                .unwrap_or_default();
+            let failure = crate::transport::failure_body(&body, &reason);
+            if shared.publish("failures", failure).await.is_err() {
+                return After::Keep;
+            }
+            tracing::warn!(message = "A received PDU does not decode; sent to failures and deleted from the modem.", transport = %shared.id, error = %e);
             return After::Delete;
         }
     };
@@ -155,10 +191,12 @@ pub(super) fn now_millis() -> i64 {
 
 /// One SMS-DELIVER: published whole, or kept as a part. True when the bus or store owns it.
 async fn deliver(shared: &Shared, d: Deliver) -> bool {
+    let ud = &d.user_data;
     let part = json!({
-        "text": d.user_data.text,
-        "binary": (d.user_data.encoding == richmond_codecs::sms::Encoding::Binary)
-            .then(|| pdu::to_hex(&d.user_data.octets)),
+        "text": ud.text,
+        "octets": pdu::to_hex(&ud.octets),
+        "encoding": ud.encoding.as_str(),
+        "binary": (ud.encoding == Encoding::Binary).then(|| pdu::to_hex(&ud.octets)),
         "from": d.originator.to_msisdn(),
         "scts": d.scts.to_rfc3339(),
         "dcs": d.dcs,
@@ -166,13 +204,24 @@ async fn deliver(shared: &Shared, d: Deliver) -> bool {
     });
     match d.user_data.concat {
         Some(c) if c.total > 1 => {
+            // modem.md §0 item 5: originator, reference, its width, and the total.
+            let width = if concat_width_16(&d.user_data.udh) {
+                16
+            } else {
+                8
+            };
             let key = shared.key(
                 "mp",
-                &format!("{}:{}:{}", d.originator.to_msisdn(), c.reference, c.total),
+                &format!(
+                    "{}:{width}:{}:{}",
+                    d.originator.to_msisdn(),
+                    c.reference,
+                    c.total
+                ),
             );
             let store = &shared.ctx.store;
             let timeout = Duration::from_secs(shared.config.multipart_timeout_seconds);
-            let ttl = timeout * 4;
+            let ttl = multipart_ttl(timeout);
             let field = format!("{:03}", c.seq);
             let Ok(n) = store
                 .hash_put(&key, &field, part.to_string().as_bytes(), ttl)
@@ -200,9 +249,53 @@ async fn deliver(shared: &Shared, d: Deliver) -> bool {
     }
 }
 
+/// How long parts and their index entry live: the timeout plus a day, so parts already
+/// deleted from the modem outlast a long broker outage while the timer retries.
+fn multipart_ttl(timeout: Duration) -> Duration {
+    timeout + Duration::from_secs(24 * 3600)
+}
+
+fn concat_width_16(udh: &[u8]) -> bool {
+    Udh::parse(udh).is_ok_and(|(u, _)| u.elements().any(|e| e.id == udh::IEI_CONCAT_16))
+}
+
+/// The text of the parts in order. When every part is GSM-7 or every part UCS2 in the default
+/// tables, their octets are joined first and decoded once, so an escape pair or a surrogate
+/// pair that a sender split across parts comes out whole; otherwise (national shift tables,
+/// mixed encodings) the parts' texts are joined.
+fn join_text(parts: &[Value]) -> String {
+    let texts = || parts.iter().map(|p| p["text"].as_str().unwrap_or_default());
+    let encoding = |p: &Value| match p["encoding"].as_str() {
+        Some("gsm7") => Some(Encoding::Gsm7),
+        Some("ucs2") => Some(Encoding::Ucs2),
+        _ => None,
+    };
+    let Some(first) = parts.first().and_then(encoding) else {
+        return texts().collect();
+    };
+    let mut octets = Vec::new();
+    for p in parts {
+        let raw = p["octets"]
+            .as_str()
+            .and_then(|h| pdu::from_hex(h.as_bytes()).ok());
+        match raw {
+            Some(raw)
+                if encoding(p) == Some(first)
+                    && first.decode(&raw) == p["text"].as_str().unwrap_or_default() =>
+            {
+                octets.extend_from_slice(&raw);
+            }
+            _ => return texts().collect(),
+        }
+    }
+    first.decode(&octets)
+}
+
 /// Publishes the parts under `key` as one message (flagged when some are missing), then
-/// forgets them. Leaves them for the timer when the bus is closed.
+/// forgets them. Leaves them for the timer when the bus is closed. One join at a time, so
+/// the last part and the timer cannot both publish a message.
 async fn join_and_publish(shared: &Shared, key: &str, total: u8) {
+    let _joining = shared.joining.lock().await;
     let store = &shared.ctx.store;
     let Ok(fields) = store.hash_get_all(key).await else {
         return;
@@ -228,11 +321,10 @@ async fn join_and_publish(shared: &Shared, key: &str, total: u8) {
 
 /// Publishes the message made of `parts` (in order). True when the bus owns it.
 async fn publish_mo(shared: &Shared, parts: &[Value], incomplete: Option<(Vec<u8>, u8)>) -> bool {
-    let first = &parts[0];
-    let text: String = parts
-        .iter()
-        .map(|p| p["text"].as_str().unwrap_or_default())
-        .collect();
+    let Some(first) = parts.first() else {
+        return true;
+    };
+    let text = join_text(parts);
     let binary: Option<String> = parts
         .iter()
         .map(|p| p["binary"].as_str().map(str::to_owned))

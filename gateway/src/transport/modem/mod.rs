@@ -40,6 +40,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU16};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use richmond_drivers::modem::{self, Handle, Slot};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -64,8 +65,12 @@ struct Shared {
     ctx: Context,
     handle: Handle,
     identity: Mutex<Identity>,
-    /// Storage slots being handled (a sweep lists them again until they are deleted).
-    in_flight: Mutex<HashSet<Slot>>,
+    /// Storage slots being handled, with the PDU they held (a sweep lists them again until
+    /// they are deleted).
+    in_flight: Mutex<HashSet<(Slot, Bytes)>>,
+    /// Held while the parts of a multipart message are joined (the last part and the
+    /// timer must not both publish it).
+    joining: tokio::sync::Mutex<()>,
     ussd: Mutex<Option<ussd::Session>>,
     next_reference: AtomicU16,
     /// The modem is ready and is the configured one.
@@ -122,6 +127,7 @@ pub(crate) fn spawn(
         handle,
         identity: Mutex::new(Identity::default()),
         in_flight: Mutex::new(HashSet::new()),
+        joining: tokio::sync::Mutex::new(()),
         ussd: Mutex::new(None),
         next_reference: AtomicU16::new(start),
         usable: AtomicBool::new(false),

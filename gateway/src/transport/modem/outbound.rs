@@ -10,7 +10,13 @@
 //!   out → `ack` (`sent_message_id` = the parts' message references, comma-separated); a
 //!   permanent error → `nack` naming the cause and the part;
 //! * USSD → `ussd` module;
-//! * on `intake` cancellation a message still waiting for the modem is handed back (requeue).
+//! * on `intake` cancellation a message still waiting for the modem is handed back (requeue);
+//!   the parts it already sent are remembered in the store (with its concatenation
+//!   reference), so its redelivery sends only the rest.
+//!
+//! A part whose `+CMGS` answer never came is sent again (counted in
+//! `richmond_modem_send_retries_total{code="timeout"}`): the network may have taken it, so the
+//! recipient can get it twice — the price of never losing it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -69,6 +75,13 @@ async fn handle_delivery(shared: &Shared, delivery: Delivery, stop: &Cancellatio
     }
 }
 
+/// The parts of a message already sent, kept while the rest wait.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Progress {
+    reference: u16,
+    mrs: Vec<u8>,
+}
+
 fn nack(shared: &Shared, msg: &UserMessage, reason: &str) -> Option<VumiEvent> {
     Some(VumiEvent::nack(&shared.id, &msg.message_id, reason))
 }
@@ -87,6 +100,13 @@ where
     let mut tries = 0;
     let mut pause = Duration::from_secs_f64(shared.config.retry_backoff_seconds);
     loop {
+        if !shared.usable.load(Ordering::SeqCst) {
+            // Down, or not the configured modem: wait, it does not count as a try.
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                () = tokio::time::sleep(Duration::from_millis(500)) => continue,
+            }
+        }
         let r = op().await;
         let wait = match &r {
             Err(ModemError::Down) => Duration::from_millis(500),
@@ -115,7 +135,18 @@ async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Op
     let Ok(recipient) = Address::from_msisdn(to) else {
         return nack(shared, msg, "to_addr is not a number the modem can send to");
     };
-    let reference = shared.next_reference.fetch_add(1, Ordering::Relaxed);
+    // A message handed back half sent (a stop while the modem was down) resumes where it
+    // stopped, with the same concatenation reference, instead of sending its parts again.
+    let progress_key = shared.key("progress", &msg.message_id);
+    let progress = match shared.ctx.store.get(&progress_key).await {
+        Ok(Some(v)) => serde_json::from_slice::<Progress>(&v).ok(),
+        _ => None,
+    };
+    let reference = progress.as_ref().map_or_else(
+        || shared.next_reference.fetch_add(1, Ordering::Relaxed),
+        |p| p.reference,
+    );
+    let mut mrs = progress.map(|p| p.mrs).unwrap_or_default();
     let options = SubmitOptions {
         preferred: shared.config.preferred(),
         reference: match shared.config.method() {
@@ -135,8 +166,7 @@ async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Op
         Err(e) => return nack(shared, msg, &format!("cannot encode the message: {e}")),
     };
     let total = parts.len();
-    let mut mrs = Vec::with_capacity(total);
-    for (i, part) in parts.iter().enumerate() {
+    for (i, part) in parts.iter().enumerate().skip(mrs.len()) {
         let hex = pdu::to_hex(&part.octets);
         let r = with_retries(shared, stop, || {
             shared.handle.send(hex.clone(), part.tpdu_len)
@@ -147,6 +177,17 @@ async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Op
                 mrs.push(mr);
                 if shared.config.delivery_reports {
                     reports::remember(shared, mr, to, &msg.message_id, i + 1, total).await;
+                }
+                if total > 1 && i + 1 < total {
+                    let p = Progress {
+                        reference,
+                        mrs: mrs.clone(),
+                    };
+                    let body = serde_json::to_vec(&p).unwrap_or_default();
+                    let ttl = Duration::from_secs(24 * 3600);
+                    if let Err(e) = shared.ctx.store.put(&progress_key, &body, ttl).await {
+                        tracing::warn!(message = "Progress of a multipart send not stored; a redelivery would send its parts again.", transport = %shared.id, error = %e);
+                    }
                 }
             }
             Err(e) => {
@@ -160,6 +201,9 @@ async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Op
                 return nack(shared, msg, &format!("{e}{where_}"));
             }
         }
+    }
+    if total > 1 {
+        let _ = shared.ctx.store.delete(&progress_key).await;
     }
     let ids: Vec<String> = mrs.iter().map(u8::to_string).collect();
     let mut event = VumiEvent::ack(&shared.id, &msg.message_id, &ids.join(","));

@@ -51,24 +51,31 @@ pub(super) async fn outbound(
         },
     };
     let dcs = shared.config.ussd_dcs;
+    // The session is recorded before the request goes out: the network's answer can come
+    // before the modem's OK, and must find it.
+    let before = {
+        let mut session = lock(&shared.ussd);
+        let before = session.clone();
+        let keep = session.as_ref().map(|s| s.service.clone());
+        *session = Some(Session {
+            // A reply within a session keeps the code that opened it.
+            service: match (msg.session_event, keep) {
+                (Some(SessionEvent::Resume), Some(s)) => s,
+                _ => service,
+            },
+            app_address: msg.from_addr.clone().unwrap_or_default(),
+        });
+        before
+    };
     let r = outbound::with_retries(shared, stop, || {
         shared.handle.ussd(Some(argument.clone()), dcs)
     })
-    .await?;
-    Some(match r {
-        Ok(()) => {
-            let mut session = lock(&shared.ussd);
-            let keep = session.as_ref().map(|s| s.service.clone());
-            *session = Some(Session {
-                // A reply within a session keeps the code that opened it.
-                service: match (msg.session_event, keep) {
-                    (Some(SessionEvent::Resume), Some(s)) => s,
-                    _ => service,
-                },
-                app_address: msg.from_addr.clone().unwrap_or_default(),
-            });
-            VumiEvent::ack(&shared.id, id, id)
-        }
+    .await;
+    if !matches!(r, Some(Ok(()))) {
+        *lock(&shared.ussd) = before;
+    }
+    Some(match r? {
+        Ok(()) => VumiEvent::ack(&shared.id, id, id),
         Err(e) => VumiEvent::nack(&shared.id, id, &e.to_string()),
     })
 }
@@ -117,5 +124,10 @@ pub(super) async fn inbound(shared: &Shared, line: &[u8]) {
     }
     if shared.publish("inbound", msg.encode()).await.is_ok() {
         common::count(&shared.id, "inbound", "ussd");
+    } else {
+        // The bus only refuses when it is closing; a USSD answer cannot be read again.
+        metrics::counter!("richmond_modem_dropped_total", "transport" => shared.id.clone(), "kind" => "ussd")
+            .increment(1);
+        tracing::warn!(message = "USSD answer not published: the bus is closing.", transport = %shared.id);
     }
 }
