@@ -403,3 +403,54 @@ async fn a_message_read_again_after_a_failed_delete_is_not_published_twice() {
     assert_eq!(dups, "1");
     assert_eq!(gw.stop().await, Some(0));
 }
+
+#[tokio::test]
+async fn status_reports_stored_in_the_sr_memory_are_read_and_deleted_there() {
+    let (mut sim, mut gw, mut app) = setup(&["--report-memory", "SR"], "").await;
+    let m = app.sms("+27820006666", "report me from SR");
+    app.send(&m).await;
+    let (done, early) = outcomes(&mut app, 1).await;
+    assert_eq!(done[&m.message_id].0, "ack");
+    let reports = reports_for(&mut app, early, &[&m.message_id]).await;
+    assert_eq!(reports[&m.message_id], "delivered");
+    sim.expect("the report deleted from SR", |e| {
+        e["event"] == "deleted" && e["mem"] == "SR"
+    })
+    .await;
+    // An MO after it is read from SM again.
+    sim.cmd_done("mo +27821115555 back in SM").await;
+    assert_eq!(app.inbound().await.content.as_deref(), Some("back in SM"));
+    sim.expect("the MO deleted from SM", |e| {
+        e["event"] == "deleted" && e["mem"] == "SM"
+    })
+    .await;
+    assert_eq!(gw.stop().await, Some(0));
+}
+
+#[tokio::test]
+async fn cnmi_falls_back_and_routed_status_reports_become_delivery_reports() {
+    // The modem refuses <ds> 2 (like many Qualcomm devices): the driver falls back to
+    // 2,1,0,1,0 and reports arrive routed as +CDS, with nothing to delete.
+    let (mut sim, mut gw, mut app) = setup(&["--cnmi-ds-routed"], "").await;
+    let m = app.sms("+27820007777", "routed report");
+    app.send(&m).await;
+    let (done, early) = outcomes(&mut app, 1).await;
+    assert_eq!(done[&m.message_id].0, "ack");
+    let reports = reports_for(&mut app, early, &[&m.message_id]).await;
+    assert_eq!(reports[&m.message_id], "delivered");
+    pump(&mut sim).await;
+    let cnmi: Vec<&str> = sim
+        .seen
+        .iter()
+        .filter_map(|e| e["line"].as_str())
+        .filter(|l| l.starts_with("AT+CNMI="))
+        .collect();
+    assert_eq!(cnmi, ["AT+CNMI=2,1,0,2,0", "AT+CNMI=2,1,0,1,0"]);
+    assert!(
+        sim.seen
+            .iter()
+            .any(|e| e["event"] == "report" && e["index"].is_null())
+    );
+    assert_eq!(sim.count(|e| e["event"] == "deleted"), 0);
+    assert_eq!(gw.stop().await, Some(0));
+}

@@ -431,3 +431,130 @@ async fn noise_inside_cmgl() {
     port.send(b"\x1b").await;
     port.until_final().await;
 }
+
+#[tokio::test]
+async fn status_reports_in_a_separate_sr_memory() {
+    let (mut sim, mut port) = start(&["--report-memory", "SR", "--slots", "5"]).await;
+    port.at("ATE0").await;
+    assert_eq!(
+        port.at("AT+CPMS=?").await,
+        "\r\n+CPMS: (\"SM\",\"SR\"),(\"SM\"),(\"SM\")\r\n\r\nOK\r\n"
+    );
+    port.at("AT+CNMI=2,1,0,2,0").await;
+    sim.cmd_done("mo +27821234567 hello").await;
+    assert_eq!(
+        port.until("+CMTI: \"SM\",1\r\n").await,
+        "\r\n+CMTI: \"SM\",1\r\n"
+    );
+    submit(&mut port, "+27821234567", "report me", true).await;
+    assert_eq!(
+        port.until("+CDSI: \"SR\",1\r\n").await,
+        "\r\n+CDSI: \"SR\",1\r\n"
+    );
+    let report = sim.find("report", |e| e["event"] == "report").await;
+    assert_eq!(
+        (report["index"].clone(), report["mem"].clone()),
+        (1.into(), "SR".into())
+    );
+    assert_eq!(
+        port.at("AT+CPMS?").await,
+        "\r\n+CPMS: \"SM\",1,5,\"SM\",1,5,\"SM\",1,5\r\n\r\nOK\r\n"
+    );
+    // "SM" (mem1 after open) holds the MO at 1, not the report.
+    let answer = port.at("AT+CMGR=1").await;
+    let hex = answer.split("\r\n").nth(2).expect("pdu line");
+    let p = pdu::decode(
+        &pdu::from_hex(hex.as_bytes()).expect("hex"),
+        Direction::ToMs,
+    )
+    .expect("decode");
+    assert_eq!(deliver(&p).user_data.text, "hello");
+    assert_eq!(port.at("AT+CMGR=2").await, "\r\n+CMS ERROR: 321\r\n");
+
+    assert_eq!(
+        port.at("AT+CPMS=\"SR\",\"SM\",\"SM\"").await,
+        "\r\n+CPMS: 1,5,1,5,1,5\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        port.at("AT+CPMS?").await,
+        "\r\n+CPMS: \"SR\",1,5,\"SM\",1,5,\"SM\",1,5\r\n\r\nOK\r\n"
+    );
+    let answer = port.at("AT+CMGR=1").await;
+    assert!(answer.starts_with("\r\n+CMGR: 0,,"), "{answer:?}");
+    let hex = answer.split("\r\n").nth(2).expect("pdu line");
+    let p = pdu::decode(
+        &pdu::from_hex(hex.as_bytes()).expect("hex"),
+        Direction::ToMs,
+    )
+    .expect("decode");
+    let Tpdu::StatusReport(r) = p.tpdu else {
+        panic!("not a report: {p:?}")
+    };
+    assert_eq!(
+        (r.mr, r.recipient.to_msisdn().as_str()),
+        (0, "+27821234567")
+    );
+    assert_eq!(listed(&port.at("AT+CMGL=4").await).len(), 1);
+    assert_eq!(port.at("AT+CMGD=1").await, "\r\nOK\r\n");
+    let deleted = sim.find("deleted", |e| e["event"] == "deleted").await;
+    assert_eq!(
+        (deleted["index"].clone(), deleted["mem"].clone()),
+        (1.into(), "SR".into())
+    );
+    assert_eq!(port.at("AT+CMGL=4").await, "\r\nOK\r\n");
+
+    // Back to "SM": the MO is still there.
+    assert_eq!(
+        port.at("AT+CPMS=\"SM\"").await,
+        "\r\n+CPMS: 1,5,1,5,1,5\r\n\r\nOK\r\n"
+    );
+    assert_eq!(listed(&port.at("AT+CMGL=4").await).len(), 1);
+    assert_eq!(port.at("AT+CPMS=\"ME\"").await, "\r\n+CMS ERROR: 302\r\n");
+    assert_eq!(
+        port.at("AT+CPMS=\"SR\",\"ME\"").await,
+        "\r\n+CMS ERROR: 302\r\n"
+    );
+    // A failed AT+CPMS leaves mem1 as it was.
+    assert_eq!(
+        port.at("AT+CPMS?").await,
+        "\r\n+CPMS: \"SM\",1,5,\"SM\",1,5,\"SM\",1,5\r\n\r\nOK\r\n"
+    );
+    // Reopening selects "SM" again.
+    port.at("AT+CPMS=\"SR\"").await;
+    drop(port);
+    sim.expect("closed", |e| e["event"] == "closed").await;
+    let mut port = Port::open(&sim.address);
+    assert_eq!(
+        port.at("AT+CPMS?").await,
+        "AT+CPMS?\r\r\n+CPMS: \"SM\",1,5,\"SM\",1,5,\"SM\",1,5\r\n\r\nOK\r\n"
+    );
+}
+
+#[tokio::test]
+async fn no_sr_memory_by_default() {
+    let (mut sim, mut port) = start(&[]).await;
+    port.at("ATE0").await;
+    assert_eq!(
+        port.at("AT+CPMS=?").await,
+        "\r\n+CPMS: (\"SM\"),(\"SM\"),(\"SM\")\r\n\r\nOK\r\n"
+    );
+    assert_eq!(port.at("AT+CPMS=\"SR\"").await, "\r\n+CMS ERROR: 302\r\n");
+    assert_eq!(
+        port.at("AT+CPMS=\"SM\"").await,
+        "\r\n+CPMS: 0,30,0,30,0,30\r\n\r\nOK\r\n"
+    );
+    port.at("AT+CNMI=2,1,0,2,0").await;
+    submit(&mut port, "+27821234567", "report me", true).await;
+    assert_eq!(
+        port.until("+CDSI: \"SM\",1\r\n").await,
+        "\r\n+CDSI: \"SM\",1\r\n"
+    );
+    let report = sim.find("report", |e| e["event"] == "report").await;
+    assert_eq!(report["mem"], "SM");
+    assert_eq!(port.at("AT+CMGD=1").await, "\r\nOK\r\n");
+    let deleted = sim.find("deleted", |e| e["event"] == "deleted").await;
+    assert_eq!(
+        (deleted["index"].clone(), deleted["mem"].clone()),
+        (1.into(), "SM".into())
+    );
+}

@@ -1,5 +1,28 @@
 //! The options of `richmond simulate modem`.
 
+/// A message storage of the simulated modem (TS 27.005 §3.2.2 `<mem1>`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Memory {
+    /// The SIM storage: received messages (and status reports unless `--report-memory SR`).
+    #[default]
+    #[value(name = "SM")]
+    Sm,
+    /// The status report memory.
+    #[value(name = "SR")]
+    Sr,
+}
+
+impl Memory {
+    /// The name AT commands use: `SM` or `SR`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sm => "SM",
+            Self::Sr => "SR",
+        }
+    }
+}
+
 /// Options of `richmond simulate modem`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -26,6 +49,11 @@ pub struct Args {
     /// Qualcomm-based devices: status reports then come routed (`+CDS`) with ds=1.
     #[arg(long)]
     pub cnmi_ds_routed: bool,
+    /// Where status reports are stored: SM (with the messages) or SR, a separate memory with
+    /// its own slots (as many as `--slots`), announced `+CDSI: "SR",<index>` and read,
+    /// listed and deleted after `AT+CPMS="SR"`.
+    #[arg(long, value_enum, default_value = "SM", ignore_case = true)]
+    pub report_memory: Memory,
 }
 
 impl Default for Args {
@@ -38,6 +66,7 @@ impl Default for Args {
             slots: 30,
             smsc: "+27830000000".into(),
             cnmi_ds_routed: false,
+            report_memory: Memory::Sm,
         }
     }
 }

@@ -81,11 +81,9 @@ impl Modem {
             Final::Cms(n) => self.send_line(&format!("+CMS ERROR: {n}")),
             Final::Prompt(len) => {
                 if self.noise {
-                    let urc = match self.storage.take_unnotified() {
-                        Some((i, false)) => format!("+CMTI: \"SM\",{i}"),
-                        Some((i, true)) => format!("+CDSI: \"SM\",{i}"),
-                        None => NOISE[0].to_owned(),
-                    };
+                    let urc = self
+                        .take_unnotified_urc()
+                        .unwrap_or_else(|| NOISE[0].to_owned());
                     self.send_line(&urc);
                 }
                 self.send(b"\r\n> ");
@@ -259,7 +257,12 @@ impl Modem {
             ("+CMGR", Form::Set(args)) => self.cmgr(num(&args, 0)),
             ("+CMGD", Form::Set(args)) => self.cmgd(num(&args, 0), num(&args, 1)),
             ("+CMGD", Form::Test) => {
-                let used: Vec<String> = self.storage.list(4).iter().map(usize::to_string).collect();
+                let used: Vec<String> = self
+                    .mem1_storage()
+                    .list(4)
+                    .iter()
+                    .map(usize::to_string)
+                    .collect();
                 Ok(vec![format!("+CMGD: ({}),(0-4)", used.join(","))])
             }
             ("+CMGS", Form::Set(args)) => {

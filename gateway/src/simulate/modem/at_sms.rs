@@ -4,12 +4,17 @@
 //! Reference: TS 27.005 §3.2.2 (+CPMS), §3.4.1 (+CNMI), §3.5.1 (+CMGS), §3.5.2–§3.5.4
 //! (+CMGL, +CMGR, +CMGD), §3.2.5 (+CMS ERROR 302/303/304/321); reference/modem.md §2.2.
 //!
-//! Not handled here: text mode, +CMGW/+CMSS, memories other than "SM".
+//! `<mem1>` of +CPMS ("SM", or "SR" with `--report-memory SR`) is the memory +CMGR, +CMGL
+//! and +CMGD act on; `<mem2>` and `<mem3>` are always "SM".
+//!
+//! Not handled here: text mode, +CMGW/+CMSS, memories other than "SM" and "SR" ("ME",
+//! "MT", "BM").
 
 use std::time::Duration;
 
 use serde_json::json;
 
+use super::Memory;
 use super::at::{Final, Form, Outcome};
 use super::sms::{self, SentReport};
 use super::state::{Cnmi, Modem, Timer};
@@ -20,16 +25,37 @@ impl Modem {
         self.sim_gate(true)?;
         let (u, t) = (self.storage.used(), self.storage.total());
         match form {
-            Form::Test => Ok(vec!["+CPMS: (\"SM\"),(\"SM\"),(\"SM\")".into()]),
-            Form::Read => Ok(vec![format!(
-                "+CPMS: \"SM\",{u},{t},\"SM\",{u},{t},\"SM\",{u},{t}"
-            )]),
+            Form::Test => Ok(vec![if self.reports.is_some() {
+                "+CPMS: (\"SM\",\"SR\"),(\"SM\"),(\"SM\")".into()
+            } else {
+                "+CPMS: (\"SM\"),(\"SM\"),(\"SM\")".into()
+            }]),
+            Form::Read => {
+                let mem1 = self.mem1.name();
+                let m = self.mem1_storage();
+                let (u1, t1) = (m.used(), m.total());
+                Ok(vec![format!(
+                    "+CPMS: \"{mem1}\",{u1},{t1},\"SM\",{u},{t},\"SM\",{u},{t}"
+                )])
+            }
             Form::Set(args) if !args.is_empty() && args.len() <= 3 => {
-                if args.iter().all(|m| m.eq_ignore_ascii_case("SM")) {
-                    Ok(vec![format!("+CPMS: {u},{t},{u},{t},{u},{t}")])
-                } else {
-                    Err(Final::Cms(302))
+                let mem1 = match args[0].trim() {
+                    m if m.eq_ignore_ascii_case("SM") => Memory::Sm,
+                    m if m.eq_ignore_ascii_case("SR") => Memory::Sr,
+                    _ => return Err(Final::Cms(302)),
+                };
+                let (u1, t1) = match self.memory(mem1) {
+                    Some(m) => (m.used(), m.total()),
+                    None => return Err(Final::Cms(302)),
+                };
+                if !args[1..]
+                    .iter()
+                    .all(|m| m.trim().eq_ignore_ascii_case("SM"))
+                {
+                    return Err(Final::Cms(302));
                 }
+                self.mem1 = mem1;
+                Ok(vec![format!("+CPMS: {u1},{t1},{u},{t},{u},{t}")])
             }
             _ => Err(Final::Cms(302)),
         }
@@ -84,9 +110,10 @@ impl Modem {
             },
             Form::Read => return Err(Final::Error),
         };
+        let storage = self.mem1_storage();
         let mut lines = Vec::new();
-        for i in self.storage.list(stat as u8) {
-            if let Some(m) = self.storage.get_mut(i) {
+        for i in storage.list(stat as u8) {
+            if let Some(m) = storage.get_mut(i) {
                 lines.push(format!(
                     "+CMGL: {i},{},,{}\r\n{}",
                     m.stat,
@@ -103,7 +130,7 @@ impl Modem {
     pub(super) fn cmgr(&mut self, index: Option<u32>) -> Outcome {
         self.sim_gate(true)?;
         let m = index
-            .and_then(|i| self.storage.get_mut(i as usize))
+            .and_then(|i| self.mem1_storage().get_mut(i as usize))
             .ok_or(Final::Cms(321))?;
         let line = format!(
             "+CMGR: {},,{}\r\n{}",
@@ -118,28 +145,26 @@ impl Modem {
 
     pub(super) fn cmgd(&mut self, index: Option<u32>, flag: Option<u32>) -> Outcome {
         self.sim_gate(true)?;
+        let mem = self.mem1.name();
         if self.refuse_deletes > 0 {
             self.refuse_deletes -= 1;
-            self.emit(json!({"event": "delete_refused", "index": index}));
+            self.emit(json!({"event": "delete_refused", "index": index, "mem": mem}));
             return Err(Final::Cms(320));
         }
+        let storage = self.mem1_storage();
         let deleted = match flag.unwrap_or(0) {
             0 => {
                 let i = index.map_or(0, |i| i as usize);
-                if !self.storage.valid(i) {
+                if !storage.valid(i) {
                     return Err(Final::Cms(321));
                 }
-                if self.storage.delete(i) {
-                    vec![i]
-                } else {
-                    vec![]
-                }
+                if storage.delete(i) { vec![i] } else { vec![] }
             }
-            f @ 1..=4 => self.storage.delete_flagged(f as u8),
+            f @ 1..=4 => storage.delete_flagged(f as u8),
             _ => return Err(Final::Cms(302)),
         };
         for index in deleted {
-            self.emit(json!({"event": "deleted", "index": index}));
+            self.emit(json!({"event": "deleted", "index": index, "mem": mem}));
         }
         Ok(vec![])
     }

@@ -11,9 +11,20 @@
 //! driver to open (`--link PATH` also makes a symlink to it, removed at exit). While no one
 //! has the slave open, reads on the master fail with EIO and are retried every 20 ms; when
 //! they work again the device was (re)opened: the modem starts afresh as after a reset (echo
-//! on, `+CNMI` off, no hang, no pending prompt, the SIM locked again when `--pin` is given)
-//! but the SIM storage is kept, and `{"event":"opened"}` is printed. `{"event":"closed"}`
-//! when the slave is closed.
+//! on, `+CNMI` off, `<mem1>` "SM", no hang, no pending prompt, the SIM locked again when
+//! `--pin` is given) but the stored messages are kept, and `{"event":"opened"}` is printed.
+//! `{"event":"closed"}` when the slave is closed.
+//!
+//! Options (see [`Args`]): `--link PATH`, `--imei`, `--imsi`, `--pin PIN` (SIM locked until
+//! `AT+CPIN`), `--slots N` (storage size, default 30), `--smsc`, `--cnmi-ds-routed` (`AT+CNMI`
+//! with ds=2 refused: status reports come routed as `+CDS` with ds=1), `--report-memory SM|SR`
+//! (where stored status reports go, default SM: with the messages; SR: a separate memory of
+//! `--slots` slots, announced `+CDSI: "SR",<index>`).
+//!
+//! Message storage (TS 27.005 §3.2.2): `AT+CMGR`/`AT+CMGL`/`AT+CMGD` act on `<mem1>`, "SM"
+//! after a reset or (re)open; `AT+CPMS="SR"` (with `--report-memory SR`) selects the status
+//! reports, `AT+CPMS="SM"` the messages again; `<mem2>` and `<mem3>` are always "SM". Any
+//! other memory ("ME", or "SR" without the option) answers `+CMS ERROR: 302`.
 //!
 //! Commands (stdin, one per line):
 //!
@@ -40,8 +51,9 @@
 //!
 //! Events (JSON lines on stdout): `listening`, `opened`, `closed`, `command` (`{"line"}` per
 //! AT command line), `sent` (`{"mr","to","text","dcs","srr","concat":{"ref","total","seq"} or
-//! null}`), `rejected` (`{"code","reason"}`), `deleted` (`{"index"}`), `report` (`{"mr",
-//! "index","status"}`), `mo` (`{"from","parts","indexes","routed"}`), `network_queue`
+//! null}`), `rejected` (`{"code","reason"}`), `deleted` (`{"index","mem"}`), `delete_refused`
+//! (`{"index","mem"}`), `report` (`{"mr","index","mem","status"}`, index and mem null when
+//! routed), `mo` (`{"from","parts","indexes","routed"}`), `network_queue`
 //! (`{"waiting"[,"stored"]}`), `ussd` (`{"request","m"}`), `pin`, `hung`, `unhung`,
 //! `prompt_aborted`, `command_done` (`{"command":<verb>,…}`), `error` (`{"message"}`), `help`.
 //!
@@ -57,7 +69,7 @@ mod state;
 mod storage;
 mod ussd;
 
-pub use args::Args;
+pub use args::{Args, Memory};
 
 use std::io::ErrorKind;
 use std::path::PathBuf;

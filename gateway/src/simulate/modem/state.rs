@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::Args;
 use super::sms::SentReport;
 use super::storage::{self, Storage, Stored};
 use super::ussd;
+use super::{Args, Memory};
 
 /// Ctrl-Z: ends the PDU after the prompt and sends it.
 pub(super) const CTRL_Z: u8 = 0x1A;
@@ -97,9 +97,14 @@ pub(super) struct Modem {
     /// `Some(esc_ends)` while hung.
     pub(super) hung: Option<bool>,
     pub(super) ussd: ussd::Session,
+    /// `<mem1>` of `AT+CPMS`: the memory `AT+CMGR`/`AT+CMGL`/`AT+CMGD` act on.
+    pub(super) mem1: Memory,
     // State that survives a reset.
     pub(super) sim: SimLock,
+    /// "SM": received messages (and status reports unless `--report-memory SR`).
     pub(super) storage: Storage,
+    /// "SR": status reports, with `--report-memory SR`.
+    pub(super) reports: Option<Storage>,
     pub(super) next_mr: u8,
     pub(super) report_status: u8,
     /// `cms-error <code> <n>`: (code, n left).
@@ -118,6 +123,7 @@ impl Modem {
             tries_left: 3,
         };
         let storage = Storage::new(args.slots);
+        let reports = (args.report_memory == Memory::Sr).then(|| Storage::new(args.slots));
         Self {
             args,
             fx: Effects::default(),
@@ -129,8 +135,10 @@ impl Modem {
             pending_hang: None,
             hung: None,
             ussd: ussd::Session::default(),
+            mem1: Memory::Sm,
             sim,
             storage,
+            reports,
             next_mr: 0,
             report_status: 0,
             cms_errors: None,
@@ -167,6 +175,43 @@ impl Modem {
         self.echo = true;
         self.cnmi = Cnmi::default();
         self.creg_n = [0; 3];
+        self.mem1 = Memory::Sm;
+    }
+
+    /// The storage of `mem`, when the modem has that memory.
+    pub(super) fn memory(&mut self, mem: Memory) -> Option<&mut Storage> {
+        match mem {
+            Memory::Sm => Some(&mut self.storage),
+            Memory::Sr => self.reports.as_mut(),
+        }
+    }
+
+    /// The storage of `<mem1>` (always one the modem has).
+    pub(super) fn mem1_storage(&mut self) -> &mut Storage {
+        match (self.mem1, self.reports.as_mut()) {
+            (Memory::Sr, Some(reports)) => reports,
+            _ => &mut self.storage,
+        }
+    }
+
+    /// Where a received PDU goes: "SR" for a status report with `--report-memory SR`.
+    fn memory_for(&self, report: bool) -> Memory {
+        if report && self.reports.is_some() {
+            Memory::Sr
+        } else {
+            Memory::Sm
+        }
+    }
+
+    /// The first stored message no URC has announced yet ("SM" first, then "SR"), marked
+    /// announced: its `+CMTI`/`+CDSI`.
+    pub(super) fn take_unnotified_urc(&mut self) -> Option<String> {
+        let (mem, (index, report)) = match self.storage.take_unnotified() {
+            Some(found) => (Memory::Sm, found),
+            None => (Memory::Sr, self.reports.as_mut()?.take_unnotified()?),
+        };
+        let urc = if report { "+CDSI" } else { "+CMTI" };
+        Some(format!("{urc}: \"{}\",{index}", mem.name()))
     }
 
     /// The device was (re)opened: a fresh modem, as after a power cycle, with the SIM
@@ -262,8 +307,8 @@ impl Modem {
         self.at_line(line);
     }
 
-    /// Stores a received PDU (or hands it to the network queue when no slot is free) and
-    /// announces it as `+CMTI`/`+CDSI` when `+CNMI` asks; its index.
+    /// Stores a received PDU (status reports in "SR" with `--report-memory SR`) and
+    /// announces it as `+CMTI`/`+CDSI` when `+CNMI` asks; its index, `None` when full.
     pub(super) fn store(
         &mut self,
         octets: Vec<u8>,
@@ -275,7 +320,8 @@ impl Modem {
         } else {
             self.cnmi.mt == 1
         };
-        let index = self.storage.store(Stored {
+        let mem = self.memory_for(report);
+        let index = self.memory(mem)?.store(Stored {
             stat: storage::REC_UNREAD,
             octets,
             tpdu_len,
@@ -284,7 +330,7 @@ impl Modem {
         })?;
         if announce {
             let urc = if report { "+CDSI" } else { "+CMTI" };
-            self.send_line(&format!("{urc}: \"SM\",{index}"));
+            self.send_line(&format!("{urc}: \"{}\",{index}", mem.name()));
         }
         Some(index)
     }
@@ -332,17 +378,21 @@ impl Modem {
                 return;
             }
         };
-        let index = if self.cnmi.ds == 1 {
+        let (mem, index) = if self.cnmi.ds == 1 {
             let hex = super::sms::hex(&octets);
             self.send_line(&format!("+CDS: {tpdu_len}\r\n{hex}"));
-            None
+            (None, None)
         } else {
+            let mem = self.memory_for(true);
             let index = self.store(octets, tpdu_len, true);
             if index.is_none() {
                 self.emit(json!({"event": "error", "message": "status report lost: storage full"}));
             }
-            index
+            (Some(mem.name()), index)
         };
-        self.emit(json!({"event": "report", "mr": sent.mr, "index": index, "status": sent.status}));
+        self.emit(
+            json!({"event": "report", "mr": sent.mr, "index": index, "mem": mem,
+            "status": sent.status}),
+        );
     }
 }

@@ -1,10 +1,11 @@
-//! The simulated SIM message storage ("SM"): a fixed number of slots, indices from 1, and
-//! the messages the network holds back while it is full.
+//! A simulated message storage: a fixed number of slots, indices from 1, and the messages
+//! the network holds back while it is full. The modem has one for the SIM ("SM") and, with
+//! `--report-memory SR`, one for status reports ("SR"; its network queue stays empty).
 //!
 //! Reference: TS 27.005 §3.1 (`<stat>`: 0 REC UNREAD, 1 REC READ), §3.2.2 (+CPMS),
 //! §3.4.4 (+CMGD delete flags), §3.5.2–§3.5.4 (+CMGL, +CMGR). reference/modem.md §2.2.
 //!
-//! Not handled here: other memories ("ME", "SR", "BM"), text mode, stored SUBMITs (+CMGW).
+//! Not handled here: other memories ("ME", "BM"), text mode, stored SUBMITs (+CMGW).
 
 use std::collections::VecDeque;
 
@@ -32,7 +33,7 @@ pub(super) struct Waiting {
     pub(super) tpdu_len: usize,
 }
 
-/// The SIM storage.
+/// One memory ("SM" or "SR").
 #[derive(Debug)]
 pub(super) struct Storage {
     slots: Vec<Option<Stored>>,
