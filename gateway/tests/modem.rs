@@ -401,6 +401,19 @@ async fn a_message_read_again_after_a_failed_delete_is_not_published_twice() {
         .and_then(|l| l.split_whitespace().last())
         .unwrap_or_else(|| panic!("no duplicate counter:\n{metrics}"));
     assert_eq!(dups, "1");
+    // The keepalive ran: signal (+CSQ: 20 → -73 dBm), registration and storage are exported.
+    for (name, want) in [
+        ("richmond_modem_up{", "1"),
+        ("richmond_modem_signal_dbm{", "-73"),
+        ("richmond_modem_registration{", "1"),
+        ("richmond_modem_storage_total{", "30"),
+    ] {
+        let value = metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last());
+        assert_eq!(value, Some(want), "{name}\n{metrics}");
+    }
     assert_eq!(gw.stop().await, Some(0));
 }
 
@@ -452,5 +465,61 @@ async fn cnmi_falls_back_and_routed_status_reports_become_delivery_reports() {
             .any(|e| e["event"] == "report" && e["index"].is_null())
     );
     assert_eq!(sim.count(|e| e["event"] == "deleted"), 0);
+    assert_eq!(gw.stop().await, Some(0));
+}
+
+#[tokio::test]
+async fn two_modems_in_one_gateway_and_a_wrong_device_refused_by_imei() {
+    let mut first = Sim::start_modem(&["--imei", "356938035643801"]).await;
+    let mut second = Sim::start_modem(&["--imei", "356938035643802"]).await;
+    let mut wrong = Sim::start_modem(&["--imei", "356938035643803"]).await;
+    let (a, b, c) = (
+        common::unique("modem"),
+        common::unique("modem"),
+        common::unique("modem"),
+    );
+    wrong.cmd_done("mo +27821116666 not for us").await;
+    let transport = |id: &str, device: &str, imei: &str| {
+        format!(
+            "[transports.{id}]\ntype = \"modem\"\ndevice = {device:?}\nimei = \"{imei}\"\n\
+             command_timeout_seconds = 2\nreopen_initial_seconds = 1\nreopen_max_seconds = 2\n"
+        )
+    };
+    let base = config(&a, &first.address, "imei = \"356938035643801\"\n");
+    let cfg = format!(
+        "{base}{}{}",
+        transport(&b, &second.address, "356938035643802"),
+        transport(&c, &wrong.address, "356938035643809")
+    );
+    let mut gw = Gateway::start(&cfg).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app_a = App::new(bus.clone(), &a).await;
+    let mut app_b = App::new(bus.clone(), &b).await;
+    let app_c = App::new(bus, &c).await;
+    first.cmd_done("mo +27821110001 to the first").await;
+    second.cmd_done("mo +27821110002 to the second").await;
+    assert_eq!(
+        app_a.inbound().await.content.as_deref(),
+        Some("to the first")
+    );
+    assert_eq!(
+        app_b.inbound().await.content.as_deref(),
+        Some("to the second")
+    );
+    // The wrong device: not ready, its storage untouched, nothing sent through it.
+    let out = app_c.sms("+27820008888", "must wait for the right modem");
+    app_c.send(&out).await;
+    let body = gw.wait_ready(503).await;
+    assert!(body.contains(&c), "{body}");
+    pump(&mut wrong).await;
+    assert_eq!(
+        wrong.count(|e| e["event"] == "deleted"),
+        0,
+        "{:?}",
+        wrong.seen
+    );
+    assert_eq!(wrong.count(|e| e["event"] == "sent"), 0, "{:?}", wrong.seen);
+    assert!(gw.logs().contains("IMEI differs"), "{}", gw.logs());
+    // The waiting message is handed back to the bus on a clean stop.
     assert_eq!(gw.stop().await, Some(0));
 }
