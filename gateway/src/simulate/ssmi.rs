@@ -238,7 +238,8 @@ impl Conn {
         let out = self.sim.out.clone();
         match event {
             ServerEvent::LoggedIn { username } => {
-                out.emit(&json!({"event": "login", "ok": true, "username": String::from_utf8_lossy(&username)}));
+                // This connection takes commands before the login is announced: a test that
+                // reacts to the event must find it in place (it used to race the `logout`).
                 let old = self
                     .sim
                     .current
@@ -248,6 +249,7 @@ impl Conn {
                 if let Some(old) = old {
                     let _ = old.send("logout".into());
                 }
+                out.emit(&json!({"event": "login", "ok": true, "username": String::from_utf8_lossy(&username)}));
                 for cmd in &self.sim.args.on_login {
                     let _ = self.own.send(cmd.clone());
                 }
