@@ -12,10 +12,17 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
+pub mod pipeline;
+
 /// A 700-byte body, the size of a typical Vumi user_message.
 pub fn body(i: usize) -> Vec<u8> {
+    body_sized(i, 700)
+}
+
+/// A body of `size` bytes (at least 12) that carries `i`.
+pub fn body_sized(i: usize, size: usize) -> Vec<u8> {
     let mut v = format!("{i:>12}").into_bytes();
-    v.resize(700, b'x');
+    v.resize(size.max(12), b'x');
     v
 }
 

@@ -252,7 +252,7 @@ async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
 /// decimal). Variants are tried only after the exact id had time to be stored: otherwise a
 /// receipt racing its own submit_sm_resp could match another message whose id is this one's
 /// number in the other base.
-async fn lookup(
+pub(super) async fn lookup(
     shared: &Shared,
     smsc_id: &str,
     variants: bool,
@@ -263,12 +263,11 @@ async fn lookup(
         vec![receipt::canonical_id(smsc_id)]
     };
     for variant in keys {
-        if let Some(v) = shared
-            .ctx
-            .store
-            .get(&receipt_key(&shared.id, &variant))
-            .await?
-        {
+        let key = receipt_key(&shared.id, &variant);
+        if let Some(id) = shared.unstored_id(&key) {
+            return Ok(Some(id));
+        }
+        if let Some(v) = shared.ctx.store.get(&key).await? {
             return Ok(Some(String::from_utf8_lossy(&v).into_owned()));
         }
     }

@@ -30,6 +30,9 @@ use tokio_util::task::TaskTracker;
 
 pub use config::SmppConfig;
 
+#[cfg(test)]
+mod tests;
+
 use super::Context;
 use crate::bus::BusError;
 
@@ -54,9 +57,40 @@ pub(crate) struct Shared {
     /// Cancelled when the gateway stops taking work: parts not yet taken by the SMSC are
     /// handed back instead of waiting for a bind.
     intake: CancellationToken,
+    /// Id mappings (store key → Vumi message id) accepted but not yet written to the store:
+    /// a receipt that overtakes the store write still finds its message at once, and is
+    /// never left to the other-base id variants, which could match another message.
+    unstored_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Shared {
+    /// Records that SMSC message `smsc_id` is Vumi message `message_id` (memory first, then
+    /// the store, so a receipt arriving meanwhile finds it). A store failure is logged: the
+    /// mapping then lives in memory only, for as long as this process runs.
+    async fn map_receipt_id(&self, smsc_id: &str, message_id: &str) {
+        let key = receipt_key(&self.id, smsc_id);
+        self.unstored().insert(key.clone(), message_id.to_owned());
+        let ttl = Duration::from_secs(self.config.receipt_ttl_seconds);
+        match self.ctx.store.put(&key, message_id.as_bytes(), ttl).await {
+            Ok(()) => {
+                self.unstored().remove(&key);
+            }
+            Err(e) => {
+                tracing::error!(message = "Store error; the receipt id mapping is kept in memory only.", transport = %self.id, error = %e);
+            }
+        }
+    }
+
+    /// The mapping of `key` still on its way to the store, if any.
+    fn unstored_id(&self, key: &str) -> Option<String> {
+        self.unstored().get(key).cloned()
+    }
+
+    fn unstored(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.unstored_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
     /// A transmitting bind, round robin over those bound (any when none is).
     fn pick_transmitter(&self) -> &Handle {
         let n = self.transmitters.len();
@@ -110,6 +144,7 @@ pub(crate) fn spawn(
         next_tx: AtomicUsize::new(0),
         next_ref: AtomicU64::new(u64::from(fastrand::u8(..))),
         intake: intake.clone(),
+        unstored_ids: std::sync::Mutex::default(),
     });
     let mut watches: Vec<_> = receivers.iter().map(|(h, _)| h.bound()).collect();
     let tx_watches: Vec<_> = shared.transmitters.iter().map(Handle::bound).collect();

@@ -33,8 +33,8 @@ use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
 use richmond_drivers::smpp::SubmitOutcome;
 use tokio_util::sync::CancellationToken;
 
+use super::Shared;
 use super::config::{Coding, DefaultAlphabet, Multipart};
-use super::{Shared, receipt_key};
 use crate::bus::Delivery;
 use crate::transport::common;
 
@@ -154,11 +154,7 @@ async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitO
                 // Mapped at once, so the receipt (which may come before the other parts'
                 // answers) finds its message. No receipt asked for: nothing to map.
                 let smsc_id = String::from_utf8_lossy(&message_id).into_owned();
-                let ttl = Duration::from_secs(shared.config.receipt_ttl_seconds);
-                let key = receipt_key(&shared.id, &smsc_id);
-                if let Err(e) = shared.ctx.store.put(&key, id.as_bytes(), ttl).await {
-                    tracing::error!(message = "Store error; a receipt will not match.", transport = %shared.id, error = %e);
-                }
+                shared.map_receipt_id(&smsc_id, id).await;
                 return Ok(SubmitOutcome::Accepted { message_id });
             }
             Ok(SubmitOutcome::Retry { reason }) if reason.not_taken() => {

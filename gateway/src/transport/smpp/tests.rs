@@ -1,0 +1,84 @@
+//! Receipt matching against the id map, with a store write still under way (the race a
+//! loaded gateway with a busy disk runs into; `load ... receipts` in BENCHMARKS.md).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Shared, inbound, receipt_key};
+use crate::bus::Bus;
+use crate::bus::embedded::EmbeddedBus;
+use crate::config::{BusConfig, Config};
+use crate::store::Store;
+use crate::transport::TransportConfig;
+
+async fn shared(dir: &std::path::Path) -> Arc<Shared> {
+    let path = dir.join("richmond.toml");
+    let text = format!(
+        "data_dir = {:?}\n[bus]\ntype = \"embedded\"\n[transports.sms]\ntype = \"smpp\"\n\
+         host = \"127.0.0.1\"\nport = 2775\nsystem_id = \"richmond\"\npassword = \"secret\"\n",
+        dir.join("data")
+    );
+    std::fs::write(&path, text).unwrap();
+    let config = Config::load(&path, std::iter::empty::<(String, String)>()).unwrap();
+    let BusConfig::Embedded(e) = &config.bus else {
+        panic!("embedded bus")
+    };
+    let bus = Bus::Embedded(EmbeddedBus::open(&config.data_dir, e).unwrap());
+    let store = Store::open(&config).await.unwrap();
+    let Some(TransportConfig::Smpp(smpp)) = config.transports.get("sms") else {
+        panic!("smpp transport")
+    };
+    Arc::new(Shared {
+        id: "sms".into(),
+        config: smpp.clone(),
+        ctx: super::Context {
+            bus,
+            store,
+            readiness: crate::admin::Readiness::default(),
+        },
+        transmitters: Vec::new(),
+        next_tx: AtomicUsize::new(0),
+        next_ref: AtomicU64::new(0),
+        intake: CancellationToken::new(),
+        unstored_ids: std::sync::Mutex::default(),
+    })
+}
+
+#[tokio::test]
+async fn a_receipt_overtaking_its_store_write_matches_its_own_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared(dir.path()).await;
+    let ttl = Duration::from_secs(60);
+    // Message "m10" was mapped long ago as SMSC id 10. Message "m16" was just accepted as
+    // SMSC id 16 and its mapping is still on its way to the store. "16" read as hex is 22,
+    // and 16 written in hex is "10": matching by the other-base variants alone would hand
+    // m16's receipt to m10.
+    let store = &shared.ctx.store;
+    store
+        .put(&receipt_key("sms", "10"), b"m10", ttl)
+        .await
+        .unwrap();
+    shared
+        .unstored()
+        .insert(receipt_key("sms", "16"), "m16".into());
+    for variants in [false, true] {
+        let found = inbound::lookup(&shared, "16", variants).await.unwrap();
+        assert_eq!(found.as_deref(), Some("m16"), "variants: {variants}");
+    }
+    // Once written, the mapping is read from the store and leaves memory.
+    shared.map_receipt_id("17", "m17").await;
+    assert!(!shared.unstored().contains_key(&receipt_key("sms", "17")));
+    let found = inbound::lookup(&shared, "17", false).await.unwrap();
+    assert_eq!(found.as_deref(), Some("m17"));
+    // A receipt whose own mapping never came still matches by variant (an SMSC that
+    // answers in hex and reports in decimal): 0x1a = 26.
+    store
+        .put(&receipt_key("sms", "1a"), b"m26", ttl)
+        .await
+        .unwrap();
+    let found = inbound::lookup(&shared, "26", true).await.unwrap();
+    assert_eq!(found.as_deref(), Some("m26"));
+}
