@@ -1,7 +1,9 @@
 //! The embedded state store: `<data_dir>/store.redb`. Values carry their expiry (µs since the
 //! epoch, little-endian, before the value); expired entries read as absent and are purged by
-//! [`RedbStore::purge_expired`], which the gateway runs periodically. Every write is one
-//! durable transaction, run on the blocking pool.
+//! [`RedbStore::purge_expired`], which the gateway runs periodically. Writes are durable and
+//! group-committed by one writer thread ([`writer`]); reads run on the blocking pool.
+
+mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ pub const FILE_NAME: &str = "store.redb";
 pub struct RedbStore {
     db: Arc<Database>,
     location: Arc<str>,
+    writer: Arc<writer::Writer>,
 }
 
 fn now_micros() -> i64 {
@@ -56,14 +59,20 @@ impl RedbStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| unavailable(path, e))?;
         }
-        let db = Database::create(path).map_err(|e| unavailable(path, e))?;
-        let store = Self {
-            db: Arc::new(db),
-            location: path.display().to_string().into(),
-        };
-        store.write_sync(|_, _| Ok(()))?;
-        store.index_write_sync(|_| Ok(()))?;
-        Ok(store)
+        let db = Arc::new(Database::create(path).map_err(|e| unavailable(path, e))?);
+        create_tables(&db).map_err(|e| unavailable(path, e))?;
+        let location: Arc<str> = path.display().to_string().into();
+        Ok(Self {
+            writer: Arc::new(writer::Writer::start(db.clone(), location.clone())),
+            db,
+            location,
+        })
+    }
+
+    /// Write transactions committed since the store was opened: with group commit, fewer
+    /// than writes under concurrent load.
+    pub fn commits(&self) -> u64 {
+        self.writer.commits()
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
@@ -73,21 +82,48 @@ impl RedbStore {
         }
     }
 
-    fn write_sync<T>(
-        &self,
-        f: impl FnOnce(
-            &mut redb::Table<'_, &str, &[u8]>,
-            &mut redb::Table<'_, (&str, &str), &[u8]>,
-        ) -> Result<T, redb::StorageError>,
-    ) -> Result<T, StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let out = {
-            let mut values = txn.open_table(VALUES).map_err(|e| self.err(e))?;
-            let mut hashes = txn.open_table(HASHES).map_err(|e| self.err(e))?;
-            f(&mut values, &mut hashes).map_err(|e| self.err(e))?
+    /// Queues `f` for the writer's next transaction at once (not on first poll); the future
+    /// completes once that transaction is committed, or failed.
+    fn run<T, F>(&self, f: F) -> impl Future<Output = Result<T, StoreError>> + Send + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut writer::Tables<'_>) -> Result<T, redb::StorageError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let location = self.location.clone();
+        let failed = move |detail: String| StoreError::Unavailable {
+            location: location.to_string(),
+            detail,
         };
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(out)
+        let job_failed = failed.clone();
+        let job: writer::Job = Box::new(move |tables| {
+            let result = match tables {
+                Ok(t) => f(t).map_err(|e| job_failed(e.to_string())),
+                Err(e) => Err(e.clone()),
+            };
+            match result {
+                Ok(out) => writer::Step {
+                    failed: None,
+                    done: Box::new(move |r| {
+                        let _ = tx.send(r.map(|()| out));
+                    }),
+                },
+                Err(e) => writer::Step {
+                    failed: Some(e.to_string()),
+                    done: Box::new(move |_| {
+                        let _ = tx.send(Err(e));
+                    }),
+                },
+            }
+        });
+        let submitted = self.writer.submit(job);
+        async move {
+            if !submitted {
+                return Err(failed("the store writer has stopped".into()));
+            }
+            rx.await
+                .map_err(|_| failed("the store writer stopped before the commit".into()))?
+        }
     }
 
     async fn write<T: Send + 'static>(
@@ -99,10 +135,7 @@ impl RedbStore {
         + Send
         + 'static,
     ) -> Result<T, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.write_sync(f))
-            .await
-            .map_err(|e| self.err(e))?
+        self.run(move |t| f(&mut t.values, &mut t.hashes)).await
     }
 
     pub(crate) async fn put(
@@ -286,31 +319,11 @@ impl IndexTables<'_> {
 }
 
 impl RedbStore {
-    fn index_write_sync<T>(
-        &self,
-        f: impl FnOnce(&mut IndexTables<'_>) -> Result<T, redb::StorageError>,
-    ) -> Result<T, StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let out = {
-            let mut tables = IndexTables {
-                order: txn.open_table(INDEX_ORDER).map_err(|e| self.err(e))?,
-                scores: txn.open_table(INDEX_SCORES).map_err(|e| self.err(e))?,
-                expiry: txn.open_table(INDEX_EXPIRY).map_err(|e| self.err(e))?,
-            };
-            f(&mut tables).map_err(|e| self.err(e))?
-        };
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(out)
-    }
-
     async fn index_write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut IndexTables<'_>) -> Result<T, redb::StorageError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.index_write_sync(f))
-            .await
-            .map_err(|e| self.err(e))?
+        self.run(move |t| f(&mut t.index)).await
     }
 
     pub(crate) async fn index_add(
@@ -403,6 +416,18 @@ impl RedbStore {
         .await
         .map_err(|e| self.err(e))?
     }
+}
+
+/// Creates every table, so readers find them before the first write.
+fn create_tables(db: &Database) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    txn.open_table(VALUES)?;
+    txn.open_table(HASHES)?;
+    txn.open_table(INDEX_ORDER)?;
+    txn.open_table(INDEX_SCORES)?;
+    txn.open_table(INDEX_EXPIRY)?;
+    txn.commit()?;
+    Ok(())
 }
 
 fn unavailable(path: &Path, e: impl std::fmt::Display) -> StoreError {
