@@ -132,6 +132,18 @@ fn describe() {
         "richmond_spool_commit_batch_size",
         "Operations per spool group commit."
     );
+    describe_histogram!(
+        "richmond_store_commit_batch_size",
+        "Writes per group commit of the embedded (redb) store."
+    );
+    describe_counter!(
+        "richmond_amqp_ack_frames_total",
+        "basic.ack frames sent to RabbitMQ, by kind: multiple (covering several deliveries) or single."
+    );
+    describe_histogram!(
+        "richmond_amqp_acks_per_frame",
+        "Deliveries acknowledged by one basic.ack multiple frame."
+    );
     describe_counter!(
         "richmond_api_requests_total",
         "HTTP API requests, by route pattern and status code."

@@ -169,3 +169,75 @@ async fn publish_after_close_fails_and_consumers_end() {
         assert!(c.next().await.is_none(), "{}", kind(&bus));
     }
 }
+
+/// The next delivery, or a failure after 30 s (a wrong ack would otherwise leave the test
+/// waiting for a message that never comes back).
+async fn next(c: &mut richmond::bus::Consumer) -> richmond::bus::Delivery {
+    tokio::time::timeout(std::time::Duration::from_secs(30), c.next())
+        .await
+        .expect("a delivery within 30 s")
+        .expect("the consumer ended")
+}
+
+/// Acks and nacks in any order settle exactly the messages they name (RabbitMQ joins acks
+/// into `multiple` frames: one naming a wrong tag would requeue or drop others), and an ack
+/// still waiting for a lower delivery goes out before the consumer's channel closes.
+#[tokio::test]
+async fn acks_in_any_order_settle_exactly_the_messages_acked() {
+    for (bus, q, _dir) in buses().await {
+        let k = kind(&bus);
+        for i in 0..10 {
+            bus.publish(&q, Bytes::from(format!("m{i}"))).await.unwrap();
+        }
+        let mut c = bus.consume(&q).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..10 {
+            held.push(Some(next(&mut c).await));
+        }
+        // m0 stays unsettled for now; m5 goes back; the rest are acked from the top down.
+        for i in (1..10).rev() {
+            let d = held[i].take().unwrap();
+            if i == 5 {
+                d.nack(true).await.unwrap();
+            } else {
+                d.ack().await.unwrap();
+            }
+        }
+        let again = next(&mut c).await;
+        assert_eq!(&again.body[..], b"m5", "{k}");
+        assert!(again.redelivered, "{k}");
+        again.ack().await.unwrap();
+        held[0].take().unwrap().ack().await.unwrap();
+        // Nothing was requeued or left: the next delivery is a marker published now.
+        bus.publish(&q, Bytes::from_static(b"end")).await.unwrap();
+        let d = next(&mut c).await;
+        assert_eq!(&d.body[..], b"end", "{k}");
+        d.ack().await.unwrap();
+
+        // x is held while y is acked, then the consumer goes away: y's ack goes out first,
+        // so only x comes back.
+        for m in ["x", "y"] {
+            bus.publish(&q, Bytes::from(m)).await.unwrap();
+        }
+        let x = next(&mut c).await;
+        let y = next(&mut c).await;
+        assert_eq!((&x.body[..], &y.body[..]), (&b"x"[..], &b"y"[..]), "{k}");
+        y.ack().await.unwrap();
+        drop(c);
+        drop(x);
+        let mut c = bus.consume(&q).await.unwrap();
+        let x = next(&mut c).await;
+        assert_eq!(&x.body[..], b"x", "{k}");
+        assert!(x.redelivered, "{k}");
+        x.ack().await.unwrap();
+        bus.publish(&q, Bytes::from_static(b"end2")).await.unwrap();
+        let d = next(&mut c).await;
+        assert_eq!(
+            &d.body[..],
+            b"end2",
+            "{k}: y was acked, it must not come back"
+        );
+        d.ack().await.unwrap();
+        bus.close().await;
+    }
+}

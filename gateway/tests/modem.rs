@@ -45,31 +45,6 @@ async fn setup(sim_args: &[&str], extra: &str) -> (Sim, Gateway, App) {
     (sim, gw, app)
 }
 
-/// Reads events until every message in `ids` has its ack/nack; returns them and the delivery
-/// reports read meanwhile, keyed by message id.
-async fn outcomes(
-    app: &mut App,
-    n: usize,
-) -> (
-    BTreeMap<String, (&'static str, String)>,
-    Vec<richmond_codecs::vumi::Event>,
-) {
-    let (mut done, mut reports) = (BTreeMap::new(), Vec::new());
-    while done.len() < n {
-        let e = app.event().await;
-        let (k, v) = kind(&e);
-        if k == "delivery_report" {
-            reports.push(e);
-        } else {
-            assert!(
-                done.insert(e.user_message_id.clone(), (k, v)).is_none(),
-                "two outcomes for {e:?}"
-            );
-        }
-    }
-    (done, reports)
-}
-
 /// Reads every event the simulator printed so far (it answers a command after them).
 async fn pump(sim: &mut Sim) {
     sim.cmd_done("noise off").await;
@@ -136,7 +111,7 @@ async fn sms_both_ways_in_gsm7_and_ucs2_single_and_multipart_with_acks_and_repor
     for m in &msgs {
         app.send(m).await;
     }
-    let (done, early) = outcomes(&mut app, msgs.len()).await;
+    let (done, early) = app.outcomes(msgs.len()).await;
     for m in &msgs {
         let (k, refs) = &done[&m.message_id];
         assert_eq!(*k, "ack", "{done:?}");
@@ -208,14 +183,14 @@ async fn failed_reports_cms_errors_retries_and_a_multipart_that_never_completes(
     sim.cmd_done("cms-error 21 1").await;
     let refused = app.sms("+27820004444", "refused by the network");
     app.send(&refused).await;
-    let (done, _) = outcomes(&mut app, 1).await;
+    let (done, _) = app.outcomes(1).await;
     assert_eq!(done[&refused.message_id].0, "nack");
     assert!(done[&refused.message_id].1.contains("21"), "{done:?}");
     // A transient error (42, congestion) is retried: one ack, the text sent once.
     sim.cmd_done("cms-error 42 1").await;
     let retried = app.sms("+27820004444", "congested, then sent");
     app.send(&retried).await;
-    let (done, early) = outcomes(&mut app, 1).await;
+    let (done, early) = app.outcomes(1).await;
     assert_eq!(done[&retried.message_id].0, "ack", "{done:?}");
     pump(&mut sim).await;
     assert_eq!(
@@ -276,7 +251,7 @@ async fn a_ussd_menu_session_in_each_reply_encoding() {
             Some("Balance: 42.00"),
             "{encoding}"
         );
-        let (done, _) = outcomes(&mut app, 2).await;
+        let (done, _) = app.outcomes(2).await;
         assert!(done.values().all(|(k, _)| *k == "ack"), "{done:?}");
         pump(&mut sim).await;
         let requests: Vec<&str> = sim
@@ -299,7 +274,7 @@ async fn a_hung_modem_recovers_without_losing_a_message() {
     app.send(&a).await;
     sim.expect("the ESC", |e| e["event"] == "unhung").await;
     // 2. Hung until the device is reopened: the last rung. An MO arrives meanwhile.
-    let (done, _) = outcomes(&mut app, 1).await;
+    let (done, _) = app.outcomes(1).await;
     assert_eq!(done[&a.message_id].0, "ack", "{done:?}");
     let opened = sim.count(|e| e["event"] == "opened");
     sim.cmd_done("hang 0").await;
@@ -311,7 +286,7 @@ async fn a_hung_modem_recovers_without_losing_a_message() {
     sim.cmd_done("mo +27821112222 arrived while hung").await;
     sim.expect_total("a reopen", opened + 1, |e| e["event"] == "opened")
         .await;
-    let (done, _) = outcomes(&mut app, 2).await;
+    let (done, _) = app.outcomes(2).await;
     assert!(done.values().all(|(k, _)| *k == "ack"), "{done:?}");
     pump(&mut sim).await;
     let sent = sent_texts(&sim);
@@ -422,7 +397,7 @@ async fn status_reports_stored_in_the_sr_memory_are_read_and_deleted_there() {
     let (mut sim, mut gw, mut app) = setup(&["--report-memory", "SR"], "").await;
     let m = app.sms("+27820006666", "report me from SR");
     app.send(&m).await;
-    let (done, early) = outcomes(&mut app, 1).await;
+    let (done, early) = app.outcomes(1).await;
     assert_eq!(done[&m.message_id].0, "ack");
     let reports = reports_for(&mut app, early, &[&m.message_id]).await;
     assert_eq!(reports[&m.message_id], "delivered");
@@ -447,7 +422,7 @@ async fn cnmi_falls_back_and_routed_status_reports_become_delivery_reports() {
     let (mut sim, mut gw, mut app) = setup(&["--cnmi-ds-routed"], "").await;
     let m = app.sms("+27820007777", "routed report");
     app.send(&m).await;
-    let (done, early) = outcomes(&mut app, 1).await;
+    let (done, early) = app.outcomes(1).await;
     assert_eq!(done[&m.message_id].0, "ack");
     let reports = reports_for(&mut app, early, &[&m.message_id]).await;
     assert_eq!(reports[&m.message_id], "delivered");

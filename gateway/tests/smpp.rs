@@ -51,31 +51,6 @@ async fn setup(sim_args: &[&str], extra: &str) -> (Sim, Gateway, App) {
     (sim, gw, app)
 }
 
-/// Reads events until `n` acks/nacks have come; delivery reports read meanwhile are returned
-/// too.
-async fn outcomes(
-    app: &mut App,
-    n: usize,
-) -> (
-    BTreeMap<String, (&'static str, String)>,
-    Vec<richmond_codecs::vumi::Event>,
-) {
-    let (mut done, mut reports) = (BTreeMap::new(), Vec::new());
-    while done.len() < n {
-        let e = app.event().await;
-        let (k, v) = kind(&e);
-        if k == "delivery_report" {
-            reports.push(e);
-        } else {
-            assert!(
-                done.insert(e.user_message_id.clone(), (k, v)).is_none(),
-                "two outcomes for {e:?}"
-            );
-        }
-    }
-    (done, reports)
-}
-
 #[tokio::test]
 async fn mt_and_mo_in_gsm7_ucs2_and_multipart_with_receipts() {
     let (mut sim, mut gw, mut app) = setup(&["--receipt-delay-ms", "50"], "").await;
@@ -88,7 +63,7 @@ async fn mt_and_mo_in_gsm7_ucs2_and_multipart_with_receipts() {
     for m in &msgs {
         app.send(m).await;
     }
-    let (done, early) = outcomes(&mut app, 3).await;
+    let (done, early) = app.outcomes(3).await;
     for m in &msgs {
         assert_eq!(done[&m.message_id].0, "ack", "{done:?}");
     }
@@ -164,7 +139,7 @@ async fn throttling_slows_without_nacks_and_refusals_are_nacks() {
     sim.cmd_done("throttle 3").await;
     let m = app.sms("+27820003333", "after throttling");
     app.send(&m).await;
-    let (done, _) = outcomes(&mut app, 1).await;
+    let (done, _) = app.outcomes(1).await;
     assert_eq!(
         done[&m.message_id].0, "ack",
         "throttling is not a nack: {done:?}"
@@ -172,7 +147,7 @@ async fn throttling_slows_without_nacks_and_refusals_are_nacks() {
     sim.cmd_done("reject 1 11").await;
     let refused = app.sms("+27820003333", "refused");
     app.send(&refused).await;
-    let (done, _) = outcomes(&mut app, 1).await;
+    let (done, _) = app.outcomes(1).await;
     assert_eq!(done[&refused.message_id].0, "nack");
     assert!(
         done[&refused.message_id].1.contains("ESME_RINVDSTADR"),
@@ -200,7 +175,7 @@ async fn a_dropped_link_with_a_full_window_gives_each_message_one_outcome() {
     sim.expect_total("a full window", 2, |e| e["event"] == "submit_sm")
         .await;
     sim.cmd("disconnect").await;
-    let (done, _) = outcomes(&mut app, msgs.len()).await;
+    let (done, _) = app.outcomes(msgs.len()).await;
     sim.expect_total("every submit", msgs.len(), |e| e["event"] == "submit_sm")
         .await;
     // The two in flight may have been taken by the SMSC: nacked, never resent. The others
@@ -236,7 +211,7 @@ async fn submits_throttled_back_into_the_queue_are_resent_after_a_drop() {
     sim.expect_total("a long throttle", 12, throttled).await;
     sim.cmd("disconnect").await;
     sim.cmd_done("throttle 0").await;
-    let (done, _) = outcomes(&mut app, msgs.len()).await;
+    let (done, _) = app.outcomes(msgs.len()).await;
     sim.cmd_done("enquire-link").await;
     for m in &msgs {
         let (k, why) = &done[&m.message_id];
@@ -263,7 +238,7 @@ async fn a_response_timeout_is_a_nack_and_the_bind_goes_on() {
     sim.cmd_done("no-response 1").await;
     let lost = app.sms("+27820005555", "unanswered");
     app.send(&lost).await;
-    let (done, _) = outcomes(&mut app, 1).await;
+    let (done, _) = app.outcomes(1).await;
     assert_eq!(done[&lost.message_id].0, "nack");
     assert!(
         done[&lost.message_id].1.contains("response_timeout"),
@@ -271,7 +246,7 @@ async fn a_response_timeout_is_a_nack_and_the_bind_goes_on() {
     );
     let next = app.sms("+27820005555", "answered");
     app.send(&next).await;
-    let (done, _) = outcomes(&mut app, 1).await;
+    let (done, _) = app.outcomes(1).await;
     assert_eq!(done[&next.message_id].0, "ack");
     sim.cmd_done("enquire-link").await;
     assert_eq!(
@@ -306,7 +281,7 @@ async fn unbind_and_bad_pdus_from_the_smsc_keep_messages_flowing() {
         round += 1;
         let m = app.sms("+27820006666", &format!("after {cmd}"));
         app.send(&m).await;
-        let (done, _) = outcomes(&mut app, 1).await;
+        let (done, _) = app.outcomes(1).await;
         assert_eq!(done[&m.message_id].0, "ack", "after {cmd}: {done:?}");
     }
     assert_eq!(round, 4);

@@ -170,7 +170,7 @@ pub struct Delivery {
 }
 
 pub(crate) enum Acker {
-    Amqp(lapin::Acker),
+    Amqp(amqp::acks::AmqpAcker),
     Embedded(embedded::EmbeddedAcker),
 }
 
@@ -183,14 +183,15 @@ impl Delivery {
         }
     }
 
-    /// The message is done with: the bus forgets it.
+    /// The message is done with: the bus forgets it. (RabbitMQ: the ack is handed to the
+    /// channel's ack task, which may join it with others into one frame within a few ms.)
     ///
     /// # Errors
     /// When the channel it came on is gone (the broker will redeliver it).
     pub async fn ack(self) -> Result<(), BusError> {
         metrics::counter!("richmond_bus_acks_total").increment(1);
         match self.acker {
-            Acker::Amqp(a) => amqp::ack(a).await,
+            Acker::Amqp(a) => a.ack(),
             Acker::Embedded(a) => a.ack(),
         }
     }
@@ -203,7 +204,7 @@ impl Delivery {
         let label = if requeue { "requeue" } else { "drop" };
         metrics::counter!("richmond_bus_nacks_total", "kind" => label).increment(1);
         match self.acker {
-            Acker::Amqp(a) => amqp::nack(a, requeue).await,
+            Acker::Amqp(a) => a.nack(requeue),
             Acker::Embedded(a) => a.nack(requeue),
         }
     }

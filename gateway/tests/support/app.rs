@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use richmond::bus::{Bus, Consumer};
 use richmond_codecs::vumi::{Event, EventKind, UserMessage};
@@ -76,6 +78,29 @@ impl App {
             .publish(&format!("{}.outbound", self.id), Bytes::from(msg.encode()))
             .await
             .expect("publish outbound");
+    }
+
+    /// Reads events until `n` messages have their ack or nack (each exactly once: a second
+    /// outcome fails the test); returns them by message id, with the delivery reports read
+    /// meanwhile.
+    pub async fn outcomes(
+        &mut self,
+        n: usize,
+    ) -> (BTreeMap<String, (&'static str, String)>, Vec<Event>) {
+        let (mut done, mut reports) = (BTreeMap::new(), Vec::new());
+        while done.len() < n {
+            let e = self.event().await;
+            let (k, v) = kind(&e);
+            if k == "delivery_report" {
+                reports.push(e);
+            } else {
+                assert!(
+                    done.insert(e.user_message_id.clone(), (k, v)).is_none(),
+                    "two outcomes for {e:?}"
+                );
+            }
+        }
+        (done, reports)
     }
 
     /// An outbound SMS from this app.

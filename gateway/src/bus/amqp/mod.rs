@@ -11,7 +11,10 @@
 //! exponential backoff and full jitter, declares the topology again and starts a new
 //! generation; publishes in flight are retried on it and consumers re-subscribe, while the
 //! broker redelivers what was unacked. One channel per purpose: one for publishing, one per
-//! consumer, one short-lived per declaration.
+//! consumer, one short-lived per declaration. Acks are coalesced per consumer channel
+//! ([`acks`]); closing the bus sends the waiting ones before the connection goes.
+
+pub(crate) mod acks;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,13 +23,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{Acker, BusError, Delivery};
 use crate::config::AmqpConfig;
@@ -50,6 +54,8 @@ struct Inner {
     topology_error: Mutex<Option<BusError>>,
     window: Semaphore,
     stop: CancellationToken,
+    /// The consume loops, waited for on close so their last acks go out first.
+    consumers: TaskTracker,
 }
 
 /// The RabbitMQ bus; clones share one connection.
@@ -76,6 +82,7 @@ impl AmqpBus {
             topology_error: Mutex::new(None),
             window: Semaphore::new(config.publish_window),
             stop: CancellationToken::new(),
+            consumers: TaskTracker::new(),
         });
         tokio::spawn(supervise(inner.clone()));
         Self { inner }
@@ -225,13 +232,19 @@ impl AmqpBus {
             return Err(BusError::Closed);
         }
         let (tx, rx) = mpsc::channel(usize::from(self.inner.config.prefetch_count));
-        tokio::spawn(consume_loop(self.clone(), queue.to_owned(), tx));
+        self.inner
+            .consumers
+            .spawn(consume_loop(self.clone(), queue.to_owned(), tx));
         Ok(AmqpConsumer { rx })
     }
 
     /// Stops the supervisor and consumers and closes the connection.
     pub async fn close(&self) {
         self.inner.stop.cancel();
+        // Consume loops send their waiting acks and close their channels first: an ack lost
+        // here would mean a redelivery (a message sent twice) after the restart.
+        self.inner.consumers.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.consumers.wait()).await;
         let link = self.inner.link.send_replace(None);
         if let Some(link) = link {
             let _ = link
@@ -254,23 +267,6 @@ impl AmqpConsumer {
     }
 }
 
-pub(crate) async fn ack(a: lapin::Acker) -> Result<(), BusError> {
-    a.ack(BasicAckOptions::default())
-        .await
-        .map(drop)
-        .map_err(|e| BusError::Settle(e.to_string()))
-}
-
-pub(crate) async fn nack(a: lapin::Acker, requeue: bool) -> Result<(), BusError> {
-    a.nack(BasicNackOptions {
-        requeue,
-        ..BasicNackOptions::default()
-    })
-    .await
-    .map(drop)
-    .map_err(|e| BusError::Settle(e.to_string()))
-}
-
 async fn consume_loop(bus: AmqpBus, queue: String, tx: mpsc::Sender<Delivery>) {
     let stop = bus.inner.stop.clone();
     loop {
@@ -279,6 +275,7 @@ async fn consume_loop(bus: AmqpBus, queue: String, tx: mpsc::Sender<Delivery>) {
         };
         match subscribe(&link, &queue, bus.inner.config.prefetch_count).await {
             Ok((channel, mut consumer)) => {
+                let acks = acks::Acks::start(&queue);
                 let ended = loop {
                     tokio::select! {
                         () = stop.cancelled() => break true,
@@ -287,7 +284,8 @@ async fn consume_loop(bus: AmqpBus, queue: String, tx: mpsc::Sender<Delivery>) {
                         () = tx.closed() => break true,
                         item = consumer.next() => match item {
                             Some(Ok(d)) => {
-                                let delivery = Delivery::new(Bytes::from(d.data), d.redelivered, Acker::Amqp(d.acker));
+                                let acker = acks.delivered(d.delivery_tag, d.acker);
+                                let delivery = Delivery::new(Bytes::from(d.data), d.redelivered, Acker::Amqp(acker));
                                 if tx.send(delivery).await.is_err() {
                                     break true;
                                 }
@@ -301,6 +299,7 @@ async fn consume_loop(bus: AmqpBus, queue: String, tx: mpsc::Sender<Delivery>) {
                     }
                 };
                 if ended {
+                    acks.flush().await;
                     let _ = channel.close(200, "consumer closed".into()).await;
                     return;
                 }
