@@ -469,3 +469,36 @@ async fn stopping_with_no_bind_up_hands_the_message_back() {
     assert_eq!(back.message_id, m.message_id);
     d.ack().await.unwrap();
 }
+
+/// A message the SMSC is still answering when the gateway stops is finished, acked and never
+/// sent again: its delivery stays open until then (closing it first would requeue it).
+#[tokio::test]
+async fn a_message_in_flight_at_stop_is_answered_and_not_sent_again() {
+    let (mut sim, mut gw, mut app) = setup(&[], "registered_delivery = false\n").await;
+    sim.cmd_done("slow 1500").await;
+    let m = app.sms("+27820004242", "in flight at stop");
+    app.send(&m).await;
+    sim.expect("the submit", |e| e["event"] == "submit_sm")
+        .await;
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&m.message_id].0, "ack");
+    // Nothing went back to the queue: the next message on it is a marker published now.
+    let marker = app.sms("+27820004243", "marker");
+    app.send(&marker).await;
+    let mut outbound = app
+        .bus
+        .consume(&format!("{}.outbound", app.id))
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(procs::PATIENCE, outbound.next())
+        .await
+        .expect("the marker")
+        .expect("consumer open");
+    let first = richmond_codecs::vumi::UserMessage::decode(&d.body).unwrap();
+    assert_eq!(
+        first.message_id, marker.message_id,
+        "the stopped message came back"
+    );
+    d.ack().await.unwrap();
+}

@@ -90,7 +90,8 @@ pub(crate) async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, 
 }
 
 /// Consumes `<id>.outbound` until `intake` is cancelled, running `handle` on each delivery in
-/// its own task, at most `max_in_flight` at once; then waits for the running ones to finish.
+/// its own task, at most `max_in_flight` at once; then waits for the running ones to finish
+/// before the consumer is closed.
 /// A consumer the bus closes (a reconnect) is opened again.
 pub(crate) async fn consume_outbound<F, Fut>(
     bus: &Bus,
@@ -141,7 +142,11 @@ pub(crate) async fn consume_outbound<F, Fut>(
             drop(permit);
         });
     }
-    drop(consumer);
+    // The running deliveries finish (and ack) while their consumer is still open: dropping it
+    // first would close a RabbitMQ channel under them, and a message already handed to the
+    // carrier would be requeued and sent again after the restart. Deliveries the consumer
+    // holds but never handed out go back when it is dropped.
     tasks.close();
     tasks.wait().await;
+    drop(consumer);
 }

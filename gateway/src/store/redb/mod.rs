@@ -243,7 +243,11 @@ impl RedbStore {
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
+        if self.writer.alive() {
+            Ok(())
+        } else {
+            Err(self.err("the store writer thread has stopped"))
+        }
     }
 
     /// Removes every expired entry; returns how many.

@@ -8,6 +8,7 @@
 //! Written here rather than taken from a crate: redb has no group commit of its own, and the
 //! embedded bus's spool (`bus/embedded/spool.rs`) batches typed records, not closures.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -61,6 +62,15 @@ impl Writer {
             thread: Mutex::new(Some(thread)),
             commits,
         }
+    }
+
+    /// Whether the writer thread still runs.
+    pub(super) fn alive(&self) -> bool {
+        self.thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
     }
 
     /// Transactions committed so far.
@@ -147,7 +157,19 @@ fn commit(db: &Database, location: &str, batch: Vec<Job>) -> bool {
             return false;
         }
     };
-    let steps: Vec<Step> = batch.into_iter().map(|job| job(Ok(&mut tables))).collect();
+    // A panicking write fails its batch instead of ending the writer thread (and with it
+    // every later write); its caller sees its channel closed.
+    let steps: Vec<Step> = batch
+        .into_iter()
+        .map(|job| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&mut tables)))).unwrap_or_else(
+                |_| Step {
+                    failed: Some("a write panicked".into()),
+                    done: Box::new(|_| {}),
+                },
+            )
+        })
+        .collect();
     drop(tables);
     let outcome = match steps.iter().find_map(|s| s.failed.as_deref()) {
         Some(failure) => {

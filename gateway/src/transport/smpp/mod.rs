@@ -73,7 +73,12 @@ impl Shared {
         let ttl = Duration::from_secs(self.config.receipt_ttl_seconds);
         match self.ctx.store.put(&key, message_id.as_bytes(), ttl).await {
             Ok(()) => {
-                self.unstored().remove(&key);
+                // Only this message's entry: an SMSC that reuses an id may have mapped it to
+                // a newer message meanwhile.
+                let mut unstored = self.unstored();
+                if unstored.get(&key).is_some_and(|m| m == message_id) {
+                    unstored.remove(&key);
+                }
             }
             Err(e) => {
                 tracing::error!(message = "Store error; the receipt id mapping is kept in memory only.", transport = %self.id, error = %e);

@@ -76,3 +76,20 @@ async fn one_failing_write_fails_its_whole_batch_and_nothing_of_it_is_applied() 
     store.run(insert("d")).await.unwrap();
     assert!(present(&store, "d"));
 }
+
+#[tokio::test]
+async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, release, first) = held(dir.path()).await;
+    let a = store.run(insert("a"));
+    let panicking = store.run(|_| -> Result<(), redb::StorageError> { panic!("injected panic") });
+    release.send(()).unwrap();
+    first.await.unwrap();
+    assert!(panicking.await.is_err());
+    let err = a.await.unwrap_err().to_string();
+    assert!(err.contains("panicked"), "{err}");
+    assert!(!present(&store, "a"));
+    store.run(insert("b")).await.unwrap();
+    assert!(present(&store, "b"));
+    store.ping().await.unwrap();
+}
