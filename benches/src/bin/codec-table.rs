@@ -45,7 +45,9 @@ fn read(dir: &Path) -> Option<Entry> {
         function: b["function_id"].as_str().unwrap_or("").to_owned(),
         input: b["value_str"].as_str().unwrap_or("").to_owned(),
         median_ns: e["median"]["point_estimate"].as_f64()?,
-        bytes: b["throughput"]["Bytes"].as_f64(),
+        bytes: b["throughput"]["Bytes"]
+            .as_f64()
+            .or_else(|| b["throughput"]["ElementsAndBytes"]["bytes"].as_f64()),
     })
 }
 
