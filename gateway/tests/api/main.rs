@@ -94,6 +94,7 @@ async fn start(setup_fn: impl FnOnce(&str) -> Setup) -> (tempfile::TempDir, Gate
     let (cfg, addr) = helpers::write_config(dir.path(), &setup);
     let carrier = Carrier::new(&t).await;
     let gw = Gateway::start(&cfg, addr).await;
+    gw.wait_ready().await;
     (dir, gw, carrier)
 }
 

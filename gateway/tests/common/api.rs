@@ -139,6 +139,29 @@ impl Gateway {
         panic!("the API never answered on {addr}");
     }
 
+    /// Waits until the admin endpoint `/ready` answers 200 (the bus connected, the store
+    /// up): a send before that may find the broker connection still being made.
+    pub async fn wait_ready(&self) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        let table: toml::Table = toml::from_str(&text).expect("config TOML");
+        let admin: SocketAddr = table["admin"]["address"]
+            .as_str()
+            .expect("admin address")
+            .parse()
+            .expect("admin address");
+        let mut last = String::new();
+        for _ in 0..600 {
+            if let Ok((status, body)) = crate::common::http_get(admin, "/ready").await {
+                if status == 200 {
+                    return;
+                }
+                last = body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway never became ready: {last}");
+    }
+
     /// SIGTERM, then the exit status.
     pub async fn stop(mut self) -> Option<i32> {
         let pid = self.child.id().expect("running").to_string();
