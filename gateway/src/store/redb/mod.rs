@@ -62,8 +62,14 @@ impl RedbStore {
         let db = Arc::new(Database::create(path).map_err(|e| unavailable(path, e))?);
         create_tables(&db).map_err(|e| unavailable(path, e))?;
         let location: Arc<str> = path.display().to_string().into();
+        let writer = writer::Writer::start(db.clone(), location.clone()).map_err(|e| {
+            StoreError::Unavailable {
+                location: location.to_string(),
+                detail: format!("cannot start the writer thread: {e}"),
+            }
+        })?;
         Ok(Self {
-            writer: Arc::new(writer::Writer::start(db.clone(), location.clone())),
+            writer: Arc::new(writer),
             db,
             location,
         })

@@ -49,19 +49,22 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(db: Arc<Database>, location: Arc<str>) -> Self {
+    /// Starts the writer thread.
+    ///
+    /// # Errors
+    /// When the operating system refuses a new thread.
+    pub(super) fn start(db: Arc<Database>, location: Arc<str>) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(&db, &location, &rx, &counter))
-            .expect("spawn the store writer thread");
-        Self {
+            .spawn(move || run(&db, &location, &rx, &counter))?;
+        Ok(Self {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             commits,
-        }
+        })
     }
 
     /// Whether the writer thread still runs.
