@@ -97,6 +97,10 @@ pub enum Command {
     /// Read a password from stdin and print its argon2id PHC string, for
     /// `[[api.accounts]] password_hash`. Needs no config file.
     HashPassword,
+    /// Make a new random API token: prints the token (give it to the client; it is shown
+    /// once and stored nowhere) and its digest (`sha256:<hex>`) for `[[api.accounts]]
+    /// token_digests` or a `tokens_file`. Needs no config file.
+    CreateToken,
     /// Run a carrier simulator on loopback (for tests, demos and the quick start); it prints
     /// JSON events on stdout and takes commands on stdin (`help`). Needs no config file.
     Simulate {

@@ -22,6 +22,9 @@ fn main() -> ExitCode {
     if let Command::HashPassword = cli.command() {
         return hash_password();
     }
+    if let Command::CreateToken = cli.command() {
+        return create_token();
+    }
     let config = match Config::load(&cli.config, std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
@@ -42,7 +45,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Run => run(config),
-        Command::HashPassword => ExitCode::from(exit::FAILURE),
+        Command::HashPassword | Command::CreateToken => ExitCode::from(exit::FAILURE),
         Command::Simulate { .. } => ExitCode::from(exit::FAILURE),
     }
 }
@@ -66,6 +69,22 @@ fn hash_password() -> ExitCode {
         }
         Err(e) => {
             eprintln!("richmond: cannot hash: {e}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+/// `richmond create-token`: a new token on the first line, its digest on the second.
+fn create_token() -> ExitCode {
+    use richmond::api::credentials::{new_token, token_digest};
+    match new_token() {
+        Ok(token) => {
+            println!("token: {token}");
+            println!("digest: {}", token_digest(&token));
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("richmond: cannot make a token: {e}");
             ExitCode::from(exit::FAILURE)
         }
     }

@@ -1,10 +1,15 @@
 //! Who is calling, and how often: HTTP Basic auth against `[[api.accounts]]` (argon2 PHC
-//! hashes, verified on the blocking pool) and a fixed-window rate limit per account.
+//! hashes), API tokens (`Authorization: Bearer`, configured as SHA-256 digests), and a
+//! fixed-window rate limit per account.
 //!
-//! The limit is counted before the password is checked, so a password-guessing client is
-//! slowed down by the same 429 as a busy one. Unknown usernames are refused without touching
-//! the limiter (no state is kept for names nobody configured). The limiter lives in memory:
-//! with several instances behind a balancer, each enforces the limit on its own share.
+//! Basic auth runs argon2 once per client, not once per request: a password that verified is
+//! remembered as a keyed hash ([`credentials::Cache`]) and later requests with the same
+//! password are admitted in microseconds; verifications run on a bounded pool
+//! ([`credentials::Pool`]; a saturated pool answers 503). The limit is counted only after the
+//! caller proved who it is, so wrong passwords never use up the real user's requests.
+//! Unknown usernames and tokens are refused without touching the limiter (no state is kept
+//! for names nobody configured). The limiter lives in memory: with several instances behind a
+//! balancer, each enforces the limit on its own share.
 //! Does not handle: other auth schemes, TLS (put a proxy in front).
 
 use std::collections::HashMap;
@@ -20,6 +25,7 @@ use base64::Engine as _;
 
 use super::ApiError;
 use super::config::ApiConfig;
+use super::credentials::{self, Cache, Pool};
 
 /// Checks that `phc` is an argon2 PHC string (`$argon2id$v=19$m=...,t=...,p=...$salt$hash`).
 ///
@@ -56,6 +62,8 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 pub(crate) struct Account {
     pub(crate) username: String,
     phc: String,
+    /// The password that last verified (see [`credentials::Cache`]).
+    verified: Cache,
     pub(crate) transports: Vec<String>,
     limit: u32,
     window: Duration,
@@ -65,6 +73,9 @@ pub(crate) struct Account {
 #[derive(Clone)]
 pub(crate) struct Accounts {
     by_name: Arc<HashMap<String, Arc<Account>>>,
+    /// Token digest (`sha256:<hex>`) → account.
+    by_token: Arc<HashMap<String, Arc<Account>>>,
+    pool: Pool,
     windows: Arc<Mutex<HashMap<String, Window>>>,
 }
 
@@ -76,7 +87,7 @@ struct Window {
 
 impl Accounts {
     pub(crate) fn new(config: &ApiConfig) -> Self {
-        let by_name = config
+        let by_name: HashMap<String, Arc<Account>> = config
             .accounts
             .iter()
             .map(|a| {
@@ -87,6 +98,7 @@ impl Accounts {
                         .as_ref()
                         .map(|s| s.expose().to_owned())
                         .unwrap_or_default(),
+                    verified: Cache::new(),
                     transports: a.allowed(config).to_vec(),
                     limit: a.rate_limit_requests.unwrap_or(config.rate_limit_requests),
                     window: Duration::from_secs(
@@ -97,8 +109,20 @@ impl Accounts {
                 (a.username.clone(), Arc::new(account))
             })
             .collect();
+        let by_token = config
+            .accounts
+            .iter()
+            .flat_map(|a| {
+                let account = by_name.get(&a.username).cloned();
+                a.token_digests
+                    .iter()
+                    .filter_map(move |d| Some((d.expose().to_owned(), account.clone()?)))
+            })
+            .collect();
         Self {
             by_name: Arc::new(by_name),
+            by_token: Arc::new(by_token),
+            pool: Pool::new(),
             windows: Arc::default(),
         }
     }
@@ -113,27 +137,60 @@ impl Accounts {
             .filter(move |a| a.transports.iter().any(|t| t == transport))
     }
 
-    /// Authenticates the request and counts it against the account's limit.
+    /// Authenticates the request (a token, or Basic), then counts it against the account's
+    /// limit.
     ///
     /// # Errors
-    /// [`ApiError::Unauthorized`] or [`ApiError::RateLimited`].
+    /// [`ApiError::Unauthorized`], [`ApiError::RateLimited`], or [`ApiError::Busy`] when too
+    /// many password verifications wait.
     pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Account>, ApiError> {
-        let (user, password) = basic_credentials(headers).ok_or(ApiError::Unauthorized)?;
-        let account = self
-            .by_name
-            .get(&user)
-            .cloned()
-            .ok_or(ApiError::Unauthorized)?;
+        let account = match credentials_of(headers).ok_or(ApiError::Unauthorized)? {
+            Credentials::Token(token) => self
+                .by_token
+                .get(&credentials::token_digest(&token))
+                .cloned()
+                .ok_or(ApiError::Unauthorized)?,
+            Credentials::Basic(user, password) => {
+                let account = self
+                    .by_name
+                    .get(&user)
+                    .cloned()
+                    .ok_or(ApiError::Unauthorized)?;
+                if !self.check_password(&account, password).await? {
+                    return Err(ApiError::Unauthorized);
+                }
+                account
+            }
+        };
         self.count(&account, Instant::now())?;
-        let phc = account.phc.clone();
-        let ok = tokio::task::spawn_blocking(move || verify(&phc, &password))
-            .await
-            .unwrap_or(false);
-        if ok {
-            Ok(account)
-        } else {
-            Err(ApiError::Unauthorized)
+        Ok(account)
+    }
+
+    /// Whether `password` is the account's: from the cache, or by argon2 on the pool.
+    async fn check_password(
+        &self,
+        account: &Arc<Account>,
+        password: String,
+    ) -> Result<bool, ApiError> {
+        if account.verified.admits(&account.phc, &password) {
+            metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
+            return Ok(true);
         }
+        let a = account.clone();
+        let ok = self
+            .pool
+            .run(move || {
+                let ok = verify(&a.phc, &password);
+                if ok {
+                    a.verified.remember(&a.phc, &password);
+                }
+                ok
+            })
+            .await
+            .map_err(|_| ApiError::Busy)?;
+        metrics::counter!("richmond_api_password_verifications_total", "result" => if ok { "ok" } else { "wrong" })
+            .increment(1);
+        Ok(ok)
     }
 
     /// Counts one request in the account's current window.
@@ -170,19 +227,30 @@ fn verify(phc: &str, password: &str) -> bool {
     })
 }
 
-/// `Authorization: Basic base64(user:password)`, decoded.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+/// What a request presents.
+#[derive(Debug, PartialEq, Eq)]
+enum Credentials {
+    Basic(String, String),
+    Token(String),
+}
+
+/// `Authorization: Basic base64(user:password)` or `Authorization: Bearer <token>`.
+fn credentials_of(headers: &HeaderMap) -> Option<Credentials> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let token = rest.trim();
+        return (!token.is_empty()).then(|| Credentials::Token(token.to_owned()));
+    }
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(rest.trim())
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
+    Some(Credentials::Basic(user.to_owned(), password.to_owned()))
 }
 
 #[cfg(test)]
@@ -200,14 +268,21 @@ mod tests {
     }
 
     #[test]
-    fn basic_header_is_decoded() {
+    fn authorization_headers_are_decoded() {
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, "Basic dXNlcjpwYTpzcw==".parse().unwrap());
-        assert_eq!(basic_credentials(&h), Some(("user".into(), "pa:ss".into())));
-        h.insert(AUTHORIZATION, "Bearer x".parse().unwrap());
-        assert_eq!(basic_credentials(&h), None);
+        assert_eq!(
+            credentials_of(&h),
+            Some(Credentials::Basic("user".into(), "pa:ss".into()))
+        );
+        h.insert(AUTHORIZATION, "Bearer rmd_x".parse().unwrap());
+        assert_eq!(credentials_of(&h), Some(Credentials::Token("rmd_x".into())));
+        h.insert(AUTHORIZATION, "Bearer  ".parse().unwrap());
+        assert_eq!(credentials_of(&h), None);
         h.insert(AUTHORIZATION, "Basic !!!".parse().unwrap());
-        assert_eq!(basic_credentials(&h), None);
+        assert_eq!(credentials_of(&h), None);
+        h.insert(AUTHORIZATION, "Digest x".parse().unwrap());
+        assert_eq!(credentials_of(&h), None);
     }
 
     #[test]

@@ -68,6 +68,13 @@ pub struct AccountConfig {
     /// File holding the PHC string; exclusive with `password_hash`.
     #[serde(default, skip_serializing)]
     pub password_hash_file: Option<PathBuf>,
+    /// API tokens (`Authorization: Bearer <token>`) of this account, as SHA-256 digests
+    /// (`sha256:<hex>`, printed by `richmond create-token`); several, so they can be rotated.
+    #[serde(default)]
+    pub token_digests: Vec<Secret>,
+    /// A file of more token digests, one per line (`#` comments and blank lines ignored).
+    #[serde(default, skip_serializing)]
+    pub tokens_file: Option<PathBuf>,
     /// Transports this account may use and receive messages from; default: all of
     /// `api.transports`.
     #[serde(default)]
@@ -124,6 +131,21 @@ impl AccountConfig {
 impl ApiConfig {
     pub(crate) fn resolve_secrets(&mut self, path: &Path) -> Result<(), ConfigError> {
         for (i, a) in self.accounts.iter_mut().enumerate() {
+            if let Some(file) = &a.tokens_file {
+                let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: format!(
+                        "api.accounts[{i}].tokens_file: cannot read {}: {e}",
+                        file.display()
+                    ),
+                })?;
+                a.token_digests.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(Secret::new),
+                );
+            }
             resolve_secret(
                 path,
                 &format!("api.accounts[{i}].password_hash"),
@@ -181,6 +203,20 @@ impl ApiConfig {
             };
             super::auth::check_phc(hash.expose())
                 .map_err(|m| format!("{key}.password_hash: {m}"))?;
+            for (j, d) in a.token_digests.iter().enumerate() {
+                // The reason never quotes the value: a token pasted here by mistake stays secret.
+                super::credentials::check_digest(d.expose())
+                    .map_err(|m| format!("{key}.token_digests[{j}]: {m}"))?;
+                let earlier = self.accounts[..i]
+                    .iter()
+                    .flat_map(|b| &b.token_digests)
+                    .chain(&a.token_digests[..j]);
+                if earlier.into_iter().any(|e| e == d) {
+                    return Err(format!(
+                        "{key}.token_digests[{j}]: this digest is configured twice"
+                    ));
+                }
+            }
             for t in a.transports.iter().flatten() {
                 if !self.transports.contains(t) {
                     return Err(format!("{key}.transports: {t:?} is not in api.transports"));

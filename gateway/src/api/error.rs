@@ -3,7 +3,8 @@
 //! the name of the field at fault.
 //!
 //! Body: `{"error": "<code>", "message": "<text>", "field": "<name>"}` (`field` only for
-//! `invalid_field`). 401 adds `WWW-Authenticate: Basic`, 429 adds `Retry-After` (seconds).
+//! `invalid_field`; `partly_sent` adds `sent`, the records of the messages sent, and
+//! `not_sent`, `[{"to_msisdn", "reason"}]` for the others). 401 adds `WWW-Authenticate: Basic`, 429 adds `Retry-After` (seconds).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,8 +15,10 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
-    #[error("authentication required: HTTP Basic with a configured account")]
+    #[error("authentication required: HTTP Basic with a configured account, or a Bearer token")]
     Unauthorized,
+    #[error("too many password checks under way; retry shortly (or use an API token)")]
+    Busy,
     #[error("rate limit reached; retry in {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
     #[error("{field}: {reason}")]
@@ -28,6 +31,13 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the message bus did not take the message: {0}")]
     Bus(String),
+    /// The bus took the messages of some recipients only: `sent` lists their records,
+    /// `not_sent` the others (`to_msisdn`, `reason`), to which nothing was sent.
+    #[error("the message bus took {} of {} messages; the others were not sent", .sent.len(), .sent.len() + .not_sent.len())]
+    PartlySent {
+        sent: Vec<serde_json::Value>,
+        not_sent: Vec<serde_json::Value>,
+    },
     #[error("the state store is unavailable")]
     Store(#[from] StoreError),
 }
@@ -45,12 +55,14 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
+            Self::Busy => "busy",
             Self::RateLimited { .. } => "rate_limited",
             Self::Invalid { .. } => "invalid_field",
             Self::NotFound => "not_found",
             Self::NoRoute => "no_route",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Bus(_) => "bus_unavailable",
+            Self::PartlySent { .. } => "partly_sent",
             Self::Store(_) => "store_unavailable",
         }
     }
@@ -63,7 +75,9 @@ impl ApiError {
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Bus(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::Bus(_) | Self::PartlySent { .. } | Self::Store(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }
@@ -76,6 +90,10 @@ impl IntoResponse for ApiError {
         });
         if let Self::Invalid { field, .. } = &self {
             body["field"] = serde_json::Value::String(field.clone());
+        }
+        if let Self::PartlySent { sent, not_sent } = &self {
+            body["sent"] = serde_json::Value::Array(sent.clone());
+            body["not_sent"] = serde_json::Value::Array(not_sent.clone());
         }
         if let Self::Store(e) = &self {
             tracing::warn!(message = "API request failed on the store.", error = %e);
@@ -94,7 +112,10 @@ impl IntoResponse for ApiError {
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
             }
-            Self::Bus(_) | Self::Store(_) => {
+            Self::Busy => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Bus(_) | Self::PartlySent { .. } | Self::Store(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}

@@ -103,7 +103,7 @@ async fn handle_event(
     if change == Change::None {
         return Ok("unchanged");
     }
-    record::save(&state.store, &rec, state.message_ttl(), false).await?;
+    record::save(&state.store, &rec, state.message_ttl()).await?;
     tracing::debug!(
         message = "Message status changed.",
         transport,

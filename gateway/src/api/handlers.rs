@@ -19,18 +19,15 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use bytes::Bytes;
-use richmond_codecs::vumi::{Timestamp, UserMessage};
 
 use super::auth::Account;
 use super::callbacks::{self, Settings};
 use super::input::{self, Fields};
-use super::record::{self, MAX_LIST, Record, Status};
+use super::record::{self, MAX_LIST, Record};
+use super::send;
 use super::{ApiError, ApiState};
 
 type Answer = Result<Json<serde_json::Value>, ApiError>;
-
-/// The Vumi `transport_type` of API messages.
-const TRANSPORT_TYPE: &str = "sms";
 
 fn check_transport(account: &Account, transport: &str) -> Result<(), ApiError> {
     if account.transports.iter().any(|t| t == transport) {
@@ -129,7 +126,8 @@ pub(crate) async fn template_send(
     publish_all(&state, &account, &transport, &from, to, texts).await
 }
 
-/// Records and publishes one message per recipient, in order.
+/// Records and publishes one message per recipient ([`send`](super::send)); the answer lists
+/// the records of what was sent, or, when the bus took only some, which were and which not.
 async fn publish_all(
     state: &ApiState,
     account: &Account,
@@ -138,55 +136,31 @@ async fn publish_all(
     to: Vec<String>,
     texts: Vec<String>,
 ) -> Answer {
-    let ttl = state.message_ttl();
-    let now = Timestamp::now().unix_micros();
-    let index = record::index_key(&account.username, transport);
-    state
-        .store
-        .index_trim(&index, now.saturating_sub(record::micros(ttl)))
-        .await?;
-    let mut out = Vec::with_capacity(to.len());
-    for (to, text) in to.into_iter().zip(texts) {
-        let msg = UserMessage::new(transport, TRANSPORT_TYPE, from, &to, Some(text.clone()));
-        let rec = Record {
-            id: msg.message_id.clone(),
-            account: account.username.clone(),
-            transport: transport.to_owned(),
-            to_msisdn: to,
-            from_msisdn: from.to_owned(),
-            message: text,
-            transport_status: Status::Pending,
-            delivered_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        // The record first, so an ack that beats the publish's return finds it.
-        record::save(&state.store, &rec, ttl, true).await?;
-        let key = format!("{transport}.outbound");
-        let published = tokio::time::timeout(
-            state.publish_timeout(),
-            state.bus.publish(&key, Bytes::from(msg.encode())),
-        )
-        .await;
-        let failure = match published {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("timed out".to_owned()),
-        };
-        if let Some(why) = failure {
-            // Never published: the record would only mislead.
-            let _ = record::forget(&state.store, &rec).await;
-            tracing::warn!(message = "Send failed: the bus did not take the message.", transport, error = %why, sent_before = out.len());
-            return Err(ApiError::Bus(format!(
-                "{why}; {} of the recipients before it were sent",
-                out.len()
-            )));
-        }
-        metrics::counter!("richmond_api_messages_sent_total", "transport" => transport.to_owned())
-            .increment(1);
-        out.push(rec.to_json());
+    let job = send::Job {
+        account: account.username.clone(),
+        transport: transport.to_owned(),
+        from: from.to_owned(),
+        to,
+        texts,
+    };
+    let outcome = send::run(state, job).await?;
+    if outcome.refused.is_empty() {
+        return Ok(Json(serde_json::Value::Array(
+            outcome.sent.iter().map(Record::to_json).collect(),
+        )));
     }
-    Ok(Json(serde_json::Value::Array(out)))
+    let reason = outcome.refused[0].1.to_string();
+    if outcome.sent.is_empty() {
+        return Err(ApiError::Bus(format!("{reason}; nothing was sent")));
+    }
+    Err(ApiError::PartlySent {
+        sent: outcome.sent.iter().map(Record::to_json).collect(),
+        not_sent: outcome
+            .refused
+            .iter()
+            .map(|(to, e)| serde_json::json!({"to_msisdn": to, "reason": e.to_string()}))
+            .collect(),
+    })
 }
 
 pub(crate) async fn status_one(

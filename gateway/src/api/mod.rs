@@ -8,7 +8,9 @@
 //! transport may run in this process or in another Richmond on the same RabbitMQ.
 //!
 //! Layout:
-//! - [`config`]: the `[api]` section; [`auth`]: Basic auth (argon2) and the rate limit;
+//! - [`config`]: the `[api]` section; [`auth`]: Basic auth (argon2) and tokens, the rate
+//!   limit; [`credentials`]: the verified-credential cache, the argon2 pool, token digests;
+//! - [`send`]: one send's records and messages, written as two batches;
 //! - [`handlers`]: the endpoints; [`input`]: bodies, MSISDNs, dates, templates;
 //! - [`record`]: message records and the status state machine, in the state store;
 //! - [`events`]: the bus consumers; [`callbacks`]: the durable callback queue and its worker;
@@ -24,12 +26,14 @@
 pub mod auth;
 pub mod callbacks;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod handlers;
 pub mod input;
 pub mod openapi;
 pub mod record;
+pub mod send;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

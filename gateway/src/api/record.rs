@@ -24,7 +24,7 @@ use richmond_codecs::vumi::{DeliveryStatus, EventKind};
 use serde::{Deserialize, Serialize};
 
 use super::input::format_date;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Write};
 
 /// Most records one `status.json?since=` answer lists.
 pub(crate) const MAX_LIST: usize = 1000;
@@ -142,29 +142,43 @@ pub(crate) fn is_message_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Writes a record (and indexes it when `index`).
+/// The writes that store a new record and index it (for a [`Store::write_batch`]).
+pub(crate) fn writes(record: &Record, ttl: Duration) -> [Write; 2] {
+    [
+        Write::Put {
+            key: record_key(&record.id),
+            value: serde_json::to_vec(record).unwrap_or_default(),
+            ttl,
+        },
+        Write::IndexAdd {
+            key: index_key(&record.account, &record.transport),
+            member: record.id.clone(),
+            score: record.created_at,
+            ttl,
+        },
+    ]
+}
+
+/// The writes that remove a record that was never published, and its index entry.
+pub(crate) fn forget_writes(record: &Record) -> [Write; 2] {
+    [
+        Write::Delete {
+            key: record_key(&record.id),
+        },
+        Write::IndexRemove {
+            key: index_key(&record.account, &record.transport),
+            member: record.id.clone(),
+        },
+    ]
+}
+
+/// Writes a record (an update: new records go through [`writes`]).
 ///
 /// # Errors
 /// When the store fails.
-pub(crate) async fn save(
-    store: &Store,
-    record: &Record,
-    ttl: Duration,
-    index: bool,
-) -> Result<(), StoreError> {
+pub(crate) async fn save(store: &Store, record: &Record, ttl: Duration) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(record).unwrap_or_default();
-    store.put(&record_key(&record.id), &bytes, ttl).await?;
-    if index {
-        store
-            .index_add(
-                &index_key(&record.account, &record.transport),
-                &record.id,
-                record.created_at,
-                ttl,
-            )
-            .await?;
-    }
-    Ok(())
+    store.put(&record_key(&record.id), &bytes, ttl).await
 }
 
 /// Reads a record; an unreadable one counts as absent.
@@ -179,17 +193,6 @@ pub(crate) async fn load(store: &Store, id: &str) -> Result<Option<Record>, Stor
         .get(&record_key(id))
         .await?
         .and_then(|b| serde_json::from_slice(&b).ok()))
-}
-
-/// Removes a record that was never published.
-///
-/// # Errors
-/// When the store fails.
-pub(crate) async fn forget(store: &Store, record: &Record) -> Result<(), StoreError> {
-    store.delete(&record_key(&record.id)).await?;
-    store
-        .index_remove(&index_key(&record.account, &record.transport), &record.id)
-        .await
 }
 
 #[cfg(test)]

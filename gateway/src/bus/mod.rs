@@ -42,6 +42,8 @@ pub enum BusError {
     Nacked { routing_key: String },
     #[error("queue {queue} exists with different settings: {detail}")]
     QueueMismatch { queue: String, detail: String },
+    #[error("{routing_key}: no room on the bus within the publish timeout; not sent")]
+    Busy { routing_key: String },
     #[error("broker: {0}")]
     Broker(String),
     #[error("spool {path}: {detail}")]
@@ -58,6 +60,7 @@ impl BusError {
             Self::Unroutable { .. } => "unroutable",
             Self::Nacked { .. } => "nacked",
             Self::QueueMismatch { .. } => "queue_mismatch",
+            Self::Busy { .. } => "busy",
             Self::Broker(_) => "broker",
             Self::Spool { .. } => "spool",
             Self::Settle(_) => "settle",
@@ -92,21 +95,55 @@ impl Bus {
     /// # Errors
     /// When the message could not be handed over; the caller still owns it.
     pub async fn publish(&self, routing_key: &str, body: Bytes) -> Result<(), BusError> {
+        self.publish_batch(routing_key, vec![body], None)
+            .await
+            .pop()
+            .unwrap_or(Err(BusError::Closed))
+    }
+
+    /// Publishes `bodies` to `routing_key` together: one spool transaction on the embedded
+    /// bus, pipelined publishes with their confirms awaited together on RabbitMQ. One result
+    /// per body, in order; `Ok` means the next hop owns that message.
+    ///
+    /// `admit_by` bounds only the wait for room (a full embedded queue, a full confirm window
+    /// or no broker connection): a message not handed over by then is refused with
+    /// [`BusError::Busy`] and never sent. A message once handed over is always followed to
+    /// its commit or confirm, so a timeout never reports as failed a message that still goes
+    /// out. The work runs as its own task: dropping the returned future (a client gone, a
+    /// caller's timeout) neither cancels a publish half-way nor leaks queue room.
+    pub async fn publish_batch(
+        &self,
+        routing_key: &str,
+        bodies: Vec<Bytes>,
+        admit_by: Option<tokio::time::Instant>,
+    ) -> Vec<Result<(), BusError>> {
+        let n = bodies.len();
         let started = std::time::Instant::now();
-        let result = match self {
-            Self::Amqp(b) => b.publish(routing_key, body).await,
-            Self::Embedded(b) => b.publish(routing_key, body).await,
-        };
-        metrics::counter!("richmond_bus_publishes_total").increment(1);
-        match &result {
-            Ok(()) => metrics::histogram!("richmond_bus_publish_duration_seconds")
-                .record(started.elapsed().as_secs_f64()),
-            Err(e) => {
-                metrics::counter!("richmond_bus_publish_errors_total", "code" => e.code())
-                    .increment(1);
+        let (this, key) = (self.clone(), routing_key.to_owned());
+        let task = tokio::spawn(async move {
+            match &this {
+                Self::Amqp(b) => b.publish_batch(&key, bodies, admit_by).await,
+                Self::Embedded(b) => b.publish_batch(&key, bodies, admit_by).await,
+            }
+        });
+        let results = task.await.unwrap_or_else(|e| {
+            tracing::error!(message = "A publish task failed.", error = %e);
+            vec![Err(BusError::Closed); n]
+        });
+        metrics::counter!("richmond_bus_publishes_total").increment(n as u64);
+        let elapsed = started.elapsed().as_secs_f64();
+        for r in &results {
+            match r {
+                Ok(()) => {
+                    metrics::histogram!("richmond_bus_publish_duration_seconds").record(elapsed)
+                }
+                Err(e) => {
+                    metrics::counter!("richmond_bus_publish_errors_total", "code" => e.code())
+                        .increment(1);
+                }
             }
         }
-        result
+        results
     }
 
     /// Starts consuming `queue`.

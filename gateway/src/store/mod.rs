@@ -35,6 +35,30 @@ impl StoreError {
     }
 }
 
+/// One write of a [`Store::write_batch`].
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// [`Store::put`].
+    Put {
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+    },
+    /// Removes the value `key` (not a hash or an index of that name).
+    Delete { key: String },
+    /// [`Store::index_add`].
+    IndexAdd {
+        key: String,
+        member: String,
+        score: i64,
+        ttl: Duration,
+    },
+    /// [`Store::index_remove`].
+    IndexRemove { key: String, member: String },
+    /// [`Store::index_trim`].
+    IndexTrim { key: String, below: i64 },
+}
+
 /// The state store, cheap to clone.
 #[derive(Clone)]
 pub enum Store {
@@ -86,6 +110,15 @@ impl Store {
     /// When the backend fails.
     pub async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         dispatch!(self, "put", s => s.put(key, value, ttl))
+    }
+
+    /// Applies `writes` in order as one transaction: one durable commit on redb (shared with
+    /// concurrent writers by group commit), one MULTI/EXEC on Redis. All or none.
+    ///
+    /// # Errors
+    /// When the backend fails; nothing was written.
+    pub async fn write_batch(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        dispatch!(self, "write_batch", s => s.write_batch(writes))
     }
 
     /// The value of `key`, if set and not expired.

@@ -160,6 +160,52 @@ impl RedisStore {
             .map_err(|e| self.err(e))
     }
 
+    /// Applies `writes` in order in one MULTI/EXEC transaction.
+    pub(crate) async fn write_batch(&self, writes: Vec<super::Write>) -> Result<(), StoreError> {
+        use super::Write;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for w in writes {
+            match w {
+                Write::Put { key, value, ttl } => {
+                    pipe.cmd("SET")
+                        .arg(self.key(&key))
+                        .arg(value)
+                        .arg("PX")
+                        .arg(millis(ttl))
+                        .ignore();
+                }
+                Write::Delete { key } => {
+                    pipe.cmd("DEL").arg(self.key(&key)).ignore();
+                }
+                Write::IndexAdd {
+                    key,
+                    member,
+                    score,
+                    ttl,
+                } => {
+                    let k = self.key(&key);
+                    pipe.cmd("ZADD").arg(&k).arg(score).arg(member).ignore();
+                    pipe.cmd("PEXPIRE").arg(&k).arg(millis(ttl)).ignore();
+                }
+                Write::IndexRemove { key, member } => {
+                    pipe.cmd("ZREM").arg(self.key(&key)).arg(member).ignore();
+                }
+                Write::IndexTrim { key, below } => {
+                    pipe.cmd("ZREMRANGEBYSCORE")
+                        .arg(self.key(&key))
+                        .arg("-inf")
+                        .arg(format!("({below}"))
+                        .ignore();
+                }
+            }
+        }
+        let mut c = self.conn.clone();
+        pipe.query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     pub(crate) async fn index_remove(&self, key: &str, member: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         redis::cmd("ZREM")

@@ -157,14 +157,55 @@ impl AmqpBus {
     /// # Errors
     /// Unroutable or nacked by the broker, or the bus closed.
     pub async fn publish(&self, routing_key: &str, body: Bytes) -> Result<(), BusError> {
-        let _permit = self
-            .inner
-            .window
-            .acquire()
-            .await
-            .map_err(|_| BusError::Closed)?;
+        self.publish_by(routing_key, body, None).await
+    }
+
+    /// Publishes `bodies` pipelined (each holds a place in the confirm window; their confirms
+    /// are awaited together); one result per body, in order. See [`crate::bus::Bus::publish_batch`]
+    /// for `admit_by`.
+    pub(crate) async fn publish_batch(
+        &self,
+        routing_key: &str,
+        bodies: Vec<Bytes>,
+        admit_by: Option<tokio::time::Instant>,
+    ) -> Vec<Result<(), BusError>> {
+        futures_util::future::join_all(
+            bodies
+                .into_iter()
+                .map(|body| self.publish_by(routing_key, body, admit_by)),
+        )
+        .await
+    }
+
+    /// [`publish`](Self::publish), refused with [`BusError::Busy`] when no window place or
+    /// no connection is had by `admit_by`. Once the message is on the wire it is followed to
+    /// its confirm, across reconnects, whatever the time.
+    async fn publish_by(
+        &self,
+        routing_key: &str,
+        body: Bytes,
+        admit_by: Option<tokio::time::Instant>,
+    ) -> Result<(), BusError> {
+        let busy = || BusError::Busy {
+            routing_key: routing_key.to_owned(),
+        };
+        let acquire = self.inner.window.acquire();
+        let _permit = match admit_by {
+            None => acquire.await,
+            Some(at) => tokio::time::timeout_at(at, acquire)
+                .await
+                .map_err(|_| busy())?,
+        }
+        .map_err(|_| BusError::Closed)?;
+        let mut first = true;
         loop {
-            let link = self.current().await?;
+            let link = match admit_by {
+                Some(at) if first => tokio::time::timeout_at(at, self.current())
+                    .await
+                    .map_err(|_| busy())??,
+                _ => self.current().await?,
+            };
+            first = false;
             let props = BasicProperties::default().with_delivery_mode(2);
             let opts = BasicPublishOptions {
                 mandatory: true,

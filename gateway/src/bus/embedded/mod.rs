@@ -153,9 +153,88 @@ impl EmbeddedBus {
     /// [`BusError::Closed`] after [`close`](Self::close); a spool error when the write
     /// failed (the message was not accepted).
     pub async fn publish(&self, routing_key: &str, body: Bytes) -> Result<(), BusError> {
+        self.publish_batch(routing_key, vec![body], None)
+            .await
+            .pop()
+            .unwrap_or(Err(BusError::Closed))
+    }
+
+    /// Spools `bodies` for `routing_key` in one spool transaction; one result per body, in
+    /// order. Each message first needs room in the queue: they are admitted in order, and the
+    /// first one still without room at `admit_by` (`None`: wait as long as it takes) and every
+    /// one after it are refused with [`BusError::Busy`], never written. The admitted ones are
+    /// committed together and then become deliverable.
+    ///
+    /// Not cancel-safe by itself (a dropped future can hold reserved room); [`crate::bus::Bus`]
+    /// runs it as its own task, so callers never drop it half-way.
+    pub(crate) async fn publish_batch(
+        &self,
+        routing_key: &str,
+        bodies: Vec<Bytes>,
+        admit_by: Option<tokio::time::Instant>,
+    ) -> Vec<Result<(), BusError>> {
         let q = self.queue(routing_key);
-        let len = body.len();
-        // Reserve room: a full queue makes the publisher wait, never drops.
+        let mut admitted = 0;
+        let mut refusal = None;
+        for body in &bodies {
+            match self.reserve(&q, body.len(), admit_by).await {
+                Ok(()) => admitted += 1,
+                Err(e) => {
+                    refusal = Some(e);
+                    break;
+                }
+            }
+        }
+        let refusal = refusal.unwrap_or(BusError::Closed);
+        let mut results = Vec::with_capacity(bodies.len());
+        if admitted > 0 {
+            let first = self
+                .inner
+                .next_seq
+                .fetch_add(admitted as u64, Ordering::SeqCst);
+            let now = now_micros();
+            let records = (first..)
+                .zip(&bodies[..admitted])
+                .map(|(seq, body)| (seq, spool::encode_record(routing_key, now, body)))
+                .collect();
+            let committed = self
+                .inner
+                .spool
+                .put(records)
+                .await
+                .unwrap_or(Err(BusError::Closed));
+            let mut st = lock(&q.state);
+            if committed.is_ok() {
+                for (seq, body) in (first..).zip(&bodies[..admitted]) {
+                    st.ready.push_back(Entry {
+                        seq,
+                        body: body.clone(),
+                        redelivered: false,
+                    });
+                }
+                q.report(&st);
+                drop(st);
+                q.ready.notify_one();
+            } else {
+                st.messages -= admitted;
+                st.bytes -= bodies[..admitted].iter().map(Bytes::len).sum::<usize>();
+                drop(st);
+                q.space.notify_waiters();
+            }
+            results.resize(admitted, committed);
+        }
+        results.resize(bodies.len(), Err(refusal));
+        results
+    }
+
+    /// Reserves room for one message of `len` bytes in `q`, waiting until `admit_by` at most:
+    /// a full queue makes the publisher wait, it never drops.
+    async fn reserve(
+        &self,
+        q: &Queue,
+        len: usize,
+        admit_by: Option<tokio::time::Instant>,
+    ) -> Result<(), BusError> {
         loop {
             if self.inner.closed.load(Ordering::SeqCst) {
                 return Err(BusError::Closed);
@@ -170,38 +249,18 @@ impl EmbeddedBus {
                 if fits {
                     st.messages += 1;
                     st.bytes += len;
-                    break;
+                    return Ok(());
                 }
             }
-            notified.await;
-        }
-        let seq = self.inner.next_seq.fetch_add(1, Ordering::SeqCst);
-        let record = spool::encode_record(routing_key, now_micros(), &body);
-        let committed = self
-            .inner
-            .spool
-            .put(seq, record)
-            .await
-            .unwrap_or(Err(BusError::Closed));
-        let mut st = lock(&q.state);
-        match committed {
-            Ok(()) => {
-                st.ready.push_back(Entry {
-                    seq,
-                    body,
-                    redelivered: false,
-                });
-                q.report(&st);
-                drop(st);
-                q.ready.notify_one();
-                Ok(())
-            }
-            Err(e) => {
-                st.messages -= 1;
-                st.bytes -= len;
-                drop(st);
-                q.space.notify_waiters();
-                Err(e)
+            match admit_by {
+                None => notified.await,
+                Some(at) => {
+                    if tokio::time::timeout_at(at, notified).await.is_err() {
+                        return Err(BusError::Busy {
+                            routing_key: q.name.clone(),
+                        });
+                    }
+                }
             }
         }
     }

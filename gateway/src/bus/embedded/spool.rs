@@ -41,9 +41,9 @@ pub(crate) struct Recovered {
 }
 
 enum Op {
+    /// Messages written together, in one transaction.
     Put {
-        seq: u64,
-        record: Vec<u8>,
+        records: Vec<(u64, Vec<u8>)>,
         done: oneshot::Sender<Result<(), BusError>>,
     },
     Delete {
@@ -144,13 +144,15 @@ impl Spool {
         Ok((spool, recovered))
     }
 
-    /// Writes a message; the receiver fires once it is committed.
-    pub(crate) fn put(&self, seq: u64, record: Vec<u8>) -> oneshot::Receiver<Result<(), BusError>> {
+    /// Writes messages (`(seq, record)`) in one transaction; the receiver fires once they are
+    /// committed.
+    pub(crate) fn put(
+        &self,
+        records: Vec<(u64, Vec<u8>)>,
+    ) -> oneshot::Receiver<Result<(), BusError>> {
         let (done, rx) = oneshot::channel();
         if let Some(tx) = &self.tx {
-            if let Err(mpsc::SendError(Op::Put { done, .. })) =
-                tx.send(Op::Put { seq, record, done })
-            {
+            if let Err(mpsc::SendError(Op::Put { done, .. })) = tx.send(Op::Put { records, done }) {
                 let _ = done.send(Err(BusError::Closed));
             }
         } else {
@@ -297,8 +299,10 @@ impl Writer {
             let mut table = txn.open_table(MESSAGES).map_err(|e| err(&e))?;
             for op in batch {
                 match op {
-                    Op::Put { seq, record, .. } => {
-                        table.insert(*seq, record.as_slice()).map_err(|e| err(&e))?;
+                    Op::Put { records, .. } => {
+                        for (seq, record) in records {
+                            table.insert(*seq, record.as_slice()).map_err(|e| err(&e))?;
+                        }
                     }
                     Op::Delete { seq } => {
                         table.remove(*seq).map_err(|e| err(&e))?;

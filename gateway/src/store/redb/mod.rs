@@ -155,6 +155,40 @@ impl RedbStore {
             .await
     }
 
+    /// Applies `writes` in order in one transaction (one commit): all or none.
+    pub(crate) async fn write_batch(&self, writes: Vec<super::Write>) -> Result<(), StoreError> {
+        use super::Write;
+        let now = now_micros();
+        let expiry = move |ttl: Duration| {
+            now.saturating_add(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX))
+        };
+        self.run(move |t| {
+            for w in writes {
+                match w {
+                    Write::Put { key, value, ttl } => {
+                        t.values
+                            .insert(key.as_str(), with_expiry(&value, ttl).as_slice())?;
+                    }
+                    Write::Delete { key } => {
+                        t.values.remove(key.as_str())?;
+                    }
+                    Write::IndexAdd {
+                        key,
+                        member,
+                        score,
+                        ttl,
+                    } => t.index.add(&key, &member, score, expiry(ttl))?,
+                    Write::IndexRemove { key, member } => t.index.remove(&key, &member)?,
+                    Write::IndexTrim { key, below } => {
+                        t.index.trim(&key, below)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let this = self.clone();
         let key = key.to_owned();
@@ -312,6 +346,44 @@ impl IndexTables<'_> {
         Ok(expired)
     }
 
+    /// Adds or moves `member` at `score` and sets the index's expiry (µs since the epoch).
+    fn add(
+        &mut self,
+        key: &str,
+        member: &str,
+        score: i64,
+        expiry: i64,
+    ) -> Result<(), redb::StorageError> {
+        self.clear_if_expired(key, now_micros())?;
+        if let Some(old) = self.scores.insert((key, member), score)? {
+            self.order.remove((key, old.value(), member))?;
+        }
+        self.order.insert((key, score, member), ())?;
+        self.expiry.insert(key, expiry)?;
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &str, member: &str) -> Result<(), redb::StorageError> {
+        if let Some(old) = self.scores.remove((key, member))? {
+            self.order.remove((key, old.value(), member))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the entries scored below `below`; returns how many.
+    fn trim(&mut self, key: &str, below: i64) -> Result<usize, redb::StorageError> {
+        let mut gone = Vec::new();
+        for row in self.order.range((key, i64::MIN, "")..(key, below, ""))? {
+            let (k, _) = row?;
+            gone.push((k.value().1, k.value().2.to_owned()));
+        }
+        for (score, member) in &gone {
+            self.order.remove((key, *score, member.as_str()))?;
+            self.scores.remove((key, member.as_str()))?;
+        }
+        Ok(gone.len())
+    }
+
     fn purge_expired(&mut self) -> Result<usize, redb::StorageError> {
         let now = now_micros();
         let mut dead = Vec::new();
@@ -346,50 +418,18 @@ impl RedbStore {
         let (key, member) = (key.to_owned(), member.to_owned());
         let expiry =
             now_micros().saturating_add(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX));
-        self.index_write(move |t| {
-            t.clear_if_expired(&key, now_micros())?;
-            let old = t.scores.insert((key.as_str(), member.as_str()), score)?;
-            if let Some(old) = old {
-                t.order
-                    .remove((key.as_str(), old.value(), member.as_str()))?;
-            }
-            t.order.insert((key.as_str(), score, member.as_str()), ())?;
-            t.expiry.insert(key.as_str(), expiry)?;
-            Ok(())
-        })
-        .await
+        self.index_write(move |t| t.add(&key, &member, score, expiry))
+            .await
     }
 
     pub(crate) async fn index_remove(&self, key: &str, member: &str) -> Result<(), StoreError> {
         let (key, member) = (key.to_owned(), member.to_owned());
-        self.index_write(move |t| {
-            if let Some(old) = t.scores.remove((key.as_str(), member.as_str()))? {
-                t.order
-                    .remove((key.as_str(), old.value(), member.as_str()))?;
-            }
-            Ok(())
-        })
-        .await
+        self.index_write(move |t| t.remove(&key, &member)).await
     }
 
     pub(crate) async fn index_trim(&self, key: &str, below: i64) -> Result<usize, StoreError> {
         let key = key.to_owned();
-        self.index_write(move |t| {
-            let mut gone = Vec::new();
-            for row in t
-                .order
-                .range((key.as_str(), i64::MIN, "")..(key.as_str(), below, ""))?
-            {
-                let (k, _) = row?;
-                gone.push((k.value().1, k.value().2.to_owned()));
-            }
-            for (score, member) in &gone {
-                t.order.remove((key.as_str(), *score, member.as_str()))?;
-                t.scores.remove((key.as_str(), member.as_str()))?;
-            }
-            Ok(gone.len())
-        })
-        .await
+        self.index_write(move |t| t.trim(&key, below)).await
     }
 
     pub(crate) async fn index_range(

@@ -1,0 +1,264 @@
+//! Credentials checked in microseconds, the stored secret as strong as before:
+//! - [`Cache`]: per account, an HMAC-SHA256 (under a key drawn at random when the process
+//!   starts, never stored) of the password that last passed argon2, bound to the account's
+//!   PHC string. A request whose password gives the same tag (compared in constant time) is
+//!   admitted without argon2; anything else goes to argon2, and only a password argon2
+//!   accepted is ever remembered. A changed hash never matches a tag made under the old one.
+//! - [`Pool`]: argon2 verifications run on the blocking pool, at most one per core at a time
+//!   and at most [`MAX_WAITING`] waiting, so a flood of bad logins costs a bounded amount of
+//!   CPU and memory (19 MiB per verification) and cannot starve the carrier links.
+//! - API tokens (`Authorization: Bearer <token>`): [`new_token`] makes a random 256-bit token;
+//!   only its SHA-256 digest ([`token_digest`], `sha256:<hex>`) is configured.
+//!
+//! Written here on `ring` (already built for TLS): HMAC, SHA-256 and the random source.
+//! Does not handle: which account a username names, rate limits (see [`super::auth`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::{digest, hmac};
+use tokio::sync::Semaphore;
+
+/// Verifications that may wait for a place on the [`Pool`] before requests are refused.
+pub const MAX_WAITING: usize = 256;
+
+/// The verified-credential cache of one account; see the module docs.
+pub(crate) struct Cache {
+    key: hmac::Key,
+    /// The tag of the password that last verified against the account's hash.
+    last: Mutex<Option<hmac::Tag>>,
+}
+
+impl Cache {
+    /// A cache with a fresh random key.
+    pub(crate) fn new() -> Self {
+        Self {
+            key: hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
+                .unwrap_or_else(|_| fallback_key()),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// What is signed for `password` under `phc`: length-prefixed, so no two pairs give the
+    /// same bytes.
+    fn message(phc: &str, password: &str) -> Vec<u8> {
+        let mut msg = Vec::with_capacity(8 + phc.len() + password.len());
+        msg.extend_from_slice(&(phc.len() as u64).to_le_bytes());
+        msg.extend_from_slice(phc.as_bytes());
+        msg.extend_from_slice(password.as_bytes());
+        msg
+    }
+
+    /// Whether `password` is the one that last verified against `phc` (constant time).
+    pub(crate) fn admits(&self, phc: &str, password: &str) -> bool {
+        let last = *self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.is_some_and(|tag| {
+            hmac::verify(&self.key, &Self::message(phc, password), tag.as_ref()).is_ok()
+        })
+    }
+
+    /// Remembers `password` as verified against `phc`: call only after argon2 accepted it.
+    pub(crate) fn remember(&self, phc: &str, password: &str) {
+        let tag = hmac::sign(&self.key, &Self::message(phc, password));
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(tag);
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cache(<redacted>)")
+    }
+}
+
+/// A key from the thread-local hasher's randomness, for the (never seen) case where the
+/// system random source fails: still unknown outside this process.
+fn fallback_key() -> hmac::Key {
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&fastrand::u64(..).to_le_bytes());
+    }
+    hmac::Key::new(hmac::HMAC_SHA256, &bytes)
+}
+
+/// The bounded argon2 pool; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    running: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// The pool is saturated: the request is refused rather than queued without end.
+#[derive(Debug)]
+pub(crate) struct Saturated;
+
+impl Pool {
+    /// A pool running at most one verification per core.
+    pub(crate) fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self::with_size(cores)
+    }
+
+    pub(crate) fn with_size(size: usize) -> Self {
+        Self {
+            running: Arc::new(Semaphore::new(size.max(1))),
+            waiting: Arc::default(),
+        }
+    }
+
+    /// Runs `f` (an argon2 verification) when a place is free.
+    ///
+    /// # Errors
+    /// [`Saturated`] when [`MAX_WAITING`] verifications already wait.
+    pub(crate) async fn run(
+        &self,
+        f: impl FnOnce() -> bool + Send + 'static,
+    ) -> Result<bool, Saturated> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Saturated);
+        }
+        let permit = self.running.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let Ok(permit) = permit else {
+            return Err(Saturated);
+        };
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .unwrap_or(false);
+        Ok(ok)
+    }
+}
+
+/// The prefix of every token [`new_token`] makes (so a leaked one is recognisable).
+pub const TOKEN_PREFIX: &str = "rmd_";
+
+/// A new random API token: [`TOKEN_PREFIX`] and 256 random bits in hex.
+///
+/// # Errors
+/// When the system random source fails.
+pub fn new_token() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "the system random source failed".to_owned())?;
+    Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
+}
+
+/// The configured form of a token: `sha256:` and the hex SHA-256 of the whole token.
+pub fn token_digest(token: &str) -> String {
+    format!(
+        "sha256:{}",
+        hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
+    )
+}
+
+/// Checks a configured digest's form; a short reason when it is wrong.
+///
+/// # Errors
+/// When `digest` is not `sha256:` and 64 lower-case hex digits.
+pub fn check_digest(digest: &str) -> Result<(), String> {
+    match digest.strip_prefix("sha256:") {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+            Ok(())
+        }
+        _ => Err(
+            "not a token digest: give sha256:<64 hex digits>, as printed by \
+                  `richmond create-token`"
+                .into(),
+        ),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+    proptest! {
+        /// Once a right password is cached, no other password is admitted.
+        #[test]
+        fn a_cached_password_admits_no_other(right in ".{0,40}", others in proptest::collection::vec(".{0,40}", 1..20)) {
+            let cache = Cache::new();
+            prop_assert!(!cache.admits(PHC, &right));
+            cache.remember(PHC, &right);
+            prop_assert!(cache.admits(PHC, &right));
+            for other in &others {
+                prop_assert_eq!(cache.admits(PHC, other), other == &right);
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_hash_stops_admitting_the_old_password() {
+        let cache = Cache::new();
+        cache.remember(PHC, "pw");
+        assert!(cache.admits(PHC, "pw"));
+        let other = PHC.replace("aGFzaGhh", "b3RoZXJo");
+        assert!(!cache.admits(&other, "pw"));
+        // A prefix shift between hash and password is a different pair.
+        assert!(!cache.admits(&format!("{PHC}p"), "w"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_digests_check() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
+        let d = token_digest(&a);
+        assert!(check_digest(&d).is_ok(), "{d}");
+        assert_ne!(d, token_digest(&b));
+        assert_eq!(
+            token_digest("abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(check_digest("sha256:ABC").is_err());
+        assert!(check_digest(&a).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_pool_refuses_beyond_its_waiting_bound() {
+        let pool = Pool::with_size(1);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = Arc::new(Mutex::new(rx));
+        let held = {
+            let rx = rx.clone();
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(move || rx.lock().unwrap().recv().is_ok()).await })
+        };
+        // Wait until the first verification holds the only place.
+        while pool.running.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut waiters = Vec::new();
+        for _ in 0..MAX_WAITING {
+            let pool = pool.clone();
+            waiters.push(tokio::spawn(async move { pool.run(|| true).await }));
+        }
+        while pool.waiting.load(Ordering::SeqCst) < MAX_WAITING {
+            tokio::task::yield_now().await;
+        }
+        assert!(pool.run(|| true).await.is_err());
+        tx.send(()).unwrap();
+        assert!(held.await.unwrap().unwrap());
+        for w in waiters {
+            assert!(w.await.unwrap().unwrap());
+        }
+    }
+}
