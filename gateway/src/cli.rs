@@ -1,5 +1,5 @@
 //! Command line: `richmond [run]`, `check-config [--print]`, `spool-status`, `simulate <kind>`,
-//! `hash-password`.
+//! `hash-password`, `create-token`.
 //!
 //! Exit codes live in [`exit`]; clap itself exits 2 on usage errors.
 //! Reference: DESIGN.md "Conventions / CLI", style-and-operations.md B.2 and B.9.

@@ -154,7 +154,7 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Send SMS through Richmond's transports and follow their status. Bodies are form-encoded (repeat a key for a list) or JSON. Every endpoint but this description needs HTTP Basic auth and counts against the account's rate limit.\n\n`transport_status`: `pending` (published, no answer yet) → `submitted` (ack, or a pending delivery report) → `delivered` (delivery report; `delivered_at` set) or `failed` (nack or failed delivery report).",
         },
-        "security": [{"basic": []}],
+        "security": [{"basic": []}, {"bearer": []}],
         "paths": {
             "/api/v1/sms/{transport}/send.json": {"post": send},
             "/api/v1/sms/{transport}/template_send.json": {"post": template_send},
@@ -169,7 +169,10 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
             }},
         },
         "components": {
-            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "bearer": {"type": "http", "scheme": "bearer"}
+            },
             "schemas": {
                 "SendRequest": {
                     "type": "object",

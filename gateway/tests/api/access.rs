@@ -132,3 +132,145 @@ async fn hash_password_makes_a_hash_check_config_accepts() {
         }
     }
 }
+
+/// `richmond create-token`: (token, digest).
+fn create_token() -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_richmond"))
+        .arg("create-token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .trim()
+            .to_owned()
+    };
+    (field("token:"), field("digest:"))
+}
+
+#[tokio::test]
+async fn tokens_authenticate_revoked_ones_do_not_and_no_secret_shows() {
+    let (inline, filed, revoked) = (create_token(), create_token(), create_token());
+    assert!(inline.0.starts_with("rmd_") && inline.1.starts_with("sha256:"));
+    let dir = tempfile::tempdir().unwrap();
+    let tokens_file = dir.path().join("robot.tokens");
+    // The revoked token was listed once, then taken out of the file.
+    std::fs::write(&tokens_file, format!("# robot's tokens\n{}\n", filed.1)).unwrap();
+    let phc = richmond::api::auth::hash_password("robot-password").unwrap();
+    let t = common::unique("api");
+    let mut setup = Setup::amqp(&t);
+    setup.extra = format!(
+        "[[api.accounts]]\nusername = \"robot\"\npassword_hash = {phc:?}\n\
+         token_digests = [{:?}]\ntokens_file = {:?}\n",
+        inline.1,
+        tokens_file.display().to_string()
+    );
+    let (cfg, addr) = helpers::write_config(dir.path(), &setup);
+    let _carrier = Carrier::new(&t).await;
+    let log = dir.path().join("richmond.log");
+    let gw = Gateway::start_with_log(&cfg, addr, Some(&log)).await;
+    gw.wait_ready().await;
+    let q = path(&t, "status.json?since=2000-01-01");
+    for token in [&inline.0, &filed.0] {
+        let a = request_with(addr, "GET", &q, Some(&format!("Bearer {token}")), None, b"")
+            .await
+            .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let body = form(&[
+        ("to_msisdn", "+27831110099"),
+        ("from_msisdn", "123"),
+        ("message", "t"),
+    ]);
+    let a = request_with(
+        addr,
+        "POST",
+        &path(&t, "send.json"),
+        Some(&format!("Bearer {}", inline.0)),
+        FORM,
+        &body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let unknown = format!("{}0", &inline.0[..inline.0.len() - 1]);
+    for bad in [
+        revoked.0.as_str(),
+        unknown.as_str(),
+        inline.1.as_str(),
+        "",
+        "rmd_",
+    ] {
+        let a = request_with(addr, "GET", &q, Some(&format!("Bearer {bad}")), None, b"")
+            .await
+            .unwrap();
+        assert_eq!(a.status, 401, "{bad:?}: {}", a.body);
+        assert_eq!(a.json()["error"], "unauthorized");
+    }
+    let table: toml::Table = toml::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let admin: std::net::SocketAddr = table["admin"]["address"].as_str().unwrap().parse().unwrap();
+    let (_, metrics) = common::http_get(admin, "/metrics").await.unwrap();
+    assert_eq!(gw.stop().await, Some(0));
+    let print = std::process::Command::new(env!("CARGO_BIN_EXE_richmond"))
+        .args(["--config", cfg.to_str().unwrap(), "check-config", "--print"])
+        .output()
+        .unwrap();
+    assert_eq!(print.status.code(), Some(0));
+    let print = String::from_utf8_lossy(&print.stdout).into_owned();
+    assert!(print.contains("robot"), "{print}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("Callbacks") || log.contains("API listener up"),
+        "{log}"
+    );
+    let hex = |s: &str| {
+        s.trim_start_matches("sha256:")
+            .trim_start_matches("rmd_")
+            .to_owned()
+    };
+    let secrets: [&str; 7] = [
+        &inline.0,
+        &inline.1,
+        &filed.0,
+        &filed.1,
+        &revoked.0,
+        &phc,
+        "robot-password",
+    ];
+    for secret in secrets {
+        for (name, text) in [
+            ("log", &log),
+            ("/metrics", &metrics),
+            ("check-config --print", &print),
+        ] {
+            assert!(!text.contains(secret), "{name} shows a secret");
+            assert!(
+                !text.contains(&hex(secret)),
+                "{name} shows a secret's digits"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_never_lock_the_real_user_out() {
+    let (_d, gw, carrier) = start(Setup::amqp).await;
+    let q = path(&carrier.transport, "status.json?since=2000-01-01");
+    // LIMITED may make 3 requests a minute; 8 wrong guesses use none of them.
+    for _ in 0..8 {
+        let a = request(gw.addr, "GET", &q, Some((LIMITED.0, "guess")), None, b"")
+            .await
+            .unwrap();
+        assert_eq!(a.status, 401, "{}", a.body);
+    }
+    for _ in 0..3 {
+        let a = request(gw.addr, "GET", &q, Some(LIMITED), None, b"")
+            .await
+            .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    assert_eq!(gw.stop().await, Some(0));
+}

@@ -21,7 +21,7 @@ mod status;
 use std::time::Duration;
 
 use bytes::Bytes;
-use helpers::{ALICE, BOB, Gateway, LIMITED, Setup, StoreKind, form, request};
+use helpers::{ALICE, BOB, Gateway, LIMITED, Setup, StoreKind, form, request, request_with};
 use richmond::bus::Bus;
 use richmond::bus::amqp::AmqpBus;
 use richmond_codecs::vumi::{DeliveryStatus, Event, UserMessage};

@@ -113,13 +113,27 @@ pub struct Gateway {
 impl Gateway {
     /// Starts the binary on `config` and waits until the API answers.
     pub async fn start(config: &Path, addr: SocketAddr) -> Self {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_richmond"))
+        Self::start_with_log(config, addr, None).await
+    }
+
+    /// [`start`](Self::start), with the gateway's log (stdout and stderr, debug level) written
+    /// to `log`.
+    pub async fn start_with_log(config: &Path, addr: SocketAddr, log: Option<&Path>) -> Self {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_richmond"));
+        command
             .args(["--config", config.to_str().expect("utf-8 path"), "run"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn richmond");
+            .kill_on_drop(true);
+        if let Some(log) = log {
+            let file = std::fs::File::create(log).expect("log file");
+            let err = file.try_clone().expect("log file");
+            command
+                .env("RUST_LOG", "debug")
+                .stdout(Stdio::from(file))
+                .stderr(Stdio::from(err));
+        }
+        let child = command.spawn().expect("spawn richmond");
         let mut gw = Self {
             child,
             addr,
@@ -194,7 +208,7 @@ impl Answer {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection.
+/// One HTTP/1.1 request over a fresh connection, with Basic auth.
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -203,14 +217,37 @@ pub async fn request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> std::io::Result<Answer> {
+    let authorization = auth.map(|(u, p)| {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+        format!("Basic {basic}")
+    });
+    request_with(
+        addr,
+        method,
+        path,
+        authorization.as_deref(),
+        content_type,
+        body,
+    )
+    .await
+}
+
+/// One HTTP/1.1 request over a fresh connection, with any `Authorization` value.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<Answer> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some((u, p)) = auth {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-        head += &format!("Authorization: Basic {token}\r\n");
+    if let Some(value) = authorization {
+        head += &format!("Authorization: {value}\r\n");
     }
     if let Some(ct) = content_type {
         head += &format!("Content-Type: {ct}\r\n");
