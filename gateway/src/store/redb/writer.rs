@@ -117,9 +117,7 @@ fn run(db: &Database, location: &str, rx: &Receiver<Job>, commits: &AtomicU64) {
             }
         }
         metrics::histogram!("richmond_store_commit_batch_size").record(batch.len() as f64);
-        if commit(db, location, batch) {
-            commits.fetch_add(1, Ordering::Relaxed);
-        }
+        commit(db, location, batch, commits);
     }
 }
 
@@ -135,8 +133,9 @@ fn open_tables(txn: &redb::WriteTransaction) -> Result<Tables<'_>, redb::TableEr
     })
 }
 
-/// Runs `batch` in one transaction; true when it was committed.
-fn commit(db: &Database, location: &str, batch: Vec<Job>) -> bool {
+/// Runs `batch` in one transaction; counts a commit in `commits` before any of its writers
+/// is told (so a writer that saw its write done also sees it counted).
+fn commit(db: &Database, location: &str, batch: Vec<Job>, commits: &AtomicU64) {
     let err = |e: &dyn std::fmt::Display| StoreError::Unavailable {
         location: location.to_owned(),
         detail: e.to_string(),
@@ -150,14 +149,14 @@ fn commit(db: &Database, location: &str, batch: Vec<Job>) -> bool {
         Ok(t) => t,
         Err(e) => {
             fail_all(batch, err(&e));
-            return false;
+            return;
         }
     };
     let mut tables = match open_tables(&txn) {
         Ok(t) => t,
         Err(e) => {
             fail_all(batch, err(&e));
-            return false;
+            return;
         }
     };
     // A panicking write fails its batch instead of ending the writer thread (and with it
@@ -184,11 +183,12 @@ fn commit(db: &Database, location: &str, batch: Vec<Job>) -> bool {
         }
         None => txn.commit().map_err(|e| err(&e)),
     };
-    let committed = outcome.is_ok();
+    if outcome.is_ok() {
+        commits.fetch_add(1, Ordering::Relaxed);
+    }
     for step in steps {
         (step.done)(outcome.clone());
     }
-    committed
 }
 
 #[cfg(test)]
