@@ -116,3 +116,71 @@ async fn send_json_and_template_send_in_both_encodings() {
     assert_eq!(sent[1].to_addr.as_deref(), Some("+27831110004"));
     assert_eq!(gw.stop().await, Some(0));
 }
+
+/// Reads one HTTP/1.1 response (head and `Content-Length` body) from a kept-alive stream.
+async fn read_response(s: &mut tokio::io::BufReader<tokio::net::TcpStream>) -> (u16, String) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut status = 0;
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        assert!(
+            s.read_line(&mut line).await.unwrap() > 0,
+            "connection closed"
+        );
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(code) = line.strip_prefix("HTTP/1.1 ") {
+            status = code[..3].parse().unwrap();
+        } else if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    s.read_exact(&mut body).await.unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+#[tokio::test]
+async fn sends_share_one_kept_alive_connection() {
+    use base64::Engine as _;
+    use tokio::io::AsyncWriteExt;
+    let (_d, gw, carrier) = start(Setup::amqp).await;
+    let t = carrier.transport.clone();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ALICE.0, ALICE.1));
+    let mut s = tokio::io::BufReader::new(tokio::net::TcpStream::connect(gw.addr).await.unwrap());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let body = form(&[
+            ("to_msisdn", &format!("+2783111002{i}")),
+            ("from_msisdn", "12345"),
+            ("message", "kept alive"),
+        ]);
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            path(&t, "send.json"),
+            body.len()
+        );
+        s.get_mut().write_all(head.as_bytes()).await.unwrap();
+        s.get_mut().write_all(&body).await.unwrap();
+        let (status, text) = read_response(&mut s).await;
+        assert_eq!(status, 200, "request {i} on the same connection: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        ids.push(v[0]["id"].as_str().unwrap().to_owned());
+    }
+    let got: Vec<String> = carrier
+        .outbound(3)
+        .await
+        .into_iter()
+        .map(|m| m.message_id)
+        .collect();
+    for id in &ids {
+        assert!(got.contains(id), "{id} answered but not published");
+    }
+    assert_eq!(gw.stop().await, Some(0));
+}
