@@ -320,3 +320,37 @@ async fn ussd_menu_and_sms_over_the_embedded_bus() {
     sim.expect("the logout", |e| e["event"] == "logout").await;
     bus.close().await;
 }
+
+#[tokio::test]
+async fn a_delivery_report_in_the_same_write_as_its_seq_is_matched() {
+    let id = common::unique("ssmi");
+    // --dr-delay-ms 0: each SEQ and its report leave the simulator in one TCP write.
+    let sim = Sim::start(&["ssmi", "--dr-delay-ms", "0"]).await;
+    let mut gw = Gateway::start(&config(&id, &sim, &amqp_section())).await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::new(bus, &id).await;
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let mt = app.sms(&format!("+2782000{:04}", 5000 + i), "fast report");
+        app.send(&mt).await;
+        sent.push(mt.message_id);
+    }
+    let (done, reports) = app.outcomes(sent.len()).await;
+    for id in &sent {
+        assert_eq!(done.get(id).map(|d| d.0), Some("ack"), "{id}: {done:?}");
+    }
+    // Every report reaches the bus, none is dropped as unknown.
+    let mut reports = reports;
+    while reports.len() < sent.len() {
+        let e = app.event().await;
+        assert_eq!(kind(&e).0, "delivery_report", "{e:?}");
+        reports.push(e);
+    }
+    let mut matched: Vec<&str> = reports.iter().map(|r| r.user_message_id.as_str()).collect();
+    matched.sort_unstable();
+    let mut want: Vec<&str> = sent.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(matched, want);
+    assert_eq!(gw.stop().await, Some(0));
+}

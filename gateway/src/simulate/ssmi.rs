@@ -56,7 +56,8 @@ pub struct Args {
     /// Password the server accepts.
     #[arg(long, default_value = "richmond")]
     pub password: String,
-    /// Delay before the delivery report of each SMS, in milliseconds.
+    /// Delay before the delivery report of each SMS, in milliseconds; 0 sends it right
+    /// behind its SEQ, in the same write.
     #[arg(long, default_value_t = 200)]
     pub dr_delay_ms: u64,
     /// A command run after every successful login (repeatable), e.g. "dial 2782 *120# 1".
@@ -331,10 +332,15 @@ impl Conn {
                 status: DrStatus::from(flags.dr_code),
             };
             let (own, delay) = (self.own.clone(), self.sim.args.dr_delay_ms);
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-                let _ = own.send(format!("\u{0}dr {}", encode_line(&dr)));
-            });
+            if delay == 0 {
+                // Right behind its SEQ, in the same write: the hardest order for a client.
+                self.session.send(dr);
+            } else {
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    let _ = own.send(format!("\u{0}dr {}", encode_line(&dr)));
+                });
+            }
         }
         event["msisdn"] = json!(m);
         drop(flags);

@@ -56,13 +56,20 @@ fn unmatched(shared: &Shared, kind: &'static str) {
         .increment(1);
 }
 
-async fn publish(shared: &Shared, suffix: &str, body: Vec<u8>, kind: &'static str) {
+/// Publishes until the bus owns the message; false when the bus closed first.
+async fn publish(shared: &Shared, suffix: &str, body: Vec<u8>, kind: &'static str) -> bool {
     match shared.publish(suffix, body).await {
-        Ok(()) => count(shared, kind),
-        Err(e) => tracing::error!(
-            message = "Bus closed: inbound message not published.",
-            transport = %shared.id, kind, error = %e
-        ),
+        Ok(()) => {
+            count(shared, kind);
+            true
+        }
+        Err(e) => {
+            tracing::error!(
+                message = "Bus closed: inbound message not published.",
+                transport = %shared.id, kind, error = %e
+            );
+            false
+        }
     }
 }
 
@@ -97,32 +104,39 @@ async fn handle(shared: &Shared, response: Response) {
             }
         }
         Response::Seq { msisdn, sequence } => {
-            let seq = String::from_utf8_lossy(&sequence).into_owned();
-            if !shared.answer(Some(&msisdn), SmsOutcome::Seq(seq)) {
+            let Some(pending) = shared.take_pending(Some(&msisdn)) else {
                 unmatched(shared, "seq");
                 tracing::warn!(message = "SEQ for no pending SMS; ignored.", transport = %shared.id);
+                return;
+            };
+            // Record the mapping here, before the next line is read: a delivery report right
+            // behind its SEQ (even in the same TCP segment) then always finds it.
+            let key = shared.dr_key(&msisdn, &sequence);
+            let ttl = Duration::from_secs(shared.config.delivery_report_ttl_seconds);
+            let id = pending.message_id.as_bytes();
+            if let Err(e) = shared.ctx.store.put(&key, id, ttl).await {
+                tracing::error!(message = "Store error; this SMS's delivery report will not match.", transport = %shared.id, error = %e);
             }
+            let seq = String::from_utf8_lossy(&sequence).into_owned();
+            let _ = pending.reply.send(SmsOutcome::Seq(seq));
         }
         Response::Nack { reason } => {
-            if !shared.answer(None, SmsOutcome::Nack(reason)) {
+            let Some(pending) = shared.take_pending(None) else {
                 unmatched(shared, "nack");
                 tracing::warn!(message = "NACK for no pending SMS; ignored.", transport = %shared.id, reason = reason.name());
-            }
+                return;
+            };
+            let _ = pending.reply.send(SmsOutcome::Nack(reason));
         }
         Response::DeliveryReport {
             msisdn,
             sequence,
             status,
         } => {
-            let key = shared.key(
-                "dr",
-                &format!(
-                    "{}:{}",
-                    String::from_utf8_lossy(&msisdn),
-                    String::from_utf8_lossy(&sequence)
-                ),
-            );
-            let id = match shared.ctx.store.take(&key).await {
+            // The mapping stays until the report is on the bus: a store error or a closing
+            // bus leaves it for the report's redelivery.
+            let key = shared.dr_key(&msisdn, &sequence);
+            let id = match shared.ctx.store.get(&key).await {
                 Ok(Some(id)) => String::from_utf8_lossy(&id).into_owned(),
                 Ok(None) => {
                     unmatched(shared, "delivery_report");
@@ -140,7 +154,11 @@ async fn handle(shared: &Shared, response: Response) {
                 "truteq".into(),
                 json!({"dr_code": status.value(), "dr_status": status.name()}),
             );
-            publish(shared, "event", event.encode(), "delivery_report").await;
+            if publish(shared, "event", event.encode(), "delivery_report").await
+                && let Err(e) = shared.ctx.store.delete(&key).await
+            {
+                tracing::warn!(message = "Store error; a delivered report's mapping stays until it expires.", transport = %shared.id, error = %e);
+            }
         }
         Response::FreeForm { .. } => {
             tracing::info!(message = "TruTeq free-form message received (logged at debug).", transport = %shared.id);

@@ -58,6 +58,8 @@ enum SmsOutcome {
 struct PendingSms {
     token: u64,
     msisdn: Bytes,
+    /// The Vumi message id, for the delivery-report mapping the SEQ creates.
+    message_id: String,
     /// The line was written on the current connection. An SMS still waiting for the link
     /// (in the driver's channel) is not failed by a disconnect: it goes out on the next one.
     written: bool,
@@ -83,19 +85,26 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Answers the oldest pending SMS to `msisdn` (any MSISDN when `None`).
-    fn answer(&self, msisdn: Option<&[u8]>, outcome: SmsOutcome) -> bool {
+    /// Takes the oldest pending SMS to `msisdn` (any MSISDN when `None`) out of the queue;
+    /// answer it with [`PendingSms::reply`].
+    fn take_pending(&self, msisdn: Option<&[u8]>) -> Option<PendingSms> {
         let mut pending = self.pending();
         let found = pending
             .iter()
             .position(|p| msisdn.is_none_or(|m| p.msisdn.as_ref() == m));
-        match found.and_then(|i| pending.remove(i)) {
-            Some(p) => {
-                let _ = p.reply.send(outcome);
-                true
-            }
-            None => false,
-        }
+        found.and_then(|i| pending.remove(i))
+    }
+
+    /// The store key of the delivery-report mapping of SEQ `sequence` to `msisdn`.
+    fn dr_key(&self, msisdn: &[u8], sequence: &[u8]) -> String {
+        self.key(
+            "dr",
+            &format!(
+                "{}:{}",
+                String::from_utf8_lossy(msisdn),
+                String::from_utf8_lossy(sequence)
+            ),
+        )
     }
 
     /// The link dropped: every SMS written and still waiting gets [`SmsOutcome::LinkLost`].

@@ -7,6 +7,8 @@
 //! * unsendable (bad address, text the charset cannot carry) → `nack`, then ack;
 //! * USSD written → `ack`, then ack; the write failed → handed back (requeue);
 //! * SMS written → waits for SEQ (`ack`) / NACK / timeout / link loss (`nack`), then ack.
+//!   The SEQ's delivery-report mapping is written by the inbound half before it answers, so
+//!   a report right behind its SEQ finds it.
 //!
 //! An event that cannot be published (bus closed) leaves the delivery unacked: the bus
 //! redelivers it. On `intake` cancellation the consumer stops, in-flight deliveries finish,
@@ -116,6 +118,7 @@ async fn send_sms(
         shared.pending().push_back(PendingSms {
             token,
             msisdn: msisdn.clone(),
+            message_id: msg.message_id.clone(),
             written: false,
             reply,
         });
@@ -132,14 +135,7 @@ async fn send_sms(
     let id = &msg.message_id;
     let event = match outcome {
         Ok(Ok(SmsOutcome::Seq(sequence))) => {
-            let key = shared.key(
-                "dr",
-                &format!("{}:{sequence}", String::from_utf8_lossy(&msisdn)),
-            );
-            let ttl = Duration::from_secs(shared.config.delivery_report_ttl_seconds);
-            if let Err(e) = shared.ctx.store.put(&key, id.as_bytes(), ttl).await {
-                tracing::error!(message = "Store error; this SMS's delivery report will not match.", transport = %shared.id, error = %e);
-            }
+            // The inbound task recorded the delivery-report mapping before answering.
             return settle(shared, delivery, VumiEvent::ack(&shared.id, id, &sequence)).await;
         }
         Ok(Ok(SmsOutcome::Nack(reason))) => VumiEvent::nack(
