@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine as _;
@@ -41,7 +41,18 @@ pub fn check_phc(phc: &str) -> Result<(), String> {
     if parsed.hash.is_none() || parsed.salt.is_none() {
         return Err("the PHC string has no salt or no hash".into());
     }
-    argon2::Params::try_from(&parsed).map_err(|e| format!("bad argon2 parameters: {e}"))?;
+    let params =
+        argon2::Params::try_from(&parsed).map_err(|e| format!("bad argon2 parameters: {e}"))?;
+    if params.m_cost() > credentials::MAX_ARGON2_MEMORY_KIB
+        || params.t_cost() > credentials::MAX_ARGON2_PASSES
+    {
+        return Err(format!(
+            "argon2 parameters too large (at most m={} KiB and t={}): every login would cost \
+             that much memory and CPU",
+            credentials::MAX_ARGON2_MEMORY_KIB,
+            credentials::MAX_ARGON2_PASSES
+        ));
+    }
     Ok(())
 }
 
@@ -61,7 +72,10 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 #[derive(Debug)]
 pub(crate) struct Account {
     pub(crate) username: String,
-    phc: String,
+    phc: Arc<str>,
+    /// Held while a password of this account is checked by argon2: concurrent first requests
+    /// wait for one verification and then find it cached, instead of running one each.
+    verifying: tokio::sync::Mutex<()>,
     /// The password that last verified (see [`credentials::Cache`]).
     verified: Cache,
     pub(crate) transports: Vec<String>,
@@ -96,8 +110,9 @@ impl Accounts {
                     phc: a
                         .password_hash
                         .as_ref()
-                        .map(|s| s.expose().to_owned())
-                        .unwrap_or_default(),
+                        .map(|s| s.expose().into())
+                        .unwrap_or_else(|| "".into()),
+                    verifying: tokio::sync::Mutex::new(()),
                     verified: Cache::new(),
                     transports: a.allowed(config).to_vec(),
                     limit: a.rate_limit_requests.unwrap_or(config.rate_limit_requests),
@@ -166,29 +181,28 @@ impl Accounts {
         Ok(account)
     }
 
-    /// Whether `password` is the account's: from the cache, or by argon2 on the pool.
-    async fn check_password(
-        &self,
-        account: &Arc<Account>,
-        password: String,
-    ) -> Result<bool, ApiError> {
+    /// Whether `password` is the account's: from the cache, or by argon2 on the pool (one
+    /// verification per account at a time; the cache is read again after waiting).
+    async fn check_password(&self, account: &Account, password: String) -> Result<bool, ApiError> {
         if account.verified.admits(&account.phc, &password) {
             metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
             return Ok(true);
         }
-        let a = account.clone();
+        let _one_at_a_time = account.verifying.lock().await;
+        if account.verified.admits(&account.phc, &password) {
+            metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
+            return Ok(true);
+        }
         let ok = self
             .pool
-            .run(move || {
-                let ok = verify(&a.phc, &password);
-                if ok {
-                    a.verified.remember(&a.phc, &password);
-                }
-                ok
-            })
+            .verify(account.phc.clone(), password.clone())
             .await
             .map_err(|_| ApiError::Busy)?;
-        metrics::counter!("richmond_api_password_verifications_total", "result" => if ok { "ok" } else { "wrong" })
+        if ok {
+            account.verified.remember(&account.phc, &password);
+        }
+        let result = if ok { "ok" } else { "wrong" };
+        metrics::counter!("richmond_api_password_verifications_total", "result" => result)
             .increment(1);
         Ok(ok)
     }
@@ -219,7 +233,9 @@ impl Accounts {
     }
 }
 
+#[cfg(test)]
 fn verify(phc: &str, password: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
     PasswordHash::new(phc).is_ok_and(|h| {
         Argon2::default()
             .verify_password(password.as_bytes(), &h)
@@ -264,6 +280,11 @@ mod tests {
         assert!(verify(&phc, "s3cret"));
         assert!(!verify(&phc, "other"));
         assert!(check_phc("plain-text").is_err());
+        let huge = phc.replacen("m=19456", "m=4294967295", 1);
+        assert!(
+            check_phc(&huge).unwrap_err().contains("too large"),
+            "{huge}"
+        );
         assert!(check_phc("$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA").is_err());
     }
 

@@ -4,9 +4,10 @@
 //!   PHC string. A request whose password gives the same tag (compared in constant time) is
 //!   admitted without argon2; anything else goes to argon2, and only a password argon2
 //!   accepted is ever remembered. A changed hash never matches a tag made under the old one.
-//! - [`Pool`]: argon2 verifications run on the blocking pool, at most one per core at a time
-//!   and at most [`MAX_WAITING`] waiting, so a flood of bad logins costs a bounded amount of
-//!   CPU and memory (19 MiB per verification) and cannot starve the carrier links.
+//! - [`Pool`]: argon2 verifications run on one dedicated thread per core, each reusing one
+//!   work area, with at most [`MAX_WAITING`] waiting, so a flood of bad logins costs a
+//!   bounded amount of CPU and memory (19 MiB per thread with the default parameters) and
+//!   cannot starve the runtime or the carrier links.
 //! - API tokens (`Authorization: Bearer <token>`): [`new_token`] makes a random 256-bit token;
 //!   only its SHA-256 digest ([`token_digest`], `sha256:<hex>`) is configured.
 //!
@@ -18,7 +19,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hmac};
-use tokio::sync::Semaphore;
 
 /// Verifications that may wait for a place on the [`Pool`] before requests are refused.
 pub const MAX_WAITING: usize = 256;
@@ -81,11 +81,20 @@ fn fallback_key() -> hmac::Key {
     hmac::Key::new(hmac::HMAC_SHA256, &bytes)
 }
 
-/// The bounded argon2 pool; cheap to clone.
+/// The argon2 verifiers: a fixed set of threads (one per core), each reusing one memory
+/// buffer across verifications, so argon2's 19 MiB per run is allocated once per thread and
+/// never spread over the blocking pool's threads and their malloc arenas. Cheap to clone;
+/// the threads end when the last clone is dropped.
 #[derive(Clone)]
 pub(crate) struct Pool {
-    running: Arc<Semaphore>,
+    jobs: Arc<Mutex<Option<std::sync::mpsc::Sender<Job>>>>,
     waiting: Arc<AtomicUsize>,
+}
+
+struct Job {
+    phc: Arc<str>,
+    password: String,
+    reply: tokio::sync::oneshot::Sender<bool>,
 }
 
 /// The pool is saturated: the request is refused rather than queued without end.
@@ -93,44 +102,114 @@ pub(crate) struct Pool {
 pub(crate) struct Saturated;
 
 impl Pool {
-    /// A pool running at most one verification per core.
+    /// A pool of one verifier thread per core.
     pub(crate) fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Self::with_size(cores)
     }
 
     pub(crate) fn with_size(size: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        for i in 0..size.max(1) {
+            let (rx, waiting) = (rx.clone(), waiting.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(job) = job else { return };
+                        waiting.fetch_sub(1, Ordering::SeqCst);
+                        let ok = verify_with(&job.phc, &job.password, &mut memory);
+                        let _ = job.reply.send(ok);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(message = "Cannot start an argon2 verifier thread.", error = %e);
+            }
+        }
         Self {
-            running: Arc::new(Semaphore::new(size.max(1))),
-            waiting: Arc::default(),
+            jobs: Arc::new(Mutex::new(Some(tx))),
+            waiting,
         }
     }
 
-    /// Runs `f` (an argon2 verification) when a place is free.
+    /// Whether `password` matches the PHC string `phc`, verified when a thread is free.
     ///
     /// # Errors
-    /// [`Saturated`] when [`MAX_WAITING`] verifications already wait.
-    pub(crate) async fn run(
-        &self,
-        f: impl FnOnce() -> bool + Send + 'static,
-    ) -> Result<bool, Saturated> {
+    /// [`Saturated`] when [`MAX_WAITING`] verifications already wait (or no thread runs).
+    pub(crate) async fn verify(&self, phc: Arc<str>, password: String) -> Result<bool, Saturated> {
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(Saturated);
         }
-        let permit = self.running.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let Ok(permit) = permit else {
-            return Err(Saturated);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            phc,
+            password,
+            reply,
         };
-        let ok = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f()
-        })
-        .await
-        .unwrap_or(false);
-        Ok(ok)
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|tx| tx.send(job).is_ok());
+        if !sent {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Saturated);
+        }
+        answer.await.map_err(|_| Saturated)
     }
+}
+
+/// Most argon2 memory (KiB) a configured hash may ask for: 256 MiB per verification.
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+/// Most argon2 passes a configured hash may ask for.
+pub const MAX_ARGON2_PASSES: u32 = 16;
+
+/// Verifies `password` against `phc` with `memory` as argon2's work area (grown to the
+/// hash's size and kept for the next call); the hashes are compared in constant time.
+fn verify_with(phc: &str, password: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    use argon2::password_hash::{Output, PasswordHash};
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version {
+        None => argon2::Version::default(),
+        Some(v) => match argon2::Version::try_from(v) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+    };
+    let Ok(params) = argon2::Params::try_from(&hash) else {
+        return false;
+    };
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB || params.t_cost() > MAX_ARGON2_PASSES {
+        return false;
+    }
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let argon = argon2::Argon2::new(algorithm, version, params);
+    argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+        .is_ok()
+        && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
 /// The prefix of every token [`new_token`] makes (so a leaked one is recognisable).
@@ -233,32 +312,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_pool_verifies_like_argon2_and_reuses_its_memory() {
+        let pool = Pool::with_size(1);
+        let params = argon2::Params::new(64, 1, 1, None).unwrap();
+        let salt = password_hash::SaltString::encode_b64(b"saltsaltsaltsalt").unwrap();
+        let phc: Arc<str> = password_hash::PasswordHasher::hash_password(
+            &argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params),
+            b"right",
+            &salt,
+        )
+        .unwrap()
+        .to_string()
+        .into();
+        for (password, want) in [
+            ("right", true),
+            ("wrong", false),
+            ("", false),
+            ("right", true),
+        ] {
+            assert_eq!(
+                pool.verify(phc.clone(), password.into()).await.unwrap(),
+                want,
+                "{password}"
+            );
+        }
+        let default = super::super::auth::hash_password("pw").unwrap();
+        assert!(
+            pool.verify(default.clone().into(), "pw".into())
+                .await
+                .unwrap()
+        );
+        assert!(!pool.verify(default.into(), "px".into()).await.unwrap());
+        assert!(!pool.verify("not a phc".into(), "pw".into()).await.unwrap());
+        // A hash asking for more than the bound is never verified.
+        let huge = phc.replace("m=64", "m=1048576");
+        assert!(!pool.verify(huge.into(), "right".into()).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn the_pool_refuses_beyond_its_waiting_bound() {
         let pool = Pool::with_size(1);
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let rx = Arc::new(Mutex::new(rx));
-        let held = {
-            let rx = rx.clone();
-            let pool = pool.clone();
-            tokio::spawn(async move { pool.run(move || rx.lock().unwrap().recv().is_ok()).await })
-        };
-        // Wait until the first verification holds the only place.
-        while pool.running.available_permits() > 0 {
-            tokio::task::yield_now().await;
-        }
-        let mut waiters = Vec::new();
-        for _ in 0..MAX_WAITING {
-            let pool = pool.clone();
-            waiters.push(tokio::spawn(async move { pool.run(|| true).await }));
-        }
-        while pool.waiting.load(Ordering::SeqCst) < MAX_WAITING {
-            tokio::task::yield_now().await;
-        }
-        assert!(pool.run(|| true).await.is_err());
-        tx.send(()).unwrap();
-        assert!(held.await.unwrap().unwrap());
-        for w in waiters {
-            assert!(w.await.unwrap().unwrap());
-        }
+        // Nothing drains the queue while these wait: fill it with jobs of a hash that takes a
+        // while, then one more is refused at once.
+        pool.waiting.store(MAX_WAITING, Ordering::SeqCst);
+        assert!(pool.verify("x".into(), "y".into()).await.is_err());
+        pool.waiting.store(0, Ordering::SeqCst);
+        assert!(!pool.verify("x".into(), "y".into()).await.unwrap());
     }
 }

@@ -274,3 +274,65 @@ async fn wrong_passwords_never_lock_the_real_user_out() {
     }
     assert_eq!(gw.stop().await, Some(0));
 }
+
+/// (peak RSS in MiB, threads) of a process, from /proc.
+fn rss_and_threads(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {status}"))
+    };
+    (field("VmHWM:") / 1024, field("Threads:"))
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_authenticated_requests_stay_within_bounds() {
+    let (_d, gw, carrier) = start(|t| Setup {
+        extra_api: "rate_limit_requests = 100000".into(),
+        ..Setup::amqp(t)
+    })
+    .await;
+    let t = carrier.transport.clone();
+    let pid = gw.child.id().unwrap();
+    let (rss_before, threads_before) = rss_and_threads(pid);
+    let body = form(&[
+        ("to_msisdn", "+27831110077"),
+        ("from_msisdn", "123"),
+        ("message", "many"),
+    ]);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let (addr, p, body) = (gw.addr, path(&t, "send.json"), body.clone());
+        requests.spawn(async move {
+            request(addr, "POST", &p, Some(BOB), FORM, &body)
+                .await
+                .map(|a| a.status)
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = requests.join_next().await {
+        match r.unwrap() {
+            Ok(200) => ok += 1,
+            Ok(other) => panic!("answered {other}"),
+            // A connection refused when the listen backlog overflows is the client's
+            // problem here, not the gateway's; everything answered must be 200.
+            Err(_) => {}
+        }
+    }
+    assert!(ok >= 900, "only {ok} of 1000 requests answered");
+    let (rss, threads) = rss_and_threads(pid);
+    eprintln!("RSS {rss_before} -> {rss} MiB, threads {threads_before} -> {threads}");
+    assert!(
+        rss < 200,
+        "peak RSS {rss} MiB after 1,000 concurrent requests"
+    );
+    assert!(
+        threads < 64,
+        "{threads} threads after 1,000 concurrent requests"
+    );
+    carrier.outbound(ok).await;
+    assert_eq!(gw.stop().await, Some(0));
+}
