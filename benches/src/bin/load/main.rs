@@ -2,14 +2,17 @@
 //! through RabbitMQ (the real `richmond` binary) and through the embedded bus (the same
 //! gateway code in this process: an application cannot reach another process's embedded
 //! bus), with 1 and with 100 binds, with receipts on, and with longer (multipart) messages,
-//! each beside the broker ceiling for the same path. Not a test: it prints a Markdown table
-//! for BENCHMARKS.md.
+//! each beside the broker ceiling for the same path; and MT through the HTTP API, Richmond
+//! beside Kannel in the same shape ([`http`]). Not a test: it prints Markdown tables for
+//! BENCHMARKS.md.
 //!
 //! Usage (the servers come from ./scripts/test; `richmond` must be built in release first;
 //! `./scripts/bench` does both):
 //! `./scripts/test --servers-only -- bash -c 'cargo build --release -p richmond -p richmond-benches &&
-//!  target/release/load [N [amqp|embedded|all [FILTER]]]'` (FILTER: rows whose direction
-//! contains it, e.g. `receipts`). `RICHMOND_LOAD_KEEP=1` keeps each run's config, gateway log
+//!  target/release/load [N [amqp|embedded|http|all [FILTER]]]'` (FILTER: rows whose direction
+//! contains it, e.g. `receipts`, or, HTTP rows, whose gateway and request shape contain it,
+//! e.g. `keep-alive`). `http` alone needs no RabbitMQ (nor ./scripts/test); `all` (the
+//! default) runs every row, the HTTP rows last. `RICHMOND_LOAD_KEEP=1` keeps each run's config, gateway log
 //! and data directory.
 //!
 //! * MO: the simulator floods N `deliver_sm` (`mo-flood`); a consumer reads `<id>.inbound`.
@@ -28,8 +31,12 @@
 //! process's (`/proc/<pid>`), or this process's for the embedded runs (gateway and
 //! application together).
 
+mod client;
 mod flows;
 mod gateway;
+mod http;
+mod kannel;
+mod sink;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -168,6 +175,25 @@ async fn main() {
     let only = std::env::args().nth(2).unwrap_or_default();
     // A third argument keeps only the rows whose direction label contains it ("receipts").
     let filter = std::env::args().nth(3).unwrap_or_default();
+    if !matches!(only.as_str(), "" | "all" | "amqp" | "embedded" | "http") {
+        eprintln!("usage: load [N [amqp|embedded|http|all [FILTER]]]");
+        std::process::exit(2);
+    }
+    let mut failed = false;
+    if only != "http" {
+        failed |= smpp_rows(n, &only, &filter).await;
+    }
+    if matches!(only.as_str(), "" | "all" | "http") {
+        failed |= http::run(n, &filter).await;
+    }
+    if failed {
+        eprintln!("load: at least one run lost messages");
+        std::process::exit(1);
+    }
+}
+
+/// The SMPP rows (MO and MT through the bus); returns whether any run lost messages.
+async fn smpp_rows(n: usize, only: &str, filter: &str) -> bool {
     let url =
         std::env::var("RICHMOND_TEST_AMQP_URL").expect("run through ./scripts/test --servers-only");
     let (publish, consume) = richmond_benches::bare_lapin(&url, n).await;
@@ -180,9 +206,9 @@ async fn main() {
     );
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (mut failed, mut ceilings) = (false, Ceilings::new());
-    let runs = runs(&only)
+    let runs = runs(only)
         .into_iter()
-        .filter(|r| r.label().contains(filter.as_str()));
+        .filter(|r| r.label().contains(filter));
     for (k, run) in runs.enumerate() {
         let ceiling = if run.amqp {
             Some(ceiling(&mut ceilings, &url, n, &run).await)
@@ -244,8 +270,5 @@ async fn main() {
             o.duplicates + paced.duplicates,
         );
     }
-    if failed {
-        eprintln!("load: at least one run lost messages");
-        std::process::exit(1);
-    }
+    failed
 }
