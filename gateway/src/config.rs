@@ -214,6 +214,10 @@ impl Default for StoreConfig {
     }
 }
 
+/// The longest backoff or retry delay any `*_seconds` option may ask for (a day): larger
+/// values are typing mistakes, and beyond ~1.8e19 s a `Duration` cannot hold them.
+pub const MAX_BACKOFF_SECONDS: f64 = 86_400.0;
+
 /// A string that never appears in logs, `Debug` output or `check-config --print`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -359,9 +363,10 @@ impl Config {
                     ));
                 }
                 if !(a.reconnect_initial_seconds > 0.0
-                    && a.reconnect_max_seconds >= a.reconnect_initial_seconds)
+                    && a.reconnect_max_seconds >= a.reconnect_initial_seconds
+                    && a.reconnect_max_seconds <= MAX_BACKOFF_SECONDS)
                 {
-                    return Err(invalid("bus.reconnect_initial_seconds must be > 0 and <= bus.reconnect_max_seconds".into()));
+                    return Err(invalid("bus.reconnect_initial_seconds must be > 0 and <= bus.reconnect_max_seconds, at most 86400".into()));
                 }
             }
             BusConfig::Embedded(e) => {

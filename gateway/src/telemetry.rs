@@ -243,6 +243,12 @@ fn describe_transports() {
         "deliver_sm / data_sm the transport could not read (answered with ESME_RSYSERR)."
     );
     describe_counter!(
+        "richmond_smpp_rejected_parts_total",
+        "Multipart MO parts refused for impossible numbering (SAR or UDH segment 0, beyond \
+         the total, total 0), by reason; answered with a status the SMSC \
+         does not retry."
+    );
+    describe_counter!(
         "richmond_ssmi_lines_total",
         "SSMI lines, by direction and type."
     );

@@ -131,3 +131,33 @@ async fn a_queue_declared_with_other_arguments_is_named_and_not_ready() {
     assert!(named.contains(&format!("{t}.event")), "{named}");
     bus.close().await;
 }
+
+#[tokio::test]
+async fn a_consumer_of_a_queue_nobody_declared_yet_gets_its_messages() {
+    // Nothing declares this queue before the consumer starts (as at a gateway's start, when
+    // the connection is made while transports subscribe): the consumer must not subscribe to
+    // a queue that does not exist.
+    let q = format!("{}.outbound", common::unique("undeclared"));
+    let consumer_bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut consumer = consumer_bus.consume(&q).await.unwrap();
+    let publisher = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    // The publish is unroutable until the queue exists; retry until the broker takes it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match publisher.publish(&q, Bytes::from_static(b"hello")).await {
+            Ok(()) => break,
+            Err(BusError::Unroutable { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the queue never came to exist: {e}"),
+        }
+    }
+    let d = tokio::time::timeout(std::time::Duration::from_secs(30), consumer.next())
+        .await
+        .expect("a delivery")
+        .expect("bus open");
+    assert_eq!(&d.body[..], b"hello");
+    d.ack().await.unwrap();
+    consumer_bus.close().await;
+    publisher.close().await;
+}

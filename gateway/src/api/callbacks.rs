@@ -13,6 +13,9 @@
 //! Metrics: `richmond_api_callback_attempts_total{kind}`,
 //! `richmond_api_callback_failures_total{kind,code}` and
 //! `richmond_api_callbacks_total{kind,outcome=delivered|gave_up}`.
+//! Where callbacks may connect is [`super::callback_policy`]'s to say (checked when a URL is
+//! set and at every attempt; a refused address fails the attempt with code
+//! `refused_address`).
 //! Does not handle: https URLs (rejected when set; put a forwarding proxy on loopback).
 
 use std::sync::Arc;
@@ -28,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::callback_policy::{GuardedResolver, Policy};
 use super::config::ApiConfig;
 use crate::store::{Store, StoreError};
 
@@ -37,6 +41,9 @@ const QUEUE: &str = "api:callbacks";
 const QUEUE_TTL: Duration = Duration::from_secs(30 * 86_400);
 /// Callback settings do not expire.
 const SETTINGS_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
+/// The callback client's connector: names resolved through the address policy.
+type Connector = HttpConnector<GuardedResolver>;
+
 /// Callbacks handled per pass of the worker.
 const BATCH: usize = 32;
 
@@ -79,8 +86,22 @@ pub(crate) async fn save_settings(
 }
 
 /// Checks a callback URL; `Err` is the reason.
-pub(crate) fn check_url(url: &str) -> Result<(), &'static str> {
+pub(crate) fn check_url(url: &str, policy: &Policy) -> Result<(), &'static str> {
+    if url.len() > 2048 {
+        return Err("the URL is longer than 2048 bytes");
+    }
     let uri: Uri = url.parse().map_err(|_| "not a URL")?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err("user information (user:password@) is not allowed in a callback URL");
+    }
+    if let Some(ip) = literal_ip(&uri)
+        && !policy.permits(ip)
+    {
+        return Err(
+            "the address is not allowed for callbacks (loopback, private, link-local \
+                    and other internal addresses need api.callback_allowed_networks)",
+        );
+    }
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
@@ -94,10 +115,16 @@ pub(crate) fn check_url(url: &str) -> Result<(), &'static str> {
     if uri.host().is_none_or(str::is_empty) {
         return Err("the URL has no host");
     }
-    if url.len() > 2048 {
-        return Err("the URL is longer than 2048 bytes");
-    }
     Ok(())
+}
+
+/// The host of `uri` when it is a literal address (`[::1]` unbracketed).
+fn literal_ip(uri: &Uri) -> Option<std::net::IpAddr> {
+    let host = uri.host()?;
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// Which callback.
@@ -184,6 +211,8 @@ struct Retry {
     initial: f64,
     max: f64,
     timeout: Duration,
+    /// Where callbacks may connect.
+    policy: Arc<Policy>,
 }
 
 impl Retry {
@@ -202,9 +231,12 @@ pub(crate) async fn run(queue: Queue, config: &ApiConfig, stop: CancellationToke
         initial: config.callback_backoff_initial_seconds,
         max: config.callback_backoff_max_seconds,
         timeout: Duration::from_secs_f64(config.callback_timeout_seconds),
+        policy: Arc::new(config.callback_policy()),
     };
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let policy = retry.policy.clone();
+    let client: Client<Connector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(
+        HttpConnector::new_with_resolver(GuardedResolver::new(policy.clone())),
+    );
     loop {
         let worked = match pass(&queue, &client, &retry).await {
             Ok(n) => n,
@@ -230,7 +262,7 @@ pub(crate) async fn run(queue: Queue, config: &ApiConfig, stop: CancellationToke
 /// One pass: every due callback (up to [`BATCH`]) attempted concurrently.
 async fn pass(
     queue: &Queue,
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client<Connector, Full<Bytes>>,
     retry: &Retry,
 ) -> Result<usize, StoreError> {
     let due = queue
@@ -249,7 +281,7 @@ async fn pass(
 
 async fn attempt(
     queue: &Queue,
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client<Connector, Full<Bytes>>,
     retry: &Retry,
     id: String,
 ) -> Result<(), StoreError> {
@@ -269,7 +301,7 @@ async fn attempt(
     pending.attempts += 1;
     let kind = pending.kind.label();
     metrics::counter!("richmond_api_callback_attempts_total", "kind" => kind).increment(1);
-    let outcome = post(client, &pending, retry.timeout).await;
+    let outcome = post(client, &retry.policy, &pending, retry.timeout).await;
     match outcome {
         Ok(()) => {
             metrics::counter!("richmond_api_callbacks_total", "kind" => kind, "outcome" => "delivered")
@@ -320,11 +352,16 @@ fn micros(d: Duration) -> i64 {
 
 /// One POST; `Err` is a failure code for the metric.
 async fn post(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client<Connector, Full<Bytes>>,
+    policy: &Policy,
     pending: &Pending,
     timeout: Duration,
 ) -> Result<(), &'static str> {
     let uri: Uri = pending.url.parse().map_err(|_| "bad_url")?;
+    // Literal addresses skip the resolver: checked here, at every attempt.
+    if literal_ip(&uri).is_some_and(|ip| !policy.permits(ip)) {
+        return Err("refused_address");
+    }
     let request = Request::post(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .header(
@@ -335,6 +372,9 @@ async fn post(
         .map_err(|_| "bad_url")?;
     match tokio::time::timeout(timeout, client.request(request)).await {
         Err(_) => Err("timeout"),
+        Ok(Err(e)) if format!("{e:?}").contains("callback address policy") => {
+            Err("refused_address")
+        }
         Ok(Err(_)) => Err("connect"),
         Ok(Ok(response)) if response.status().is_success() => Ok(()),
         Ok(Ok(response)) if response.status().is_server_error() => Err("status_5xx"),
@@ -348,11 +388,26 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert!(check_url("http://127.0.0.1:9000/mo").is_ok());
-        assert!(check_url("https://example.invalid/mo").is_err());
-        assert!(check_url("ftp://x/").is_err());
-        assert!(check_url("/relative").is_err());
-        assert!(check_url("not a url").is_err());
+        let open = Policy::new(&["127.0.0.0/8".into()]).unwrap();
+        let strict = Policy::default();
+        assert!(check_url("http://127.0.0.1:9000/mo", &open).is_ok());
+        assert!(check_url("http://127.0.0.1:9000/mo", &strict).is_err());
+        for internal in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:9464/metrics",
+            "http://10.0.0.1/x",
+            "http://0.0.0.0/",
+        ] {
+            assert!(check_url(internal, &strict).is_err(), "{internal}");
+        }
+        assert!(check_url("http://receiver.example.com/mo", &strict).is_ok());
+        assert!(check_url("http://user:pw@receiver.example.com/mo", &strict).is_err());
+        let long = format!("http://receiver.example.com/{}", "a".repeat(2048));
+        assert!(check_url(&long, &strict).is_err());
+        assert!(check_url("https://example.invalid/mo", &open).is_err());
+        assert!(check_url("ftp://x/", &open).is_err());
+        assert!(check_url("/relative", &open).is_err());
+        assert!(check_url("not a url", &open).is_err());
     }
 
     #[test]
@@ -362,6 +417,7 @@ mod tests {
             initial: 1.0,
             max: 5.0,
             timeout: Duration::from_secs(1),
+            policy: Arc::default(),
         };
         let secs: Vec<u64> = (1..=5).map(|a| r.backoff(a).as_secs()).collect();
         assert_eq!(secs, vec![1, 2, 4, 5, 5]);

@@ -55,6 +55,27 @@ pub struct ApiConfig {
     /// How long one callback POST may take.
     #[serde(default = "default_callback_timeout")]
     pub callback_timeout_seconds: f64,
+    /// A request's header must arrive within this time, and a kept-alive connection idle
+    /// this long is closed.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_seconds: u64,
+    /// Reading a request's body (after authentication), and waiting for a place among the
+    /// concurrent requests, may take this long; then 408.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// Most open connections; more wait in the kernel's accept queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most requests handled at once; more wait (within the request timeout).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_requests: usize,
+    /// Largest request body; default sized to `max_recipients` and `max_message_chars`.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// Networks (CIDR) callbacks may reach besides public addresses: loopback, private,
+    /// link-local and other internal addresses are refused unless listed here.
+    #[serde(default)]
+    pub callback_allowed_networks: Vec<String>,
 }
 
 /// One `[[api.accounts]]` entry.
@@ -120,6 +141,18 @@ fn default_backoff_max() -> f64 {
 fn default_callback_timeout() -> f64 {
     10.0
 }
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_concurrent() -> usize {
+    256
+}
 
 impl AccountConfig {
     /// The transports this account may use.
@@ -129,6 +162,22 @@ impl AccountConfig {
 }
 
 impl ApiConfig {
+    /// The callback address policy (the networks were checked at load).
+    pub(crate) fn callback_policy(&self) -> super::callback_policy::Policy {
+        super::callback_policy::Policy::new(&self.callback_allowed_networks).unwrap_or_default()
+    }
+
+    /// The body limit: `max_body_bytes`, or room for `max_recipients` recipients each with a
+    /// full message (4 bytes a character, URL-encoded overhead included) and 16 KiB more.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes.unwrap_or_else(|| {
+            16 * 1024
+                + self
+                    .max_recipients
+                    .saturating_mul(64 + self.max_message_chars.saturating_mul(4))
+        })
+    }
+
     pub(crate) fn resolve_secrets(&mut self, path: &Path) -> Result<(), ConfigError> {
         for (i, a) in self.accounts.iter_mut().enumerate() {
             if let Some(file) = &a.tokens_file {
@@ -227,6 +276,33 @@ impl ApiConfig {
                     "{key}: rate_limit_requests and rate_limit_window_seconds must be at least 1"
                 ));
             }
+        }
+        for (name, value, max) in [
+            ("header_timeout_seconds", self.header_timeout_seconds, 3600),
+            (
+                "request_timeout_seconds",
+                self.request_timeout_seconds,
+                3600,
+            ),
+            ("max_connections", self.max_connections as u64, 1_000_000),
+            (
+                "max_concurrent_requests",
+                self.max_concurrent_requests as u64,
+                1_000_000,
+            ),
+            ("max_recipients", self.max_recipients as u64, 100_000),
+            ("max_message_chars", self.max_message_chars as u64, 100_000),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(format!("api.{name}: must be 1 to {max}"));
+            }
+        }
+        super::callback_policy::Policy::new(&self.callback_allowed_networks)
+            .map_err(|m| format!("api.callback_allowed_networks: {m}"))?;
+        if let Some(b) = self.max_body_bytes
+            && !(1024..=64 * 1024 * 1024).contains(&b)
+        {
+            return Err("api.max_body_bytes: must be 1024 to 67108864".into());
         }
         let positive = [
             ("rate_limit_requests", u64::from(self.rate_limit_requests)),

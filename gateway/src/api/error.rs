@@ -25,6 +25,10 @@ pub enum ApiError {
     Invalid { field: String, reason: String },
     #[error("no such message")]
     NotFound,
+    #[error("the request was not received in time")]
+    Timeout,
+    #[error("the body is larger than {max_bytes} bytes")]
+    BodyTooLarge { max_bytes: usize },
     #[error("no such endpoint")]
     NoRoute,
     #[error("send application/x-www-form-urlencoded or application/json")]
@@ -59,6 +63,8 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Invalid { .. } => "invalid_field",
             Self::NotFound => "not_found",
+            Self::Timeout => "timeout",
+            Self::BodyTooLarge { .. } => "body_too_large",
             Self::NoRoute => "no_route",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Bus(_) => "bus_unavailable",
@@ -74,6 +80,8 @@ impl ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Busy | Self::Bus(_) | Self::PartlySent { .. } | Self::Store(_) => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -1,4 +1,5 @@
-//! The endpoints. Every one but `openapi.json` authenticates first (401, 429), then reads and
+//! The endpoints. Every one but `openapi.json` is authenticated before its body is read (401,
+//! 429: `super::authenticate` puts the caller's [`Account`] in the request), then reads and
 //! checks all of its input before it touches the bus: a rejected request sends nothing.
 //!
 //! - `POST /api/v1/sms/{transport}/send.json`: one message per `to_msisdn`.
@@ -15,6 +16,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -42,11 +44,11 @@ fn check_transport(account: &Account, transport: &str) -> Result<(), ApiError> {
 
 pub(crate) async fn send(
     State(state): State<ApiState>,
+    Extension(account): Extension<Arc<Account>>,
     Path(transport): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let account = state.accounts.authenticate(&headers).await?;
     check_transport(&account, &transport)?;
     let fields = Fields::from_body(&headers, &body)?;
     let to = input::recipients(&fields, state.config.max_recipients)?;
@@ -59,11 +61,11 @@ pub(crate) async fn send(
 
 pub(crate) async fn template_send(
     State(state): State<ApiState>,
+    Extension(account): Extension<Arc<Account>>,
     Path(transport): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let account = state.accounts.authenticate(&headers).await?;
     check_transport(&account, &transport)?;
     let fields = Fields::from_body(&headers, &body)?;
     let to = input::recipients(&fields, state.config.max_recipients)?;
@@ -165,10 +167,9 @@ async fn publish_all(
 
 pub(crate) async fn status_one(
     State(state): State<ApiState>,
+    Extension(account): Extension<Arc<Account>>,
     Path((transport, file)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Answer {
-    let account = state.accounts.authenticate(&headers).await?;
     check_transport(&account, &transport)?;
     let id = file.strip_suffix(".json").ok_or(ApiError::NotFound)?;
     let rec = record::load(&state.store, id)
@@ -180,15 +181,18 @@ pub(crate) async fn status_one(
 
 pub(crate) async fn status_list(
     State(state): State<ApiState>,
+    Extension(account): Extension<Arc<Account>>,
     Path(transport): Path<String>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
 ) -> Answer {
-    let account = state.accounts.authenticate(&headers).await?;
     check_transport(&account, &transport)?;
     let query = query.unwrap_or_default();
-    let fields = Fields::from_form(query.as_bytes())
-        .map_err(|_| ApiError::invalid("since", "the query string is not UTF-8"))?;
+    let fields = Fields::from_form(query.as_bytes()).map_err(|e| match e {
+        ApiError::Invalid { reason, .. } if reason.contains("UTF-8") => {
+            ApiError::invalid("since", "the query string is not UTF-8")
+        }
+        other => other,
+    })?;
     let ids = fields.all("id");
     let since = fields.optional("since")?;
     let mine = |r: &Record| r.account == account.username && r.transport == transport;
@@ -237,10 +241,10 @@ pub(crate) async fn status_list(
 
 pub(crate) async fn put_callbacks(
     State(state): State<ApiState>,
+    Extension(account): Extension<Arc<Account>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let account: Arc<Account> = state.accounts.authenticate(&headers).await?;
     let fields = Fields::from_body(&headers, &body)?;
     let mut settings = Settings::default();
     for (name, slot) in [
@@ -250,7 +254,8 @@ pub(crate) async fn put_callbacks(
         match fields.optional(name)? {
             None | Some("") => {}
             Some(url) => {
-                callbacks::check_url(url).map_err(|r| ApiError::invalid(name, r))?;
+                callbacks::check_url(url, &state.config.callback_policy())
+                    .map_err(|r| ApiError::invalid(name, r))?;
                 *slot = Some(url.to_owned());
             }
         }

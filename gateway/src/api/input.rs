@@ -16,6 +16,16 @@ use richmond_codecs::vumi::Timestamp;
 
 use super::ApiError;
 
+/// Most fields (name/value pairs, each list item counted) one body or query string may hold:
+/// far more than any real send needs, and a bound on the work a hostile one can cause.
+pub(crate) const MAX_FIELDS: usize = 20_000;
+/// Most distinct placeholders in one template.
+pub(crate) const MAX_PLACEHOLDERS: usize = 100;
+
+fn too_many_fields() -> ApiError {
+    ApiError::invalid("body", format!("too many fields (at most {MAX_FIELDS})"))
+}
+
 /// A request's fields, in order, keys possibly repeated.
 #[derive(Debug, Default)]
 pub(crate) struct Fields(Vec<(String, String)>);
@@ -52,11 +62,14 @@ impl Fields {
         if std::str::from_utf8(body).is_err() {
             return Err(ApiError::invalid("body", "the form is not UTF-8"));
         }
-        Ok(Self(
-            form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
+        let mut out = Vec::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            if out.len() == MAX_FIELDS {
+                return Err(too_many_fields());
+            }
+            out.push((k.into_owned(), v.into_owned()));
+        }
+        Ok(Self(out))
     }
 
     fn from_json(body: &[u8]) -> Result<Self, ApiError> {
@@ -71,6 +84,9 @@ impl Fields {
                 serde_json::Value::Null => {}
                 serde_json::Value::String(s) => out.push((k, s)),
                 serde_json::Value::Array(items) => {
+                    if out.len() + items.len() > MAX_FIELDS {
+                        return Err(too_many_fields());
+                    }
                     for item in items {
                         let serde_json::Value::String(s) = item else {
                             return Err(ApiError::invalid(k, "must be a list of strings"));
@@ -98,15 +114,14 @@ impl Fields {
             .collect()
     }
 
-    /// The field names, each once, in order of first appearance.
+    /// The field names, each once, in order of first appearance (linear time).
     pub(crate) fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for (k, _) in &self.0 {
-            if !names.contains(&k.as_str()) {
-                names.push(k);
-            }
-        }
-        names
+        let mut seen = std::collections::HashSet::with_capacity(self.0.len());
+        self.0
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| seen.insert(*k))
+            .collect()
     }
 
     /// The single value of `name`, if given.
@@ -203,6 +218,7 @@ pub(crate) fn check_message(text: &str, max_chars: usize, field: &str) -> Result
 /// A reason, when a `{{` is not closed or a name is not `[A-Za-z0-9_]{1,64}`.
 pub(crate) fn placeholders(template: &str) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
@@ -219,7 +235,12 @@ pub(crate) fn placeholders(template: &str) -> Result<Vec<String>, String> {
                 after[..end].chars().take(64).collect::<String>()
             ));
         }
-        if !names.iter().any(|n| n == name) {
+        if seen.insert(name) {
+            if names.len() == MAX_PLACEHOLDERS {
+                return Err(format!(
+                    "more than {MAX_PLACEHOLDERS} different placeholders"
+                ));
+            }
             names.push(name.to_owned());
         }
         rest = &after[end + 2..];
@@ -376,5 +397,35 @@ mod tests {
         assert!(Fields::from_body(&h, br#"{"message": 3}"#).is_err());
         assert!(Fields::from_body(&h, b"[1]").is_err());
         assert!(form.optional("to_msisdn").is_err());
+    }
+
+    #[test]
+    fn hostile_bodies_are_refused_in_linear_time() {
+        // 300k distinct keys: refused at the field cap, never de-duplicated pairwise.
+        let form: String = (0..300_000).map(|i| format!("k{i}=v&")).collect();
+        let e = Fields::from_form(form.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("too many fields"), "{e}");
+        let json = format!(
+            "{{\"to_msisdn\": [{}]}}",
+            vec!["\"+27820000000\""; MAX_FIELDS + 1].join(",")
+        );
+        let e = Fields::from_json(json.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("too many fields"), "{e}");
+        // Up to the cap, names() is linear: 20k distinct names come back once each, in order.
+        let form: String = (0..MAX_FIELDS).map(|i| format!("k{i}=v&")).collect();
+        let fields = Fields::from_form(form.as_bytes()).unwrap();
+        let names = fields.names();
+        assert_eq!(names.len(), MAX_FIELDS);
+        assert_eq!((names[0], names[MAX_FIELDS - 1]), ("k0", "k19999"));
+        // 100k placeholders: refused past the placeholder cap; an unclosed one too.
+        let template: String = (0..100_000).map(|i| format!("{{{{p{i}}}}}")).collect();
+        assert!(
+            placeholders(&template)
+                .unwrap_err()
+                .contains("placeholders")
+        );
+        let repeated = "{{same}}".repeat(100_000);
+        assert_eq!(placeholders(&repeated).unwrap(), vec!["same"]);
+        assert!(placeholders(&"{{".repeat(10_000)).is_err());
     }
 }

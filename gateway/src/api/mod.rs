@@ -14,7 +14,9 @@
 //! - [`handlers`]: the endpoints; [`input`]: bodies, MSISDNs, dates, templates;
 //! - [`record`]: message records and the status state machine, in the state store;
 //! - [`events`]: the bus consumers; [`callbacks`]: the durable callback queue and its worker;
-//! - [`openapi`]: the description at `/api/v1/openapi.json`; [`error`]: error answers.
+//!   [`callback_policy`]: which addresses callbacks may reach;
+//! - [`openapi`]: the description at `/api/v1/openapi.json`; [`error`]: error answers;
+//! - [`listener`]: the bounded front door (connections, header and body timeouts, limits).
 //!
 //! Metrics: `richmond_api_requests_total{route,status}`,
 //! `richmond_api_request_duration_seconds{route}`, `richmond_api_rate_limited_total`,
@@ -24,6 +26,7 @@
 //! consumers stop between messages and the callback worker after its current pass.
 
 pub mod auth;
+pub mod callback_policy;
 pub mod callbacks;
 pub mod config;
 pub mod credentials;
@@ -31,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod handlers;
 pub mod input;
+pub mod listener;
 pub mod openapi;
 pub mod record;
 pub mod send;
@@ -73,9 +77,17 @@ impl ApiState {
     }
 }
 
-/// The API routes over `state`.
+/// The API routes over `state`: every route but `openapi.json` authenticates the caller
+/// before anything of the body is read, then reads the body within the request bounds.
 fn router(state: ApiState) -> Router {
-    Router::new()
+    let limits = listener::RequestLimits {
+        timeout: Duration::from_secs(state.config.request_timeout_seconds),
+        max_body_bytes: state.config.max_body_bytes(),
+        running: Arc::new(tokio::sync::Semaphore::new(
+            state.config.max_concurrent_requests,
+        )),
+    };
+    let authenticated = Router::new()
         .route("/api/v1/sms/{transport}/send.json", post(handlers::send))
         .route(
             "/api/v1/sms/{transport}/template_send.json",
@@ -93,10 +105,26 @@ fn router(state: ApiState) -> Router {
             "/api/v1/account/callbacks.json",
             put(handlers::put_callbacks),
         )
+        .route_layer(middleware::from_fn_with_state(limits, listener::read_body))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .merge(authenticated)
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(|| async { ApiError::NoRoute })
         .layer(middleware::from_fn(observe))
         .with_state(state)
+}
+
+/// Middleware: authenticates the caller (401, 429, 503 `busy`) and hands the account to the
+/// handler, before the body is read.
+async fn authenticate(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+    match state.accounts.authenticate(request.headers()).await {
+        Ok(account) => {
+            request.extensions_mut().insert(account);
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn openapi(State(state): State<ApiState>) -> Response {
@@ -138,7 +166,7 @@ pub async fn spawn(
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.address)
+    let tcp = tokio::net::TcpListener::bind(config.address)
         .await
         .with_context(|| format!("api.address {}: cannot listen", config.address))?;
     let state = ApiState {
@@ -171,16 +199,12 @@ pub async fn spawn(
         intake.clone(),
     );
     tracker.spawn(async move { callbacks::run(queue, &api, stop).await });
+    let limits = listener::Limits {
+        header_timeout: Duration::from_secs(config.header_timeout_seconds),
+        max_connections: config.max_connections,
+    };
     let app = router(state);
-    let stop = intake.clone();
-    tracker.spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        {
-            tracing::error!(message = "API listener failed.", error = %e);
-        }
-    });
+    tracker.spawn(listener::serve(tcp, app, limits, intake.clone()));
     tracing::info!(message = "API listener up.", address = %config.address, transports = config.transports.len());
     Ok(())
 }

@@ -231,3 +231,35 @@ fn api_section_errors_name_file_and_key() {
         assert!(e.contains(&name) && e.contains(key), "case {i}: {e}");
     }
 }
+
+#[test]
+fn huge_delays_are_refused_at_load_naming_the_key_instead_of_panicking_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let smpp = "[transports.s]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = 2775\n\
+                system_id = \"a\"\npassword = \"b\"\n";
+    let ssmi = "[transports.s]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = 2775\n\
+                username = \"a\"\npassword = \"b\"\n";
+    for (text, key) in [
+        (
+            format!("{smpp}reconnect_max_seconds = 1e20\n"),
+            "reconnect_max_seconds",
+        ),
+        (
+            format!("{smpp}throttle_backoff_seconds = 1e20\n"),
+            "throttle_backoff_seconds",
+        ),
+        (
+            format!("{ssmi}reconnect_max_seconds = 1e20\n"),
+            "reconnect_max_seconds",
+        ),
+        (
+            "[bus]\ntype = \"amqp\"\nurl = \"amqp://localhost\"\nreconnect_max_seconds = 1e20\n"
+                .to_owned(),
+            "bus.reconnect",
+        ),
+    ] {
+        let p = write(&dir, "a.toml", &text);
+        let e = Config::load(&p, no_env()).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains("86400"), "{text}: {e}");
+    }
+}

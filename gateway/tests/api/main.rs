@@ -13,6 +13,7 @@ mod procs;
 mod access;
 mod callbacks;
 mod durability;
+mod front_door;
 mod rejections;
 mod schema;
 mod send;

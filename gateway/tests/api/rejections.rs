@@ -154,6 +154,21 @@ async fn bad_input_is_a_400_naming_the_field_and_sends_nothing() {
         FORM,
         "sms_receipt",
     ));
+    // SSRF: the cloud metadata service, loopback outside the allowed 127.0.0.0/8 (::1),
+    // private networks, user information in the URL.
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9464/metrics",
+        "http://10.0.0.1/mo",
+        "http://user:secret@receiver.example.com/mo",
+    ] {
+        cases.push((
+            "/api/v1/account/callbacks.json".into(),
+            form(&[("sms_received", url)]),
+            FORM,
+            "sms_received",
+        ));
+    }
     for (p, body, ct, field) in &cases {
         let method = if p.contains("callbacks") {
             "PUT"

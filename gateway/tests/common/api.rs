@@ -86,7 +86,7 @@ pub fn write_config(dir: &Path, setup: &Setup) -> (PathBuf, SocketAddr) {
         "[api]\naddress = \"127.0.0.1:{api_port}\"\ntransports = [{:?}]\nmax_recipients = 3\n\
          max_message_chars = 40\ncallback_backoff_initial_seconds = 0.2\n\
          callback_backoff_max_seconds = 0.5\ncallback_max_attempts = 5\n\
-         callback_timeout_seconds = 5.0\n{}\n",
+         callback_timeout_seconds = 5.0\ncallback_allowed_networks = [\"127.0.0.0/8\"]\n{}\n",
         setup.transport, setup.extra_api
     );
     let [alice, bob, limited] = hashes();

@@ -15,6 +15,7 @@
 //! ([`acks`]); closing the bus sends the waiting ones before the connection goes.
 
 pub(crate) mod acks;
+mod topology;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,16 +25,16 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Acker, BusError, Delivery};
 use crate::config::AmqpConfig;
+use topology::declare;
 
 /// The Vumi exchange.
 pub const EXCHANGE: &str = "vumi";
@@ -43,6 +44,8 @@ struct Link {
     generation: u64,
     connection: Connection,
     publisher: Channel,
+    /// The queues declared when this connection was made.
+    declared: Vec<String>,
 }
 
 struct Inner {
@@ -314,6 +317,19 @@ async fn consume_loop(bus: AmqpBus, queue: String, tx: mpsc::Sender<Delivery>) {
         let Ok(link) = bus.current().await else {
             return;
         };
+        // Declared here too, so a consumer never subscribes before its queue exists (at
+        // start the supervisor's declaration may not have covered it yet). A queue that
+        // exists with other arguments is still consumed; the mismatch is reported by
+        // `declare_queues`.
+        if let Err(e) = declare(
+            &link.connection,
+            std::slice::from_ref(&queue),
+            &bus.inner.config,
+        )
+        .await
+        {
+            tracing::debug!(message = "Queue declaration before consuming refused.", queue = %queue, error = %e);
+        }
         match subscribe(&link, &queue, bus.inner.config.prefetch_count).await {
             Ok((channel, mut consumer)) => {
                 let acks = acks::Acks::start(&queue);
@@ -371,72 +387,6 @@ async fn subscribe(
     Ok((ch, consumer))
 }
 
-fn queue_arguments(config: &AmqpConfig) -> FieldTable {
-    let mut t = FieldTable::default();
-    for (k, v) in &config.queue_arguments {
-        let value = match v {
-            toml::Value::String(s) => AMQPValue::LongString(s.as_str().into()),
-            toml::Value::Integer(i) => AMQPValue::LongLongInt(*i),
-            toml::Value::Boolean(b) => AMQPValue::Boolean(*b),
-            toml::Value::Float(f) => AMQPValue::Double(*f),
-            other => AMQPValue::LongString(other.to_string().into()),
-        };
-        t.insert(k.as_str().into(), value);
-    }
-    t
-}
-
-/// Declares the exchange and `names`, each on a fresh channel (a refused declaration closes
-/// its channel).
-async fn declare(conn: &Connection, names: &[String], config: &AmqpConfig) -> Result<(), BusError> {
-    let broker = |e: lapin::Error| BusError::Broker(e.to_string());
-    let ch = conn.create_channel().await.map_err(broker)?;
-    let durable = ExchangeDeclareOptions {
-        durable: true,
-        ..ExchangeDeclareOptions::default()
-    };
-    ch.exchange_declare(
-        EXCHANGE.into(),
-        ExchangeKind::Direct,
-        durable,
-        FieldTable::default(),
-    )
-    .await
-    .map_err(broker)?;
-    let _ = ch.close(200, "declared".into()).await;
-    for name in names {
-        let ch = conn.create_channel().await.map_err(broker)?;
-        let opts = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-        ch.queue_declare(name.as_str().into(), opts, queue_arguments(config))
-            .await
-            .map_err(|e| {
-                let text = e.to_string();
-                if text.contains("PRECONDITION_FAILED") || text.contains("inequivalent") {
-                    BusError::QueueMismatch {
-                        queue: name.clone(),
-                        detail: text,
-                    }
-                } else {
-                    BusError::Broker(text)
-                }
-            })?;
-        ch.queue_bind(
-            name.as_str().into(),
-            EXCHANGE.into(),
-            name.as_str().into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(broker)?;
-        let _ = ch.close(200, "declared".into()).await;
-    }
-    Ok(())
-}
-
 async fn connect(inner: &Inner, generation: u64) -> Result<Link, BusError> {
     let broker = |e: lapin::Error| BusError::Broker(e.to_string());
     let connection = Connection::connect(&inner.url, ConnectionProperties::default())
@@ -459,6 +409,7 @@ async fn connect(inner: &Inner, generation: u64) -> Result<Link, BusError> {
         generation,
         connection,
         publisher,
+        declared: names,
     })
 }
 
@@ -481,6 +432,23 @@ async fn supervise(inner: Arc<Inner>) {
                 let link = Arc::new(link);
                 let mut events = link.connection.events_listener();
                 inner.link.send_replace(Some(link.clone()));
+                // Queues added while this connection was made saw no link to declare them
+                // on, and the connection's own declaration may have missed them: declare
+                // them now.
+                let late: Vec<String> = inner
+                    .queues
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                    .filter(|q| !link.declared.contains(q))
+                    .cloned()
+                    .collect();
+                if !late.is_empty()
+                    && let Err(e) = declare(&link.connection, &late, &inner.config).await
+                {
+                    tracing::warn!(message = "Cannot declare queues added during the connect; reconnecting.", error = %e);
+                    let _ = link.connection.close(320, "topology refused".into()).await;
+                }
                 if generation > 1 {
                     metrics::counter!("richmond_bus_reconnects_total").increment(1);
                 }

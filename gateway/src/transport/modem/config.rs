@@ -238,8 +238,10 @@ impl ModemConfig {
         if self.send_attempts == 0 {
             return Err("send_attempts: must be at least 1".into());
         }
-        if !(self.retry_backoff_seconds > 0.0 && self.retry_backoff_seconds.is_finite()) {
-            return Err("retry_backoff_seconds: must be > 0".into());
+        if !(self.retry_backoff_seconds > 0.0
+            && self.retry_backoff_seconds <= crate::config::MAX_BACKOFF_SECONDS)
+        {
+            return Err("retry_backoff_seconds: must be > 0 and at most 86400".into());
         }
         Ok(())
     }

@@ -250,12 +250,13 @@ impl SmppConfig {
         }
         if !(self.reconnect_initial_seconds > 0.0
             && self.reconnect_max_seconds >= self.reconnect_initial_seconds
-            && self.reconnect_max_seconds.is_finite()
+            && self.reconnect_max_seconds <= crate::config::MAX_BACKOFF_SECONDS
             && self.throttle_backoff_seconds > 0.0
-            && self.throttle_backoff_seconds.is_finite())
+            && self.throttle_backoff_seconds <= crate::config::MAX_BACKOFF_SECONDS)
         {
             return Err("reconnect_initial_seconds, throttle_backoff_seconds: > 0; \
-                        reconnect_max_seconds at least reconnect_initial_seconds"
+                        reconnect_max_seconds at least reconnect_initial_seconds; all at \
+                        most 86400"
                 .into());
         }
         if self.max_pdu_bytes < 1024 {

@@ -33,21 +33,26 @@ use tokio::sync::mpsc;
 
 use super::{Shared, receipt_key};
 
-const ROK: u32 = 0;
-const RX_T_APPN: u32 = 0x64;
+pub(super) const ROK: u32 = 0;
+pub(super) const RX_T_APPN: u32 = 0x64;
 const RSYSERR: u32 = 0x08;
+/// ESME_RX_P_APPN: permanent application error, the SMSC must not redeliver.
+pub(super) const RX_P_APPN: u32 = 0x65;
+/// ESME_RINVOPTPARAMVAL: an optional parameter (here a SAR TLV) has a bad value.
+pub(super) const RINVOPTPARAMVAL: u32 = 0xC4;
 
 /// What the transport needs of a `deliver_sm` / `data_sm`.
-struct Inbound {
-    source: String,
-    source_ton: u8,
-    destination: String,
-    esm_class: u8,
-    data_coding: u8,
-    payload: Vec<u8>,
-    receipted_id: Option<String>,
-    message_state: Option<u8>,
-    sar: (Option<u16>, Option<u8>, Option<u8>),
+pub(super) struct Inbound {
+    pub(super) source: String,
+    pub(super) source_ton: u8,
+    pub(super) destination: String,
+    pub(super) esm_class: u8,
+    pub(super) data_coding: u8,
+    pub(super) payload: Vec<u8>,
+    pub(super) receipted_id: Option<String>,
+    pub(super) message_state: Option<u8>,
+    /// SAR TLVs: reference, total segments, segment number.
+    pub(super) sar: (Option<u16>, Option<u8>, Option<u8>),
 }
 
 impl Inbound {
@@ -274,13 +279,18 @@ pub(super) async fn lookup(
     Ok(None)
 }
 
-async fn mo(shared: &Shared, mut m: Inbound) -> u32 {
+pub(super) async fn mo(shared: &Shared, mut m: Inbound) -> u32 {
     let encoding = Encoding::from_data_coding(m.data_coding, shared.config.default_encoding());
     let mut concat = None;
     if m.esm_class & 0x40 != 0 {
         match Udh::parse(&m.payload) {
             Ok((udh, rest)) => {
                 concat = udh.concat().map(|c| (c.reference, c.total, c.seq));
+                // A concatenation element the codec refused (part 0, beyond the total,
+                // total 0): a part that cannot be joined, never a whole message.
+                if concat.is_none() && udh.elements().any(|e| matches!(e.id, 0x00 | 0x08)) {
+                    return reject_part(shared, "bad_part_number", RX_P_APPN);
+                }
                 m.payload = rest.to_vec();
             }
             Err(e) => {
@@ -290,6 +300,19 @@ async fn mo(shared: &Shared, mut m: Inbound) -> u32 {
     }
     if let (Some(r), Some(t), Some(s)) = m.sar {
         concat = Some((r, t, s));
+    }
+    // A part numbered 0 or beyond its total would count toward completion and make the join
+    // fail after every part was answered: refused up front, with a status the SMSC does not
+    // retry, so nothing answered is ever lost.
+    if let Some((_, total, seq)) = concat
+        && (total == 0 || seq == 0 || seq > total)
+    {
+        let status = if m.sar.0.is_some() {
+            RINVOPTPARAMVAL
+        } else {
+            RX_P_APPN
+        };
+        return reject_part(shared, "bad_part_number", status);
     }
     let payload = match concat {
         Some((reference, total, seq)) if total > 1 => {
@@ -331,6 +354,17 @@ async fn mo(shared: &Shared, mut m: Inbound) -> u32 {
         _ => m.payload.clone(),
     };
     publish_mo(shared, &m, encoding, &payload).await
+}
+
+/// Refuses a part whose numbering cannot be joined: counted, logged, answered `status`.
+fn reject_part(shared: &Shared, reason: &'static str, status: u32) -> u32 {
+    counter!("richmond_smpp_rejected_parts_total", "transport" => shared.id.clone(), "reason" => reason)
+        .increment(1);
+    tracing::warn!(
+        message = "A multipart MO part with impossible numbering; refused.",
+        transport = %shared.id, reason, status = format!("0x{status:08X}")
+    );
+    status
 }
 
 async fn publish_mo(shared: &Shared, m: &Inbound, encoding: Encoding, payload: &[u8]) -> u32 {

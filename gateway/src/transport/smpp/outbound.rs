@@ -81,7 +81,15 @@ pub(crate) fn submits(shared: &Shared, msg: &UserMessage) -> Result<Vec<SubmitSm
         Multipart::Sar | Multipart::MessagePayload => Method::Raw,
     };
     let bodies = if c.multipart == Multipart::MessagePayload {
-        vec![encoding.encode(text).map_err(|e| format!("content: {e}"))?]
+        let body = encoding.encode(text).map_err(|e| format!("content: {e}"))?;
+        // The TLV's length field is 16 bits: a longer body would wrap it and garble the PDU.
+        if body.len() > usize::from(u16::MAX) {
+            return Err(format!(
+                "content: {} octets encoded; message_payload carries at most 65535",
+                body.len()
+            ));
+        }
+        vec![body]
     } else {
         sms::segment(text, encoding, reference, method).map_err(|e| format!("content: {e}"))?
     };

@@ -82,3 +82,73 @@ async fn a_receipt_overtaking_its_store_write_matches_its_own_message() {
     let found = inbound::lookup(&shared, "26", true).await.unwrap();
     assert_eq!(found.as_deref(), Some("m26"));
 }
+
+fn part(sar: (Option<u16>, Option<u8>, Option<u8>), payload: &[u8]) -> inbound::Inbound {
+    inbound::Inbound {
+        source: "27820000001".into(),
+        source_ton: 1,
+        destination: "12345".into(),
+        esm_class: 0,
+        data_coding: 0,
+        payload: payload.to_vec(),
+        receipted_id: None,
+        message_state: None,
+        sar,
+    }
+}
+
+#[tokio::test]
+async fn parts_with_impossible_numbers_are_refused_and_never_count_toward_a_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared(dir.path()).await;
+    let mut inbound = shared.ctx.bus.consume("sms.inbound").await.unwrap();
+    // SAR: segment 0, beyond the total, total 0: refused with a status the SMSC keeps.
+    for sar in [(7, 3, 0), (7, 3, 4), (7, 0, 1)] {
+        let status =
+            inbound::mo(&shared, part((Some(sar.0), Some(sar.1), Some(sar.2)), b"x")).await;
+        assert_eq!(status, inbound::RINVOPTPARAMVAL, "{sar:?}");
+    }
+    // UDH (8-bit reference 7, 3 parts, part 4): refused permanently.
+    let mut udh = part((None, None, None), &[0x05, 0x00, 0x03, 7, 3, 4, b'x']);
+    udh.esm_class = 0x40;
+    assert_eq!(inbound::mo(&shared, udh).await, inbound::RX_P_APPN);
+    // The three real parts still join into one message, answered OK each.
+    for (seq, text) in [(1, "one "), (2, "two "), (3, "three")] {
+        let status = inbound::mo(
+            &shared,
+            part((Some(7), Some(3), Some(seq)), text.as_bytes()),
+        )
+        .await;
+        assert_eq!(status, inbound::ROK);
+    }
+    let d = tokio::time::timeout(Duration::from_secs(10), inbound.next())
+        .await
+        .expect("the joined message")
+        .expect("bus open");
+    let msg = richmond_codecs::vumi::UserMessage::decode(&d.body).unwrap();
+    assert_eq!(msg.content.as_deref(), Some("one two three"));
+}
+
+#[tokio::test]
+async fn a_message_payload_over_65535_octets_is_refused_not_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shared = Arc::try_unwrap(shared(dir.path()).await).ok().unwrap();
+    shared.config.multipart = super::config::Multipart::MessagePayload;
+    let long = richmond_codecs::vumi::UserMessage::new(
+        "sms",
+        "sms",
+        "12345",
+        "+27820000001",
+        Some("a".repeat(65_536)),
+    );
+    let err = super::outbound::submits(&shared, &long).unwrap_err();
+    assert!(err.contains("65535"), "{err}");
+    let fits = richmond_codecs::vumi::UserMessage::new(
+        "sms",
+        "sms",
+        "12345",
+        "+27820000001",
+        Some("a".repeat(65_535)),
+    );
+    assert_eq!(super::outbound::submits(&shared, &fits).unwrap().len(), 1);
+}

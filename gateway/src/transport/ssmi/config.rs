@@ -164,10 +164,11 @@ impl SsmiConfig {
         }
         if !(self.reconnect_initial_seconds > 0.0
             && self.reconnect_max_seconds >= self.reconnect_initial_seconds
-            && self.reconnect_max_seconds.is_finite())
+            && self.reconnect_max_seconds <= crate::config::MAX_BACKOFF_SECONDS)
         {
             return Err(
-                "reconnect_initial_seconds must be > 0 and reconnect_max_seconds at least as large"
+                "reconnect_initial_seconds must be > 0 and reconnect_max_seconds at least as \
+                 large, at most 86400"
                     .into(),
             );
         }
