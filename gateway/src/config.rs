@@ -218,6 +218,31 @@ impl Default for StoreConfig {
 /// values are typing mistakes, and beyond ~1.8e19 s a `Duration` cannot hold them.
 pub const MAX_BACKOFF_SECONDS: f64 = 86_400.0;
 
+/// Keys whose values are secrets: taken from the environment as strings, whatever they look
+/// like.
+const SECRET_KEYS: &[&str] = &["password", "pin", "url", "password_hash"];
+
+/// `url` with the user information (`user:password@`) replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://<redacted>@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// `text` (an error from a client library) with `url` and its password removed.
+pub fn scrub_url(text: &str, url: &str) -> String {
+    let mut out = text.replace(url, &redact_url(url));
+    if let (Some(s), Some(at)) = (url.find("://"), url.rfind('@'))
+        && at > s
+        && let Some((_, password)) = url[s + 3..at].split_once(':')
+        && !password.is_empty()
+    {
+        out = out.replace(password, "<redacted>");
+    }
+    out
+}
+
 /// A string that never appears in logs, `Debug` output or `check-config --print`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -444,13 +469,18 @@ fn apply_override(table: &mut toml::Table, var: &str, raw: &str) -> Result<(), C
     if path.iter().any(String::is_empty) {
         return Err(env_err("empty key segment (use RICHMOND__SECTION__KEY)"));
     }
-    // A value that parses as TOML keeps its type (numbers, booleans, arrays); anything else is
-    // taken as a plain string.
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
     let (last, parents) = path.split_last().ok_or_else(|| env_err("no key"))?;
+    // A value that parses as TOML keeps its type (numbers, booleans, arrays); anything else is
+    // taken as a plain string. Secrets are always strings: a numeric PIN or password must not
+    // turn into a number (and into a type error that would print it).
+    let value = if SECRET_KEYS.contains(&last.as_str()) {
+        toml::Value::String(raw.to_owned())
+    } else {
+        toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+    };
     let mut cur = table;
     for seg in parents {
         let entry = cur

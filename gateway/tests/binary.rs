@@ -227,3 +227,73 @@ async fn ready_follows_the_broker_and_redis_store() {
     let out = sigterm_and_wait(child).await;
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[tokio::test]
+async fn no_configured_secret_shows_in_print_errors_or_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = common::free_port();
+    // Secrets in the file, and numeric ones from the environment (a PIN-like password must stay
+    // a string, and never show in a type error).
+    let cfg = write_config(
+        dir.path(),
+        admin,
+        "[bus]\ntype = \"amqp\"\nurl = \"amqp://u:Amqp5ecret@127.0.0.1:99999/%2f\"\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 0.2\n\
+         [transports.s1]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = 1\nsystem_id = \"a\"\n\
+         password = \"placeholder\"\n\
+         [transports.s2]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = 1\nusername = \"a\"\n\
+         password = \"placeholder\"\n\
+         [simulator.smsc]\nlisten = \"127.0.0.1:0\"\npassword = \"Sim5ecret\"\n",
+    );
+    let env = [
+        ("RICHMOND__TRANSPORTS__S1__PASSWORD", "73195"),
+        ("RICHMOND__TRANSPORTS__S2__PASSWORD", "0042917"),
+    ];
+    let secrets = ["Amqp5ecret", "Sim5ecret", "73195", "0042917"];
+    let out = richmond()
+        .args(["--config", cfg.to_str().unwrap(), "check-config", "--print"])
+        .envs(env)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for s in secrets {
+        assert!(!text.contains(s), "check-config --print shows a secret");
+    }
+    // The gateway itself, retrying a broker URL it cannot use: its log names the failure,
+    // never the password.
+    let log_path = dir.path().join("richmond.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_richmond"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-level",
+            "debug",
+            "run",
+        ])
+        .envs(env)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    for _ in 0..600 {
+        text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.matches("Cannot connect to the broker").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = sigterm_and_wait(child).await;
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("Cannot connect to the broker"), "{text}");
+    for s in secrets {
+        assert!(!text.contains(s), "the log shows a secret: {text}");
+    }
+}

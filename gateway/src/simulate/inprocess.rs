@@ -31,7 +31,7 @@ pub struct SmscSimulatorConfig {
     pub listen: SocketAddr,
     #[serde(default = "richmond")]
     pub system_id: String,
-    #[serde(default = "richmond")]
+    #[serde(default = "richmond", serialize_with = "redacted")]
     pub password: String,
     /// Delay before each delivery receipt (and each `reply`), in milliseconds.
     #[serde(default = "receipt_delay")]
@@ -105,4 +105,9 @@ impl SimulatorConfig {
         });
         Ok(())
     }
+}
+
+/// Serializes a secret as `<redacted>` (`check-config --print`).
+fn redacted<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("<redacted>")
 }

@@ -26,7 +26,7 @@ impl RedisStore {
     /// # Errors
     /// When the URL is invalid or the server does not answer.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let location = redact(url);
+        let location = crate::config::redact_url(url);
         let err = |e: redis::RedisError| StoreError::Unavailable {
             location: location.clone(),
             detail: e.to_string(),
@@ -261,13 +261,5 @@ impl RedisStore {
             .await
             .map(drop)
             .map_err(|e| self.err(e))
-    }
-}
-
-/// The URL without its password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://<redacted>@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
     }
 }

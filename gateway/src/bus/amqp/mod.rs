@@ -389,9 +389,10 @@ async fn subscribe(
 
 async fn connect(inner: &Inner, generation: u64) -> Result<Link, BusError> {
     let broker = |e: lapin::Error| BusError::Broker(e.to_string());
+    // The URL holds the broker password: never let it reach the error (logged at every retry).
     let connection = Connection::connect(&inner.url, ConnectionProperties::default())
         .await
-        .map_err(broker)?;
+        .map_err(|e| BusError::Broker(crate::config::scrub_url(&e.to_string(), &inner.url)))?;
     let names: Vec<String> = inner
         .queues
         .lock()
