@@ -282,9 +282,8 @@ async fn no_configured_secret_shows_in_print_errors_or_logs() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut text = String::new();
     for _ in 0..600 {
-        text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         if text.matches("Cannot connect to the broker").count() >= 2 {
             break;
         }

@@ -85,6 +85,10 @@ pub struct SmppConfig {
     /// Outstanding `submit_sm` per bind.
     #[serde(default = "ten")]
     pub window: usize,
+    /// Most `deliver_sm` one bind holds unanswered (waiting for the bus); at the cap the bind
+    /// stops reading its socket until one is answered, whatever window the SMSC keeps.
+    #[serde(default = "default_max_unanswered")]
+    pub max_unanswered_delivers: usize,
     #[serde(default = "thirty")]
     pub response_timeout_seconds: u64,
     #[serde(default = "thirty")]
@@ -204,6 +208,9 @@ impl SmppConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if !(1..=100_000).contains(&self.max_unanswered_delivers) {
+            return Err("max_unanswered_delivers: 1 to 100000".into());
+        }
         if self.host.is_empty() || self.port == 0 {
             return Err("host and port: required".into());
         }
@@ -338,4 +345,8 @@ impl SmppConfig {
         }
         Ok(out)
     }
+}
+
+fn default_max_unanswered() -> usize {
+    256
 }

@@ -13,8 +13,9 @@
 //!   have come, then the whole message is published.
 //! * The answer to the SMSC is sent only after the bus (or, for a part, the store) owns what
 //!   the PDU carried; otherwise `ESME_RX_T_APPN` asks the SMSC to redeliver.
-//! * Whole MOs and receipts are handled concurrently (each answered when done); parts of
-//!   multipart MOs one at a time per bind.
+//! * Whole MOs and receipts are handled concurrently (each answered when done), at most
+//!   `max_unanswered_delivers` per bind (then the bind stops reading); parts of multipart MOs
+//!   one at a time per bind.
 //!
 //! Not handled here: USSD over SMPP (`ussd_service_op`).
 
@@ -125,6 +126,11 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
     // Receipts and whole MOs run as tasks; the loop waits for them before it returns, so the
     // gateway does not close the bus under a publish.
     let tasks = tokio_util::task::TaskTracker::new();
+    // Each deliver_sm handled concurrently holds a place until it is answered; with none left
+    // this loop stops taking events, the driver's channel fills and the bind stops reading.
+    let places = Arc::new(tokio::sync::Semaphore::new(
+        shared.config.max_unanswered_delivers,
+    ));
     while let Some(event) = events.recv().await {
         match event {
             Event::Deliver(d) => {
@@ -140,7 +146,11 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
                 {
                     // Receipts need no order and may wait for their id: one task each.
                     let (shared, handle) = (shared.clone(), handle.clone());
+                    let Ok(place) = places.clone().acquire_owned().await else {
+                        break;
+                    };
                     tasks.spawn(async move {
+                        let _place = place;
                         let status = receipt(&shared, &inbound).await;
                         let _ = handle.respond_deliver(d.id, status);
                     });
@@ -153,7 +163,11 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
                     // Whole messages are published concurrently (the SMSC's window bounds
                     // them); each is answered once the bus owns it.
                     let (shared, handle) = (shared.clone(), handle.clone());
+                    let Ok(place) = places.clone().acquire_owned().await else {
+                        break;
+                    };
                     tasks.spawn(async move {
+                        let _place = place;
                         let status = mo(&shared, inbound).await;
                         let _ = handle.respond_deliver(d.id, status);
                     });
