@@ -89,6 +89,9 @@ pub(crate) struct Accounts {
     by_name: Arc<HashMap<String, Arc<Account>>>,
     /// Token digest (`sha256:<hex>`) → account.
     by_token: Arc<HashMap<String, Arc<Account>>>,
+    /// Owned number (without `+`) → account, and owned keyword (lower case) → account.
+    by_number: Arc<HashMap<String, Arc<Account>>>,
+    by_keyword: Arc<HashMap<String, Arc<Account>>>,
     pool: Pool,
     windows: Arc<Mutex<HashMap<String, Window>>>,
 }
@@ -134,22 +137,49 @@ impl Accounts {
                     .filter_map(move |d| Some((d.expose().to_owned(), account.clone()?)))
             })
             .collect();
+        let mut by_number = HashMap::new();
+        let mut by_keyword = HashMap::new();
+        for a in &config.accounts {
+            if let Some(account) = by_name.get(&a.username) {
+                for n in &a.numbers {
+                    by_number.insert(n.trim_start_matches('+').to_owned(), account.clone());
+                }
+                for k in &a.keywords {
+                    by_keyword.insert(k.to_lowercase(), account.clone());
+                }
+            }
+        }
         Self {
             by_name: Arc::new(by_name),
             by_token: Arc::new(by_token),
+            by_number: Arc::new(by_number),
+            by_keyword: Arc::new(by_keyword),
             pool: Pool::new(),
             windows: Arc::default(),
         }
     }
 
-    /// Accounts allowed on `transport` (for inbound messages).
-    pub(crate) fn on_transport<'a>(
-        &'a self,
-        transport: &'a str,
-    ) -> impl Iterator<Item = &'a Arc<Account>> + 'a {
-        self.by_name
-            .values()
-            .filter(move |a| a.transports.iter().any(|t| t == transport))
+    /// The account named `name`, if configured.
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Account>> {
+        self.by_name.get(name)
+    }
+
+    /// The account owning number `to` (`+` ignored) or, failing that, the keyword that is
+    /// `text`'s first word, among those allowed on `transport`.
+    pub(crate) fn owner_by_address(
+        &self,
+        transport: &str,
+        to: Option<&str>,
+        text: Option<&str>,
+    ) -> Option<&Arc<Account>> {
+        let allowed = |a: &&Arc<Account>| a.transports.iter().any(|t| t == transport);
+        let by_number = to
+            .and_then(|n| self.by_number.get(n.trim_start_matches('+')))
+            .filter(allowed);
+        by_number.or_else(|| {
+            let word = text?.split_whitespace().next()?.to_lowercase();
+            self.by_keyword.get(&word).filter(allowed)
+        })
     }
 
     /// Authenticates the request (a token, or Basic), then counts it against the account's

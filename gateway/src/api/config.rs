@@ -72,6 +72,14 @@ pub struct ApiConfig {
     /// Largest request body; default sized to `max_recipients` and `max_message_chars`.
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    /// The account that gets inbound messages no account owns (no reply, number, keyword or
+    /// recent conversation matches); absent: such messages are dropped and counted.
+    #[serde(default)]
+    pub default_inbound_account: Option<String>,
+    /// How long a send makes its account the owner of the conversation with each recipient
+    /// (their answers go to that account), in seconds.
+    #[serde(default = "default_conversation_ttl")]
+    pub conversation_ttl_seconds: u64,
     /// Networks (CIDR) callbacks may reach besides public addresses: loopback, private,
     /// link-local and other internal addresses are refused unless listed here.
     #[serde(default)]
@@ -106,6 +114,14 @@ pub struct AccountConfig {
     /// Overrides `api.rate_limit_window_seconds` for this account.
     #[serde(default)]
     pub rate_limit_window_seconds: Option<u64>,
+    /// Numbers and short codes this account owns: inbound messages sent to them are its own
+    /// (`+` ignored).
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// Keywords this account owns: an inbound message whose first word is one of them
+    /// (case-insensitive, whole word) is its own.
+    #[serde(default)]
+    pub keywords: Vec<String>,
 }
 
 fn default_address() -> SocketAddr {
@@ -140,6 +156,9 @@ fn default_backoff_max() -> f64 {
 }
 fn default_callback_timeout() -> f64 {
     10.0
+}
+fn default_conversation_ttl() -> u64 {
+    7 * 86_400
 }
 fn default_header_timeout() -> u64 {
     10
@@ -295,6 +314,76 @@ impl ApiConfig {
         ] {
             if !(1..=max).contains(&value) {
                 return Err(format!("api.{name}: must be 1 to {max}"));
+            }
+        }
+        if let Some(d) = &self.default_inbound_account
+            && !self.accounts.iter().any(|a| &a.username == d)
+        {
+            return Err(format!(
+                "api.default_inbound_account: {d:?} is not an [[api.accounts]] username"
+            ));
+        }
+        if self.conversation_ttl_seconds == 0 {
+            return Err("api.conversation_ttl_seconds: must be at least 1".into());
+        }
+        let mut owned: std::collections::HashMap<(String, bool), &str> =
+            std::collections::HashMap::new();
+        for a in &self.accounts {
+            let keys = a
+                .numbers
+                .iter()
+                .map(|n| (n.trim_start_matches('+').to_owned(), true))
+                .chain(a.keywords.iter().map(|k| (k.to_lowercase(), false)));
+            for key in keys {
+                if key.0.is_empty() || key.0.contains(char::is_whitespace) {
+                    return Err(format!(
+                        "api.accounts ({}): numbers and keywords are single non-empty words",
+                        a.username
+                    ));
+                }
+                if let Some(other) = owned.insert(key.clone(), &a.username)
+                    && other != a.username
+                {
+                    return Err(format!(
+                        "api.accounts: {:?} is claimed by both {other:?} and {:?}",
+                        key.0, a.username
+                    ));
+                }
+            }
+        }
+        if let Some(d) = &self.default_inbound_account
+            && !self.accounts.iter().any(|a| &a.username == d)
+        {
+            return Err(format!(
+                "api.default_inbound_account: {d:?} is not an [[api.accounts]] username"
+            ));
+        }
+        if self.conversation_ttl_seconds == 0 {
+            return Err("api.conversation_ttl_seconds: must be at least 1".into());
+        }
+        let mut owned: std::collections::HashMap<(String, bool), &str> =
+            std::collections::HashMap::new();
+        for a in &self.accounts {
+            let keys = a
+                .numbers
+                .iter()
+                .map(|n| (n.trim_start_matches('+').to_owned(), true))
+                .chain(a.keywords.iter().map(|k| (k.to_lowercase(), false)));
+            for key in keys {
+                if key.0.is_empty() || key.0.contains(char::is_whitespace) {
+                    return Err(format!(
+                        "api.accounts ({}): numbers and keywords are single non-empty words",
+                        a.username
+                    ));
+                }
+                if let Some(other) = owned.insert(key.clone(), &a.username)
+                    && other != a.username
+                {
+                    return Err(format!(
+                        "api.accounts: {:?} is claimed by both {other:?} and {:?}",
+                        key.0, a.username
+                    ));
+                }
             }
         }
         super::callback_policy::Policy::new(&self.callback_allowed_networks)

@@ -1,12 +1,14 @@
 //! The API as the Vumi application of its transports: consumes `<transport>.event` (ack,
 //! nack, delivery_report → the message record's status, and the `sms_receipt` callback) and
-//! `<transport>.inbound` (→ the `sms_received` callback of every account on the transport).
+//! `<transport>.inbound` (→ the `sms_received` callback of the one account that owns the
+//! message, see [`owner`]; inbound traffic is never shown to other accounts).
 //!
 //! A delivery is acknowledged only after the record is written and any callback is stored
 //! (see [`callbacks`](super::callbacks)); a store failure hands it back for redelivery. An
 //! event about a message the API does not know (another application's, or expired) and an
 //! undecodable body are acknowledged and counted, not retried. An inbound message no account
-//! has a callback for is dropped (counted): the API is the only application of its transports.
+//! owns, or whose owner has no callback, is dropped (counted): the API is the only application
+//! of its transports.
 //! Metric: `richmond_api_bus_messages_total{transport,kind,outcome}`.
 
 use std::time::Duration;
@@ -144,16 +146,55 @@ async fn handle_inbound(
         "in_reply_to": msg.in_reply_to,
         "received_at": format_date(msg.timestamp.unix_micros()),
     });
-    let mut sent = false;
-    for account in state.accounts.on_transport(transport) {
-        let settings = callbacks::settings(&state.store, &account.username).await?;
-        if let Some(url) = &settings.sms_received {
-            state
-                .callbacks
-                .enqueue(Kind::Received, url, &payload)
-                .await?;
-            sent = true;
-        }
+    let Some(owner) = owner(state, transport, &msg).await? else {
+        tracing::warn!(message = "Inbound message no account owns; dropped.", transport, id = %msg.message_id);
+        return Ok("unowned");
+    };
+    let settings = callbacks::settings(&state.store, &owner).await?;
+    let Some(url) = &settings.sms_received else {
+        return Ok("no_callback");
+    };
+    state
+        .callbacks
+        .enqueue(Kind::Received, url, &payload)
+        .await?;
+    Ok("queued")
+}
+
+/// The account an inbound message belongs to, the first that applies: the sender of the
+/// message it replies to (`in_reply_to`); the owner of its `to_addr` number, or of its first
+/// word as a keyword; the account that last sent to its `from_addr` on this transport (within
+/// `api.conversation_ttl_seconds`); `api.default_inbound_account`. Never every account.
+async fn owner(
+    state: &ApiState,
+    transport: &str,
+    msg: &UserMessage,
+) -> Result<Option<String>, StoreError> {
+    if let Some(id) = msg.in_reply_to.as_deref()
+        && let Some(rec) = record::load(&state.store, id).await?
+        && rec.transport == transport
+    {
+        return Ok(Some(rec.account));
     }
-    Ok(if sent { "queued" } else { "no_callback" })
+    if let Some(a) =
+        state
+            .accounts
+            .owner_by_address(transport, msg.to_addr.as_deref(), msg.content.as_deref())
+    {
+        return Ok(Some(a.username.clone()));
+    }
+    if let Some(from) = msg.from_addr.as_deref()
+        && let Some(name) = state
+            .store
+            .get(&record::conversation_key(transport, from))
+            .await?
+        && let Ok(name) = String::from_utf8(name)
+        && state
+            .accounts
+            .get(&name)
+            .is_some_and(|a| a.transports.iter().any(|t| t == transport))
+    {
+        return Ok(Some(name));
+    }
+    Ok(state.config.default_inbound_account.clone())
 }

@@ -154,6 +154,19 @@ async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
+/// A listening socket with a deep accept queue (4096, capped by the kernel's somaxconn):
+/// bursts of new connections wait there instead of being dropped.
+fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(4096)
+}
+
 /// Binds the API listener and starts it, the bus consumers of every served transport and the
 /// callback worker on `tracker`; all stop when `intake` is cancelled.
 ///
@@ -166,8 +179,7 @@ pub async fn spawn(
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let tcp = tokio::net::TcpListener::bind(config.address)
-        .await
+    let tcp = listen(config.address)
         .with_context(|| format!("api.address {}: cannot listen", config.address))?;
     let state = ApiState {
         config: Arc::new(config.clone()),

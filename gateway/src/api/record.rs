@@ -137,6 +137,11 @@ pub(crate) fn index_key(account: &str, transport: &str) -> String {
     format!("api:idx:{account}:{transport}")
 }
 
+/// The conversation key of `msisdn` on `transport`: the account that last sent to it.
+pub(crate) fn conversation_key(transport: &str, msisdn: &str) -> String {
+    format!("api:conv:{transport}:{}", msisdn.trim_start_matches('+'))
+}
+
 /// Whether `id` looks like a Vumi message id (32 hex digits): anything else is never stored.
 pub(crate) fn is_message_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())

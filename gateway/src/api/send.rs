@@ -63,11 +63,12 @@ pub(crate) async fn run(state: &ApiState, job: Job) -> Result<Outcome, StoreErro
 
 async fn send(state: &ApiState, job: Job) -> Result<Outcome, StoreError> {
     let ttl = state.message_ttl();
+    let conversation_ttl = std::time::Duration::from_secs(state.config.conversation_ttl_seconds);
     let now = Timestamp::now().unix_micros();
     let index = record::index_key(&job.account, &job.transport);
     let mut records = Vec::with_capacity(job.to.len());
     let mut bodies = Vec::with_capacity(job.to.len());
-    let mut writes = Vec::with_capacity(2 * job.to.len() + 1);
+    let mut writes = Vec::with_capacity(3 * job.to.len() + 1);
     writes.push(Write::IndexTrim {
         key: index.clone(),
         below: now.saturating_sub(record::micros(ttl)),
@@ -93,6 +94,12 @@ async fn send(state: &ApiState, job: Job) -> Result<Outcome, StoreError> {
             updated_at: now,
         };
         writes.extend(record::writes(&rec, ttl));
+        // Answers from this recipient belong to this account (see `events`).
+        writes.push(Write::Put {
+            key: record::conversation_key(&job.transport, &rec.to_msisdn),
+            value: job.account.clone().into_bytes(),
+            ttl: conversation_ttl,
+        });
         bodies.push(Bytes::from(msg.encode()));
         records.push(rec);
     }

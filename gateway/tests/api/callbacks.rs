@@ -154,3 +154,91 @@ async fn a_callback_is_given_up_after_the_last_attempt() {
     );
     assert_eq!(gw.stop().await, Some(0));
 }
+
+#[tokio::test]
+async fn each_inbound_message_goes_only_to_the_account_that_owns_it() {
+    let (d, gw, carrier) = start(Setup::amqp).await;
+    let t = carrier.transport.clone();
+    let (rx_addr, mut received) = helpers::callback_receiver(Vec::new()).await;
+    for (user, path) in [(ALICE, "alice"), (BOB, "bob")] {
+        let urls = form(&[("sms_received", &format!("http://{rx_addr}/{path}"))]);
+        let a = request(
+            gw.addr,
+            "PUT",
+            "/api/v1/account/callbacks.json",
+            Some(user),
+            FORM,
+            &urls,
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    // Bob writes to a handset: its answer (to a number nobody owns) is Bob's conversation.
+    let a = request(
+        gw.addr,
+        "POST",
+        &path(&t, "send.json"),
+        Some(BOB),
+        FORM,
+        &form(&[
+            ("to_msisdn", "+27831110050"),
+            ("from_msisdn", "777"),
+            ("message", "hi"),
+        ]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    carrier.outbound(1).await;
+    let mo = |from: &str, to: &str, text: &str| {
+        UserMessage::new(&t, "sms", from, to, Some(text.to_owned()))
+    };
+    let answer = mo("+27831110050", "777", "an answer to bob");
+    let to_alice = mo("+27831110051", "12345", "to alice's short code");
+    let keyword = mo("+27831110052", "888", "BOB please");
+    let not_bob = mo("+27831110053", "888", "bobby is not a keyword");
+    for m in [&answer, &to_alice, &keyword, &not_bob] {
+        carrier.inbound(m).await;
+    }
+    // Every decision is made once the last message is counted as unowned (the consumer takes
+    // inbound messages one at a time): exactly three callbacks were queued.
+    let table: toml::Table = toml::from_str(&std::fs::read_to_string(&gw.config).unwrap()).unwrap();
+    let admin: std::net::SocketAddr = table["admin"]["address"].as_str().unwrap().parse().unwrap();
+    let unowned = format!(
+        "richmond_api_bus_messages_total{{transport=\"{t}\",kind=\"inbound\",outcome=\"unowned\"}} 1"
+    );
+    let queued = format!(
+        "richmond_api_bus_messages_total{{transport=\"{t}\",kind=\"inbound\",outcome=\"queued\"}} 3"
+    );
+    let mut metrics = String::new();
+    for _ in 0..600 {
+        metrics = common::http_get(admin, "/metrics").await.unwrap().1;
+        if metrics.contains(&unowned) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        metrics.contains(&unowned) && metrics.contains(&queued),
+        "{metrics}"
+    );
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let r = tokio::time::timeout(Duration::from_secs(30), received.recv())
+            .await
+            .expect("a callback")
+            .expect("receiver open");
+        got.push((r.path, r.body["id"].as_str().unwrap().to_owned()));
+    }
+    got.sort();
+    let mut want = vec![
+        ("/alice".to_owned(), to_alice.message_id.clone()),
+        ("/bob".to_owned(), answer.message_id.clone()),
+        ("/bob".to_owned(), keyword.message_id.clone()),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(gw.stop().await, Some(0));
+    drop(d);
+}

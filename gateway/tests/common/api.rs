@@ -90,8 +90,13 @@ pub fn write_config(dir: &Path, setup: &Setup) -> (PathBuf, SocketAddr) {
         setup.transport, setup.extra_api
     );
     let [alice, bob, limited] = hashes();
-    for (user, hash) in [alice, bob] {
-        text += &format!("[[api.accounts]]\nusername = {user:?}\npassword_hash = {hash:?}\n");
+    // Alice owns the short code 12345 (inbound to it is hers); Bob the keyword "bob".
+    for ((user, hash), owns) in [alice, bob]
+        .into_iter()
+        .zip(["numbers = [\"12345\"]", "keywords = [\"bob\"]"])
+    {
+        text +=
+            &format!("[[api.accounts]]\nusername = {user:?}\npassword_hash = {hash:?}\n{owns}\n");
     }
     text += &format!(
         "[[api.accounts]]\nusername = {:?}\npassword_hash = {:?}\nrate_limit_requests = 3\n",
