@@ -171,6 +171,15 @@ pub struct AmqpConfig {
     /// declares these queues must declare exactly the same arguments.
     #[serde(default)]
     pub queue_arguments: BTreeMap<String, toml::Value>,
+    /// `amqps://` only: the CA certificates (PEM) the broker's certificate must chain to,
+    /// instead of the system's roots.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// `amqps://` only: a client certificate (PEM) and its PKCS#8 key, for brokers that ask.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 fn default_prefetch() -> u16 {
@@ -382,6 +391,7 @@ impl Config {
                         "bus.url: required when bus.type = \"amqp\" (or set bus.url_file)".into(),
                     ));
                 }
+                crate::bus::amqp::check_tls(a).map_err(invalid)?;
                 if a.prefetch_count == 0 || a.publish_window == 0 {
                     return Err(invalid(
                         "bus.prefetch_count and bus.publish_window must be at least 1".into(),
@@ -402,10 +412,20 @@ impl Config {
                 }
             }
         }
-        if let StoreConfig::Redis { url: None, .. } = &self.store {
-            return Err(invalid(
-                "store.url: required when store.type = \"redis\"".into(),
-            ));
+        if let StoreConfig::Redis { url, .. } = &self.store {
+            let Some(url) = url else {
+                return Err(invalid(
+                    "store.url: required when store.type = \"redis\"".into(),
+                ));
+            };
+            // Never a silent fallback: a scheme this build cannot honour is refused here.
+            let scheme = url.expose().split_once("://").map_or("", |(s, _)| s);
+            if !matches!(scheme, "redis" | "unix" | "redis+unix") {
+                return Err(invalid(format!(
+                    "store.url: scheme {scheme:?} is not supported by this build (redis:// or \
+                     unix://; for TLS to Redis run a TLS tunnel such as stunnel on loopback)"
+                )));
+            }
         }
         if let Some(api) = &self.api {
             api.validate(self.admin.address).map_err(invalid)?;

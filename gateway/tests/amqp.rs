@@ -1,13 +1,18 @@
 //! RabbitMQ specifics: a plain pika application interoperates; a broker restart in the middle
 //! of a stream loses nothing; a queue pre-declared with other arguments is a clear error and
-//! keeps the bus not ready. Runs against the private broker of ./scripts/test.
+//! keeps the bus not ready; `amqps://` is TLS from the first byte and verified (the private
+//! broker's TLS listener, `RICHMOND_TEST_AMQPS_URL`, `RICHMOND_TEST_TLS_CA`). Runs against the
+//! private broker of ./scripts/test.
 
 mod common;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
+use richmond::bus::amqp::AmqpBus;
 use richmond::bus::{Bus, BusError};
+use richmond::config::{AmqpConfig, Secret};
 use richmond_codecs::vumi::{Event, SessionEvent, UserMessage};
 
 #[tokio::test]
@@ -142,17 +147,17 @@ async fn a_consumer_of_a_queue_nobody_declared_yet_gets_its_messages() {
     let mut consumer = consumer_bus.consume(&q).await.unwrap();
     let publisher = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
     // The publish is unroutable until the queue exists; retry until the broker takes it.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         match publisher.publish(&q, Bytes::from_static(b"hello")).await {
             Ok(()) => break,
             Err(BusError::Unroutable { .. }) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) => panic!("the queue never came to exist: {e}"),
         }
     }
-    let d = tokio::time::timeout(std::time::Duration::from_secs(30), consumer.next())
+    let d = tokio::time::timeout(Duration::from_secs(30), consumer.next())
         .await
         .expect("a delivery")
         .expect("bus open");
@@ -160,4 +165,81 @@ async fn a_consumer_of_a_queue_nobody_declared_yet_gets_its_messages() {
     d.ack().await.unwrap();
     consumer_bus.close().await;
     publisher.close().await;
+}
+
+/// An AMQP config for `url`, trusting only `ca` when given.
+fn tls_config(url: &str, ca: Option<&str>) -> AmqpConfig {
+    let mut c: AmqpConfig =
+        toml::from_str("reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 0.5\n").unwrap();
+    c.url = Some(Secret::new(url.to_owned()));
+    c.tls_ca_file = ca.map(Into::into);
+    c
+}
+
+#[tokio::test]
+async fn an_amqps_url_speaks_tls_from_the_first_byte() {
+    // A listener that only records what the client sends first.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bus = AmqpBus::start(&tls_config(
+        &format!("amqps://guest:SecretPw@127.0.0.1:{port}/%2f"),
+        None,
+    ));
+    let (mut s, _) = tokio::time::timeout(Duration::from_secs(60), listener.accept())
+        .await
+        .expect("the bus connects")
+        .unwrap();
+    use tokio::io::AsyncReadExt as _;
+    let mut first = [0u8; 5];
+    tokio::time::timeout(Duration::from_secs(60), s.read_exact(&mut first))
+        .await
+        .expect("the client speaks first")
+        .unwrap();
+    // A TLS record of type handshake (22), version 3.x: a ClientHello, not "AMQP\0\0\9\1".
+    assert_eq!((first[0], first[1]), (0x16, 0x03), "{first:?}");
+    assert_ne!(&first[..4], b"AMQP");
+    let mut rest = vec![0u8; 4096];
+    let n = s.read(&mut rest).await.unwrap_or(0);
+    assert!(
+        !String::from_utf8_lossy(&rest[..n]).contains("SecretPw"),
+        "the password went out in clear"
+    );
+    drop(s);
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn amqps_to_rabbitmq_works_with_its_ca_and_is_refused_without() {
+    let url = common::env("RICHMOND_TEST_AMQPS_URL");
+    let ca = common::env("RICHMOND_TEST_TLS_CA");
+    let bus = Bus::Amqp(common::amqp_bus(&tls_config(&url, Some(&ca))).await);
+    let q = format!("{}.inbound", common::unique("tls"));
+    bus.declare_transport(q.trim_end_matches(".inbound"))
+        .await
+        .unwrap();
+    let mut consumer = bus.consume(&q).await.unwrap();
+    bus.publish(&q, Bytes::from_static(b"over tls"))
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(30), consumer.next())
+        .await
+        .expect("a delivery")
+        .expect("bus open");
+    assert_eq!(&d.body[..], b"over tls");
+    d.ack().await.unwrap();
+    bus.close().await;
+
+    // The same broker with the system's roots only: its private CA is not trusted, so the
+    // bus never connects (and never falls back to plain AMQP).
+    let untrusted = AmqpBus::start(&tls_config(&url, None));
+    let mut connected = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        connected |= untrusted.is_connected();
+    }
+    assert!(
+        !connected,
+        "connected to a broker whose certificate is not trusted"
+    );
+    untrusted.close().await;
 }

@@ -35,6 +35,7 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Pyth
   command -v npm >/dev/null || missing+=(nodejs npm)
   command -v pgrep >/dev/null || missing+=(procps) # servers.sh finds leftover processes
   command -v curl >/dev/null || missing+=(curl)     # the README quick-start test runs curl
+  command -v openssl >/dev/null || missing+=(openssl) # the test CA of the TLS listeners
   ((${#missing[@]})) || return 0
 
   echo "installing Debian packages: ${missing[*]}"

@@ -41,11 +41,26 @@ _rmq() {
     HOME="$RICHMOND_TEST_RABBITMQ_DIR/home" exec "${pre[@]}" "${_RMQ_AS[@]}" "$_RMQ_BIN/$script" "$@")
 }
 
+# make_test_certs DIR: a throwaway CA (ca.pem) and a server certificate for localhost and
+# 127.0.0.1 signed by it (server.pem, server.key), valid two days.
+make_test_certs() {
+  local d=$1
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
+    -subj /CN=richmond-test-ca >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" \
+    -subj /CN=localhost >/dev/null 2>&1
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/san.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -out "$d/server.pem" -days 2 -extfile "$d/san.ext" >/dev/null 2>&1
+  chmod 644 "$d"/*
+}
+
 rabbitmq_ctl() { _rmq --timeout 60 rabbitmqctl -n "$RABBITMQ_NODENAME" "$@"; }
 
 setup_rabbitmq() {
-  local dir=$1 port dist epmd
-  read -r port dist epmd <<<"$(free_ports 3)"
+  local dir=$1 port dist epmd tls_port
+  read -r port dist epmd tls_port <<<"$(free_ports 4)"
   mkdir -p "$dir"/{home,mnesia,log,plugins-expand,generated,schema,quorum,stream}
   export RICHMOND_TEST_RABBITMQ_DIR=$dir RICHMOND_TEST_AMQP_PORT=$port
   export RABBITMQ_NODENAME="richmondtest${port}@localhost"
@@ -63,6 +78,13 @@ setup_rabbitmq() {
   echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
   printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$port" \
     >"$RABBITMQ_CONFIG_FILE.conf"
+  # A TLS listener too, with a private CA made here (for the amqps:// tests).
+  make_test_certs "$dir/tls"
+  export RICHMOND_TEST_AMQPS_PORT=$tls_port RICHMOND_TEST_TLS_CA=$dir/tls/ca.pem
+  printf '%s\n' "listeners.ssl.default = 127.0.0.1:$tls_port" \
+    "ssl_options.cacertfile = $dir/tls/ca.pem" "ssl_options.certfile = $dir/tls/server.pem" \
+    "ssl_options.keyfile = $dir/tls/server.key" "ssl_options.verify = verify_none" \
+    "ssl_options.fail_if_no_peer_cert = false" >>"$RABBITMQ_CONFIG_FILE.conf"
   # Pre-create the cookie so the server and rabbitmqctl never race to make two. Reuse the
   # system one when present, so the stock /usr/sbin/rabbitmqctl (which uses it) works too.
   if [[ -r /var/lib/rabbitmq/.erlang.cookie ]]; then

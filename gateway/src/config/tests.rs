@@ -263,3 +263,42 @@ fn huge_delays_are_refused_at_load_naming_the_key_instead_of_panicking_later() {
         assert!(e.contains(key) && e.contains("86400"), "{text}: {e}");
     }
 }
+
+#[test]
+fn bus_and_store_schemes_the_build_cannot_honour_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(&dir, "ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let ca = ca.display().to_string();
+    for (text, fine, needle) in [
+        ("[bus]\ntype = \"amqp\"\nurl = \"amqps://u:p@h/%2f\"\n".to_owned(), true, ""),
+        (
+            format!("[bus]\ntype = \"amqp\"\nurl = \"amqps://u:p@h/%2f\"\ntls_ca_file = {ca:?}\n"),
+            true,
+            "",
+        ),
+        (
+            format!("[bus]\ntype = \"amqp\"\nurl = \"amqp://u:p@h/%2f\"\ntls_ca_file = {ca:?}\n"),
+            false,
+            "bus.tls_ca_file",
+        ),
+        ("[bus]\ntype = \"amqp\"\nurl = \"http://h/\"\n".to_owned(), false, "amqps://"),
+        (
+            "[bus]\ntype = \"amqp\"\nurl = \"amqps://u:p@h/%2f\"\ntls_cert_file = \"/nonexistent\"\n"
+                .to_owned(),
+            false,
+            "bus.tls_cert_file",
+        ),
+        ("[store]\ntype = \"redis\"\nurl = \"rediss://h/\"\n".to_owned(), false, "store.url"),
+        ("[store]\ntype = \"redis\"\nurl = \"redis://h/\"\n".to_owned(), true, ""),
+    ] {
+        let p = write(&dir, "a.toml", &text);
+        match Config::load(&p, no_env()) {
+            Ok(_) => assert!(fine, "{text} was accepted"),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(!fine && e.contains(needle), "{text}: {e}");
+                assert!(!e.contains("u:p@"), "the error shows the URL's password: {e}");
+            }
+        }
+    }
+}

@@ -10,11 +10,12 @@
 //! error, never "owned". A supervisor task keeps one connection: on loss it reconnects with
 //! exponential backoff and full jitter, declares the topology again and starts a new
 //! generation; publishes in flight are retried on it and consumers re-subscribe, while the
-//! broker redelivers what was unacked. One channel per purpose: one for publishing, one per
+//! broker redelivers what was unacked. `amqps://` is TLS, verified ([`tls`]). One channel per purpose: one for publishing, one per
 //! consumer, one short-lived per declaration. Acks are coalesced per consumer channel
 //! ([`acks`]); closing the bus sends the waiting ones before the connection goes.
 
 pub(crate) mod acks;
+mod tls;
 mod topology;
 
 use std::collections::BTreeSet;
@@ -35,6 +36,8 @@ use tokio_util::task::TaskTracker;
 use super::{Acker, BusError, Delivery};
 use crate::config::AmqpConfig;
 use topology::declare;
+
+pub(crate) use tls::check as check_tls;
 
 /// The Vumi exchange.
 pub const EXCHANGE: &str = "vumi";
@@ -390,9 +393,17 @@ async fn subscribe(
 async fn connect(inner: &Inner, generation: u64) -> Result<Link, BusError> {
     let broker = |e: lapin::Error| BusError::Broker(e.to_string());
     // The URL holds the broker password: never let it reach the error (logged at every retry).
-    let connection = Connection::connect(&inner.url, ConnectionProperties::default())
-        .await
-        .map_err(|e| BusError::Broker(crate::config::scrub_url(&e.to_string(), &inner.url)))?;
+    let scrubbed =
+        |e: lapin::Error| BusError::Broker(crate::config::scrub_url(&e.to_string(), &inner.url));
+    let runtime = lapin::runtime::default_runtime().map_err(scrubbed)?;
+    let connection = Connection::connect_with_config(
+        &inner.url,
+        ConnectionProperties::default(),
+        tls::config(&inner.config)?,
+        runtime,
+    )
+    .await
+    .map_err(scrubbed)?;
     let names: Vec<String> = inner
         .queues
         .lock()

@@ -1,0 +1,76 @@
+//! TLS for the broker link (`amqps://`): rustls with the ring provider, through lapin's
+//! `rustls--ring` feature. The server certificate is verified against the system's roots, or
+//! only against `bus.tls_ca_file` when it is set; a client certificate (`bus.tls_cert_file` +
+//! `bus.tls_key_file`, PEM) is presented when configured. The host name checked is the URL's.
+//!
+//! [`check`] runs from the config loader: a scheme this build cannot honour, or TLS options
+//! on a plain `amqp://` URL, are configuration errors, never a silent fallback to plain AMQP.
+//! Does not handle: reloading certificates (a reconnect reads the files again).
+
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
+
+use crate::bus::BusError;
+use crate::config::AmqpConfig;
+
+/// Checks the URL scheme against the TLS options; the error names the key.
+///
+/// # Errors
+/// A scheme other than `amqp`/`amqps`, TLS files on a plain URL, a key without a certificate
+/// (or the reverse), or a file that cannot be read.
+pub(crate) fn check(config: &AmqpConfig) -> Result<(), String> {
+    let url = config.url.as_ref().map(|u| u.expose()).unwrap_or_default();
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "amqp" => false,
+        "amqps" => true,
+        _ => {
+            return Err(
+                "bus.url: the scheme must be amqp:// or amqps:// (TLS, verified)".to_owned(),
+            );
+        }
+    };
+    let files = [
+        ("bus.tls_ca_file", &config.tls_ca_file),
+        ("bus.tls_cert_file", &config.tls_cert_file),
+        ("bus.tls_key_file", &config.tls_key_file),
+    ];
+    for (key, file) in files {
+        if let Some(f) = file {
+            if !tls {
+                return Err(format!(
+                    "{key}: set, but bus.url is plain amqp://; use amqps://"
+                ));
+            }
+            std::fs::read(f).map_err(|e| format!("{key}: cannot read {}: {e}", f.display()))?;
+        }
+    }
+    if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
+        return Err("bus.tls_cert_file and bus.tls_key_file go together".into());
+    }
+    Ok(())
+}
+
+/// The TLS settings of a connection (read from the files at every connect).
+///
+/// # Errors
+/// A file that cannot be read.
+pub(crate) fn config(config: &AmqpConfig) -> Result<OwnedTLSConfig, BusError> {
+    let read = |f: &std::path::Path| {
+        std::fs::read(f).map_err(|e| BusError::Broker(format!("cannot read {}: {e}", f.display())))
+    };
+    let cert_chain = match &config.tls_ca_file {
+        Some(f) => Some(String::from_utf8_lossy(&read(f)?).into_owned()),
+        None => None,
+    };
+    let identity = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Some(OwnedIdentity::PKCS8 {
+            pem: read(cert)?,
+            key: read(key)?,
+        }),
+        _ => None,
+    };
+    Ok(OwnedTLSConfig {
+        identity,
+        cert_chain,
+    })
+}
