@@ -26,6 +26,7 @@ use base64::Engine as _;
 use super::ApiError;
 use super::config::ApiConfig;
 use super::credentials::{self, Cache, Pool};
+use super::login_limit::FailedLogins;
 
 /// Checks that `phc` is an argon2 PHC string (`$argon2id$v=19$m=...,t=...,p=...$salt$hash`).
 ///
@@ -93,6 +94,7 @@ pub(crate) struct Accounts {
     by_number: Arc<HashMap<String, Arc<Account>>>,
     by_keyword: Arc<HashMap<String, Arc<Account>>>,
     pool: Pool,
+    failed_logins: Arc<FailedLogins>,
     windows: Arc<Mutex<HashMap<String, Window>>>,
 }
 
@@ -155,6 +157,10 @@ impl Accounts {
             by_number: Arc::new(by_number),
             by_keyword: Arc::new(by_keyword),
             pool: Pool::new(),
+            failed_logins: Arc::new(FailedLogins::new(
+                config.failed_login_limit,
+                Duration::from_secs(config.failed_login_window_seconds),
+            )),
             windows: Arc::default(),
         }
     }
@@ -188,7 +194,11 @@ impl Accounts {
     /// # Errors
     /// [`ApiError::Unauthorized`], [`ApiError::RateLimited`], or [`ApiError::Busy`] when too
     /// many password verifications wait.
-    pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Account>, ApiError> {
+    pub(crate) async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Arc<Account>, ApiError> {
         let account = match credentials_of(headers).ok_or(ApiError::Unauthorized)? {
             Credentials::Token(token) => self
                 .by_token
@@ -201,7 +211,10 @@ impl Accounts {
                     .get(&user)
                     .cloned()
                     .ok_or(ApiError::Unauthorized)?;
-                if !self.check_password(&account, password).await? {
+                if !self.check_password(&account, password, peer).await? {
+                    if let Some(ip) = peer {
+                        self.failed_logins.failed(ip, Instant::now());
+                    }
                     return Err(ApiError::Unauthorized);
                 }
                 account
@@ -213,10 +226,23 @@ impl Accounts {
 
     /// Whether `password` is the account's: from the cache, or by argon2 on the pool (one
     /// verification per account at a time; the cache is read again after waiting).
-    async fn check_password(&self, account: &Account, password: String) -> Result<bool, ApiError> {
+    async fn check_password(
+        &self,
+        account: &Account,
+        password: String,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<bool, ApiError> {
         if account.verified.admits(&account.phc, &password) {
             metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
             return Ok(true);
+        }
+        // Past its failed-login limit, an address gets no more argon2 runs (a cached password
+        // was admitted above, so the real user is never locked out by a guesser).
+        if let Some(secs) = peer.and_then(|ip| self.failed_logins.blocked(ip, Instant::now())) {
+            metrics::counter!("richmond_api_failed_login_blocks_total").increment(1);
+            return Err(ApiError::RateLimited {
+                retry_after_seconds: secs.max(1),
+            });
         }
         let _one_at_a_time = account.verifying.lock().await;
         if account.verified.admits(&account.phc, &password) {

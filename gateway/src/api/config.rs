@@ -72,6 +72,12 @@ pub struct ApiConfig {
     /// Largest request body; default sized to `max_recipients` and `max_message_chars`.
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    /// Wrong passwords one source address may send within `failed_login_window_seconds`;
+    /// then its uncached Basic logins get 429 until the window ends.
+    #[serde(default = "default_failed_login_limit")]
+    pub failed_login_limit: u32,
+    #[serde(default = "default_failed_login_window")]
+    pub failed_login_window_seconds: u64,
     /// The account that gets inbound messages no account owns (no reply, number, keyword or
     /// recent conversation matches); absent: such messages are dropped and counted.
     #[serde(default)]
@@ -156,6 +162,12 @@ fn default_backoff_max() -> f64 {
 }
 fn default_callback_timeout() -> f64 {
     10.0
+}
+fn default_failed_login_limit() -> u32 {
+    10
+}
+fn default_failed_login_window() -> u64 {
+    300
 }
 fn default_conversation_ttl() -> u64 {
     7 * 86_400
@@ -323,6 +335,14 @@ impl ApiConfig {
                 "api.default_inbound_account: {d:?} is not an [[api.accounts]] username"
             ));
         }
+        if self.failed_login_limit == 0 || !(1..=86_400).contains(&self.failed_login_window_seconds)
+        {
+            return Err(
+                "api.failed_login_limit: at least 1; api.failed_login_window_seconds: \
+                        1 to 86400"
+                    .into(),
+            );
+        }
         if self.conversation_ttl_seconds == 0 {
             return Err("api.conversation_ttl_seconds: must be at least 1".into());
         }
@@ -357,6 +377,14 @@ impl ApiConfig {
             return Err(format!(
                 "api.default_inbound_account: {d:?} is not an [[api.accounts]] username"
             ));
+        }
+        if self.failed_login_limit == 0 || !(1..=86_400).contains(&self.failed_login_window_seconds)
+        {
+            return Err(
+                "api.failed_login_limit: at least 1; api.failed_login_window_seconds: \
+                        1 to 86400"
+                    .into(),
+            );
         }
         if self.conversation_ttl_seconds == 0 {
             return Err("api.conversation_ttl_seconds: must be at least 1".into());

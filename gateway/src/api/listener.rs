@@ -16,14 +16,18 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ApiError;
+
+/// The source address of a request's connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) std::net::IpAddr);
 
 /// The front door's bounds, from `[api]`.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +54,10 @@ pub(crate) async fn serve(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: wait rather than spin.
                     metrics::counter!("richmond_api_accept_errors_total").increment(1);
@@ -64,7 +68,13 @@ pub(crate) async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Every request learns the address it came from (the failed-login limit).
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer.ip()));
+            let mut app = app.clone();
+            async move { tower_service::Service::call(&mut app, request).await }
+        });
         let stop = stop.clone();
         metrics::gauge!("richmond_api_connections").increment(1.0);
         tracker.spawn(async move {

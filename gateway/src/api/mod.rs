@@ -35,6 +35,7 @@ pub mod events;
 pub mod handlers;
 pub mod input;
 pub mod listener;
+pub mod login_limit;
 pub mod openapi;
 pub mod record;
 pub mod send;
@@ -118,7 +119,11 @@ fn router(state: ApiState) -> Router {
 /// Middleware: authenticates the caller (401, 429, 503 `busy`) and hands the account to the
 /// handler, before the body is read.
 async fn authenticate(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
-    match state.accounts.authenticate(request.headers()).await {
+    let peer = request
+        .extensions()
+        .get::<listener::ClientAddr>()
+        .map(|c| c.0);
+    match state.accounts.authenticate(request.headers(), peer).await {
         Ok(account) => {
             request.extensions_mut().insert(account);
             next.run(request).await

@@ -88,7 +88,7 @@ async fn send(state: &ApiState, to: &[String]) -> (u16, serde_json::Value) {
     }
     body.append_pair("from_msisdn", "123")
         .append_pair("message", "hi");
-    let account = state.accounts.authenticate(&headers).await.unwrap();
+    let account = state.accounts.authenticate(&headers, None).await.unwrap();
     let answer = handlers::send(
         State(state.clone()),
         axum::Extension(account),

@@ -344,3 +344,39 @@ async fn a_thousand_concurrent_authenticated_requests_stay_within_bounds() {
     carrier.outbound(ok).await;
     assert_eq!(gw.stop().await, Some(0));
 }
+
+#[tokio::test]
+async fn a_password_guesser_is_stopped_per_address_and_the_real_user_still_gets_in() {
+    let (_d, gw, carrier) = start(|t| Setup {
+        extra_api: "failed_login_limit = 3\nfailed_login_window_seconds = 600\n".into(),
+        ..Setup::amqp(t)
+    })
+    .await;
+    let q = path(&carrier.transport, "status.json?since=2000-01-01");
+    // The real user logs in once: the password is verified and cached.
+    let a = request(gw.addr, "GET", &q, Some(ALICE), None, b"")
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    // Three wrong guesses from this address are checked (401), later ones are not (429).
+    for expected in [401, 401, 401, 429, 429] {
+        let a = request(gw.addr, "GET", &q, Some((ALICE.0, "guess")), None, b"")
+            .await
+            .unwrap();
+        assert_eq!(a.status, expected, "{}", a.body);
+    }
+    let a = request(gw.addr, "GET", &q, Some((BOB.0, "guess")), None, b"")
+        .await
+        .unwrap();
+    assert_eq!(
+        a.status, 429,
+        "the limit is per address, whatever the account"
+    );
+    assert!(a.header("retry-after").is_some());
+    // The real user, from the same address, still gets in with the verified password.
+    let a = request(gw.addr, "GET", &q, Some(ALICE), None, b"")
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(gw.stop().await, Some(0));
+}
