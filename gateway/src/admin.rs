@@ -103,6 +103,7 @@ pub fn router(metrics: PrometheusHandle, readiness: Readiness) -> Router {
 }
 
 async fn render_metrics(State(st): State<AdminState>) -> impl IntoResponse {
+    crate::process_metrics::sample();
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -76,6 +76,18 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     tracing::info!(message = "Admin listener up.", address = %config.admin.address);
 
     let bus = open_bus(&config)?;
+    if let BusConfig::Embedded(_) = &config.bus {
+        crate::process_metrics::watch_file(
+            "spool",
+            config.data_dir.join(crate::bus::embedded::spool::FILE_NAME),
+        );
+    }
+    if let crate::config::StoreConfig::Redb {} = &config.store {
+        crate::process_metrics::watch_file(
+            "store",
+            config.data_dir.join(crate::store::redb::FILE_NAME),
+        );
+    }
     let store = Store::open(&config)
         .await
         .context("cannot open the state store")?;

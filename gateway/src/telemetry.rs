@@ -61,6 +61,7 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
     describe();
     describe_transports();
+    crate::process_metrics::describe();
     metrics::gauge!(
         "richmond_build_info",
         "version" => env!("CARGO_PKG_VERSION"),

@@ -135,6 +135,29 @@ async fn runs_serves_admin_and_drains_on_sigterm() {
     assert_eq!(status, 200);
     assert!(metrics.contains("richmond_build_info"), "{metrics}");
     assert!(metrics.contains("richmond_ready 1"), "{metrics}");
+    // The process's own resources and the data files (embedded default: spool and store).
+    for name in [
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_threads",
+        "process_cpu_seconds_total",
+        "process_start_time_seconds",
+        "richmond_data_file_bytes{file=\"spool\"}",
+        "richmond_data_file_bytes{file=\"store\"}",
+    ] {
+        let value: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+            .parse()
+            .unwrap();
+        assert!(value >= 0.0, "{name} {value}");
+        if name.starts_with("process_resident") || name.starts_with("richmond_data") {
+            assert!(value > 0.0, "{name} {value}");
+        }
+    }
 
     // promtool accepts the exposition.
     let promtool = common::env("RICHMOND_TEST_PROMTOOL");
