@@ -158,6 +158,27 @@ fn describe() {
         "richmond_api_rate_limited_total",
         "HTTP API requests refused with 429 by the per-account rate limit."
     );
+    describe_gauge!("richmond_api_connections", "Open HTTP API connections.");
+    describe_counter!(
+        "richmond_api_accept_errors_total",
+        "Failed accepts on the API listener (e.g. out of file descriptors)."
+    );
+    describe_counter!(
+        "richmond_api_request_timeouts_total",
+        "API requests answered 408: the body, or a place to run, did not come in time."
+    );
+    describe_counter!(
+        "richmond_api_credential_cache_hits_total",
+        "Basic logins admitted from the verified-credential cache (no argon2)."
+    );
+    describe_counter!(
+        "richmond_api_password_verifications_total",
+        "argon2 password verifications, by result (ok, wrong)."
+    );
+    describe_counter!(
+        "richmond_api_failed_login_blocks_total",
+        "Basic logins refused (429) because their source address passed its failed-login limit."
+    );
     describe_counter!(
         "richmond_api_messages_sent_total",
         "Messages the HTTP API published to <transport>.outbound."
