@@ -82,7 +82,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
             config.data_dir.join(crate::bus::embedded::spool::FILE_NAME),
         );
     }
-    if let crate::config::StoreConfig::Redb {} = &config.store {
+    if let crate::config::StoreConfig::Redb { .. } = &config.store {
         crate::process_metrics::watch_file(
             "store",
             config.data_dir.join(crate::store::redb::FILE_NAME),

@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod sections;
+
+pub use self::sections::{AmqpConfig, BusConfig, Durability, EmbeddedBusConfig, StoreConfig};
+use self::sections::{MAX_CACHE, MIN_CACHE};
 pub use crate::api::ApiConfig;
 pub use crate::transport::TransportConfig;
 
@@ -87,139 +91,6 @@ impl Default for ShutdownConfig {
         Self {
             drain_timeout_seconds: default_drain(),
         }
-    }
-}
-
-/// Which message bus carries Vumi messages.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum BusConfig {
-    /// In-process queues over a durable spool in `data_dir`.
-    Embedded(EmbeddedBusConfig),
-    /// RabbitMQ through AMQP 0-9-1.
-    Amqp(AmqpConfig),
-}
-
-impl Default for BusConfig {
-    fn default() -> Self {
-        Self::Embedded(EmbeddedBusConfig::default())
-    }
-}
-
-/// What a publish waits for on the embedded bus.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Durability {
-    /// Committed and fsynced before the publish completes: nothing accepted is ever lost.
-    #[default]
-    Sync,
-    /// Committed without fsync: a crash of the process loses nothing, a power cut or kernel
-    /// crash may lose the last moments of accepted messages.
-    None,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmbeddedBusConfig {
-    #[serde(default)]
-    pub durability: Durability,
-    /// Most messages one queue holds (ready + unacked) before publishers wait.
-    #[serde(default = "default_queue_messages")]
-    pub max_queue_messages: usize,
-    /// Most payload bytes one queue holds before publishers wait.
-    #[serde(default = "default_queue_bytes")]
-    pub max_queue_bytes: usize,
-}
-
-fn default_queue_messages() -> usize {
-    100_000
-}
-fn default_queue_bytes() -> usize {
-    256 * 1024 * 1024
-}
-
-impl Default for EmbeddedBusConfig {
-    fn default() -> Self {
-        Self {
-            durability: Durability::Sync,
-            max_queue_messages: default_queue_messages(),
-            max_queue_bytes: default_queue_bytes(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AmqpConfig {
-    /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`).
-    #[serde(default)]
-    pub url: Option<Secret>,
-    /// File holding the URL (for secrets managers); exclusive with `url`.
-    #[serde(default, skip_serializing)]
-    pub url_file: Option<PathBuf>,
-    /// Unacked deliveries the broker may push to one consumer (Vumi's default is 20).
-    #[serde(default = "default_prefetch")]
-    pub prefetch_count: u16,
-    /// Publishes awaiting confirmation at once, per publisher channel.
-    #[serde(default = "default_publish_window")]
-    pub publish_window: usize,
-    #[serde(default = "default_reconnect_initial")]
-    pub reconnect_initial_seconds: f64,
-    #[serde(default = "default_reconnect_max")]
-    pub reconnect_max_seconds: f64,
-    /// Extra queue arguments (e.g. `{ "x-queue-type" = "quorum" }`). Every application that
-    /// declares these queues must declare exactly the same arguments.
-    #[serde(default)]
-    pub queue_arguments: BTreeMap<String, toml::Value>,
-    /// `amqps://` only: the CA certificates (PEM) the broker's certificate must chain to,
-    /// instead of the system's roots.
-    #[serde(default)]
-    pub tls_ca_file: Option<PathBuf>,
-    /// `amqps://` only: a client certificate (PEM) and its PKCS#8 key, for brokers that ask.
-    #[serde(default)]
-    pub tls_cert_file: Option<PathBuf>,
-    #[serde(default)]
-    pub tls_key_file: Option<PathBuf>,
-}
-
-fn default_prefetch() -> u16 {
-    20
-}
-fn default_publish_window() -> usize {
-    1000
-}
-fn default_reconnect_initial() -> f64 {
-    0.5
-}
-fn default_reconnect_max() -> f64 {
-    30.0
-}
-
-/// Where transports keep state that must outlive a message (id maps, multipart, sessions).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum StoreConfig {
-    /// A redb file `store.redb` in `data_dir`.
-    Redb {},
-    /// A Redis server shared by several gateway instances.
-    Redis {
-        #[serde(default)]
-        url: Option<Secret>,
-        #[serde(default, skip_serializing)]
-        url_file: Option<PathBuf>,
-        /// Key prefix, so several deployments can share one Redis.
-        #[serde(default = "default_redis_prefix")]
-        key_prefix: String,
-    },
-}
-
-fn default_redis_prefix() -> String {
-    "richmond:".into()
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self::Redb {}
     }
 }
 
@@ -405,12 +276,24 @@ impl Config {
                 }
             }
             BusConfig::Embedded(e) => {
+                if !(MIN_CACHE..=MAX_CACHE).contains(&e.cache_bytes) {
+                    return Err(invalid(
+                        "bus.cache_bytes: 1048576 (1 MiB) to 68719476736 (64 GiB)".into(),
+                    ));
+                }
                 if e.max_queue_messages == 0 || e.max_queue_bytes == 0 {
                     return Err(invalid(
                         "bus.max_queue_messages and bus.max_queue_bytes must be at least 1".into(),
                     ));
                 }
             }
+        }
+        if let StoreConfig::Redb { cache_bytes } = &self.store
+            && !(MIN_CACHE..=MAX_CACHE).contains(cache_bytes)
+        {
+            return Err(invalid(
+                "store.cache_bytes: 1048576 (1 MiB) to 68719476736 (64 GiB)".into(),
+            ));
         }
         if let StoreConfig::Redis { url, .. } = &self.store {
             let Some(url) = url else {
@@ -435,7 +318,7 @@ impl Config {
 
     /// Whether anything in this config keeps files in `data_dir`.
     pub fn uses_data_dir(&self) -> bool {
-        matches!(self.bus, BusConfig::Embedded(_)) || matches!(self.store, StoreConfig::Redb {})
+        matches!(self.bus, BusConfig::Embedded(_)) || matches!(self.store, StoreConfig::Redb { .. })
     }
 
     /// The effective configuration as TOML, secrets redacted.

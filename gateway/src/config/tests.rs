@@ -15,7 +15,7 @@ fn empty_file_gives_the_embedded_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let c = Config::load(&write(&dir, "a.toml", ""), no_env()).unwrap();
     assert!(matches!(c.bus, BusConfig::Embedded(ref e) if e.durability == Durability::Sync));
-    assert!(matches!(c.store, StoreConfig::Redb {}));
+    assert!(matches!(c.store, StoreConfig::Redb { .. }));
     assert_eq!(c.admin.address.to_string(), "127.0.0.1:9464");
     assert_eq!(c.shutdown.drain_timeout_seconds, 25);
 }
@@ -300,5 +300,28 @@ fn bus_and_store_schemes_the_build_cannot_honour_are_refused() {
                 assert!(!e.contains("u:p@"), "the error shows the URL's password: {e}");
             }
         }
+    }
+}
+
+#[test]
+fn redb_caches_are_bounded_by_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::load(&write(&dir, "a.toml", ""), no_env()).unwrap();
+    assert!(matches!(c.store, StoreConfig::Redb { cache_bytes } if cache_bytes == 64 << 20));
+    assert!(matches!(c.bus, BusConfig::Embedded(ref e) if e.cache_bytes == 32 << 20));
+    for (text, key) in [
+        (
+            "[store]\ntype = \"redb\"\ncache_bytes = 0\n",
+            "store.cache_bytes",
+        ),
+        (
+            "[bus]\ntype = \"embedded\"\ncache_bytes = 1\n",
+            "bus.cache_bytes",
+        ),
+    ] {
+        let e = Config::load(&write(&dir, "b.toml", text), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{e}");
     }
 }

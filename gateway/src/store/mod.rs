@@ -87,9 +87,11 @@ impl Store {
     /// When the file cannot be opened or the Redis URL is invalid.
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
         match &config.store {
-            StoreConfig::Redb {} => {
-                redb::RedbStore::open(&config.data_dir.join(redb::FILE_NAME)).map(Self::Redb)
-            }
+            StoreConfig::Redb { cache_bytes } => redb::RedbStore::open_with_cache(
+                &config.data_dir.join(redb::FILE_NAME),
+                *cache_bytes,
+            )
+            .map(Self::Redb),
             StoreConfig::Redis {
                 url, key_prefix, ..
             } => {

@@ -93,7 +93,11 @@ impl EmbeddedBus {
             path: data_dir.display().to_string(),
             detail: format!("cannot create the data directory: {e}"),
         })?;
-        let (spool, recovered) = Spool::open(&data_dir.join(spool::FILE_NAME), config.durability)?;
+        let (spool, recovered) = Spool::open(
+            &data_dir.join(spool::FILE_NAME),
+            config.durability,
+            config.cache_bytes,
+        )?;
         let mut queues: HashMap<String, Arc<Queue>> = HashMap::new();
         let mut max_seq = 0;
         let count = recovered.len();

@@ -95,21 +95,24 @@ fn spool_error(path: &Path, detail: impl std::fmt::Display) -> BusError {
 }
 
 /// Opens (or creates) the spool file, explaining what to do when it cannot be used.
-fn open_db(path: &Path) -> Result<Database, BusError> {
-    Database::create(path).map_err(|e| match e {
-        redb::DatabaseError::DatabaseAlreadyOpen => spool_error(
-            path,
-            "already in use by another richmond process (each data_dir serves one gateway)",
-        ),
-        other => spool_error(
-            path,
-            format!(
-                "cannot be opened ({other}); the file is truncated or corrupt. Stop every \
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, BusError> {
+    Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => spool_error(
+                path,
+                "already in use by another richmond process (each data_dir serves one gateway)",
+            ),
+            other => spool_error(
+                path,
+                format!(
+                    "cannot be opened ({other}); the file is truncated or corrupt. Stop every \
                  richmond using it, move the file aside (its messages are then not delivered; \
                  keep it for inspection) and start again with an empty spool"
+                ),
             ),
-        ),
-    })
+        })
 }
 
 impl Spool {
@@ -117,8 +120,9 @@ impl Spool {
     pub(crate) fn open(
         path: &Path,
         durability: Durability,
+        cache_bytes: usize,
     ) -> Result<(Self, Vec<Recovered>), BusError> {
-        let db = open_db(path)?;
+        let db = open_db(path, cache_bytes)?;
         let recovered = read_all(&db, path)?;
         let (tx, rx) = mpsc::channel();
         let fail_next_commit = Arc::new(AtomicBool::new(false));
@@ -342,7 +346,8 @@ pub fn status(path: &Path) -> Result<Vec<QueueStatus>, BusError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let db = open_db(path)?;
+    // Read once by a stopped gateway's tool: a small cache is plenty.
+    let db = open_db(path, 4 * 1024 * 1024)?;
     let mut by_queue: std::collections::BTreeMap<String, (usize, usize, Option<i64>)> =
         std::collections::BTreeMap::new();
     for r in read_all(&db, path)? {

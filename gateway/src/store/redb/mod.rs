@@ -56,10 +56,23 @@ impl RedbStore {
     /// # Errors
     /// When the file is in use or unreadable; the message names the file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, 64 * 1024 * 1024)
+    }
+
+    /// [`open`](Self::open) with at most `cache_bytes` of page cache in memory.
+    ///
+    /// # Errors
+    /// When the file is in use or unreadable; the message names the file.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| unavailable(path, e))?;
         }
-        let db = Arc::new(Database::create(path).map_err(|e| unavailable(path, e))?);
+        let db = Arc::new(
+            Database::builder()
+                .set_cache_size(cache_bytes)
+                .create(path)
+                .map_err(|e| unavailable(path, e))?,
+        );
         create_tables(&db).map_err(|e| unavailable(path, e))?;
         let location: Arc<str> = path.display().to_string().into();
         let writer = writer::Writer::start(db.clone(), location.clone()).map_err(|e| {
