@@ -9,8 +9,8 @@
 //!   `transport_metadata.smpp_delivery_status`. The id is looked up in the store under each of
 //!   its hex/decimal variants; a receipt for an unknown id is counted and answered OK.
 //! * MOs are decoded per data_coding (0 as configured); binary payloads go as hex in
-//!   `transport_metadata.smpp_binary`. Parts (UDH 8/16-bit or SAR) wait in the store until all
-//!   have come, then the whole message is published.
+//!   `transport_metadata.smpp_binary`. Parts (UDH 8/16-bit or SAR) go to [`super::multipart`]
+//!   (joined when all came, published flagged when they stop coming).
 //! * The answer to the SMSC is sent only after the bus (or, for a part, the store) owns what
 //!   the PDU carried; otherwise `ESME_RX_T_APPN` asks the SMSC to redeliver.
 //! * Whole MOs and receipts are handled concurrently (each answered when done), at most
@@ -26,7 +26,7 @@ use metrics::counter;
 use richmond_codecs::smpp::receipt::{self, DeliveryState};
 use richmond_codecs::smpp::rusmpp::Pdu;
 use richmond_codecs::smpp::rusmpp::tlvs::{Tlv, TlvValue};
-use richmond_codecs::sms::{self, Encoding, Udh};
+use richmond_codecs::sms::{Encoding, Udh};
 use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent, UserMessage};
 use richmond_drivers::smpp::{Event, Handle};
 use serde_json::json;
@@ -328,46 +328,12 @@ pub(super) async fn mo(shared: &Shared, mut m: Inbound) -> u32 {
         };
         return reject_part(shared, "bad_part_number", status);
     }
-    let payload = match concat {
-        Some((reference, total, seq)) if total > 1 => {
-            let key = format!("smpp:{}:mp:{}:{reference}:{total}", shared.id, m.source);
-            let ttl = Duration::from_secs(shared.config.multipart_timeout_seconds);
-            let store = &shared.ctx.store;
-            if store
-                .hash_put(&key, &format!("{seq:03}"), &m.payload, ttl)
-                .await
-                .is_err()
-            {
-                return RX_T_APPN;
-            }
-            let Ok(parts) = store.hash_get_all(&key).await else {
-                return RX_T_APPN;
-            };
-            if parts.len() < usize::from(total) {
-                count(shared, "sms_part");
-                return ROK;
-            }
-            let numbered = parts
-                .iter()
-                .filter_map(|(k, v)| Some((k.parse::<u8>().ok()?, v.as_slice())));
-            match sms::segment::reassemble(total, numbered) {
-                Ok(whole) => {
-                    let status = publish_mo(shared, &m, encoding, &whole).await;
-                    if status == ROK {
-                        let _ = store.delete(&key).await;
-                    }
-                    return status;
-                }
-                Err(e) => {
-                    tracing::warn!(message = "Multipart MO cannot be joined; dropped.", transport = %shared.id, error = %e);
-                    let _ = store.delete(&key).await;
-                    return ROK;
-                }
-            }
-        }
-        _ => m.payload.clone(),
-    };
-    publish_mo(shared, &m, encoding, &payload).await
+    if let Some((reference, total, seq)) = concat
+        && total > 1
+    {
+        return super::multipart::store_part(shared, &m, reference, total, seq).await;
+    }
+    publish_mo(shared, &m, encoding, &m.payload, None).await
 }
 
 /// Refuses a part whose numbering cannot be joined: counted, logged, answered `status`.
@@ -381,7 +347,15 @@ fn reject_part(shared: &Shared, reason: &'static str, status: u32) -> u32 {
     status
 }
 
-async fn publish_mo(shared: &Shared, m: &Inbound, encoding: Encoding, payload: &[u8]) -> u32 {
+/// Publishes an MO; `incomplete` (the part numbers that came, the total) flags a multipart
+/// message published without all its parts.
+pub(super) async fn publish_mo(
+    shared: &Shared,
+    m: &Inbound,
+    encoding: Encoding,
+    payload: &[u8],
+    incomplete: Option<(Vec<u8>, u8)>,
+) -> u32 {
     let from = if m.source_ton == 1 && !m.source.starts_with('+') {
         format!("+{}", m.source)
     } else {
@@ -396,9 +370,20 @@ async fn publish_mo(shared: &Shared, m: &Inbound, encoding: Encoding, payload: &
         msg.transport_metadata
             .insert("smpp_binary".into(), json!(hex));
     }
+    let kind = if let Some((parts, total)) = incomplete {
+        msg.transport_metadata
+            .insert("smpp_multipart_incomplete".into(), json!(true));
+        msg.transport_metadata
+            .insert("smpp_multipart_parts".into(), json!(parts));
+        msg.transport_metadata
+            .insert("smpp_multipart_total".into(), json!(total));
+        "sms_incomplete"
+    } else {
+        "sms"
+    };
     match shared.publish("inbound", msg.encode()).await {
         Ok(()) => {
-            count(shared, "sms");
+            count(shared, kind);
             ROK
         }
         Err(_) => RX_T_APPN,

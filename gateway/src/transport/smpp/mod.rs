@@ -18,6 +18,7 @@
 
 pub mod config;
 mod inbound;
+mod multipart;
 mod outbound;
 
 use std::sync::Arc;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     /// a receipt that overtakes the store write still finds its message at once, and is
     /// never left to the other-base id variants, which could match another message.
     unstored_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Held while a multipart MO is joined (the last part and the timer never both publish).
+    joining: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -150,12 +153,14 @@ pub(crate) fn spawn(
         next_ref: AtomicU64::new(u64::from(fastrand::u8(..))),
         intake: intake.clone(),
         unstored_ids: std::sync::Mutex::default(),
+        joining: tokio::sync::Mutex::new(()),
     });
     let mut watches: Vec<_> = receivers.iter().map(|(h, _)| h.bound()).collect();
     let tx_watches: Vec<_> = shared.transmitters.iter().map(Handle::bound).collect();
     for (handle, events) in receivers {
         tracker.spawn(inbound::run(shared.clone(), handle, events));
     }
+    tracker.spawn(multipart::timer(shared.clone(), intake.clone()));
     let (readiness, latch) = (ctx.readiness.clone(), format!("transport:{id}"));
     let ready_stop = stop.clone();
     watches.extend(tx_watches.iter().cloned());

@@ -44,6 +44,7 @@ async fn shared(dir: &std::path::Path) -> Arc<Shared> {
         next_ref: AtomicU64::new(0),
         intake: CancellationToken::new(),
         unstored_ids: std::sync::Mutex::default(),
+        joining: tokio::sync::Mutex::new(()),
     })
 }
 
@@ -151,4 +152,66 @@ async fn a_message_payload_over_65535_octets_is_refused_not_wrapped() {
         Some("a".repeat(65_535)),
     );
     assert_eq!(super::outbound::submits(&shared, &fits).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn parts_that_stop_coming_are_delivered_flagged_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Arc::try_unwrap(shared(dir.path()).await).ok().unwrap();
+    s.config.multipart_timeout_seconds = 1;
+    let shared = Arc::new(s);
+    let mut inbound = shared.ctx.bus.consume("sms.inbound").await.unwrap();
+    // Parts 1 and 3 of 3 come, each answered OK; part 2 never does.
+    for (seq, text) in [(1, "one "), (3, "three")] {
+        let status = inbound::mo(
+            &shared,
+            part((Some(9), Some(3), Some(seq)), text.as_bytes()),
+        )
+        .await;
+        assert_eq!(status, inbound::ROK);
+    }
+    let stop = CancellationToken::new();
+    let timer = tokio::spawn(super::multipart::timer(shared.clone(), stop.clone()));
+    let d = tokio::time::timeout(Duration::from_secs(60), inbound.next())
+        .await
+        .expect("the parts that came, delivered at the timeout")
+        .expect("bus open");
+    let msg = richmond_codecs::vumi::UserMessage::decode(&d.body).unwrap();
+    assert_eq!(msg.content.as_deref(), Some("one three"));
+    assert_eq!(msg.from_addr.as_deref(), Some("+27820000001"));
+    assert_eq!(msg.transport_metadata["smpp_multipart_incomplete"], true);
+    assert_eq!(
+        msg.transport_metadata["smpp_multipart_parts"],
+        serde_json::json!([1, 3])
+    );
+    assert_eq!(msg.transport_metadata["smpp_multipart_total"], 3);
+    d.ack().await.unwrap();
+    // Then the parts and their deadline are forgotten (after the publish: awaited here).
+    let key = "smpp:sms:mp:27820000001:9:3";
+    let forgotten = async {
+        loop {
+            let parts = shared.ctx.store.hash_get_all(key).await.unwrap();
+            let open = shared
+                .ctx
+                .store
+                .index_range("smpp:sms:mp-open:all", 0, i64::MAX, 10)
+                .await
+                .unwrap();
+            if parts.is_empty() && open.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), forgotten)
+        .await
+        .expect("the parts are forgotten once published");
+    // And nothing more is published for them.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1), inbound.next())
+            .await
+            .is_err()
+    );
+    stop.cancel();
+    timer.await.unwrap();
 }
