@@ -354,3 +354,39 @@ async fn a_delivery_report_in_the_same_write_as_its_seq_is_matched() {
     assert_eq!(matched, want);
     assert_eq!(gw.stop().await, Some(0));
 }
+
+#[tokio::test]
+async fn a_late_nack_for_a_timed_out_sms_does_not_fail_the_next_one() {
+    let id = common::unique("ssmi");
+    let mut sim = Sim::start(&["ssmi", "--dr-delay-ms", "100"]).await;
+    let text = config(&id, &sim, &amqp_section()).replace(
+        "response_timeout_seconds = 20",
+        "response_timeout_seconds = 1",
+    );
+    let mut gw = Gateway::start(&text).await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::new(bus, &id).await;
+    sim.cmd_done("seq off").await;
+    // A gets no answer in time: nacked.
+    let a = app.sms("+27820006001", "first");
+    app.send(&a).await;
+    let e = app.event().await;
+    assert_eq!(e.user_message_id, a.message_id);
+    assert_eq!(kind(&e).0, "nack");
+    // B is written and waiting when TruTeq's NACK for A finally comes.
+    let b = app.sms("+27820006002", "second");
+    app.send(&b).await;
+    sim.expect("B at the simulator", |e| {
+        e["event"] == "sms" && e["msisdn"] == "27820006002"
+    })
+    .await;
+    sim.cmd_done("line SSMI,102,1").await;
+    // B's fate is its own: no answer in time (not TruTeq's NACK meant for A).
+    let e = app.event().await;
+    assert_eq!(e.user_message_id, b.message_id);
+    let (k, reason) = kind(&e);
+    assert_eq!(k, "nack");
+    assert!(reason.contains("no answer"), "{reason}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}

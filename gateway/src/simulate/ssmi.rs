@@ -13,6 +13,7 @@
 //! mo <msisdn> <text>                 an MO SMS (103)
 //! binary-mo <msisdn> <hex>           a binary MO SMS (106, pid 0, coding 246)
 //! garbage | unknown | short          a non-SSMI line, an unknown id (999), too few fields
+//! line <text>                        <text> as a raw line (e.g. a late `SSMI,102,1`)
 //! silence                            ignore everything on this connection from now on
 //! logout                             remote logout (199)
 //! disconnect                         drop the connection
@@ -41,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 use super::Output;
 
 const HELP: &str = "dial <msisdn> <code> [input ...] | ussd <msisdn> <type> [text] | \
-mo <msisdn> <text> | binary-mo <msisdn> <hex> | garbage | unknown | short | silence | logout | \
+mo <msisdn> <text> | binary-mo <msisdn> <hex> | garbage | unknown | short | line <text> | silence | logout | \
 disconnect | nack-sms <reason> | seq on|off | dr-code <n> | reject-logins on|off | quit";
 
 /// Options of `richmond simulate ssmi`.
@@ -127,16 +128,24 @@ async fn read_commands(sim: Sim, stop: CancellationToken) {
         let line = line.trim().to_owned();
         let mut words = line.split_whitespace();
         let on = |w: Option<&str>| w == Some("on");
-        match words.next() {
+        let verb = words.next();
+        match verb {
             None => {}
             Some("quit") => return stop.cancel(),
-            Some("reject-logins") => sim.flags().reject_logins = on(words.next()),
-            Some("seq") => sim.flags().no_seq = !on(words.next()),
-            Some("dr-code") => {
-                sim.flags().dr_code = words.next().and_then(|w| w.parse().ok()).unwrap_or(0)
-            }
-            Some("nack-sms") => {
-                sim.flags().nack_next_sms = words.next().and_then(|w| w.parse().ok())
+            Some(flag @ ("reject-logins" | "seq" | "dr-code" | "nack-sms")) => {
+                let arg = words.next();
+                {
+                    let mut f = sim.flags();
+                    match flag {
+                        "reject-logins" => f.reject_logins = on(arg),
+                        "seq" => f.no_seq = !on(arg),
+                        "dr-code" => f.dr_code = arg.and_then(|w| w.parse().ok()).unwrap_or(0),
+                        _ => f.nack_next_sms = arg.and_then(|w| w.parse().ok()),
+                    }
+                }
+                // In force from now on: a test may wait for this before going on.
+                sim.out
+                    .emit(&json!({"event": "command_done", "command": flag}));
             }
             Some("help") => sim.out.emit(&json!({"event": "help", "text": HELP})),
             Some(_) => {
@@ -424,6 +433,10 @@ impl Conn {
                     coding: Coding::EightBit,
                     hex_msg: Bytes::from(b.to_owned()),
                 });
+            }
+            "line" => {
+                // Any raw line (e.g. a NACK that comes too late), then command_done.
+                self.raw(format!("{rest}\r").as_bytes()).await?;
             }
             "garbage" => return self.raw(b"this is not an ssmi line\r").await,
             "unknown" => return self.raw(b"SSMI,999,foo,bar\r").await,

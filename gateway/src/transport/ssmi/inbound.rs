@@ -126,6 +126,11 @@ async fn handle(shared: &Shared, response: Response) {
                 tracing::warn!(message = "NACK for no pending SMS; ignored.", transport = %shared.id, reason = reason.name());
                 return;
             };
+            if pending.expired {
+                unmatched(shared, "late_nack");
+                tracing::warn!(message = "NACK for an SMS that had already timed out (it was nacked then); ignored.", transport = %shared.id, reason = reason.name());
+                return;
+            }
             let _ = pending.reply.send(SmsOutcome::Nack(reason));
         }
         Response::DeliveryReport {

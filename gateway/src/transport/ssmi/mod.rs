@@ -63,8 +63,14 @@ struct PendingSms {
     /// The line was written on the current connection. An SMS still waiting for the link
     /// (in the driver's channel) is not failed by a disconnect: it goes out on the next one.
     written: bool,
+    /// Timed out and already nacked, kept so that TruTeq's late answer to it is taken by it
+    /// and not by the next SMS (answers come in order).
+    expired: bool,
     reply: oneshot::Sender<SmsOutcome>,
 }
+
+/// Timed-out SMS kept as placeholders for a late SEQ or NACK, at most.
+const MAX_EXPIRED: usize = 64;
 
 /// State shared by the inbound and outbound halves of one transport.
 struct Shared {
@@ -91,8 +97,30 @@ impl Shared {
         let mut pending = self.pending();
         let found = pending
             .iter()
-            .position(|p| msisdn.is_none_or(|m| p.msisdn.as_ref() == m));
-        found.and_then(|i| pending.remove(i))
+            .position(|p| msisdn.is_none_or(|m| p.msisdn.as_ref() == m))?;
+        let taken = pending.remove(found);
+        // Timed-out SMS written before this one will never be answered now: forget them.
+        let mut i = 0;
+        pending.retain(|p| {
+            let keep = i >= found || !p.expired;
+            i += 1;
+            keep
+        });
+        taken
+    }
+
+    /// The SMS `token` timed out (it was nacked): kept as a placeholder for a late answer.
+    /// At most [`MAX_EXPIRED`] are kept, the oldest dropped first.
+    fn expire(&self, token: u64) {
+        let mut pending = self.pending();
+        if let Some(p) = pending.iter_mut().find(|p| p.token == token) {
+            p.expired = true;
+        }
+        while pending.iter().filter(|p| p.expired).count() > MAX_EXPIRED {
+            if let Some(i) = pending.iter().position(|p| p.expired) {
+                pending.remove(i);
+            }
+        }
     }
 
     /// The store key of the delivery-report mapping of SEQ `sequence` to `msisdn`.

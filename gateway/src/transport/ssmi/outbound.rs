@@ -120,6 +120,7 @@ async fn send_sms(
             msisdn: msisdn.clone(),
             message_id: msg.message_id.clone(),
             written: false,
+            expired: false,
             reply,
         });
         handle.send(request).await
@@ -131,7 +132,13 @@ async fn send_sms(
     shared.mark_written(token);
     let timeout = Duration::from_secs(shared.config.response_timeout_seconds);
     let outcome = tokio::time::timeout(timeout, answer).await;
-    shared.forget(token);
+    if outcome.is_err() {
+        // No answer in time: nacked below, but kept so TruTeq's late answer to this SMS is
+        // not taken for the next one's.
+        shared.expire(token);
+    } else {
+        shared.forget(token);
+    }
     let id = &msg.message_id;
     let event = match outcome {
         Ok(Ok(SmsOutcome::Seq(sequence))) => {
