@@ -121,7 +121,10 @@ async fn handle_event(
             if let EventKind::Nack { nack_reason } = &event.kind {
                 body["reason"] = nack_reason.as_str().into();
             }
-            state.callbacks.enqueue(Kind::Receipt, url, &body).await?;
+            state
+                .callbacks
+                .enqueue(Kind::Receipt, &rec.account, url, &body)
+                .await?;
         }
     }
     Ok("applied")
@@ -156,7 +159,7 @@ async fn handle_inbound(
     };
     state
         .callbacks
-        .enqueue(Kind::Received, url, &payload)
+        .enqueue(Kind::Received, &owner, url, &payload)
         .await?;
     Ok("queued")
 }

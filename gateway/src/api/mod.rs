@@ -27,6 +27,7 @@
 
 pub mod auth;
 pub mod callback_policy;
+pub mod callback_worker;
 pub mod callbacks;
 pub mod config;
 pub mod credentials;
@@ -215,7 +216,7 @@ pub async fn spawn(
         state.config.clone(),
         intake.clone(),
     );
-    tracker.spawn(async move { callbacks::run(queue, &api, stop).await });
+    tracker.spawn(async move { callback_worker::run(queue, &api, stop).await });
     let limits = listener::Limits {
         header_timeout: Duration::from_secs(config.header_timeout_seconds),
         max_connections: config.max_connections,

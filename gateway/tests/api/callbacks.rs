@@ -242,3 +242,60 @@ async fn each_inbound_message_goes_only_to_the_account_that_owns_it() {
     assert_eq!(gw.stop().await, Some(0));
     drop(d);
 }
+
+#[tokio::test]
+async fn a_black_holed_receiver_never_delays_another_accounts_callbacks() {
+    let (_d, gw, carrier) = start(|t| Setup {
+        extra_api: "callback_timeout_seconds = 300.0\n".into(),
+        ..Setup::amqp(t)
+    })
+    .await;
+    let t = carrier.transport.clone();
+    // Alice's receiver accepts connections and never answers.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole_addr = hole.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((s, _)) = hole.accept().await {
+            sockets.push(s);
+        }
+    });
+    let (rx_addr, mut received) = helpers::callback_receiver(Vec::new()).await;
+    for (user, url) in [
+        (ALICE, format!("http://{hole_addr}/mo")),
+        (BOB, format!("http://{rx_addr}/mo")),
+    ] {
+        let a = request(
+            gw.addr,
+            "PUT",
+            "/api/v1/account/callbacks.json",
+            Some(user),
+            FORM,
+            &form(&[("sms_received", &url)]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    // Forty MOs for Alice (her short code) queue up first, then one for Bob (his keyword).
+    for i in 0..40 {
+        let mo = UserMessage::new(
+            &t,
+            "sms",
+            &format!("+278311100{i:02}"),
+            "12345",
+            Some("hi".into()),
+        );
+        carrier.inbound(&mo).await;
+    }
+    let bobs = UserMessage::new(&t, "sms", "+27831110099", "888", Some("bob hi".into()));
+    carrier.inbound(&bobs).await;
+    // Bob's arrives while Alice's forty hang on their 300 s timeout.
+    let r = tokio::time::timeout(Duration::from_secs(60), received.recv())
+        .await
+        .expect("Bob's callback is not held up by Alice's receiver")
+        .unwrap();
+    assert_eq!(r.body["id"], bobs.message_id.as_str());
+    assert_eq!(gw.stop().await, Some(0));
+    held.abort();
+}

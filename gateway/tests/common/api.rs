@@ -85,9 +85,14 @@ pub fn write_config(dir: &Path, setup: &Setup) -> (PathBuf, SocketAddr) {
     text += &format!(
         "[api]\naddress = \"127.0.0.1:{api_port}\"\ntransports = [{:?}]\nmax_recipients = 3\n\
          max_message_chars = 40\ncallback_backoff_initial_seconds = 0.2\n\
-         callback_backoff_max_seconds = 0.5\ncallback_max_attempts = 5\n\
-         callback_timeout_seconds = 5.0\ncallback_allowed_networks = [\"127.0.0.0/8\"]\n{}\n",
-        setup.transport, setup.extra_api
+         callback_backoff_max_seconds = 0.5\ncallback_max_attempts = 5\n{}callback_allowed_networks = [\"127.0.0.0/8\"]\n{}\n",
+        setup.transport,
+        if setup.extra_api.contains("callback_timeout_seconds") {
+            ""
+        } else {
+            "callback_timeout_seconds = 5.0\n"
+        },
+        setup.extra_api
     );
     let [alice, bob, limited] = hashes();
     // Alice owns the short code 12345 (inbound to it is hers); Bob the keyword "bob".

@@ -1,0 +1,270 @@
+//! The callback worker: POSTs due callbacks from every account's queue, each attempt as its
+//! own task, at most [`PER_ACCOUNT`] at once per account and [`TOTAL`] in all, so one
+//! account's black-holed or slow receiver never delays another account's callbacks (it only
+//! ties up its own few places until `api.callback_timeout_seconds`). Before each POST the
+//! callback's next attempt is pushed a lease ahead (a crash mid-POST means a retry, not a
+//! loss); a 2xx forgets it, anything else schedules a retry with doubling backoff, up to
+//! `api.callback_max_attempts`. Where a callback may connect is
+//! [`super::callback_policy`]'s to say.
+//!
+//! Does not handle: what is queued (see [`super::callbacks`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Request, Uri, header};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::callback_policy::{GuardedResolver, Policy};
+use super::callbacks::{
+    Pending, QUEUE, QUEUE_TTL, Queue, account_index, literal_ip, now_micros, pending_key,
+};
+use super::config::ApiConfig;
+use crate::store::StoreError;
+
+/// The callback client's connector: names resolved through the address policy.
+type Connector = HttpConnector<GuardedResolver>;
+/// Attempts under way at once for one account.
+pub(super) const PER_ACCOUNT: usize = 4;
+/// Attempts under way at once in all.
+pub(super) const TOTAL: usize = 64;
+
+/// The worker's settings.
+struct Retry {
+    max_attempts: u32,
+    initial: f64,
+    max: f64,
+    timeout: Duration,
+    /// Where callbacks may connect.
+    policy: Arc<Policy>,
+}
+
+impl Retry {
+    /// The delay after attempt number `attempts` (1-based) failed.
+    fn backoff(&self, attempts: u32) -> Duration {
+        let exp = self.initial
+            * 2f64.powi(i32::try_from(attempts.saturating_sub(1).min(30)).unwrap_or(30));
+        Duration::from_secs_f64(exp.min(self.max))
+    }
+}
+
+/// POSTs due callbacks until `stop`; attempts under way get a few seconds to finish (an
+/// attempt cut short keeps its lease and is retried).
+pub(crate) async fn run(queue: Queue, config: &ApiConfig, stop: CancellationToken) {
+    let retry = Arc::new(Retry {
+        max_attempts: config.callback_max_attempts,
+        initial: config.callback_backoff_initial_seconds,
+        max: config.callback_backoff_max_seconds,
+        timeout: Duration::from_secs_f64(config.callback_timeout_seconds),
+        policy: Arc::new(config.callback_policy()),
+    });
+    let client: Client<Connector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(
+        HttpConnector::new_with_resolver(GuardedResolver::new(retry.policy.clone())),
+    );
+    // Every account's queue, and the shared one of callbacks queued by older versions.
+    let mut indexes: Vec<String> = config
+        .accounts
+        .iter()
+        .map(|a| account_index(&a.username))
+        .collect();
+    indexes.push(QUEUE.to_owned());
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
+    let mut busy: HashMap<String, usize> = HashMap::new();
+    let mut ids: HashSet<String> = HashSet::new();
+    loop {
+        for index in &indexes {
+            let taken = busy.get(index).copied().unwrap_or(0);
+            let free = PER_ACCOUNT
+                .saturating_sub(taken)
+                .min(TOTAL.saturating_sub(running.len()));
+            if free == 0 {
+                continue;
+            }
+            let due = match queue
+                .store
+                .index_range(index, i64::MIN, now_micros(), free + taken)
+                .await
+            {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::warn!(message = "Callback queue unavailable.", error = %e);
+                    break;
+                }
+            };
+            for (id, _) in due {
+                if busy.get(index).copied().unwrap_or(0) >= PER_ACCOUNT || running.len() >= TOTAL {
+                    break;
+                }
+                if !ids.insert(id.clone()) {
+                    continue;
+                }
+                *busy.entry(index.clone()).or_default() += 1;
+                let (q, c, r, idx, cb) = (
+                    queue.clone(),
+                    client.clone(),
+                    retry.clone(),
+                    index.clone(),
+                    id.clone(),
+                );
+                let handle = running.spawn(async move {
+                    if let Err(e) = attempt(&q, &c, &r, &idx, cb).await {
+                        tracing::warn!(message = "Callback queue unavailable.", error = %e);
+                    }
+                });
+                tasks.insert(handle.id(), (index.clone(), id));
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let task = match done {
+                    Ok((task, ())) => task,
+                    Err(e) => e.id(),
+                };
+                if let Some((index, id)) = tasks.remove(&task) {
+                    ids.remove(&id);
+                    if let Some(n) = busy.get_mut(&index) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            () = queue.wake.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    running.shutdown().await;
+}
+
+async fn attempt(
+    queue: &Queue,
+    client: &Client<Connector, Full<Bytes>>,
+    retry: &Retry,
+    index: &str,
+    id: String,
+) -> Result<(), StoreError> {
+    let store = &queue.store;
+    let Some(mut pending) = store
+        .get(&pending_key(&id))
+        .await?
+        .and_then(|b| serde_json::from_slice::<Pending>(&b).ok())
+    else {
+        return store.index_remove(index, &id).await;
+    };
+    // The lease: if this process dies mid-POST, the callback comes due again.
+    let lease = retry.timeout + retry.backoff(pending.attempts + 1);
+    store
+        .index_add(index, &id, now_micros() + micros(lease), QUEUE_TTL)
+        .await?;
+    pending.attempts += 1;
+    let kind = pending.kind.label();
+    metrics::counter!("richmond_api_callback_attempts_total", "kind" => kind).increment(1);
+    let outcome = post(client, &retry.policy, &pending, retry.timeout).await;
+    match outcome {
+        Ok(()) => {
+            metrics::counter!("richmond_api_callbacks_total", "kind" => kind, "outcome" => "delivered")
+                .increment(1);
+            tracing::debug!(
+                message = "Callback delivered.",
+                kind,
+                attempts = pending.attempts
+            );
+            store.delete(&pending_key(&id)).await?;
+            store.index_remove(index, &id).await
+        }
+        Err(code) => {
+            metrics::counter!("richmond_api_callback_failures_total", "kind" => kind, "code" => code)
+                .increment(1);
+            if pending.attempts >= retry.max_attempts {
+                metrics::counter!("richmond_api_callbacks_total", "kind" => kind, "outcome" => "gave_up")
+                    .increment(1);
+                tracing::warn!(
+                    message = "Callback given up.",
+                    kind,
+                    attempts = pending.attempts,
+                    code
+                );
+                store.delete(&pending_key(&id)).await?;
+                return store.index_remove(index, &id).await;
+            }
+            let delay = retry.backoff(pending.attempts);
+            tracing::info!(
+                message = "Callback failed; will retry.",
+                kind,
+                attempts = pending.attempts,
+                code,
+                retry_in_seconds = delay.as_secs_f64()
+            );
+            let bytes = serde_json::to_vec(&pending).unwrap_or_default();
+            store.put(&pending_key(&id), &bytes, QUEUE_TTL).await?;
+            store
+                .index_add(index, &id, now_micros() + micros(delay), QUEUE_TTL)
+                .await
+        }
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4)
+}
+
+/// One POST; `Err` is a failure code for the metric.
+async fn post(
+    client: &Client<Connector, Full<Bytes>>,
+    policy: &Policy,
+    pending: &Pending,
+    timeout: Duration,
+) -> Result<(), &'static str> {
+    let uri: Uri = pending.url.parse().map_err(|_| "bad_url")?;
+    // Literal addresses skip the resolver: checked here, at every attempt.
+    if literal_ip(&uri).is_some_and(|ip| !policy.permits(ip)) {
+        return Err("refused_address");
+    }
+    let request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(
+            header::USER_AGENT,
+            concat!("richmond/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Full::new(Bytes::from(pending.body.clone())))
+        .map_err(|_| "bad_url")?;
+    match tokio::time::timeout(timeout, client.request(request)).await {
+        Err(_) => Err("timeout"),
+        Ok(Err(e)) if format!("{e:?}").contains("callback address policy") => {
+            Err("refused_address")
+        }
+        Ok(Err(_)) => Err("connect"),
+        Ok(Ok(response)) if response.status().is_success() => Ok(()),
+        Ok(Ok(response)) if response.status().is_server_error() => Err("status_5xx"),
+        Ok(Ok(_)) => Err("status_other"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let r = Retry {
+            max_attempts: 5,
+            initial: 1.0,
+            max: 5.0,
+            timeout: Duration::from_secs(1),
+            policy: Arc::default(),
+        };
+        let secs: Vec<u64> = (1..=5).map(|a| r.backoff(a).as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 5, 5]);
+    }
+}
