@@ -371,49 +371,6 @@ impl ApiConfig {
                 }
             }
         }
-        if let Some(d) = &self.default_inbound_account
-            && !self.accounts.iter().any(|a| &a.username == d)
-        {
-            return Err(format!(
-                "api.default_inbound_account: {d:?} is not an [[api.accounts]] username"
-            ));
-        }
-        if self.failed_login_limit == 0 || !(1..=86_400).contains(&self.failed_login_window_seconds)
-        {
-            return Err(
-                "api.failed_login_limit: at least 1; api.failed_login_window_seconds: \
-                        1 to 86400"
-                    .into(),
-            );
-        }
-        if self.conversation_ttl_seconds == 0 {
-            return Err("api.conversation_ttl_seconds: must be at least 1".into());
-        }
-        let mut owned: std::collections::HashMap<(String, bool), &str> =
-            std::collections::HashMap::new();
-        for a in &self.accounts {
-            let keys = a
-                .numbers
-                .iter()
-                .map(|n| (n.trim_start_matches('+').to_owned(), true))
-                .chain(a.keywords.iter().map(|k| (k.to_lowercase(), false)));
-            for key in keys {
-                if key.0.is_empty() || key.0.contains(char::is_whitespace) {
-                    return Err(format!(
-                        "api.accounts ({}): numbers and keywords are single non-empty words",
-                        a.username
-                    ));
-                }
-                if let Some(other) = owned.insert(key.clone(), &a.username)
-                    && other != a.username
-                {
-                    return Err(format!(
-                        "api.accounts: {:?} is claimed by both {other:?} and {:?}",
-                        key.0, a.username
-                    ));
-                }
-            }
-        }
         super::callback_policy::Policy::new(&self.callback_allowed_networks)
             .map_err(|m| format!("api.callback_allowed_networks: {m}"))?;
         if let Some(b) = self.max_body_bytes

@@ -39,7 +39,10 @@ impl FailedLogins {
     pub(crate) fn blocked(&self, ip: IpAddr, now: Instant) -> Option<u64> {
         let sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
         let &(started, count) = sources.get(&ip)?;
-        let left = self.window.checked_sub(now.duration_since(started))?;
+        let left = self
+            .window
+            .checked_sub(now.duration_since(started))
+            .filter(|left| !left.is_zero())?;
         (count >= self.limit).then(|| left.as_secs() + u64::from(left.subsec_nanos() > 0))
     }
 

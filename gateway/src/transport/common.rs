@@ -1,6 +1,6 @@
 //! What every transport does the same way around the bus: publishing until the bus owns a
 //! message, the `<id>.outbound` consumer loop, settling an outbound delivery with its event,
-//! and the `richmond_transport_messages_total` counter.
+//! the multipart-timeout sweep, and the `richmond_transport_messages_total` counter.
 //!
 //! Reference: DESIGN.md (the no-loss rule: the previous hop is acknowledged only after the
 //! next hop owns the message); reference/vumi.md §2.2 (queues and acks), §2.4 (failures).
@@ -149,4 +149,47 @@ pub(crate) async fn consume_outbound<F, Fut>(
     tasks.close();
     tasks.wait().await;
     drop(consumer);
+}
+
+/// Milliseconds since the Unix epoch (the scores of the multipart deadline indexes).
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Every few seconds (at most `timeout`) until `intake`, hands each multipart message whose
+/// deadline in the index `open` has passed to `deliver` with its key and its total number of
+/// parts (the key's last `:` field), logging it for transport `id`. The multipart timer of
+/// the SMPP and modem transports.
+pub(crate) async fn sweep_expired_multipart<F, Fut>(
+    store: &crate::store::Store,
+    id: &str,
+    open: &str,
+    timeout: Duration,
+    intake: &CancellationToken,
+    mut deliver: F,
+) where
+    F: FnMut(String, u8) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let period = timeout.clamp(Duration::from_secs(1), Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = intake.cancelled() => return,
+            () = tokio::time::sleep(period) => {}
+        }
+        let Ok(due) = store.index_range(open, 0, now_millis(), 100).await else {
+            continue;
+        };
+        for (key, _) in due {
+            let total = key
+                .rsplit(':')
+                .next()
+                .and_then(|t| t.parse::<u8>().ok())
+                .unwrap_or(0);
+            tracing::info!(message = "Multipart message timed out; delivering the parts that came.", transport = %id);
+            deliver(key, total).await;
+        }
+    }
 }

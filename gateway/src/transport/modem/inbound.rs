@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use metrics::counter;
@@ -183,11 +183,7 @@ async fn message(shared: &Shared, hex: &Bytes) -> After {
     After::Delete
 }
 
-pub(super) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub(super) use crate::transport::common::now_millis;
 
 /// One SMS-DELIVER: published whole, or kept as a part. True when the bus or store owns it.
 async fn deliver(shared: &Shared, d: Deliver) -> bool {
@@ -369,29 +365,18 @@ async fn publish_mo(shared: &Shared, parts: &[Value], incomplete: Option<(Vec<u8
 
 /// Publishes multipart messages whose parts stopped coming (`multipart_timeout_seconds`).
 pub(super) async fn multipart_timer(shared: Arc<Shared>, intake: CancellationToken) {
-    let period = Duration::from_secs(shared.config.multipart_timeout_seconds.clamp(1, 5));
+    let timeout = Duration::from_secs(shared.config.multipart_timeout_seconds);
     let open = shared.key("mp-open", "all");
-    loop {
-        tokio::select! {
-            () = intake.cancelled() => return,
-            () = tokio::time::sleep(period) => {}
-        }
-        let Ok(due) = shared
-            .ctx
-            .store
-            .index_range(&open, 0, now_millis(), 100)
-            .await
-        else {
-            continue;
-        };
-        for (key, _) in due {
-            let total = key
-                .rsplit(':')
-                .next()
-                .and_then(|t| t.parse::<u8>().ok())
-                .unwrap_or(0);
-            tracing::info!(message = "Multipart message timed out; delivering the parts that came.", transport = %shared.id);
-            join_and_publish(&shared, &key, total).await;
-        }
-    }
+    common::sweep_expired_multipart(
+        &shared.ctx.store,
+        &shared.id,
+        &open,
+        timeout,
+        &intake,
+        |key, total| {
+            let shared = shared.clone();
+            async move { join_and_publish(&shared, &key, total).await }
+        },
+    )
+    .await;
 }

@@ -34,11 +34,7 @@ fn open_index(shared: &Shared) -> String {
     format!("smpp:{}:mp-open:all", shared.id)
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+use crate::transport::common::now_millis;
 
 /// Stores part `seq` of `total` (reference `reference`) of `m`; the last one publishes the
 /// message. Returns the `deliver_sm_resp` status.
@@ -154,28 +150,20 @@ async fn join_and_publish(shared: &Shared, key: &str, total: u8) -> u32 {
 
 /// Publishes multipart messages whose parts stopped coming, every few seconds until `intake`.
 pub(super) async fn timer(shared: Arc<Shared>, intake: CancellationToken) {
-    let period = Duration::from_secs(shared.config.multipart_timeout_seconds.clamp(1, 5));
-    loop {
-        tokio::select! {
-            () = intake.cancelled() => return,
-            () = tokio::time::sleep(period) => {}
-        }
-        let Ok(due) = shared
-            .ctx
-            .store
-            .index_range(&open_index(&shared), 0, now_millis(), 100)
-            .await
-        else {
-            continue;
-        };
-        for (key, _) in due {
-            let total = key
-                .rsplit(':')
-                .next()
-                .and_then(|t| t.parse::<u8>().ok())
-                .unwrap_or(0);
-            tracing::info!(message = "Multipart MO timed out; delivering the parts that came.", transport = %shared.id);
-            join_and_publish(&shared, &key, total).await;
-        }
-    }
+    let timeout = Duration::from_secs(shared.config.multipart_timeout_seconds);
+    let open = open_index(&shared);
+    crate::transport::common::sweep_expired_multipart(
+        &shared.ctx.store,
+        &shared.id,
+        &open,
+        timeout,
+        &intake,
+        |key, total| {
+            let shared = shared.clone();
+            async move {
+                join_and_publish(&shared, &key, total).await;
+            }
+        },
+    )
+    .await;
 }
