@@ -70,7 +70,6 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 }
 
 /// One configured account, ready for requests.
-#[derive(Debug)]
 pub(crate) struct Account {
     pub(crate) username: String,
     phc: Arc<str>,
@@ -82,6 +81,15 @@ pub(crate) struct Account {
     pub(crate) transports: Vec<String>,
     limit: u32,
     window: Duration,
+}
+
+impl std::fmt::Debug for Account {
+    /// The username only: the PHC string and the cache never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The accounts and their rate-limit windows; cheap to clone.
@@ -244,10 +252,22 @@ impl Accounts {
                 retry_after_seconds: secs.max(1),
             });
         }
-        let _one_at_a_time = account.verifying.lock().await;
+        // Concurrent first logins of one account share one verification (they find it
+        // cached after waiting); a wait is bounded, so guesses queued on this account never
+        // hold a real login up for long (past it, the pool's own bound applies).
+        let _one_at_a_time = tokio::time::timeout(Duration::from_secs(1), account.verifying.lock())
+            .await
+            .ok();
         if account.verified.admits(&account.phc, &password) {
             metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
             return Ok(true);
+        }
+        // Checked again after the wait: guesses sent all at once must not each get argon2.
+        if let Some(secs) = peer.and_then(|ip| self.failed_logins.blocked(ip, Instant::now())) {
+            metrics::counter!("richmond_api_failed_login_blocks_total").increment(1);
+            return Err(ApiError::RateLimited {
+                retry_after_seconds: secs.max(1),
+            });
         }
         let ok = self
             .pool
@@ -299,8 +319,8 @@ fn verify(phc: &str, password: &str) -> bool {
     })
 }
 
-/// What a request presents.
-#[derive(Debug, PartialEq, Eq)]
+/// What a request presents (no `Debug`: it holds the password or the token).
+#[cfg_attr(test, derive(Debug, PartialEq, Eq))]
 enum Credentials {
     Basic(String, String),
     Token(String),

@@ -41,7 +41,9 @@ pub struct ApiConfig {
     /// How long message records (and so status queries) are kept.
     #[serde(default = "default_message_ttl")]
     pub message_ttl_seconds: u64,
-    /// How long a send waits for the bus to take a message before answering 503.
+    /// How long a send waits for room on the bus; a message not taken by then is not sent
+    /// (503 when none was, 207 `partly_sent` when some were). A taken message is never
+    /// cancelled.
     #[serde(default = "default_publish_timeout")]
     pub publish_timeout_seconds: u64,
     /// POST attempts per callback before it is given up (logged and counted).

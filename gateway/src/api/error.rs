@@ -3,8 +3,9 @@
 //! the name of the field at fault.
 //!
 //! Body: `{"error": "<code>", "message": "<text>", "field": "<name>"}` (`field` only for
-//! `invalid_field`; `partly_sent` adds `sent`, the records of the messages sent, and
-//! `not_sent`, `[{"to_msisdn", "reason"}]` for the others). 401 adds `WWW-Authenticate: Basic`, 429 adds `Retry-After` (seconds).
+//! `invalid_field`; `partly_sent` (207) adds `sent`, the records of the messages sent,
+//! `unconfirmed`, those whose fate is unknown, and `not_sent`, `[{"to_msisdn", "reason"}]`
+//! for the others). 401 adds `WWW-Authenticate: Basic`, 429 adds `Retry-After` (seconds).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,10 +37,13 @@ pub enum ApiError {
     #[error("the message bus did not take the message: {0}")]
     Bus(String),
     /// The bus took the messages of some recipients only: `sent` lists their records,
-    /// `not_sent` the others (`to_msisdn`, `reason`), to which nothing was sent.
-    #[error("the message bus took {} of {} messages; the others were not sent", .sent.len(), .sent.len() + .not_sent.len())]
+    /// `not_sent` the others (`to_msisdn`, `reason`), to which nothing was sent, and
+    /// `unconfirmed` the records of messages whose fate is unknown (they may go out; their
+    /// status tells). Answered 207: some messages do go out, so never a retryable 503.
+    #[error("the message bus took {} of {} messages; the others were not sent", .sent.len(), .sent.len() + .unconfirmed.len() + .not_sent.len())]
     PartlySent {
         sent: Vec<serde_json::Value>,
+        unconfirmed: Vec<serde_json::Value>,
         not_sent: Vec<serde_json::Value>,
     },
     #[error("the state store is unavailable")]
@@ -83,9 +87,8 @@ impl ApiError {
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Busy | Self::Bus(_) | Self::PartlySent { .. } | Self::Store(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::PartlySent { .. } => StatusCode::MULTI_STATUS,
+            Self::Busy | Self::Bus(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -99,8 +102,14 @@ impl IntoResponse for ApiError {
         if let Self::Invalid { field, .. } = &self {
             body["field"] = serde_json::Value::String(field.clone());
         }
-        if let Self::PartlySent { sent, not_sent } = &self {
+        if let Self::PartlySent {
+            sent,
+            unconfirmed,
+            not_sent,
+        } = &self
+        {
             body["sent"] = serde_json::Value::Array(sent.clone());
+            body["unconfirmed"] = serde_json::Value::Array(unconfirmed.clone());
             body["not_sent"] = serde_json::Value::Array(not_sent.clone());
         }
         if let Self::Store(e) = &self {
@@ -123,7 +132,7 @@ impl IntoResponse for ApiError {
             Self::Busy => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            Self::Bus(_) | Self::PartlySent { .. } | Self::Store(_) => {
+            Self::Bus(_) | Self::Store(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}

@@ -146,17 +146,18 @@ async fn publish_all(
         texts,
     };
     let outcome = send::run(state, job).await?;
-    if outcome.refused.is_empty() {
+    if outcome.refused.is_empty() && outcome.unconfirmed.is_empty() {
         return Ok(Json(serde_json::Value::Array(
             outcome.sent.iter().map(Record::to_json).collect(),
         )));
     }
-    let reason = outcome.refused[0].1.to_string();
-    if outcome.sent.is_empty() {
+    if outcome.sent.is_empty() && outcome.unconfirmed.is_empty() {
+        let reason = outcome.refused[0].1.to_string();
         return Err(ApiError::Bus(format!("{reason}; nothing was sent")));
     }
     Err(ApiError::PartlySent {
         sent: outcome.sent.iter().map(Record::to_json).collect(),
+        unconfirmed: outcome.unconfirmed.iter().map(Record::to_json).collect(),
         not_sent: outcome
             .refused
             .iter()

@@ -66,6 +66,9 @@ pub(crate) struct ApiState {
     pub(crate) bus: Bus,
     pub(crate) store: Store,
     pub(crate) callbacks: callbacks::Queue,
+    /// The gateway's task tracker: sends run on it, so a stop waits for them before the bus
+    /// closes.
+    pub(crate) tasks: TaskTracker,
     openapi: Arc<serde_json::Value>,
 }
 
@@ -193,6 +196,7 @@ pub async fn spawn(
         bus: bus.clone(),
         store: store.clone(),
         callbacks: callbacks::Queue::new(store.clone()),
+        tasks: tracker.clone(),
         openapi: Arc::new(openapi::document(config)),
     };
     for id in &config.transports {

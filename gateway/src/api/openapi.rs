@@ -15,10 +15,17 @@ fn error_responses(codes: &[&str]) -> serde_json::Map<String, Value> {
     for code in codes {
         let description = match *code {
             "400" => "Bad input; `field` names the field at fault. Nothing was sent.",
-            "401" => "Missing or wrong HTTP Basic credentials.",
+            "207" => {
+                "Some messages were sent: `sent` lists them, `unconfirmed` those whose fate is unknown, `not_sent` the recipients to resend to."
+            }
+            "401" => "Missing or wrong credentials (HTTP Basic or a Bearer token).",
+            "408" => "The body did not arrive within the request timeout. Nothing was sent.",
+            "413" => "The body is larger than the limit. Nothing was sent.",
             "404" => "No such message for this account and transport.",
             "415" => "The body is neither form-encoded nor JSON.",
-            "429" => "The account's rate limit is reached; see `Retry-After` (seconds).",
+            "429" => {
+                "The account's rate limit, or the address's failed-login limit, is reached; see `Retry-After` (seconds)."
+            }
             _ => "The bus or the state store is unavailable; retry later.",
         };
         out.insert(
@@ -67,7 +74,7 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
         "description": "The messages, one per recipient.",
         "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}}
     });
-    let send_errors = ["400", "401", "415", "429", "503"];
+    let send_errors = ["207", "400", "401", "408", "413", "415", "429", "503"];
     let send = with_responses(
         json!({
             "summary": "Send one SMS per to_msisdn",
@@ -104,7 +111,7 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
             "description": "The message.",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}}
         }),
-        &["400", "401", "404", "429", "503"],
+        &["400", "401", "404", "408", "413", "429", "503"],
     );
     let status_list = with_responses(
         json!({
@@ -121,7 +128,7 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
             }],
         }),
         records,
-        &["400", "401", "429", "503"],
+        &["400", "401", "408", "413", "429", "503"],
     );
     let callbacks = with_responses(
         json!({
@@ -134,7 +141,7 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
             "description": "The URLs now set.",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Callbacks"}}}
         }),
-        &["400", "401", "415", "429", "503"],
+        &["400", "401", "408", "413", "415", "429", "503"],
     );
     let msisdn_list = json!({
         "type": "array", "minItems": 1, "maxItems": config.max_recipients,
@@ -215,7 +222,7 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
                     "type": "object",
                     "required": ["error", "message"],
                     "properties": {
-                        "error": {"type": "string", "description": "A stable code: invalid_field, unauthorized, rate_limited, not_found, unsupported_media_type, bus_unavailable, store_unavailable."},
+                        "error": {"type": "string", "description": "A stable code: invalid_field, unauthorized, rate_limited, busy, timeout, body_too_large, not_found, unsupported_media_type, bus_unavailable, partly_sent (207, with sent, unconfirmed and not_sent), store_unavailable."},
                         "message": {"type": "string"},
                         "field": {"type": "string", "description": "The field at fault (invalid_field only)."},
                     },

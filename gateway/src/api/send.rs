@@ -41,6 +41,9 @@ pub(crate) struct Job {
 pub(crate) struct Outcome {
     /// Records of the messages the bus took, in recipient order.
     pub(crate) sent: Vec<Record>,
+    /// Messages handed to the broker whose confirm never came (the bus closed first): they
+    /// may go out; their records stay, `pending`, for status queries.
+    pub(crate) unconfirmed: Vec<Record>,
     /// Recipients whose message was not taken, with the reason; nothing was sent to them.
     pub(crate) refused: Vec<(String, BusError)>,
 }
@@ -51,7 +54,9 @@ pub(crate) struct Outcome {
 /// When the records cannot be written: then nothing was published.
 pub(crate) async fn run(state: &ApiState, job: Job) -> Result<Outcome, StoreError> {
     let state = state.clone();
-    tokio::spawn(async move { send(&state, job).await })
+    let tasks = state.tasks.clone();
+    tasks
+        .spawn(async move { send(&state, job).await })
         .await
         .unwrap_or_else(|e| {
             Err(StoreError::Unavailable {
@@ -109,15 +114,21 @@ async fn send(state: &ApiState, job: Job) -> Result<Outcome, StoreError> {
     let results = state.bus.publish_batch(&key, bodies, Some(deadline)).await;
     let mut outcome = Outcome {
         sent: Vec::with_capacity(records.len()),
+        unconfirmed: Vec::new(),
         refused: Vec::new(),
     };
     let mut forget = Vec::new();
     for (rec, result) in records.into_iter().zip(results) {
         match result {
             Ok(()) => outcome.sent.push(rec),
+            Err(BusError::Unconfirmed { .. }) => outcome.unconfirmed.push(rec),
             Err(e) => {
-                // Never published: the record would only mislead.
+                // Never published: the record (and the conversation it opened) would only
+                // mislead.
                 forget.extend(record::forget_writes(&rec));
+                forget.push(Write::Delete {
+                    key: record::conversation_key(&job.transport, &rec.to_msisdn),
+                });
                 outcome.refused.push((rec.to_msisdn, e));
             }
         }

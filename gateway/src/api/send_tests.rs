@@ -40,6 +40,10 @@ fn cheap_hash() -> String {
 }
 
 fn fixture(max_queue_messages: usize) -> Fixture {
+    fixture_with(max_queue_messages, 1)
+}
+
+fn fixture_with(max_queue_messages: usize, publish_timeout_seconds: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let bus_config = EmbeddedBusConfig {
         max_queue_messages,
@@ -48,7 +52,8 @@ fn fixture(max_queue_messages: usize) -> Fixture {
     let bus = EmbeddedBus::open(dir.path(), &bus_config).unwrap();
     let store = RedbStore::open(&dir.path().join("store.redb")).unwrap();
     let text = format!(
-        "transports = [\"{T}\"]\nmax_recipients = 100\npublish_timeout_seconds = 1\n\
+        "transports = [\"{T}\"]\nmax_recipients = 100\n\
+         publish_timeout_seconds = {publish_timeout_seconds}\n\
          [[accounts]]\nusername = \"a\"\npassword_hash = {:?}\n",
         cheap_hash()
     );
@@ -59,6 +64,7 @@ fn fixture(max_queue_messages: usize) -> Fixture {
         bus: Bus::Embedded(bus.clone()),
         store: Store::Redb(store.clone()),
         callbacks: callbacks::Queue::new(Store::Redb(store.clone())),
+        tasks: tokio_util::task::TaskTracker::new(),
         openapi: Arc::default(),
     };
     Fixture {
@@ -169,7 +175,7 @@ async fn a_partly_refused_send_answers_exactly_what_was_sent() {
     let f = fixture(60);
     let to = recipients(100);
     let (status, body) = send(&f.state, &to).await;
-    assert_eq!(status, 503, "{body}");
+    assert_eq!(status, 207, "{body}");
     assert_eq!(body["error"], "partly_sent");
     let sent: Vec<String> = body["sent"]
         .as_array()
@@ -215,7 +221,9 @@ async fn a_partly_refused_send_answers_exactly_what_was_sent() {
 
 #[tokio::test]
 async fn a_client_gone_mid_send_leaves_every_message_sent_and_recorded_or_neither() {
-    let f = fixture(60);
+    // A long admission timeout: the room freed below is found well before it, however slow
+    // the machine.
+    let f = fixture_with(60, 10);
     // The queue is full: the send waits for room.
     let filler = (0..60)
         .map(|i| Bytes::from(format!("filler {i}")))

@@ -44,6 +44,10 @@ pub enum BusError {
     QueueMismatch { queue: String, detail: String },
     #[error("{routing_key}: no room on the bus within the publish timeout; not sent")]
     Busy { routing_key: String },
+    #[error(
+        "{routing_key}: the bus closed after the message went to the broker, before its confirm; it may have been taken"
+    )]
+    Unconfirmed { routing_key: String },
     #[error("broker: {0}")]
     Broker(String),
     #[error("spool {path}: {detail}")]
@@ -61,6 +65,7 @@ impl BusError {
             Self::Nacked { .. } => "nacked",
             Self::QueueMismatch { .. } => "queue_mismatch",
             Self::Busy { .. } => "busy",
+            Self::Unconfirmed { .. } => "unconfirmed",
             Self::Broker(_) => "broker",
             Self::Spool { .. } => "spool",
             Self::Settle(_) => "settle",

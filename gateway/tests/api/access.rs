@@ -157,8 +157,12 @@ async fn tokens_authenticate_revoked_ones_do_not_and_no_secret_shows() {
     assert!(inline.0.starts_with("rmd_") && inline.1.starts_with("sha256:"));
     let dir = tempfile::tempdir().unwrap();
     let tokens_file = dir.path().join("robot.tokens");
-    // The revoked token was listed once, then taken out of the file.
-    std::fs::write(&tokens_file, format!("# robot's tokens\n{}\n", filed.1)).unwrap();
+    // At first the file lists two tokens; one is revoked below.
+    std::fs::write(
+        &tokens_file,
+        format!("# robot's tokens\n{}\n{}\n", filed.1, revoked.1),
+    )
+    .unwrap();
     let phc = richmond::api::auth::hash_password("robot-password").unwrap();
     let t = common::unique("api");
     let mut setup = Setup::amqp(&t);
@@ -170,10 +174,27 @@ async fn tokens_authenticate_revoked_ones_do_not_and_no_secret_shows() {
     );
     let (cfg, addr) = helpers::write_config(dir.path(), &setup);
     let _carrier = Carrier::new(&t).await;
+    let q = path(&t, "status.json?since=2000-01-01");
+    let first_log = dir.path().join("richmond-first.log");
+    let gw = Gateway::start_with_log(&cfg, addr, Some(&first_log)).await;
+    gw.wait_ready().await;
+    let a = request_with(
+        addr,
+        "GET",
+        &q,
+        Some(&format!("Bearer {}", revoked.0)),
+        None,
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "before revocation: {}", a.body);
+    assert_eq!(gw.stop().await, Some(0));
+    // Revoked: its digest leaves the file; the gateway is restarted.
+    std::fs::write(&tokens_file, format!("# robot's tokens\n{}\n", filed.1)).unwrap();
     let log = dir.path().join("richmond.log");
     let gw = Gateway::start_with_log(&cfg, addr, Some(&log)).await;
     gw.wait_ready().await;
-    let q = path(&t, "status.json?since=2000-01-01");
     for token in [&inline.0, &filed.0] {
         let a = request_with(addr, "GET", &q, Some(&format!("Bearer {token}")), None, b"")
             .await
@@ -221,7 +242,8 @@ async fn tokens_authenticate_revoked_ones_do_not_and_no_secret_shows() {
     assert_eq!(print.status.code(), Some(0));
     let print = String::from_utf8_lossy(&print.stdout).into_owned();
     assert!(print.contains("robot"), "{print}");
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log =
+        std::fs::read_to_string(&log).unwrap() + &std::fs::read_to_string(&first_log).unwrap();
     assert!(
         log.contains("Callbacks") || log.contains("API listener up"),
         "{log}"
@@ -231,12 +253,13 @@ async fn tokens_authenticate_revoked_ones_do_not_and_no_secret_shows() {
             .trim_start_matches("rmd_")
             .to_owned()
     };
-    let secrets: [&str; 7] = [
+    let secrets: [&str; 8] = [
         &inline.0,
         &inline.1,
         &filed.0,
         &filed.1,
         &revoked.0,
+        &revoked.1,
         &phc,
         "robot-password",
     ];

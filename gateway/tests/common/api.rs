@@ -62,7 +62,13 @@ fn hashes() -> &'static [(String, String); 3] {
 /// Writes the config file for `setup` into `dir`; returns it and the API address.
 pub fn write_config(dir: &Path, setup: &Setup) -> (PathBuf, SocketAddr) {
     let api_port = crate::common::free_port();
-    let admin_port = crate::common::free_port();
+    // Two free ports in a row can be the same one (it was released in between).
+    let admin_port = loop {
+        let p = crate::common::free_port();
+        if p != api_port {
+            break p;
+        }
+    };
     let mut text = format!(
         "data_dir = {:?}\n[admin]\naddress = \"127.0.0.1:{admin_port}\"\n[shutdown]\ndrain_timeout_seconds = 10\n",
         dir.join("data").display().to_string()
@@ -156,7 +162,11 @@ impl Gateway {
                 return gw;
             }
             if let Ok(Some(status)) = gw.child.try_wait() {
-                panic!("richmond exited early: {status}");
+                let log = log.and_then(|l| std::fs::read_to_string(l).ok());
+                panic!(
+                    "richmond exited early: {status}; {}",
+                    log.unwrap_or_default()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

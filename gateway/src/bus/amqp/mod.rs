@@ -246,7 +246,12 @@ impl AmqpBus {
             // The channel or connection failed before the confirm: the broker may or may not
             // have the message. Retry on the next generation (at-least-once).
             tracing::warn!(message = "Publish not confirmed; retrying after reconnect.", error = %failure);
-            self.wait_for_new_generation(link.generation).await?;
+            if self.wait_for_new_generation(link.generation).await.is_err() {
+                // Closed with the message on the wire: the broker may have it.
+                return Err(BusError::Unconfirmed {
+                    routing_key: routing_key.to_owned(),
+                });
+            }
         }
     }
 
