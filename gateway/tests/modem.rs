@@ -494,6 +494,13 @@ async fn two_modems_in_one_gateway_and_a_wrong_device_refused_by_imei() {
         wrong.seen
     );
     assert_eq!(wrong.count(|e| e["event"] == "sent"), 0, "{:?}", wrong.seen);
+    // The refusal is logged (awaited: readiness can turn 503 before the line is written).
+    for _ in 0..1200 {
+        if gw.logs().contains("IMEI differs") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(gw.logs().contains("IMEI differs"), "{}", gw.logs());
     // The waiting message is handed back to the bus on a clean stop.
     assert_eq!(gw.stop().await, Some(0));
