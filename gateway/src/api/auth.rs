@@ -232,6 +232,26 @@ impl Accounts {
         Ok(account)
     }
 
+    /// The answer when no argon2 run is needed: the password is cached (admitted), or the
+    /// address is past its failed-login limit (429; a cached password was admitted first, so
+    /// the real user is never locked out by a guesser).
+    fn without_argon2(
+        &self,
+        account: &Account,
+        password: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Option<Result<bool, ApiError>> {
+        if account.verified.admits(&account.phc, password) {
+            metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
+            return Some(Ok(true));
+        }
+        let secs = peer.and_then(|ip| self.failed_logins.blocked(ip, Instant::now()))?;
+        metrics::counter!("richmond_api_failed_login_blocks_total").increment(1);
+        Some(Err(ApiError::RateLimited {
+            retry_after_seconds: secs.max(1),
+        }))
+    }
+
     /// Whether `password` is the account's: from the cache, or by argon2 on the pool (one
     /// verification per account at a time; the cache is read again after waiting).
     async fn check_password(
@@ -240,17 +260,8 @@ impl Accounts {
         password: String,
         peer: Option<std::net::IpAddr>,
     ) -> Result<bool, ApiError> {
-        if account.verified.admits(&account.phc, &password) {
-            metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
-            return Ok(true);
-        }
-        // Past its failed-login limit, an address gets no more argon2 runs (a cached password
-        // was admitted above, so the real user is never locked out by a guesser).
-        if let Some(secs) = peer.and_then(|ip| self.failed_logins.blocked(ip, Instant::now())) {
-            metrics::counter!("richmond_api_failed_login_blocks_total").increment(1);
-            return Err(ApiError::RateLimited {
-                retry_after_seconds: secs.max(1),
-            });
+        if let Some(answer) = self.without_argon2(account, &password, peer) {
+            return answer;
         }
         // Concurrent first logins of one account share one verification (they find it
         // cached after waiting); a wait is bounded, so guesses queued on this account never
@@ -258,16 +269,10 @@ impl Accounts {
         let _one_at_a_time = tokio::time::timeout(Duration::from_secs(1), account.verifying.lock())
             .await
             .ok();
-        if account.verified.admits(&account.phc, &password) {
-            metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
-            return Ok(true);
-        }
-        // Checked again after the wait: guesses sent all at once must not each get argon2.
-        if let Some(secs) = peer.and_then(|ip| self.failed_logins.blocked(ip, Instant::now())) {
-            metrics::counter!("richmond_api_failed_login_blocks_total").increment(1);
-            return Err(ApiError::RateLimited {
-                retry_after_seconds: secs.max(1),
-            });
+        // Again after the wait: another request may have cached it, and guesses sent all at
+        // once must not each get argon2.
+        if let Some(answer) = self.without_argon2(account, &password, peer) {
+            return answer;
         }
         let ok = self
             .pool
