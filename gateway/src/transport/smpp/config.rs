@@ -135,6 +135,10 @@ pub struct SmppConfig {
     /// How long an SMSC message id is kept to match its receipt.
     #[serde(default = "week")]
     pub receipt_ttl_seconds: u64,
+    /// How long a mapping stays after its final receipt (delivered or failed), so a
+    /// duplicate final receipt is still matched; 0 deletes it at once.
+    #[serde(default = "ten_minutes")]
+    pub receipt_final_grace_seconds: u64,
     /// Longest PDU accepted from the SMSC.
     #[serde(default = "max_pdu")]
     pub max_pdu_bytes: usize,
@@ -189,6 +193,9 @@ const fn in_flight() -> usize {
 }
 const fn hour() -> u64 {
     3600
+}
+const fn ten_minutes() -> u64 {
+    600
 }
 const fn week() -> u64 {
     7 * 24 * 3600
@@ -265,6 +272,9 @@ impl SmppConfig {
                         reconnect_max_seconds at least reconnect_initial_seconds; all at \
                         most 86400"
                 .into());
+        }
+        if self.receipt_final_grace_seconds > self.receipt_ttl_seconds {
+            return Err("receipt_final_grace_seconds: at most receipt_ttl_seconds".into());
         }
         if self.max_pdu_bytes < 1024 {
             return Err("max_pdu_bytes: at least 1024".into());

@@ -198,7 +198,7 @@ fn count(shared: &Shared, kind: &'static str) {
     crate::transport::common::count(&shared.id, "inbound", kind);
 }
 
-async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
+pub(super) async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
     let text = receipt::decode(&r.payload, r.data_coding).ok();
     let id = r
         .receipted_id
@@ -239,7 +239,7 @@ async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
             }
         }
     }
-    let Some(message_id) = found else {
+    let Some((key, message_id)) = found else {
         counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "unmatched").increment(1);
         tracing::warn!(message = "Receipt for an unknown message id.", transport = %shared.id);
         return ROK;
@@ -260,13 +260,16 @@ async fn receipt(shared: &Shared, r: &Inbound) -> u32 {
         Ok(()) => {
             counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "matched").increment(1);
             count(shared, "delivery_report");
+            if status != DeliveryStatus::Pending {
+                shared.finish_receipt_id(&key, &message_id).await;
+            }
             ROK
         }
         Err(_) => RX_T_APPN,
     }
 }
 
-/// The Vumi message id an SMSC message id maps to: the id as written, or with `variants`
+/// The store key and Vumi message id an SMSC message id maps to: the id as written, or with `variants`
 /// also the same number in the other base (an SMSC that answers in hex and reports in
 /// decimal). Variants are tried only after the exact id had time to be stored: otherwise a
 /// receipt racing its own submit_sm_resp could match another message whose id is this one's
@@ -275,7 +278,7 @@ pub(super) async fn lookup(
     shared: &Shared,
     smsc_id: &str,
     variants: bool,
-) -> Result<Option<String>, crate::store::StoreError> {
+) -> Result<Option<(String, String)>, crate::store::StoreError> {
     let keys = if variants {
         receipt::id_variants(smsc_id)
     } else {
@@ -284,10 +287,10 @@ pub(super) async fn lookup(
     for variant in keys {
         let key = receipt_key(&shared.id, &variant);
         if let Some(id) = shared.unstored_id(&key) {
-            return Ok(Some(id));
+            return Ok(Some((key, id)));
         }
         if let Some(v) = shared.ctx.store.get(&key).await? {
-            return Ok(Some(String::from_utf8_lossy(&v).into_owned()));
+            return Ok(Some((key, String::from_utf8_lossy(&v).into_owned())));
         }
     }
     Ok(None)

@@ -45,6 +45,26 @@ pub(crate) fn receipt_key(transport: &str, smsc_id: &str) -> String {
     )
 }
 
+/// Most receipt id mappings held in memory while (or because) their store write is under way.
+pub(crate) const MAX_UNSTORED: usize = 100_000;
+
+/// A receipt id mapping not yet in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unstored {
+    pub(crate) message_id: String,
+    /// A final receipt matched it meanwhile: once written, keep it only for the grace.
+    pub(crate) finished: bool,
+}
+
+impl From<&str> for Unstored {
+    fn from(message_id: &str) -> Self {
+        Self {
+            message_id: message_id.to_owned(),
+            finished: false,
+        }
+    }
+}
+
 /// State shared by the binds of one transport.
 pub(crate) struct Shared {
     id: String,
@@ -60,8 +80,9 @@ pub(crate) struct Shared {
     intake: CancellationToken,
     /// Id mappings (store key → Vumi message id) accepted but not yet written to the store:
     /// a receipt that overtakes the store write still finds its message at once, and is
-    /// never left to the other-base id variants, which could match another message.
-    unstored_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// never left to the other-base id variants, which could match another message. At most
+    /// [`MAX_UNSTORED`] (only a failing store leaves entries behind).
+    unstored_ids: std::sync::Mutex<std::collections::HashMap<String, Unstored>>,
     /// Held while a multipart MO is joined (the last part and the timer never both publish).
     joining: tokio::sync::Mutex<()>,
 }
@@ -69,18 +90,41 @@ pub(crate) struct Shared {
 impl Shared {
     /// Records that SMSC message `smsc_id` is Vumi message `message_id` (memory first, then
     /// the store, so a receipt arriving meanwhile finds it). A store failure is logged: the
-    /// mapping then lives in memory only, for as long as this process runs.
+    /// mapping then lives in memory only, for as long as this process runs (at most
+    /// [`MAX_UNSTORED`] such; beyond that only the store has it, and a receipt for it is
+    /// unmatched if its write failed).
     async fn map_receipt_id(&self, smsc_id: &str, message_id: &str) {
         let key = receipt_key(&self.id, smsc_id);
-        self.unstored().insert(key.clone(), message_id.to_owned());
+        {
+            let mut unstored = self.unstored();
+            if unstored
+                .get(&key)
+                .is_some_and(|u| u.message_id == message_id)
+            {
+                // Already held (a retried write): keep what a receipt may have marked.
+            } else if unstored.len() < MAX_UNSTORED {
+                unstored.insert(key.clone(), message_id.into());
+            } else {
+                metrics::counter!("richmond_smpp_receipt_ids_unguarded_total", "transport" => self.id.clone()).increment(1);
+            }
+        }
         let ttl = Duration::from_secs(self.config.receipt_ttl_seconds);
         match self.ctx.store.put(&key, message_id.as_bytes(), ttl).await {
             Ok(()) => {
                 // Only this message's entry: an SMSC that reuses an id may have mapped it to
                 // a newer message meanwhile.
-                let mut unstored = self.unstored();
-                if unstored.get(&key).is_some_and(|m| m == message_id) {
-                    unstored.remove(&key);
+                let finished = {
+                    let mut unstored = self.unstored();
+                    match unstored.get(&key) {
+                        Some(u) if u.message_id == message_id => {
+                            unstored.remove(&key).is_some_and(|u| u.finished)
+                        }
+                        _ => false,
+                    }
+                };
+                // Its final receipt overtook the write: shorten it now.
+                if finished {
+                    self.finish_receipt_id(&key, message_id).await;
                 }
             }
             Err(e) => {
@@ -89,12 +133,40 @@ impl Shared {
         }
     }
 
-    /// The mapping of `key` still on its way to the store, if any.
-    fn unstored_id(&self, key: &str) -> Option<String> {
-        self.unstored().get(key).cloned()
+    /// After a final receipt: the mapping under `key` stays only for
+    /// `receipt_final_grace_seconds` (a duplicate final is still matched), then goes. A
+    /// mapping still on its way to the store is shortened once written. Store errors are
+    /// logged: the mapping then lives to its full TTL.
+    async fn finish_receipt_id(&self, key: &str, message_id: &str) {
+        {
+            let mut unstored = self.unstored();
+            if let Some(u) = unstored.get_mut(key)
+                && u.message_id == message_id
+            {
+                u.finished = true;
+                return;
+            }
+        }
+        let grace = self.config.receipt_final_grace_seconds;
+        let done = if grace == 0 {
+            self.ctx.store.delete(key).await
+        } else {
+            self.ctx
+                .store
+                .put(key, message_id.as_bytes(), Duration::from_secs(grace))
+                .await
+        };
+        if let Err(e) = done {
+            tracing::warn!(message = "Store error; the receipt id mapping stays to its TTL.", transport = %self.id, error = %e);
+        }
     }
 
-    fn unstored(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+    /// The mapping of `key` still on its way to the store, if any.
+    fn unstored_id(&self, key: &str) -> Option<String> {
+        self.unstored().get(key).map(|u| u.message_id.clone())
+    }
+
+    fn unstored(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Unstored>> {
         self.unstored_ids
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -15,10 +15,15 @@ use crate::store::Store;
 use crate::transport::TransportConfig;
 
 async fn shared(dir: &std::path::Path) -> Arc<Shared> {
+    shared_with(dir, "").await
+}
+
+/// A transport `sms` with `extra` lines in its section.
+async fn shared_with(dir: &std::path::Path, extra: &str) -> Arc<Shared> {
     let path = dir.join("richmond.toml");
     let text = format!(
         "data_dir = {:?}\n[bus]\ntype = \"embedded\"\n[transports.sms]\ntype = \"smpp\"\n\
-         host = \"127.0.0.1\"\nport = 2775\nsystem_id = \"richmond\"\npassword = \"secret\"\n",
+         host = \"127.0.0.1\"\nport = 2775\nsystem_id = \"richmond\"\npassword = \"secret\"\n{extra}\n",
         dir.join("data")
     );
     std::fs::write(&path, text).unwrap();
@@ -67,13 +72,17 @@ async fn a_receipt_overtaking_its_store_write_matches_its_own_message() {
         .insert(receipt_key("sms", "16"), "m16".into());
     for variants in [false, true] {
         let found = inbound::lookup(&shared, "16", variants).await.unwrap();
-        assert_eq!(found.as_deref(), Some("m16"), "variants: {variants}");
+        assert_eq!(
+            found.map(|f| f.1).as_deref(),
+            Some("m16"),
+            "variants: {variants}"
+        );
     }
     // Once written, the mapping is read from the store and leaves memory.
     shared.map_receipt_id("17", "m17").await;
     assert!(!shared.unstored().contains_key(&receipt_key("sms", "17")));
     let found = inbound::lookup(&shared, "17", false).await.unwrap();
-    assert_eq!(found.as_deref(), Some("m17"));
+    assert_eq!(found.map(|f| f.1).as_deref(), Some("m17"));
     // A receipt whose own mapping never came still matches by variant (an SMSC that
     // answers in hex and reports in decimal): 0x1a = 26.
     store
@@ -81,7 +90,122 @@ async fn a_receipt_overtaking_its_store_write_matches_its_own_message() {
         .await
         .unwrap();
     let found = inbound::lookup(&shared, "26", true).await.unwrap();
-    assert_eq!(found.as_deref(), Some("m26"));
+    assert_eq!(found.map(|f| f.1).as_deref(), Some("m26"));
+}
+
+/// A receipt for SMSC id `id` in `message_state` `state` (2 DELIVERED, 5 UNDELIVERABLE, 1
+/// ENROUTE).
+fn receipt(id: &str, state: u8) -> inbound::Inbound {
+    inbound::Inbound {
+        esm_class: 0x04,
+        receipted_id: Some(id.into()),
+        message_state: Some(state),
+        ..part((None, None, None), b"")
+    }
+}
+
+/// The delivery reports published so far, as (message id, status).
+async fn reports(events: &mut crate::bus::Consumer, n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let d = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("a delivery report")
+            .expect("the consumer is open");
+        let v: serde_json::Value = serde_json::from_slice(&d.body).unwrap();
+        out.push((
+            v["user_message_id"].as_str().unwrap().to_owned(),
+            v["delivery_status"].as_str().unwrap().to_owned(),
+        ));
+        d.ack().await.unwrap();
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_final_receipt_keeps_its_mapping_only_for_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared_with(dir.path(), "receipt_final_grace_seconds = 1").await;
+    let mut events = shared.ctx.bus.consume("sms.event").await.unwrap();
+    let store = &shared.ctx.store;
+    for (smsc, msg) in [("a1", "m1"), ("a2", "m2"), ("a3", "m3")] {
+        shared.map_receipt_id(smsc, msg).await;
+    }
+    // A pending report keeps the mapping; finals (delivered, failed) start the grace.
+    for r in [receipt("a1", 1), receipt("a1", 2), receipt("a2", 5)] {
+        assert_eq!(inbound::receipt(&shared, &r).await, inbound::ROK);
+    }
+    // A duplicate final within the grace still matches.
+    assert_eq!(
+        inbound::receipt(&shared, &receipt("a1", 2)).await,
+        inbound::ROK
+    );
+    let got = reports(&mut events, 4).await;
+    let want = [
+        ("m1", "pending"),
+        ("m1", "delivered"),
+        ("m2", "failed"),
+        ("m1", "delivered"),
+    ];
+    let got: Vec<(&str, &str)> = got.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(got, want);
+    // After the grace both finished mappings are gone (awaited, bounded); the
+    // unfinished one stays.
+    let gone =
+        |k: &'static str| async move { store.get(&receipt_key("sms", k)).await.unwrap().is_none() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(gone("a1").await && gone("a2").await) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mappings outlived the grace"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!gone("a3").await, "an unfinished mapping must stay");
+    assert_eq!(
+        store_purged(&shared).await,
+        2,
+        "the expired mappings are purged"
+    );
+}
+
+/// Purges expired entries; how many went.
+async fn store_purged(shared: &Shared) -> usize {
+    match &shared.ctx.store {
+        Store::Redb(s) => s.purge_expired().await.unwrap(),
+        _ => panic!("the tests run on redb"),
+    }
+}
+
+#[tokio::test]
+async fn a_final_receipt_overtaking_its_store_write_shortens_it_once_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared_with(dir.path(), "receipt_final_grace_seconds = 0").await;
+    let mut events = shared.ctx.bus.consume("sms.event").await.unwrap();
+    // The write of "b1" is still under way when its final receipt comes.
+    shared
+        .unstored()
+        .insert(receipt_key("sms", "b1"), "m1".into());
+    assert_eq!(
+        inbound::receipt(&shared, &receipt("b1", 2)).await,
+        inbound::ROK
+    );
+    assert_eq!(
+        reports(&mut events, 1).await,
+        vec![("m1".into(), "delivered".into())]
+    );
+    let entry = shared.unstored().get(&receipt_key("sms", "b1")).cloned();
+    assert_eq!(entry.map(|u| u.finished), Some(true));
+    // The write lands: with no grace the mapping leaves the store and memory at once.
+    shared.map_receipt_id("b1", "m1").await;
+    assert!(shared.unstored().is_empty());
+    let stored = shared
+        .ctx
+        .store
+        .get(&receipt_key("sms", "b1"))
+        .await
+        .unwrap();
+    assert_eq!(stored, None);
 }
 
 fn part(sar: (Option<u16>, Option<u8>, Option<u8>), payload: &[u8]) -> inbound::Inbound {
