@@ -192,6 +192,13 @@ async fn sorted_indexes_range_move_trim_and_expire() {
             .map(|(m, _)| m)
             .collect();
         assert_eq!(names, ["b", "c", "a"], "{kind}");
+        assert_eq!(s.index_len("idx", 100).await.unwrap(), 3, "{kind}: length");
+        assert_eq!(
+            s.index_len("idx", 2).await.unwrap(),
+            2,
+            "{kind}: counted up to"
+        );
+        assert_eq!(s.index_len("unset", 100).await.unwrap(), 0, "{kind}");
         assert_eq!(
             s.index_trim("idx", 30).await.unwrap(),
             1,

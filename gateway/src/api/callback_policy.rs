@@ -11,7 +11,7 @@
 //! and on literal addresses when the URL is set. URLs with user information (`user:pass@`)
 //! are refused.
 //!
-//! Does not handle: proxies (none are used), TLS (see `super::callbacks`).
+//! Does not handle: proxies (none are used), TLS (see `super::callback_client`).
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

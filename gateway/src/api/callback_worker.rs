@@ -16,21 +16,18 @@ use std::time::Duration;
 use axum::http::{Request, Uri, header};
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::callback_policy::{GuardedResolver, Policy};
+use super::callback_client::CallbackClient;
+use super::callback_policy::Policy;
 use super::callbacks::{
-    Pending, QUEUE, QUEUE_TTL, Queue, account_index, literal_ip, now_micros, pending_key,
+    Pending, QUEUE, QUEUE_TTL, Queue, account_index, legacy_account_index, literal_ip, now_micros,
+    pending_key,
 };
 use super::config::ApiConfig;
 use crate::store::StoreError;
 
-/// The callback client's connector: names resolved through the address policy.
-type Connector = HttpConnector<GuardedResolver>;
 /// Attempts under way at once for one account.
 pub(super) const PER_ACCOUNT: usize = 4;
 /// Attempts under way at once in all.
@@ -65,16 +62,32 @@ pub(crate) async fn run(queue: Queue, config: &ApiConfig, stop: CancellationToke
         timeout: Duration::from_secs_f64(config.callback_timeout_seconds),
         policy: Arc::new(config.callback_policy()),
     });
-    let client: Client<Connector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(
-        HttpConnector::new_with_resolver(GuardedResolver::new(retry.policy.clone())),
-    );
-    // Every account's queue, and the shared one of callbacks queued by older versions.
+    let client = match super::callback_client::new(
+        retry.policy.clone(),
+        config.callback_tls_ca_file.as_deref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(message = "Cannot make the callback client; callbacks stay queued.", error = %e);
+            return;
+        }
+    };
+    // Every account's queue, and those of callbacks queued by older versions (one shared,
+    // then per account under the settings' key).
     let mut indexes: Vec<String> = config
         .accounts
         .iter()
         .map(|a| account_index(&a.username))
         .collect();
     indexes.push(QUEUE.to_owned());
+    if matches!(queue.store, crate::store::Store::Redb(_)) {
+        indexes.extend(
+            config
+                .accounts
+                .iter()
+                .map(|a| legacy_account_index(&a.username)),
+        );
+    }
     let mut running: JoinSet<()> = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
     let mut busy: HashMap<String, usize> = HashMap::new();
@@ -149,7 +162,7 @@ pub(crate) async fn run(queue: Queue, config: &ApiConfig, stop: CancellationToke
 
 async fn attempt(
     queue: &Queue,
-    client: &Client<Connector, Full<Bytes>>,
+    client: &CallbackClient,
     retry: &Retry,
     index: &str,
     id: String,
@@ -221,7 +234,7 @@ fn micros(d: Duration) -> i64 {
 
 /// One POST; `Err` is a failure code for the metric.
 async fn post(
-    client: &Client<Connector, Full<Bytes>>,
+    client: &CallbackClient,
     policy: &Policy,
     pending: &Pending,
     timeout: Duration,
@@ -244,11 +257,33 @@ async fn post(
         Ok(Err(e)) if format!("{e:?}").contains("callback address policy") => {
             Err("refused_address")
         }
+        Ok(Err(e)) if is_tls_failure(&e) => Err("tls"),
         Ok(Err(_)) => Err("connect"),
         Ok(Ok(response)) if response.status().is_success() => Ok(()),
         Ok(Ok(response)) if response.status().is_server_error() => Err("status_5xx"),
         Ok(Ok(_)) => Err("status_other"),
     }
+}
+
+/// Whether a failed request failed in the TLS handshake (an untrusted or wrong-name
+/// certificate, a receiver that does not speak TLS).
+fn is_tls_failure(e: &hyper_util::client::legacy::Error) -> bool {
+    // The connector wraps rustls's error in io::Errors (nested): their payload is looked at,
+    // as `source()` of an io::Error skips it.
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = next {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        next = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 #[cfg(test)]

@@ -2,18 +2,22 @@
 //! POSTs inbound messages and delivery receipts there as JSON.
 //!
 //! A callback is first written to the store (`api:cb:<id>`, scheduled in its account's index
-//! `api:callbacks:<account>` by its next attempt time); only then is the bus delivery that
+//! `api:cbq:<account>` by its next attempt time); only then is the bus delivery that
 //! caused it acknowledged. [`super::callback_worker`] POSTs them: each account's queue on its
 //! own places, so one slow receiver never delays another account's callbacks. Delivery is at
 //! least once: receivers should ignore a repeated `id`.
 //!
+//! Each account's queue holds at most `api.callback_queue_max` callbacks: beyond it a new
+//! one is dropped, counted and logged (a receiver down for long must not fill the disk).
+//!
 //! Metrics: `richmond_api_callback_attempts_total{kind}`,
 //! `richmond_api_callback_failures_total{kind,code}` and
-//! `richmond_api_callbacks_total{kind,outcome=delivered|gave_up}`.
+//! `richmond_api_callbacks_total{kind,outcome=delivered|gave_up|dropped}`.
 //! Where callbacks may connect is [`super::callback_policy`]'s to say (checked when a URL is
 //! set and at every attempt; a refused address fails the attempt with code
 //! `refused_address`).
-//! Does not handle: https URLs (rejected when set; put a forwarding proxy on loopback).
+//! `https://` URLs are verified against the system's roots or `api.callback_tls_ca_file`
+//! ([`super::callback_client`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,14 +92,8 @@ pub(crate) fn check_url(url: &str, policy: &Policy) -> Result<(), &'static str> 
         );
     }
     match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(
-                "https callbacks are not supported by this build; give an http URL \
-                 (e.g. a local TLS-terminating proxy)",
-            );
-        }
-        _ => return Err("not an absolute http:// URL"),
+        Some("http" | "https") => {}
+        _ => return Err("not an absolute http:// or https:// URL"),
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err("the URL has no host");
@@ -147,6 +145,13 @@ pub(super) fn pending_key(id: &str) -> String {
 /// The scheduling index of `account`'s pending callbacks (each account its own, so one slow
 /// receiver never holds up another's callbacks).
 pub(super) fn account_index(account: &str) -> String {
+    format!("api:cbq:{account}")
+}
+
+/// Where an earlier version kept `account`'s queue: the settings' key, which only redb can
+/// hold as an index beside a value (on Redis it made every enqueue fail), so only redb
+/// drains it.
+pub(super) fn legacy_account_index(account: &str) -> String {
     format!("api:callbacks:{account}")
 }
 
@@ -159,17 +164,21 @@ pub(super) fn now_micros() -> i64 {
 pub(crate) struct Queue {
     pub(super) store: Store,
     pub(super) wake: Arc<Notify>,
+    /// Callbacks waiting per account at most.
+    max: usize,
 }
 
 impl Queue {
-    pub(crate) fn new(store: Store) -> Self {
+    pub(crate) fn new(store: Store, max: usize) -> Self {
         Self {
             store,
             wake: Arc::default(),
+            max,
         }
     }
 
-    /// Stores a callback for delivery; returns once it is durable.
+    /// Stores a callback for delivery; returns once it is durable, or at once when the
+    /// account's queue is full (the callback is dropped, counted and logged).
     ///
     /// # Errors
     /// When the store fails (the caller must not acknowledge what caused it).
@@ -180,6 +189,18 @@ impl Queue {
         url: &str,
         body: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        let index = account_index(account);
+        if self.store.index_len(&index, self.max).await? >= self.max {
+            metrics::counter!("richmond_api_callbacks_total", "kind" => kind.label(), "outcome" => "dropped")
+                .increment(1);
+            tracing::warn!(
+                message = "Callback queue full; callback dropped.",
+                account,
+                kind = kind.label(),
+                max = self.max
+            );
+            return Ok(());
+        }
         let id = richmond_codecs::vumi::new_id();
         let pending = Pending {
             kind,
@@ -190,7 +211,7 @@ impl Queue {
         let bytes = serde_json::to_vec(&pending).unwrap_or_default();
         self.store.put(&pending_key(&id), &bytes, QUEUE_TTL).await?;
         self.store
-            .index_add(&account_index(account), &id, now_micros(), QUEUE_TTL)
+            .index_add(&index, &id, now_micros(), QUEUE_TTL)
             .await?;
         self.wake.notify_one();
         Ok(())
@@ -220,7 +241,8 @@ mod tests {
         assert!(check_url("http://user:pw@receiver.example.com/mo", &strict).is_err());
         let long = format!("http://receiver.example.com/{}", "a".repeat(2048));
         assert!(check_url(&long, &strict).is_err());
-        assert!(check_url("https://example.invalid/mo", &open).is_err());
+        assert!(check_url("https://receiver.example.com/mo", &strict).is_ok());
+        assert!(check_url("https://127.0.0.1/mo", &strict).is_err());
         assert!(check_url("ftp://x/", &open).is_err());
         assert!(check_url("/relative", &open).is_err());
         assert!(check_url("not a url", &open).is_err());

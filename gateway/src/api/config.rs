@@ -92,6 +92,13 @@ pub struct ApiConfig {
     /// link-local and other internal addresses are refused unless listed here.
     #[serde(default)]
     pub callback_allowed_networks: Vec<String>,
+    /// Callbacks waiting per account at most; beyond it new ones are dropped (counted as
+    /// `richmond_api_callbacks_total{outcome="dropped"}` and logged).
+    #[serde(default = "default_callback_queue_max")]
+    pub callback_queue_max: usize,
+    /// PEM bundle of the CAs trusted for `https://` callbacks instead of the system's roots.
+    #[serde(default)]
+    pub callback_tls_ca_file: Option<PathBuf>,
 }
 
 /// One `[[api.accounts]]` entry.
@@ -164,6 +171,9 @@ fn default_backoff_max() -> f64 {
 }
 fn default_callback_timeout() -> f64 {
     10.0
+}
+fn default_callback_queue_max() -> usize {
+    10_000
 }
 fn default_failed_login_limit() -> u32 {
     10
@@ -375,6 +385,13 @@ impl ApiConfig {
         }
         super::callback_policy::Policy::new(&self.callback_allowed_networks)
             .map_err(|m| format!("api.callback_allowed_networks: {m}"))?;
+        if !(1..=10_000_000).contains(&self.callback_queue_max) {
+            return Err("api.callback_queue_max: must be 1 to 10000000".into());
+        }
+        if let Some(f) = &self.callback_tls_ca_file {
+            super::callback_client::roots(Some(f))
+                .map_err(|m| format!("api.callback_tls_ca_file: {m}"))?;
+        }
         if let Some(b) = self.max_body_bytes
             && !(1024..=64 * 1024 * 1024).contains(&b)
         {

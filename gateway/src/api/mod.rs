@@ -26,6 +26,7 @@
 //! consumers stop between messages and the callback worker after its current pass.
 
 pub mod auth;
+pub mod callback_client;
 pub mod callback_policy;
 pub mod callback_worker;
 pub mod callbacks;
@@ -195,7 +196,7 @@ pub async fn spawn(
         accounts: auth::Accounts::new(config),
         bus: bus.clone(),
         store: store.clone(),
-        callbacks: callbacks::Queue::new(store.clone()),
+        callbacks: callbacks::Queue::new(store.clone(), config.callback_queue_max),
         tasks: tracker.clone(),
         openapi: Arc::new(openapi::document(config)),
     };

@@ -63,7 +63,7 @@ fn fixture_with(max_queue_messages: usize, publish_timeout_seconds: u64) -> Fixt
         config: Arc::new(config),
         bus: Bus::Embedded(bus.clone()),
         store: Store::Redb(store.clone()),
-        callbacks: callbacks::Queue::new(Store::Redb(store.clone())),
+        callbacks: callbacks::Queue::new(Store::Redb(store.clone()), 10_000),
         tasks: tokio_util::task::TaskTracker::new(),
         openapi: Arc::default(),
     };

@@ -202,6 +202,15 @@ impl Store {
         dispatch!(self, "index_trim", s => s.index_trim(key, below))
     }
 
+    /// How many entries index `key` holds, counting at most `at_most` (0 when unset or
+    /// expired).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn index_len(&self, key: &str, at_most: usize) -> Result<usize, StoreError> {
+        dispatch!(self, "index_len", s => s.index_len(key, at_most))
+    }
+
     /// Up to `limit` entries of index `key` scored `min..=max`, as (member, score), lowest
     /// score first (ties by member). Empty when the index is unset or expired.
     ///

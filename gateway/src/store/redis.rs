@@ -227,6 +227,16 @@ impl RedisStore {
             .map_err(|e| self.err(e))
     }
 
+    pub(crate) async fn index_len(&self, key: &str, at_most: usize) -> Result<usize, StoreError> {
+        let mut c = self.conn.clone();
+        let n: usize = redis::cmd("ZCARD")
+            .arg(self.key(key))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(n.min(at_most))
+    }
+
     pub(crate) async fn index_range(
         &self,
         key: &str,

@@ -98,7 +98,7 @@ async fn callbacks_for_inbound_and_receipts_are_retried_until_2xx() {
     assert_eq!(gw.stop().await, Some(0));
 }
 
-fn admin_addr(gw: &Gateway) -> std::net::SocketAddr {
+pub(super) fn admin_addr(gw: &Gateway) -> std::net::SocketAddr {
     let text = std::fs::read_to_string(&gw.config).unwrap();
     let cfg: toml::Table = toml::from_str(&text).unwrap();
     cfg["admin"]["address"].as_str().unwrap().parse().unwrap()

@@ -11,6 +11,7 @@ mod helpers;
 mod procs;
 
 mod access;
+mod callback_limits;
 mod callbacks;
 mod durability;
 mod front_door;

@@ -319,6 +319,21 @@ pub struct Received {
 pub async fn callback_receiver(
     script: Vec<u16>,
 ) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
+    receiver(script, None).await
+}
+
+/// [`callback_receiver`] over TLS, serving the certificate of `tls`.
+pub async fn callback_receiver_tls(
+    script: Vec<u16>,
+    tls: richmond_drivers::smpp::TlsServer,
+) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
+    receiver(script, Some(tls)).await
+}
+
+async fn receiver(
+    script: Vec<u16>,
+    tls: Option<richmond_drivers::smpp::TlsServer>,
+) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind receiver");
@@ -327,33 +342,50 @@ pub async fn callback_receiver(
     let script = Arc::new(Mutex::new(script.into_iter()));
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = listener.accept().await else {
+            let Ok((s, _)) = listener.accept().await else {
                 return;
             };
-            let (tx, script) = (tx.clone(), script.clone());
+            let (tx, script, tls) = (tx.clone(), script.clone(), tls.clone());
             tokio::spawn(async move {
-                let Some((path, body)) = read_request(&mut s).await else {
-                    return;
-                };
-                let status = script.lock().expect("script").next().unwrap_or(200);
-                let reply = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                );
-                let _ = s.write_all(reply.as_bytes()).await;
-                let _ = s.shutdown().await;
-                let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                let _ = tx.send(Received {
-                    path,
-                    body,
-                    answered: status,
-                });
+                match tls {
+                    None => answer(s, &script, &tx).await,
+                    Some(tls) => {
+                        if let Ok(s) = tls.accept(s).await {
+                            answer(s, &script, &tx).await;
+                        }
+                    }
+                }
             });
         }
     });
     (addr, rx)
 }
 
-async fn read_request(s: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+type Script = Mutex<std::vec::IntoIter<u16>>;
+
+async fn answer<S>(mut s: S, script: &Script, tx: &mpsc::UnboundedSender<Received>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Some((path, body)) = read_request(&mut s).await else {
+        return;
+    };
+    let status = script.lock().expect("script").next().unwrap_or(200);
+    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = s.write_all(reply.as_bytes()).await;
+    let _ = s.shutdown().await;
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let _ = tx.send(Received {
+        path,
+        body,
+        answered: status,
+    });
+}
+
+async fn read_request<S>(s: &mut S) -> Option<(String, Vec<u8>)>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {

@@ -479,6 +479,29 @@ impl RedbStore {
         .await
         .map_err(|e| self.err(e))?
     }
+
+    pub(crate) async fn index_len(&self, key: &str, at_most: usize) -> Result<usize, StoreError> {
+        let this = self.clone();
+        let key = key.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let expiry = txn.open_table(INDEX_EXPIRY).map_err(|e| this.err(e))?;
+            let live = expiry
+                .get(key.as_str())
+                .map_err(|e| this.err(e))?
+                .is_some_and(|e| e.value() > now_micros());
+            if !live {
+                return Ok(0);
+            }
+            let scores = txn.open_table(INDEX_SCORES).map_err(|e| this.err(e))?;
+            let rows = scores
+                .range((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"))
+                .map_err(|e| this.err(e))?;
+            Ok(rows.take(at_most).count())
+        })
+        .await
+        .map_err(|e| self.err(e))?
+    }
 }
 
 /// Creates every table, so readers find them before the first write.
