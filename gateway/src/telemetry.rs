@@ -193,7 +193,7 @@ fn describe() {
     );
     describe_counter!(
         "richmond_api_callback_failures_total",
-        "Callback POSTs that failed (timeout, connect, status_5xx, status_other)."
+        "Callback POSTs that failed (timeout, connect, tls, refused_address, status_5xx, status_other)."
     );
     describe_counter!(
         "richmond_api_callbacks_total",

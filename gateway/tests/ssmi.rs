@@ -304,6 +304,9 @@ async fn ussd_menu_and_sms_over_the_embedded_bus() {
         .await;
 
     ussd_menu(&mut sim, &mut app).await;
+    // The application ended the session (its ack came after): the dialled code is gone.
+    let session = format!("ssmi:{id}:ussd:27831112222");
+    assert_eq!(ctx.store.get(&session).await.expect("store"), None);
     let mt = app.sms("+27820004444", "over the spool");
     app.send(&mt).await;
     assert_eq!(kind(&app.event().await).0, "ack");

@@ -198,6 +198,10 @@ async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Op
                 } else {
                     String::new()
                 };
+                // The send is over (nacked): a redelivery must not resume it.
+                if i > 0 {
+                    let _ = shared.ctx.store.delete(&progress_key).await;
+                }
                 return nack(shared, msg, &format!("{e}{where_}"));
             }
         }

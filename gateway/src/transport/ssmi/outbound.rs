@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use richmond_codecs::ssmi::Request;
+use richmond_codecs::ssmi::{Request, UssdType};
 use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
 use richmond_drivers::ssmi::{ClientHandle, Error as DriverError};
 use tokio::sync::oneshot;
@@ -75,9 +75,20 @@ async fn handle_delivery(shared: &Shared, handle: &ClientHandle, delivery: Deliv
             return settle(shared, delivery, nack).await;
         }
     };
-    if matches!(request, Request::SendUssd { .. }) {
+    if let Request::SendUssd {
+        msisdn, ussd_type, ..
+    } = &request
+    {
+        // The application ends the session: its dialled code is no longer needed.
+        let ended = (*ussd_type == UssdType::End)
+            .then(|| shared.key("ussd", &String::from_utf8_lossy(msisdn)));
         match handle.send(request).await {
             Ok(()) => {
+                if let Some(key) = ended
+                    && let Err(e) = shared.ctx.store.delete(&key).await
+                {
+                    tracing::warn!(message = "Store error; the ended USSD session stays to its lifetime.", transport = %shared.id, error = %e);
+                }
                 let ack = VumiEvent::ack(&shared.id, &msg.message_id, &msg.message_id);
                 settle(shared, delivery, ack).await;
             }
