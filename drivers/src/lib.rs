@@ -12,3 +12,4 @@
 pub mod modem;
 pub mod smpp;
 pub mod ssmi;
+pub mod tls;

@@ -283,6 +283,10 @@ fn describe_transports() {
         "SSMI connection attempts after the first."
     );
     describe_counter!(
+        "richmond_ssmi_tls_failures_total",
+        "SSMI TLS handshakes that failed or timed out (retried with the reconnect backoff)."
+    );
+    describe_counter!(
         "richmond_ssmi_link_checks_total",
         "SSMI link checks sent and answered."
     );

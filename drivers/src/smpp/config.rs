@@ -121,7 +121,7 @@ pub struct Config {
     /// Seed of the reconnect jitter; random when `None`.
     pub seed: Option<u64>,
     /// TLS over the TCP connection; plain TCP when `None`.
-    pub tls: Option<super::tls::Tls>,
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Config {

@@ -40,7 +40,6 @@ mod pace;
 pub mod server;
 pub mod session;
 pub mod task;
-pub mod tls;
 
 #[cfg(test)]
 mod codec_tests;
@@ -53,13 +52,13 @@ mod session_tests;
 #[cfg(test)]
 mod task_tests;
 
+pub use crate::tls::{Tls, TlsServer};
 pub use codec::Codec;
 pub use config::{BindMode, Config};
 pub use event::{Deliver, DeliverId, Event, InboundPdu, RetryReason, SubmitOutcome, UnboundReason};
 pub use server::{ServerConfig, ServerEvent, ServerSession};
 pub use session::{Refused, Session};
 pub use task::{Handle, Task, client};
-pub use tls::{Tls, TlsServer};
 
 /// Errors of the SMPP driver.
 #[derive(Debug, thiserror::Error)]

@@ -22,7 +22,8 @@
 //! Metrics (label `transport` from [`TaskConfig`]): `richmond_ssmi_lines_total{direction,kind}`
 //! (every line read or written; `kind` is the message kind, `rejected` or `unknown`),
 //! `richmond_ssmi_rejected_lines_total{code}`, `richmond_ssmi_link_checks_total`,
-//! `richmond_ssmi_reconnects_total` (connection attempts after the first).
+//! `richmond_ssmi_reconnects_total` (connection attempts after the first) and
+//! `richmond_ssmi_tls_failures_total` (TLS handshakes that failed, with `tls`).
 //!
 //! Not handled here: protocol state (`session.rs`) and Vumi messages (the gateway).
 
@@ -33,9 +34,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use metrics::counter;
 use richmond_codecs::ssmi::{Charset, Decoded, Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
@@ -64,6 +64,8 @@ pub struct TaskConfig {
     pub write_timeout: Duration,
     /// Seed of the reconnect jitter; random when `None`.
     pub seed: Option<u64>,
+    /// TLS over the TCP connection (the server's certificate verified), or plain TCP.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl TaskConfig {
@@ -82,6 +84,7 @@ impl TaskConfig {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             seed: None,
+            tls: None,
         }
     }
 }
@@ -233,9 +236,40 @@ impl Pump {
                 }
             };
             let _ = stream.set_nodelay(true);
-            info!(addr = %self.config.addr, "ssmi connected");
-            session.handle_connected(Instant::now());
-            self.connection(&mut session, stream, outbound).await;
+            if let Some(tls) = &self.config.tls {
+                let handshake =
+                    tokio::time::timeout(self.config.connect_timeout, tls.connect(stream));
+                let done = tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => break,
+                    done = handshake => done,
+                };
+                match done {
+                    Ok(Ok(stream)) => {
+                        info!(addr = %self.config.addr, "ssmi connected over TLS");
+                        session.handle_connected(Instant::now());
+                        self.connection(&mut session, stream, outbound).await;
+                    }
+                    Ok(Err(error)) => {
+                        warn!(addr = %self.config.addr, %error, "ssmi TLS handshake failed");
+                        counter!("richmond_ssmi_tls_failures_total", "transport" => self.config.transport.clone())
+                            .increment(1);
+                        session.handle_disconnected(Instant::now());
+                        continue;
+                    }
+                    Err(_) => {
+                        warn!(addr = %self.config.addr, "ssmi TLS handshake timed out");
+                        counter!("richmond_ssmi_tls_failures_total", "transport" => self.config.transport.clone())
+                            .increment(1);
+                        session.handle_disconnected(Instant::now());
+                        continue;
+                    }
+                }
+            } else {
+                info!(addr = %self.config.addr, "ssmi connected");
+                session.handle_connected(Instant::now());
+                self.connection(&mut session, stream, outbound).await;
+            }
             session.handle_disconnected(Instant::now());
             self.forward_events(&mut session).await;
             self.publish_state(&session);
@@ -247,13 +281,15 @@ impl Pump {
     }
 
     /// Pumps one connection until it ends (lost, or the session asked to disconnect).
-    async fn connection(
+    async fn connection<S>(
         &self,
         session: &mut ClientSession,
-        stream: TcpStream,
+        stream: S,
         outbound: &mut mpsc::Receiver<Outbound>,
-    ) {
-        let (mut reader, mut writer) = stream.into_split();
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (mut reader, mut writer) = tokio::io::split(stream);
         let mut codec = ClientCodec::new()
             .with_max_line_bytes(self.config.max_line_bytes)
             .with_charset(self.config.charset);
@@ -322,7 +358,7 @@ impl Pump {
         &self,
         session: &mut ClientSession,
         codec: &mut ClientCodec,
-        writer: &mut OwnedWriteHalf,
+        writer: &mut (impl AsyncWrite + Unpin),
     ) -> Result<(), Error> {
         let mut buf = BytesMut::new();
         let mut refused = Ok(());

@@ -4,7 +4,8 @@
 //! (one logged-in client at a time: a newer login logs the older one out with `SSMI,199`, as
 //! TruTeq does), answers link checks, answers each SMS with a SEQ and a delivery report after
 //! `--dr-delay-ms`, plays scripted USSD users (`dial`), sends MO SMS, and misbehaves on
-//! demand. Commands (stdin, one per line; they act on the newest logged-in client):
+//! demand; with `--tls-cert`/`--tls-key` it serves TLS. Commands (stdin, one per line; they
+//! act on the newest logged-in client):
 //!
 //! ```text
 //! dial <msisdn> <code> [input ...]   a user dials <code>, then answers each menu with the
@@ -34,7 +35,7 @@ use richmond_codecs::ssmi::{
 use richmond_drivers::ssmi::{ServerCodec, ServerConfig, ServerEvent, ServerSession};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
@@ -64,7 +65,17 @@ pub struct Args {
     /// A command run after every successful login (repeatable), e.g. "dial 2782 *120# 1".
     #[arg(long)]
     pub on_login: Vec<String>,
+    /// Serve SSMI over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
+
+/// A connection's byte stream: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Switches that hold across connections.
 #[derive(Default)]
@@ -99,6 +110,17 @@ impl Sim {
 /// When the address cannot be bound.
 pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+            };
+            let server = richmond_drivers::tls::TlsServer::new(&read(cert)?, &read(key)?)
+                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
+            Some(server)
+        }
+        _ => None,
+    };
     let sim = Sim {
         args: Arc::new(args),
         out: Output::default(),
@@ -113,8 +135,21 @@ pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
             () = stop.cancelled() => return Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    sim.out.emit(&json!({"event": "connected", "peer": peer.to_string()}));
-                    tokio::spawn(serve(sim.clone(), stream, stop.clone()));
+                    let (sim, stop, tls) = (sim.clone(), stop.clone(), tls.clone());
+                    tokio::spawn(async move {
+                        let stream: Box<dyn Io> = match tls {
+                            None => Box::new(stream),
+                            Some(tls) => match tls.accept(stream).await {
+                                Ok(s) => Box::new(s),
+                                Err(e) => {
+                                    sim.out.emit(&json!({"event": "tls_error", "peer": peer.to_string(), "error": e.to_string()}));
+                                    return;
+                                }
+                            },
+                        };
+                        sim.out.emit(&json!({"event": "connected", "peer": peer.to_string()}));
+                        serve(sim, stream, stop).await;
+                    });
                 }
                 Err(e) => sim.out.emit(&json!({"event": "accept_error", "error": e.to_string()})),
             },
@@ -174,13 +209,13 @@ struct Conn {
     sim: Sim,
     session: ServerSession,
     codec: ServerCodec,
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     silent: bool,
     dials: Vec<Dial>,
     own: mpsc::UnboundedSender<String>,
 }
 
-async fn serve(sim: Sim, stream: TcpStream, stop: CancellationToken) {
+async fn serve(sim: Sim, stream: Box<dyn Io>, stop: CancellationToken) {
     let (own, mut commands) = mpsc::unbounded_channel();
     let config = ServerConfig::new(sim.args.username.clone(), sim.args.password.clone());
     let mut conn = Conn {

@@ -1,6 +1,7 @@
 //! What every transport does the same way around the bus: publishing until the bus owns a
 //! message, the `<id>.outbound` consumer loop, settling an outbound delivery with its event,
-//! the multipart-timeout sweep, and the `richmond_transport_messages_total` counter.
+//! the multipart-timeout sweep, the client TLS options of carrier links, and the
+//! `richmond_transport_messages_total` counter.
 //!
 //! Reference: DESIGN.md (the no-loss rule: the previous hop is acknowledged only after the
 //! next hop owns the message); reference/vumi.md §2.2 (queues and acks), §2.4 (failures).
@@ -17,6 +18,32 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::{Bus, BusError, Delivery};
+
+/// The system's CA bundle (Debian's path): the default `tls_ca_file` of carrier links.
+pub(crate) fn system_cas() -> std::path::PathBuf {
+    std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt")
+}
+
+/// The TLS settings of a carrier link (`None` without `tls = true`): the CA file read, the
+/// name checked being `server_name`, or `host` without it.
+///
+/// # Errors
+/// The CA file cannot be read or holds no certificate, or the name is not valid.
+pub(crate) fn client_tls(
+    enabled: bool,
+    ca_file: &std::path::Path,
+    server_name: Option<&str>,
+    host: &str,
+) -> Result<Option<richmond_drivers::tls::Tls>, String> {
+    if !enabled {
+        return Ok(None);
+    }
+    let pem =
+        std::fs::read(ca_file).map_err(|e| format!("tls_ca_file {}: {e}", ca_file.display()))?;
+    richmond_drivers::tls::Tls::new(server_name.unwrap_or(host), &pem)
+        .map(Some)
+        .map_err(|e| format!("tls ({}): {e}", ca_file.display()))
+}
 
 /// Counts one message of transport `id`.
 pub(crate) fn count(id: &str, direction: &'static str, kind: &'static str) {

@@ -82,7 +82,7 @@ pub fn spawn_all(
 ) -> anyhow::Result<()> {
     for (id, t) in &config.transports {
         match t {
-            TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake),
+            TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake)?,
             TransportConfig::Smpp(c) => smpp::spawn(id, c, ctx, tracker, intake)?,
             TransportConfig::Modem(c) => modem::spawn(id, c, ctx, tracker, intake),
         }

@@ -10,8 +10,8 @@ fn self_signed() -> (String, String) {
     (made.cert.pem(), made.key_pair.serialize_pem())
 }
 
-fn tls_server(cert: &str, key: &str) -> richmond_drivers::smpp::TlsServer {
-    richmond_drivers::smpp::TlsServer::new(cert.as_bytes(), key.as_bytes()).expect("tls server")
+fn tls_server(cert: &str, key: &str) -> richmond_drivers::tls::TlsServer {
+    richmond_drivers::tls::TlsServer::new(cert.as_bytes(), key.as_bytes()).expect("tls server")
 }
 
 async fn metric_reaches(gw: &Gateway, want: &str) -> String {

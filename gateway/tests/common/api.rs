@@ -325,14 +325,14 @@ pub async fn callback_receiver(
 /// [`callback_receiver`] over TLS, serving the certificate of `tls`.
 pub async fn callback_receiver_tls(
     script: Vec<u16>,
-    tls: richmond_drivers::smpp::TlsServer,
+    tls: richmond_drivers::tls::TlsServer,
 ) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
     receiver(script, Some(tls)).await
 }
 
 async fn receiver(
     script: Vec<u16>,
-    tls: Option<richmond_drivers::smpp::TlsServer>,
+    tls: Option<richmond_drivers::tls::TlsServer>,
 ) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -401,7 +401,7 @@ pub async fn serve(
             let read = |p: &std::path::Path| {
                 std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
             };
-            let server = richmond_drivers::smpp::TlsServer::new(&read(cert)?, &read(key)?)
+            let server = richmond_drivers::tls::TlsServer::new(&read(cert)?, &read(key)?)
                 .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
             Some(server)
         }

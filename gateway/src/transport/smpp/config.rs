@@ -147,15 +147,11 @@ pub struct SmppConfig {
     pub tls: bool,
     /// The CA certificates (PEM) trusted for the SMSC's certificate: the system bundle by
     /// default, or the SMSC's own CA.
-    #[serde(default = "system_cas")]
+    #[serde(default = "crate::transport::common::system_cas")]
     pub tls_ca_file: PathBuf,
     /// The name checked against the SMSC's certificate (default: `host`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_server_name: Option<String>,
-}
-
-fn system_cas() -> PathBuf {
-    PathBuf::from("/etc/ssl/certs/ca-certificates.crt")
 }
 
 const fn one() -> usize {
@@ -288,15 +284,12 @@ impl SmppConfig {
     /// # Errors
     /// The CA file cannot be read or holds no certificate, or the name is not valid.
     pub fn tls_settings(&self) -> Result<Option<Tls>, String> {
-        if !self.tls {
-            return Ok(None);
-        }
-        let pem = std::fs::read(&self.tls_ca_file)
-            .map_err(|e| format!("tls_ca_file {}: {e}", self.tls_ca_file.display()))?;
-        let name = self.tls_server_name.as_deref().unwrap_or(&self.host);
-        Tls::new(name, &pem)
-            .map(Some)
-            .map_err(|e| format!("tls ({}): {e}", self.tls_ca_file.display()))
+        crate::transport::common::client_tls(
+            self.tls,
+            &self.tls_ca_file,
+            self.tls_server_name.as_deref(),
+            &self.host,
+        )
     }
 
     /// The alphabet `data_coding` 0 stands for.

@@ -78,6 +78,16 @@ pub struct SsmiConfig {
     /// Longest accepted SSMI line in bytes.
     #[serde(default = "default_max_line")]
     pub max_line_bytes: usize,
+    /// SSMI over TLS (a TLS port in front of the TruTeq server).
+    #[serde(default)]
+    pub tls: bool,
+    /// The CA certificates (PEM) trusted for the server's certificate: the system bundle by
+    /// default, or the server's own CA.
+    #[serde(default = "crate::transport::common::system_cas")]
+    pub tls_ca_file: PathBuf,
+    /// The name checked against the server's certificate (default: `host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_server_name: Option<String>,
 }
 
 fn default_link_check() -> u64 {
@@ -181,6 +191,7 @@ impl SsmiConfig {
         if self.sms_address.contains([',', '\r', '\n']) {
             return Err("sms_address: no commas or line breaks".into());
         }
+        self.tls_settings()?;
         Ok(())
     }
 
@@ -192,8 +203,24 @@ impl SsmiConfig {
         }
     }
 
+    /// The TLS settings of the link (`None` without `tls = true`), with the CA file read.
+    ///
+    /// # Errors
+    /// The CA file cannot be read or holds no certificate, or the name is not valid.
+    pub fn tls_settings(&self) -> Result<Option<richmond_drivers::tls::Tls>, String> {
+        crate::transport::common::client_tls(
+            self.tls,
+            &self.tls_ca_file,
+            self.tls_server_name.as_deref(),
+            &self.host,
+        )
+    }
+
     /// The driver's task settings for transport `id`.
-    pub fn task_config(&self, id: &str) -> TaskConfig {
+    ///
+    /// # Errors
+    /// The TLS settings cannot be made (see [`Self::tls_settings`]).
+    pub fn task_config(&self, id: &str) -> Result<TaskConfig, String> {
         let password = self
             .password
             .as_ref()
@@ -208,6 +235,7 @@ impl SsmiConfig {
         let mut task = TaskConfig::new(format!("{}:{}", self.host, self.port), id, session);
         task.charset = self.charset();
         task.max_line_bytes = self.max_line_bytes;
-        task
+        task.tls = self.tls_settings()?;
+        Ok(task)
     }
 }

@@ -175,8 +175,11 @@ pub(crate) fn spawn(
     ctx: &Context,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) {
-    let (handle, events, task) = client(config.task_config(id), config.max_in_flight);
+) -> anyhow::Result<()> {
+    let task_config = config
+        .task_config(id)
+        .map_err(|e| anyhow::anyhow!("transports.{id}: {e}"))?;
+    let (handle, events, task) = client(task_config, config.max_in_flight);
     let shared = Arc::new(Shared {
         id: id.to_owned(),
         config: config.clone(),
@@ -203,4 +206,5 @@ pub(crate) fn spawn(
     });
     tracker.spawn(inbound::run(shared.clone(), events));
     tracker.spawn(outbound::run(shared, handle, intake.clone(), stop_driver));
+    Ok(())
 }

@@ -1,10 +1,10 @@
-//! Optional TLS for SMPP connections (rustls with the ring provider, TLS 1.2 and 1.3): the
-//! ESME side trusts the CA certificates of a PEM bundle (the system bundle, or the SMSC's own
-//! CA for a private one) and checks the SMSC's name; the SMSC side (the simulator) serves a
-//! certificate chain and key from PEM.
+//! Optional TLS for carrier links, SMPP and SSMI (rustls with the ring provider, TLS 1.2 and
+//! 1.3): the client side trusts the CA certificates of a PEM bundle (the system bundle, or
+//! the peer's own CA for a private one) and checks the peer's name; the server side (the
+//! simulators) serves a certificate chain and key from PEM.
 //!
-//! Reference: SMPP 3.4 has no TLS of its own; operators run SMPP over TLS on a separate port
-//! (reference/smpp.md, "Transport"). Not handled here: client certificates.
+//! Reference: neither SMPP 3.4 nor SSMI has TLS of its own; operators run them over TLS on a
+//! separate port (reference/smpp.md, "Transport"). Not handled here: client certificates.
 
 use std::fmt;
 use std::io;
