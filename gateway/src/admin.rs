@@ -120,17 +120,16 @@ async fn ready(State(st): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-/// Serves the admin routes on `listener` until `stop` is cancelled. Also runs the exporter's
-/// periodic upkeep.
-///
-/// # Errors
-/// When the server fails.
+/// Serves the admin routes on `listener` until `stop` is cancelled, over TLS with `tls`
+/// (bounded like the API's front door: 10 s to send a header, 256 connections). Also runs the
+/// exporter's periodic upkeep.
 pub async fn serve(
     listener: TcpListener,
     metrics: PrometheusHandle,
     readiness: Readiness,
+    tls: Option<Arc<crate::listener_tls::ListenerTls>>,
     stop: CancellationToken,
-) -> std::io::Result<()> {
+) {
     let upkeep = metrics.clone();
     let upkeep_stop = stop.clone();
     tokio::spawn(async move {
@@ -142,7 +141,11 @@ pub async fn serve(
             }
         }
     });
-    axum::serve(listener, router(metrics, readiness))
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+    let limits = crate::api::listener::Limits {
+        header_timeout: std::time::Duration::from_secs(10),
+        max_connections: 256,
+        tls,
+        gauge: "richmond_admin_connections",
+    };
+    crate::api::listener::serve(listener, router(metrics, readiness), limits, stop).await;
 }

@@ -67,13 +67,21 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     let listener = tokio::net::TcpListener::bind(config.admin.address)
         .await
         .with_context(|| format!("admin.address {}: cannot listen", config.admin.address))?;
+    let admin_tls = crate::listener_tls::ListenerTls::new(
+        "admin",
+        config.admin.tls_cert_file.as_deref(),
+        config.admin.tls_key_file.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let admin_task = tokio::spawn(admin::serve(
         listener,
         metrics,
         readiness.clone(),
+        admin_tls.clone(),
         stop_admin.clone(),
     ));
-    tracing::info!(message = "Admin listener up.", address = %config.admin.address);
+    tracing::info!(message = "Admin listener up.", address = %config.admin.address, tls = admin_tls.is_some());
+    let mut certificates: Vec<_> = admin_tls.into_iter().collect();
 
     let bus = open_bus(&config)?;
     if let BusConfig::Embedded(_) = &config.bus {
@@ -134,7 +142,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         &intake,
     )?;
     if let Some(api) = &config.api {
-        crate::api::spawn(api, &bus, &store, &tracker, &intake).await?;
+        certificates.extend(crate::api::spawn(api, &bus, &store, &tracker, &intake).await?);
     }
     tracker.close();
     tracing::info!(
@@ -142,14 +150,14 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         transports = config.transports.len()
     );
 
-    wait_for_signal().await?;
+    wait_for_signal(&certificates).await?;
     tracing::info!(
         message = "Draining.",
         deadline_seconds = config.shutdown.drain_timeout_seconds
     );
     readiness.start_draining();
     tokio::spawn(async {
-        if wait_for_signal().await.is_ok() {
+        if wait_for_signal(&[]).await.is_ok() {
             eprintln!("richmond: second signal, exiting at once");
             std::process::exit(i32::from(exit::FAILURE));
         }
@@ -200,7 +208,10 @@ async fn watch_health(bus: Bus, store: Store, readiness: Readiness, stop: Cancel
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Waits for SIGTERM or SIGINT; a SIGHUP meanwhile reloads the listeners' `certificates`.
+async fn wait_for_signal(
+    certificates: &[std::sync::Arc<crate::listener_tls::ListenerTls>],
+) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -208,7 +219,12 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         tokio::select! {
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
-            _ = hup.recv() => tracing::warn!(message = "SIGHUP ignored: reload is not supported; restart to apply a new config."),
+            _ = hup.recv() => {
+                for c in certificates {
+                    c.reload();
+                }
+                tracing::warn!(message = "SIGHUP: listener certificates re-read; the rest of the config applies only after a restart.", certificates = certificates.len());
+            }
         }
     }
 }

@@ -60,6 +60,11 @@ fn default_data_dir() -> PathBuf {
 pub struct AdminConfig {
     #[serde(default = "default_admin_address")]
     pub address: SocketAddr,
+    /// Serve HTTPS: the certificate chain (PEM; re-read on SIGHUP) and its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 fn default_admin_address() -> SocketAddr {
@@ -70,6 +75,8 @@ impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             address: default_admin_address(),
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -313,6 +320,12 @@ impl Config {
         if let Some(api) = &self.api {
             api.validate(self.admin.address).map_err(invalid)?;
         }
+        crate::listener_tls::check(
+            "admin",
+            self.admin.tls_cert_file.as_deref(),
+            self.admin.tls_key_file.as_deref(),
+        )
+        .map_err(invalid)?;
         Ok(())
     }
 

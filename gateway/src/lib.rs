@@ -23,6 +23,7 @@ pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod listener_tls;
 pub mod process_metrics;
 pub mod simulate;
 pub mod store;

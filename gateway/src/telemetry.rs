@@ -159,6 +159,15 @@ fn describe() {
         "HTTP API requests refused with 429 by the per-account rate limit."
     );
     describe_gauge!("richmond_api_connections", "Open HTTP API connections.");
+    describe_gauge!("richmond_admin_connections", "Open admin listener connections.");
+    describe_counter!(
+        "richmond_listener_tls_failures_total",
+        "TLS handshakes on the API or admin listener that failed or timed out."
+    );
+    describe_counter!(
+        "richmond_listener_tls_reloads_total",
+        "Certificate reloads of the API or admin listener on SIGHUP (ok, failed)."
+    );
     describe_counter!(
         "richmond_api_accept_errors_total",
         "Failed accepts on the API listener (e.g. out of file descriptors)."

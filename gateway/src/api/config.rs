@@ -99,6 +99,12 @@ pub struct ApiConfig {
     /// PEM bundle of the CAs trusted for `https://` callbacks instead of the system's roots.
     #[serde(default)]
     pub callback_tls_ca_file: Option<PathBuf>,
+    /// Serve HTTPS: the certificate chain (PEM; re-read on SIGHUP) ...
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// ... and its private key (PEM).
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// One `[[api.accounts]]` entry.
@@ -385,6 +391,11 @@ impl ApiConfig {
         }
         super::callback_policy::Policy::new(&self.callback_allowed_networks)
             .map_err(|m| format!("api.callback_allowed_networks: {m}"))?;
+        crate::listener_tls::check(
+            "api",
+            self.tls_cert_file.as_deref(),
+            self.tls_key_file.as_deref(),
+        )?;
         if !(1..=10_000_000).contains(&self.callback_queue_max) {
             return Err("api.callback_queue_max: must be 1 to 10000000".into());
         }

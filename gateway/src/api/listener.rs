@@ -5,9 +5,13 @@
 //! long — and, per request ([`read_body`]), at most `api.max_concurrent_requests` handled at
 //! once and the body read within `api.request_timeout_seconds` and `api.max_body_bytes`.
 //!
+//! With TLS ([`crate::listener_tls`]) the handshake runs in the connection's own task and
+//! must finish within the header timeout too (a failed one is counted in
+//! `richmond_listener_tls_failures_total{listener}`). The admin listener is served the same
+//! way.
+//!
 //! Written on hyper's connection builder rather than `axum::serve`, which has no header-read
-//! timeout or connection cap. Does not handle: TLS (put a proxy in front), routing
-//! (see `super`).
+//! timeout or connection cap. Does not handle: routing (see `super`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,16 +28,21 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ApiError;
+use crate::listener_tls::ListenerTls;
 
 /// The source address of a request's connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub(crate) std::net::IpAddr);
 
-/// The front door's bounds, from `[api]`.
-#[derive(Debug, Clone, Copy)]
+/// The front door's bounds, from `[api]`, and its TLS.
+#[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub(crate) header_timeout: Duration,
     pub(crate) max_connections: usize,
+    /// Serve TLS with this certificate (reloadable), or plain HTTP.
+    pub(crate) tls: Option<Arc<ListenerTls>>,
+    /// The gauge of open connections (`richmond_api_connections`, `richmond_admin_connections`).
+    pub(crate) gauge: &'static str,
 }
 
 /// Serves `app` on `listener` until `stop`; then stops accepting, lets each connection finish
@@ -76,31 +85,70 @@ pub(crate) async fn serve(
             async move { tower_service::Service::call(&mut app, request).await }
         });
         let stop = stop.clone();
-        metrics::gauge!("richmond_api_connections").increment(1.0);
+        let (header_timeout, tls, gauge) =
+            (limits.header_timeout, limits.tls.clone(), limits.gauge);
         tracker.spawn(async move {
             let _permit = permit;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                () = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
+            let Some(tls) = tls else {
+                return connection(TokioIo::new(stream), service, header_timeout, gauge, stop).await;
             };
-            if let Err(e) = result {
-                tracing::debug!(message = "API connection ended with an error.", error = %e);
-            }
-            metrics::gauge!("richmond_api_connections").decrement(1.0);
+            let server = tls.server();
+            let handshake = tokio::time::timeout(header_timeout, server.accept(stream));
+            let stream = tokio::select! {
+                done = handshake => match done {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        metrics::counter!("richmond_listener_tls_failures_total", "listener" => tls.listener()).increment(1);
+                        return tracing::debug!(message = "TLS handshake failed.", listener = tls.listener(), error = %e);
+                    }
+                    Err(_) => {
+                        metrics::counter!("richmond_listener_tls_failures_total", "listener" => tls.listener()).increment(1);
+                        return;
+                    }
+                },
+                () = stop.cancelled() => return,
+            };
+            connection(TokioIo::new(stream), service, header_timeout, gauge, stop).await;
         });
     }
     tracker.close();
     tracker.wait().await;
+}
+
+/// Serves one connection until it ends or `stop` (then its request in progress finishes).
+async fn connection<I, S>(
+    io: I,
+    service: S,
+    header_timeout: Duration,
+    gauge: &'static str,
+    stop: CancellationToken,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming> + Send,
+    S::Future: Send,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    metrics::gauge!(gauge).increment(1.0);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(message = "Connection ended with an error.", error = %e);
+    }
+    metrics::gauge!(gauge).decrement(1.0);
 }
 
 /// Per-request bounds, shared by every connection of one listener.

@@ -188,7 +188,13 @@ pub async fn spawn(
     store: &Store,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Arc<crate::listener_tls::ListenerTls>>> {
+    let tls = crate::listener_tls::ListenerTls::new(
+        "api",
+        config.tls_cert_file.as_deref(),
+        config.tls_key_file.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let tcp = listen(config.address)
         .with_context(|| format!("api.address {}: cannot listen", config.address))?;
     let state = ApiState {
@@ -225,9 +231,11 @@ pub async fn spawn(
     let limits = listener::Limits {
         header_timeout: Duration::from_secs(config.header_timeout_seconds),
         max_connections: config.max_connections,
+        tls: tls.clone(),
+        gauge: "richmond_api_connections",
     };
     let app = router(state);
     tracker.spawn(listener::serve(tcp, app, limits, intake.clone()));
-    tracing::info!(message = "API listener up.", address = %config.address, transports = config.transports.len());
-    Ok(())
+    tracing::info!(message = "API listener up.", address = %config.address, transports = config.transports.len(), tls = tls.is_some());
+    Ok(tls)
 }

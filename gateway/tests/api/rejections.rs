@@ -144,7 +144,7 @@ async fn bad_input_is_a_400_naming_the_field_and_sends_nothing() {
     }
     cases.push((
         "/api/v1/account/callbacks.json".into(),
-        form(&[("sms_received", "https://example.invalid/mo")]),
+        form(&[("sms_received", "ftp://example.invalid/mo")]),
         FORM,
         "sms_received",
     ));
@@ -161,6 +161,7 @@ async fn bad_input_is_a_400_naming_the_field_and_sends_nothing() {
         "http://[::1]:9464/metrics",
         "http://10.0.0.1/mo",
         "http://user:secret@receiver.example.com/mo",
+        "https://169.254.169.254/latest/meta-data/",
     ] {
         cases.push((
             "/api/v1/account/callbacks.json".into(),
