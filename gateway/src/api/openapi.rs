@@ -133,7 +133,7 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
     let callbacks = with_responses(
         json!({
             "summary": "Set the account's callback URLs",
-            "description": "Replaces both URLs (absent or empty: none). Inbound messages are POSTed as JSON to `sms_received`, status changes from nacks and delivery reports to `sms_receipt`, retried with backoff until a 2xx answer (bounded attempts). Only http:// URLs are taken.",
+            "description": "Replaces both URLs (absent or empty: none). Inbound messages are POSTed as JSON to `sms_received`, status changes from nacks and delivery reports to `sms_receipt`, retried with backoff until a 2xx answer (bounded attempts). http:// and https:// URLs are taken (https receivers verified); internal addresses are refused unless allowed by the operator.",
             "operationId": "setCallbacks",
             "requestBody": body("Callbacks", &[]),
         }),
@@ -151,8 +151,8 @@ pub(crate) fn document(config: &ApiConfig) -> Value {
         json!({"type": "string", "pattern": SENDER, "description": "An MSISDN or short code."});
     let nullable_url = json!({
         "type": "string", "nullable": true, "maxLength": 2048,
-        "pattern": r"^(http://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)?$",
-        "description": "An absolute http:// URL (https is refused), or empty for none."
+        "pattern": r"^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)?$",
+        "description": "An absolute http:// or https:// URL, or empty for none."
     });
     json!({
         "openapi": "3.0.3",
