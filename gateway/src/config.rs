@@ -302,7 +302,10 @@ impl Config {
                 "store.cache_bytes: 1048576 (1 MiB) to 68719476736 (64 GiB)".into(),
             ));
         }
-        if let StoreConfig::Redis { url, .. } = &self.store {
+        if let StoreConfig::Redis {
+            url, tls_ca_file, ..
+        } = &self.store
+        {
             let Some(url) = url else {
                 return Err(invalid(
                     "store.url: required when store.type = \"redis\"".into(),
@@ -310,11 +313,31 @@ impl Config {
             };
             // Never a silent fallback: a scheme this build cannot honour is refused here.
             let scheme = url.expose().split_once("://").map_or("", |(s, _)| s);
-            if !matches!(scheme, "redis" | "unix" | "redis+unix") {
+            if !matches!(scheme, "redis" | "rediss" | "unix" | "redis+unix") {
                 return Err(invalid(format!(
-                    "store.url: scheme {scheme:?} is not supported by this build (redis:// or \
-                     unix://; for TLS to Redis run a TLS tunnel such as stunnel on loopback)"
+                    "store.url: scheme {scheme:?} is not supported (redis://, rediss:// for \
+                     TLS, or unix://)"
                 )));
+            }
+            if url.expose().contains("#insecure") {
+                return Err(invalid(
+                    "store.url: #insecure (no certificate check) is not accepted; give the \
+                     server's CA in store.tls_ca_file"
+                        .into(),
+                ));
+            }
+            if let Some(f) = tls_ca_file {
+                if scheme != "rediss" {
+                    return Err(invalid(
+                        "store.tls_ca_file: set, but store.url is not rediss://".into(),
+                    ));
+                }
+                std::fs::read(f).map_err(|e| {
+                    invalid(format!(
+                        "store.tls_ca_file: cannot read {}: {e}",
+                        f.display()
+                    ))
+                })?;
             }
         }
         if let Some(api) = &self.api {

@@ -159,7 +159,10 @@ fn describe() {
         "HTTP API requests refused with 429 by the per-account rate limit."
     );
     describe_gauge!("richmond_api_connections", "Open HTTP API connections.");
-    describe_gauge!("richmond_admin_connections", "Open admin listener connections.");
+    describe_gauge!(
+        "richmond_admin_connections",
+        "Open admin listener connections."
+    );
     describe_counter!(
         "richmond_listener_tls_failures_total",
         "TLS handshakes on the API or admin listener that failed or timed out."

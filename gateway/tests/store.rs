@@ -11,9 +11,13 @@ use richmond::store::redis::RedisStore;
 async fn stores() -> Vec<(Store, &'static str, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let redb = RedbStore::open(&dir.path().join("store.redb")).unwrap();
-    let redis = RedisStore::connect(&common::redis_url(), &format!("{}:", common::unique("t")))
-        .await
-        .unwrap();
+    let redis = RedisStore::connect(
+        &common::redis_url(),
+        &format!("{}:", common::unique("t")),
+        None,
+    )
+    .await
+    .unwrap();
     vec![
         (Store::Redb(redb), "redb", Some(dir)),
         (Store::Redis(redis), "redis", None),
@@ -122,12 +126,12 @@ async fn redb_survives_a_restart_and_redis_is_shared() {
     // Two gateway instances sharing Redis see each other's entries.
     let prefix = format!("{}:", common::unique("shared"));
     let a = Store::Redis(
-        RedisStore::connect(&common::redis_url(), &prefix)
+        RedisStore::connect(&common::redis_url(), &prefix, None)
             .await
             .unwrap(),
     );
     let b = Store::Redis(
-        RedisStore::connect(&common::redis_url(), &prefix)
+        RedisStore::connect(&common::redis_url(), &prefix, None)
             .await
             .unwrap(),
     );
@@ -145,7 +149,7 @@ async fn redb_survives_a_restart_and_redis_is_shared() {
 async fn an_unavailable_store_is_a_clear_error() {
     // Nothing listens on this port: connecting fails and names the server, without the password.
     let url = format!("redis://:s3cret@127.0.0.1:{}/", common::free_port());
-    let Err(e) = RedisStore::connect(&url, "x:").await else {
+    let Err(e) = RedisStore::connect(&url, "x:", None).await else {
         panic!("connected to nothing")
     };
     let text = e.to_string();
@@ -247,4 +251,29 @@ async fn sorted_indexes_range_move_trim_and_expire() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn rediss_is_tls_verified_against_the_given_ca() {
+    let url = common::env("RICHMOND_TEST_REDISS_URL");
+    let ca = std::path::PathBuf::from(common::env("RICHMOND_TEST_TLS_CA"));
+    let prefix = format!("{}:", common::unique("tls"));
+    let store = RedisStore::connect(&url, &prefix, Some(&ca))
+        .await
+        .expect("rediss with the server's CA");
+    let store = Store::Redis(store);
+    store
+        .put("k", b"over tls", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("k").await.unwrap().as_deref(),
+        Some(&b"over tls"[..])
+    );
+    // The system's roots do not know the test CA: the handshake fails, nothing is sent.
+    let refused = RedisStore::connect(&url, &prefix, None).await;
+    let Err(e) = refused else {
+        panic!("an untrusted server was accepted")
+    };
+    assert!(e.to_string().contains("localhost"), "{e}");
 }

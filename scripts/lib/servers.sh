@@ -9,7 +9,9 @@
 #   start_rabbitmq       start the node described by the exported env and wait until it answers
 #   stop_rabbitmq        stop it, kill what is left of it and its private epmd
 #   rabbitmq_ctl ARGS    rabbitmqctl -n "$RABBITMQ_NODENAME" ARGS, as the node's user and cookie
-#   start_redis DIR      start redis-server on a free port, data in DIR; exports REDIS_TEST_PORT
+#   start_redis DIR [TLS_DIR]  start redis-server on a free port, data in DIR; exports
+#                        REDIS_TEST_PORT (and, with TLS_DIR from make_test_certs, a TLS port
+#                        REDIS_TEST_TLS_PORT)
 #   stop_redis           shut it down (nosave) and kill the pid if it lingers
 
 # Print N distinct free loopback TCP ports (all bound at once, so they differ).
@@ -151,13 +153,20 @@ stop_rabbitmq() {
 }
 
 start_redis() {
-  local dir=$1 i
+  local dir=$1 tls_dir=${2:-} i tls=()
   mkdir -p "$dir"
   export REDIS_TEST_PORT REDIS_TEST_DIR=$dir
   REDIS_TEST_PORT=$(free_ports 1)
+  if [[ -n $tls_dir ]]; then
+    export REDIS_TEST_TLS_PORT
+    REDIS_TEST_TLS_PORT=$(free_ports 1)
+    tls=(--tls-port "$REDIS_TEST_TLS_PORT" --tls-cert-file "$tls_dir/server.pem"
+      --tls-key-file "$tls_dir/server.key" --tls-ca-cert-file "$tls_dir/ca.pem"
+      --tls-auth-clients no)
+  fi
   redis-server --port "$REDIS_TEST_PORT" --bind 127.0.0.1 --dir "$dir" --save '' \
     --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-    >/dev/null
+    "${tls[@]}" >/dev/null
   for ((i = 0; i < 150; i++)); do
     [[ $(redis-cli -p "$REDIS_TEST_PORT" ping 2>/dev/null) == PONG ]] && return 0
     sleep 0.2

@@ -148,6 +148,10 @@ pub enum StoreConfig {
         /// Key prefix, so several deployments can share one Redis.
         #[serde(default = "default_redis_prefix")]
         key_prefix: String,
+        /// With `rediss://`: the CA certificates (PEM) trusted for the server's certificate
+        /// instead of the system's roots.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tls_ca_file: Option<PathBuf>,
     },
 }
 

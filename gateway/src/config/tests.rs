@@ -288,7 +288,19 @@ fn bus_and_store_schemes_the_build_cannot_honour_are_refused() {
             false,
             "bus.tls_cert_file",
         ),
-        ("[store]\ntype = \"redis\"\nurl = \"rediss://h/\"\n".to_owned(), false, "store.url"),
+        ("[store]\ntype = \"redis\"\nurl = \"rediss://h/\"\n".to_owned(), true, ""),
+        (
+            "[store]\ntype = \"redis\"\nurl = \"rediss://u:p@h/#insecure\"\n".to_owned(),
+            false,
+            "#insecure",
+        ),
+        (
+            "[store]\ntype = \"redis\"\nurl = \"redis://h/\"\ntls_ca_file = \"/etc/hostname\"\n"
+                .to_owned(),
+            false,
+            "store.tls_ca_file",
+        ),
+        ("[store]\ntype = \"redis\"\nurl = \"http://h/\"\n".to_owned(), false, "store.url"),
         ("[store]\ntype = \"redis\"\nurl = \"redis://h/\"\n".to_owned(), true, ""),
     ] {
         let p = write(&dir, "a.toml", &text);

@@ -93,13 +93,16 @@ impl Store {
             )
             .map(Self::Redb),
             StoreConfig::Redis {
-                url, key_prefix, ..
+                url,
+                key_prefix,
+                tls_ca_file,
+                ..
             } => {
                 let url = url
                     .as_ref()
                     .map(|s| s.expose().to_owned())
                     .unwrap_or_default();
-                redis::RedisStore::connect(&url, key_prefix)
+                redis::RedisStore::connect(&url, key_prefix, tls_ca_file.as_deref())
                     .await
                     .map(Self::Redis)
             }

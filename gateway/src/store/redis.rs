@@ -1,6 +1,8 @@
 //! The shared state store: a Redis server, through the `redis` crate's tokio connection
 //! manager (which reconnects by itself). Keys get the configured prefix; expiries are native
-//! (`PX` / `PEXPIRE`), so several gateway instances see one consistent state.
+//! (`PX` / `PEXPIRE`), so several gateway instances see one consistent state. `rediss://` is
+//! TLS (rustls), the server's certificate verified against the system's roots or only
+//! `store.tls_ca_file`.
 
 use std::time::Duration;
 
@@ -25,13 +27,30 @@ impl RedisStore {
     ///
     /// # Errors
     /// When the URL is invalid or the server does not answer.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        tls_ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, StoreError> {
         let location = crate::config::redact_url(url);
         let err = |e: redis::RedisError| StoreError::Unavailable {
             location: location.clone(),
             detail: e.to_string(),
         };
-        let client = redis::Client::open(url).map_err(err)?;
+        let client = match tls_ca_file {
+            None => redis::Client::open(url).map_err(err)?,
+            Some(f) => {
+                let pem = std::fs::read(f).map_err(|e| StoreError::Unavailable {
+                    location: location.clone(),
+                    detail: format!("store.tls_ca_file {}: {e}", f.display()),
+                })?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certs).map_err(err)?
+            }
+        };
         let conn = ConnectionManager::new(client).await.map_err(err)?;
         Ok(Self {
             conn,
