@@ -269,6 +269,14 @@ fn describe_transports() {
         "PDUs from the SMSC that did not decode (answered with generic_nack), by error code."
     );
     describe_counter!(
+        "richmond_smpp_unmatched_responses_total",
+        "SMPP responses whose sequence number matched nothing outstanding (ignored)."
+    );
+    describe_counter!(
+        "richmond_smpp_bad_udh_total",
+        "MO with esm_class UDHI whose header does not parse (delivered as text, header included)."
+    );
+    describe_counter!(
         "richmond_smpp_receipts_total",
         "Delivery receipts: matched to a message, unmatched (unknown id) or unparsed."
     );

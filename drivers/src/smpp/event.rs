@@ -68,6 +68,14 @@ pub enum Event {
         /// Why.
         error: DecodeError,
     },
+    /// A response whose sequence number matches nothing outstanding (late after a time-out,
+    /// or invented by the SMSC): ignored. The bind stays up.
+    UnmatchedResponse {
+        /// Its command id.
+        command_id: u32,
+        /// Its sequence number.
+        sequence_number: u32,
+    },
 }
 
 /// Why a connection ended.

@@ -126,6 +126,29 @@ impl Outbound {
         }
     }
 
+    /// Whether a response with `command_id` can answer request `seq` (its own response, or
+    /// `generic_nack`): an SMSC that answers a submit's number with a deliver_sm_resp does
+    /// not resolve the submit.
+    pub(crate) fn answers(&self, seq: u32, command_id: u32) -> bool {
+        use richmond_codecs::smpp::pdu::{RESPONSE_BIT, id};
+        let Some(o) = self.tracked.get(&seq) else {
+            return false;
+        };
+        command_id == id::GENERIC_NACK
+            || match o.kind {
+                Kind::Bind => [
+                    id::BIND_RECEIVER,
+                    id::BIND_TRANSMITTER,
+                    id::BIND_TRANSCEIVER,
+                ]
+                .iter()
+                .any(|bind| command_id == bind | RESPONSE_BIT),
+                Kind::EnquireLink => command_id == id::ENQUIRE_LINK_RESP,
+                Kind::Unbind => command_id == id::UNBIND_RESP,
+                Kind::Submit { .. } => command_id == id::SUBMIT_SM_RESP,
+            }
+    }
+
     pub(crate) fn take(&mut self, seq: u32) -> Option<Outstanding> {
         let outstanding = self.tracked.remove(&seq)?;
         self.forget(seq, &outstanding);

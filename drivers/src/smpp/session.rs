@@ -291,10 +291,23 @@ impl Session {
         frame: &Bytes,
         now: Instant,
     ) {
-        let Some(outstanding) = self.out.take(header.sequence_number) else {
-            return; // late (already timed out) or unknown: nothing to do
+        let answers = self.out.answers(header.sequence_number, header.command_id);
+        let Some(outstanding) = answers
+            .then(|| self.out.take(header.sequence_number))
+            .flatten()
+        else {
+            // Late (already timed out) or unknown: reported, nothing else to do.
+            self.events.push_back(Event::UnmatchedResponse {
+                command_id: header.command_id,
+                sequence_number: header.sequence_number,
+            });
+            return;
         };
-        let status = header.command_status;
+        // A generic_nack says the request was not understood, whatever its status.
+        let status = match header.command_status {
+            status::ROK if header.command_id == id::GENERIC_NACK => status::RSYSERR,
+            s => s,
+        };
         match outstanding.kind {
             Kind::Bind => {
                 if status == status::ROK && header.command_id != id::GENERIC_NACK {

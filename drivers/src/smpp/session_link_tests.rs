@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use richmond_codecs::smpp::pdu::{self, MAX_SEQUENCE_NUMBER, id};
 use richmond_codecs::smpp::status;
 
@@ -35,7 +35,14 @@ fn response_timeout_then_a_late_response_is_ignored() {
         )]
     );
     session.handle_frame(submit_resp(seq, "late"), t0 + timeout + SECOND);
-    assert!(events(&mut session).is_empty());
+    // Reported (counted by the task), nothing else.
+    assert_eq!(
+        events(&mut session),
+        [Event::UnmatchedResponse {
+            command_id: 0x8000_0004,
+            sequence_number: seq
+        }]
+    );
     assert!(session.is_bound() && session.can_submit());
 }
 
@@ -280,4 +287,54 @@ fn link_lost_tells_queued_submits_from_those_in_flight() {
     assert_eq!(reason(1), Some(RetryReason::NotSent));
     assert_eq!(reason(2), Some(RetryReason::LinkLost));
     assert!(RetryReason::NotSent.not_taken() && !RetryReason::LinkLost.not_taken());
+}
+
+#[test]
+fn a_response_of_another_kind_does_not_resolve_a_pending_submit() {
+    let t0 = Instant::now();
+    let mut session = bound(t0);
+    session.submit(4, submit_sm("x"), t0).unwrap();
+    let seq = headers(&mut session)[0].sequence_number;
+    // A deliver_sm_resp with the submit's number: reported, the submit still pending.
+    session.handle_frame(frame(id::DELIVER_SM_RESP, 0, seq, &[0]), t0);
+    assert_eq!(
+        events(&mut session),
+        [Event::UnmatchedResponse {
+            command_id: id::DELIVER_SM_RESP,
+            sequence_number: seq
+        }]
+    );
+    session.handle_frame(submit_resp(seq, "abc"), t0);
+    assert_eq!(
+        results(&events(&mut session)),
+        [(
+            4,
+            SubmitOutcome::Accepted {
+                message_id: Bytes::from_static(b"abc")
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_generic_nack_with_status_zero_rejects_the_submit() {
+    let t0 = Instant::now();
+    let mut session = bound(t0);
+    session.submit(5, submit_sm("x"), t0).unwrap();
+    let seq = headers(&mut session)[0].sequence_number;
+    session.handle_frame(frame(id::GENERIC_NACK, 0, seq, &[]), t0);
+    let results = results(&events(&mut session));
+    assert!(
+        matches!(
+            results.as_slice(),
+            [(
+                5,
+                SubmitOutcome::Rejected {
+                    status: status::RSYSERR,
+                    ..
+                }
+            )]
+        ),
+        "{results:?}"
+    );
 }

@@ -388,6 +388,18 @@ impl Pump {
                     counter!("richmond_smpp_malformed_pdus_total", "transport" => transport.clone(), "code" => error.code())
                         .increment(1);
                 }
+                Event::UnmatchedResponse {
+                    command_id,
+                    sequence_number,
+                } => {
+                    warn!(
+                        command_id,
+                        sequence_number, "smpp response to nothing outstanding; ignored"
+                    );
+                    counter!("richmond_smpp_unmatched_responses_total", "transport" => transport.clone())
+                        .increment(1);
+                    continue;
+                }
                 _ => {}
             }
             tokio::select! {

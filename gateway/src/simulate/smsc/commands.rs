@@ -13,7 +13,7 @@ use super::{Outgoing, Sim, conn, sms};
 const HELP: &str = "mo <from> <to> <text…> | mo-ucs2 <from> <to> <text…> | \
 mo-sar <from> <to> <text…> | mo-flood <n> <to> [per_second] | receipt-stat <STAT> | throttle <n> | queue-full <n> | \
 reject <n> <status> | no-response <n> | slow <ms> | disconnect | unbind | malformed | \
-unknown-pdu | truncated | enquire-link | reject-binds on|off | quit";
+unknown-pdu | truncated | raw <hex> | enquire-link | reject-binds on|off | quit";
 
 impl Sim {
     /// Runs one command line.
@@ -96,6 +96,13 @@ impl Sim {
                     _ => Err("no bound connection".into()),
                 }
             }
+            "raw" => match decode_hex(rest) {
+                Some(bytes) => match self.newest(false) {
+                    Some(tx) if tx.send(conn::Cmd::Raw(bytes.into())).is_ok() => Ok(json!({})),
+                    _ => Err("no bound connection".into()),
+                },
+                None => Err("usage: raw <hex> (an even number of hex digits)".into()),
+            },
             _ => Err("unknown command (try help)".into()),
         };
         match result {
@@ -179,4 +186,16 @@ fn parse_number(word: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => word.parse().ok(),
     }
+}
+
+/// Hex digits (spaces allowed) as bytes; `None` when not an even number of hex digits.
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
 }

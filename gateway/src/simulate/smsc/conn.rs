@@ -34,6 +34,8 @@ pub(super) enum Cmd {
     Malformed,
     UnknownPdu,
     Truncated,
+    /// These bytes as they are (`raw <hex>`), in one write.
+    Raw(Bytes),
 }
 
 /// Why the connection ended.
@@ -338,6 +340,7 @@ impl Conn {
                 let seq = self.raw_sequence();
                 self.session.send_raw(sms::truncated(seq));
             }
+            Cmd::Raw(bytes) => self.session.send_raw(bytes),
         }
         self.flush().await
     }

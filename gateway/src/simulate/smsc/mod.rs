@@ -43,13 +43,14 @@
 //! malformed                     a PDU with command_length 8: the ESME's framing is lost
 //! unknown-pdu                   a well-framed PDU with unknown command id 0x00000999
 //! truncated                     a deliver_sm whose body is cut short (framing intact)
+//! raw <hex>                     these bytes as they are, in one write (abuse tests)
 //! enquire-link                  send enquire_link on every bound connection
 //! reject-binds on|off           refuse binds with ESME_RBINDFAIL
 //! help | quit
 //! ```
 //!
 //! `mo*` commands go to the binds that can receive (transceiver or receiver) in turn;
-//! `malformed`, `unknown-pdu` and `truncated` go to the newest bound connection (`truncated`:
+//! `malformed`, `unknown-pdu`, `raw` and `truncated` go to the newest bound connection (`truncated`:
 //! the newest that can receive).
 //!
 //! Events (JSON objects with an `event` key): `listening`, `connected`, `bind`, `unbind`,

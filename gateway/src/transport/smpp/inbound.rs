@@ -311,6 +311,8 @@ pub(super) async fn mo(shared: &Shared, mut m: Inbound) -> u32 {
                 m.payload = rest.to_vec();
             }
             Err(e) => {
+                counter!("richmond_smpp_bad_udh_total", "transport" => shared.id.clone())
+                    .increment(1);
                 tracing::warn!(message = "Bad UDH in an MO; taken as text.", transport = %shared.id, error = %e)
             }
         }
