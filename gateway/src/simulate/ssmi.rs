@@ -15,6 +15,7 @@
 //! binary-mo <msisdn> <hex>           a binary MO SMS (106, pid 0, coding 246)
 //! garbage | unknown | short          a non-SSMI line, an unknown id (999), too few fields
 //! line <text>                        <text> as a raw line (e.g. a late `SSMI,102,1`)
+//! bytes <n> <hex>                    <n> copies of one byte, no line end (abuse tests)
 //! silence                            ignore everything on this connection from now on
 //! logout                             remote logout (199)
 //! disconnect                         drop the connection
@@ -43,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use super::Output;
 
 const HELP: &str = "dial <msisdn> <code> [input ...] | ussd <msisdn> <type> [text] | \
-mo <msisdn> <text> | binary-mo <msisdn> <hex> | garbage | unknown | short | line <text> | silence | logout | \
+mo <msisdn> <text> | binary-mo <msisdn> <hex> | garbage | unknown | short | line <text> | bytes <n> <hex> | silence | logout | \
 disconnect | nack-sms <reason> | seq on|off | dr-code <n> | reject-logins on|off | quit";
 
 /// Options of `richmond simulate ssmi`.
@@ -472,6 +473,23 @@ impl Conn {
             "line" => {
                 // Any raw line (e.g. a NACK that comes too late), then command_done.
                 self.raw(format!("{rest}\r").as_bytes()).await?;
+            }
+            "bytes" => {
+                // <n> copies of one byte (hex), no line end: 10 MB without CR, CR floods.
+                let mut w = rest.split_whitespace();
+                let n = w.next().and_then(|n| n.parse::<usize>().ok());
+                let byte = w.next().and_then(|b| u8::from_str_radix(b, 16).ok());
+                let (Some(n), Some(byte)) = (n.filter(|n| *n <= 100 << 20), byte) else {
+                    self.sim.out.emit(&json!({"event": "command_error", "command": cmd, "error": "usage: bytes <n ≤ 100 MiB> <hex byte>"}));
+                    return Ok(());
+                };
+                let chunk = vec![byte; n.min(64 << 10)];
+                let mut left = n;
+                while left > 0 {
+                    let k = left.min(chunk.len());
+                    self.raw(&chunk[..k]).await?;
+                    left -= k;
+                }
             }
             "garbage" => return self.raw(b"this is not an ssmi line\r").await,
             "unknown" => return self.raw(b"SSMI,999,foo,bar\r").await,

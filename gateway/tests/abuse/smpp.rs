@@ -1,10 +1,9 @@
 //! SMPP: bad PDUs from the SMSC (the simulator's `raw <hex>` writes them as they are).
 
-use std::time::Duration;
 
 use super::app::App;
 use super::procs::{Gateway, Sim};
-use super::{common, no_panic};
+use super::{common, metric, metric_above, no_panic};
 use richmond::bus::Bus;
 
 /// A PDU as hex: header (length computed) and body.
@@ -164,28 +163,6 @@ fn config(id: &str, port: u16) -> String {
     )
 }
 
-async fn metric(gw: &Gateway, name: &str) -> u64 {
-    let text = common::http_get(gw.admin, "/metrics")
-        .await
-        .map(|r| r.1)
-        .unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
-
-async fn metric_above(gw: &Gateway, name: &str, before: u64) {
-    let deadline = tokio::time::Instant::now() + super::procs::PATIENCE;
-    while metric(gw, name).await <= before {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} never rose above {before}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn is_answer(seq: u32) -> impl Fn(&serde_json::Value) -> bool {
     move |e| {
         (e["event"] == "generic_nack" || e["event"] == "deliver_sm_resp") && e["sequence"] == seq
@@ -204,9 +181,9 @@ async fn bad_pdus_from_the_smsc_are_refused_and_counted_and_the_link_carries_on(
     let mut app = App::new(bus, &id).await;
     for (name, writes, expect) in rows() {
         let binds = sim.count(|e| e["event"] == "bind" && e["ok"] == true);
-        let malformed = metric(&gw, "richmond_smpp_malformed_pdus_total").await;
-        let unbinds = metric(&gw, "richmond_smpp_unbinds_total").await;
-        let unmatched = metric(&gw, "richmond_smpp_unmatched_responses_total").await;
+        let malformed = metric(&gw, "richmond_smpp_malformed_pdus_total", "").await;
+        let unbinds = metric(&gw, "richmond_smpp_unbinds_total", "").await;
+        let unmatched = metric(&gw, "richmond_smpp_unmatched_responses_total", "").await;
         for w in &writes {
             sim.cmd_done(&format!("raw {w}")).await;
         }
@@ -214,12 +191,12 @@ async fn bad_pdus_from_the_smsc_are_refused_and_counted_and_the_link_carries_on(
             Expect::Rebind => {
                 sim.expect_total(name, binds + 1, |e| e["event"] == "bind" && e["ok"] == true)
                     .await;
-                metric_above(&gw, "richmond_smpp_unbinds_total", unbinds).await;
+                metric_above(&gw, "richmond_smpp_unbinds_total", "", unbinds).await;
             }
             Expect::Refused(seq) => {
                 let answer = sim.expect(name, is_answer(seq)).await;
                 assert_ne!(answer["status"], 0, "{name}: {answer}");
-                metric_above(&gw, "richmond_smpp_malformed_pdus_total", malformed).await;
+                metric_above(&gw, "richmond_smpp_malformed_pdus_total", "", malformed).await;
             }
             Expect::Status(seq, status) => {
                 let answer = sim.expect(name, is_answer(seq)).await;
@@ -232,7 +209,13 @@ async fn bad_pdus_from_the_smsc_are_refused_and_counted_and_the_link_carries_on(
                 .await;
             }
             Expect::Unmatched => {
-                metric_above(&gw, "richmond_smpp_unmatched_responses_total", unmatched).await;
+                metric_above(
+                    &gw,
+                    "richmond_smpp_unmatched_responses_total",
+                    "",
+                    unmatched,
+                )
+                .await;
             }
             Expect::Delivered(seq) => {
                 let answer = sim.expect(name, is_answer(seq)).await;
@@ -240,7 +223,7 @@ async fn bad_pdus_from_the_smsc_are_refused_and_counted_and_the_link_carries_on(
                 let m = app.inbound().await;
                 assert_eq!(m.from_addr.as_deref(), Some("+27820001111"), "{name}");
                 assert!(
-                    metric(&gw, "richmond_smpp_bad_udh_total").await >= 1,
+                    metric(&gw, "richmond_smpp_bad_udh_total", "").await >= 1,
                     "{name}"
                 );
             }
