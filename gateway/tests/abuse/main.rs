@@ -12,6 +12,7 @@ mod procs;
 #[path = "../support/vumi2.rs"]
 mod vumi2;
 
+mod modem;
 mod smpp;
 mod ssmi;
 

@@ -1,6 +1,5 @@
 //! SMPP: bad PDUs from the SMSC (the simulator's `raw <hex>` writes them as they are).
 
-
 use super::app::App;
 use super::procs::{Gateway, Sim};
 use super::{common, metric, metric_above, no_panic};

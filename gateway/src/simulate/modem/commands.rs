@@ -19,7 +19,7 @@ use richmond_codecs::sms::Method;
 pub(super) const HELP: &str = "mo <from> <text…> | mo16 <from> <text…> | \
 mo-partial <from> <k> <text…> | mo-reversed <from> <text…> | report-status <hex> | \
 cms-error <code> <n> | refuse-delete <n> | hang <n> | hang-esc <n> | noise on|off | storage-full | \
-ussd-encoding text|packed|ucs2 | help | quit";
+ussd-encoding text|packed|ucs2 | raw <text> | urc-flood <n> <line…> | help | quit";
 
 /// Sender of the messages `storage-full` puts in the free slots.
 const FILLER_FROM: &str = "+27820000000";
@@ -95,6 +95,21 @@ impl Modem {
                     Ok(json!({}))
                 }
                 None => Err("usage: ussd-encoding text|packed|ucs2".into()),
+            },
+            // Abuse tests: bytes as they are (`\r`, `\n` written as escapes), even while hung.
+            "raw" => {
+                let text = rest.replace("\\r", "\r").replace("\\n", "\n");
+                self.fx.bytes.extend_from_slice(text.as_bytes());
+                Ok(json!({"bytes": text.len()}))
+            }
+            "urc-flood" => match rest.split_once(' ') {
+                Some((n, line)) if n.parse::<u32>().is_ok_and(|n| n <= 1_000_000) => {
+                    let n: usize = n.parse().unwrap_or(0);
+                    let one = format!("\r\n{line}\r\n");
+                    self.fx.bytes.extend_from_slice(one.repeat(n).as_bytes());
+                    Ok(json!({"lines": n}))
+                }
+                _ => Err("usage: urc-flood <n ≤ 1000000> <line…>".into()),
             },
             _ => Err("unknown command (try help)".into()),
         };

@@ -46,6 +46,9 @@
 //!                               network until `AT+CMGD` frees slots
 //! ussd-encoding text|packed|ucs2  USSD answers as text (DCS 15), packed GSM-7 hex (DCS 15,
 //!                               Huawei) or UCS2 hex (DCS 72)
+//! raw <text>                    <text> on the line as it is (`\r`, `\n` as escapes), even
+//!                               while hung (abuse tests)
+//! urc-flood <n> <line…>         <n> copies of `\r\n<line>\r\n` at once
 //! help | quit
 //! ```
 //!
