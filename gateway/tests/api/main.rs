@@ -10,6 +10,7 @@ mod helpers;
 #[path = "../support/procs.rs"]
 mod procs;
 
+mod abuse;
 mod access;
 mod callback_limits;
 mod callbacks;
