@@ -42,6 +42,16 @@ async fn status_of(
         .unwrap_or(0)
 }
 
+/// A table row: name, method, path, Authorization, form body, the statuses allowed.
+type Row = (
+    &'static str,
+    &'static str,
+    String,
+    Option<String>,
+    Vec<u8>,
+    &'static [u16],
+);
+
 fn basic_of(raw: &str) -> String {
     use base64::Engine as _;
     format!(
@@ -89,7 +99,7 @@ async fn bad_requests_are_refused_with_a_clear_status_and_nothing_is_sent() {
     ]);
     let callbacks = "/api/v1/account/callbacks.json";
     let long_url = format!("http://receiver.example.com/{}", "a".repeat(2048));
-    let rows: Vec<(&str, &str, String, Option<String>, Vec<u8>, &[u16])> = vec![
+    let rows: Vec<Row> = vec![
         (
             "Basic that is not base64",
             "GET",
