@@ -276,6 +276,10 @@ fn describe_transports() {
         "richmond_smpp_bad_udh_total",
         "MO with esm_class UDHI whose header does not parse (delivered as text, header included)."
     );
+    describe_gauge!(
+        "richmond_smpp_unanswered_delivers",
+        "deliver_sm taken from the SMSC and not yet answered (at most max_unanswered_delivers per bind)."
+    );
     describe_counter!(
         "richmond_smpp_receipts_total",
         "Delivery receipts: matched to a message, unmatched (unknown id) or unparsed."

@@ -2,6 +2,8 @@
 
 use super::app::App;
 use super::procs::{Gateway, Sim};
+use std::time::Duration;
+
 use super::{common, metric, metric_above, no_panic};
 use richmond::bus::Bus;
 
@@ -255,6 +257,86 @@ async fn bad_pdus_from_the_smsc_are_refused_and_counted_and_the_link_carries_on(
         .await;
     let (done, _) = app.outcomes(1).await;
     assert_eq!(done[&mt.message_id].0, "nack", "{done:?}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+    no_panic(&gw.logs());
+}
+
+/// The gateway's resident memory in MiB (`/proc`).
+fn rss_mib(gw: &Gateway) -> u64 {
+    let pid = gw
+        .child
+        .as_ref()
+        .and_then(tokio::process::Child::id)
+        .expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+fn ctl(args: &[&str]) -> String {
+    let out = std::process::Command::new(common::env("RICHMOND_TEST_RABBITMQ_CTL"))
+        .args(args)
+        .output()
+        .expect("rabbitmq-ctl");
+    assert!(out.status.success(), "rabbitmq-ctl {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_flood_of_100k_deliver_sm_into_a_blocked_bus_is_held_at_the_cap_and_none_is_lost() {
+    const N: u64 = 100_000;
+    let id = common::unique("abuse_flood");
+    let queue = format!("{id}.inbound");
+    // The SMSC pushes without waiting and never gives up on an unanswered deliver_sm.
+    let mut sim = Sim::start(&["smsc", "--quiet", "--deliver-timeout-ms", "3600000"]).await;
+    let mut gw = Gateway::start(&format!(
+        "{}max_unanswered_delivers = 256\n",
+        config(&id, sim.addr.port())
+    ))
+    .await;
+    sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    gw.wait_ready(200).await;
+    // The queue exists (declared by the gateway); now the broker refuses every publish to it.
+    ctl(&["block_queue", &queue]);
+    sim.cmd_done(&format!("mo-flood {N} 12345")).await;
+    // The gateway takes deliver_sm up to its cap, then stops reading: memory stays flat.
+    let unanswered = "richmond_smpp_unanswered_delivers";
+    let deadline = tokio::time::Instant::now() + super::procs::PATIENCE;
+    while metric(&gw, unanswered, "").await < 256 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cap was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss = rss_mib(&gw);
+    assert!(rss < 200, "{rss} MiB resident while blocked");
+    assert_eq!(
+        metric(&gw, unanswered, "").await,
+        256,
+        "more than the cap unanswered"
+    );
+    assert_eq!(ctl(&["queue_messages", &queue]), "0");
+    // Unblocked: every message arrives, each once.
+    ctl(&["unblock_queue", &queue]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let n: u64 = ctl(&["queue_messages", &queue]).parse().expect("a count");
+        assert!(n <= N, "{n} messages: duplicates");
+        if n == N && metric(&gw, unanswered, "").await == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {n} of {N} arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(rss_mib(&gw) < 200);
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
     no_panic(&gw.logs());
 }

@@ -122,6 +122,35 @@ impl Inbound {
     }
 }
 
+/// A deliver_sm's place among the unanswered ones, counted in
+/// `richmond_smpp_unanswered_delivers{transport}` while held.
+struct Place {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    transport: String,
+}
+
+impl Place {
+    async fn take(
+        places: &Arc<tokio::sync::Semaphore>,
+        transport: &str,
+    ) -> Result<Self, tokio::sync::AcquireError> {
+        let permit = places.clone().acquire_owned().await?;
+        metrics::gauge!("richmond_smpp_unanswered_delivers", "transport" => transport.to_owned())
+            .increment(1.0);
+        Ok(Self {
+            _permit: permit,
+            transport: transport.to_owned(),
+        })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        metrics::gauge!("richmond_smpp_unanswered_delivers", "transport" => self.transport.clone())
+            .decrement(1.0);
+    }
+}
+
 pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::Receiver<Event>) {
     // Receipts and whole MOs run as tasks; the loop waits for them before it returns, so the
     // gateway does not close the bus under a publish.
@@ -146,7 +175,7 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
                 {
                     // Receipts need no order and may wait for their id: one task each.
                     let (shared, handle) = (shared.clone(), handle.clone());
-                    let Ok(place) = places.clone().acquire_owned().await else {
+                    let Ok(place) = Place::take(&places, &shared.id).await else {
                         break;
                     };
                     tasks.spawn(async move {
@@ -163,7 +192,7 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
                     // Whole messages are published concurrently (the SMSC's window bounds
                     // them); each is answered once the bus owns it.
                     let (shared, handle) = (shared.clone(), handle.clone());
-                    let Ok(place) = places.clone().acquire_owned().await else {
+                    let Ok(place) = Place::take(&places, &shared.id).await else {
                         break;
                     };
                     tasks.spawn(async move {
