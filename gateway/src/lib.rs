@@ -22,6 +22,7 @@ pub mod api;
 pub mod app;
 pub mod bus;
 pub mod cli;
+pub mod compact;
 pub mod config;
 pub mod listener_tls;
 pub mod process_metrics;

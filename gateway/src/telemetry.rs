@@ -281,6 +281,10 @@ fn describe_transports() {
         "deliver_sm taken from the SMSC and not yet answered (at most max_unanswered_delivers per bind)."
     );
     describe_counter!(
+        "richmond_data_file_compactions_total",
+        "redb files (store, spool) compacted at start because over half of them was free."
+    );
+    describe_counter!(
         "richmond_smpp_receipts_total",
         "Delivery receipts: matched to a message, unmatched (unknown id) or unparsed."
     );

@@ -122,7 +122,15 @@ impl Spool {
         durability: Durability,
         cache_bytes: usize,
     ) -> Result<(Self, Vec<Recovered>), BusError> {
-        let db = open_db(path, cache_bytes)?;
+        let mut db = open_db(path, cache_bytes)?;
+        if let Err(e) = crate::compact::compact_if_worth(
+            &mut db,
+            path,
+            "spool",
+            crate::compact::MIN_COMPACT_BYTES,
+        ) {
+            tracing::warn!(message = "Data file compaction failed; the file is used as it is.", file = "spool", error = %e);
+        }
         let recovered = read_all(&db, path)?;
         let (tx, rx) = mpsc::channel();
         let fail_next_commit = Arc::new(AtomicBool::new(false));

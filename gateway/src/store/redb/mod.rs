@@ -67,12 +67,19 @@ impl RedbStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| unavailable(path, e))?;
         }
-        let db = Arc::new(
-            Database::builder()
-                .set_cache_size(cache_bytes)
-                .create(path)
-                .map_err(|e| unavailable(path, e))?,
-        );
+        let mut db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|e| unavailable(path, e))?;
+        if let Err(e) = crate::compact::compact_if_worth(
+            &mut db,
+            path,
+            "store",
+            crate::compact::MIN_COMPACT_BYTES,
+        ) {
+            tracing::warn!(message = "Data file compaction failed; the file is used as it is.", file = "store", error = %e);
+        }
+        let db = Arc::new(db);
         create_tables(&db).map_err(|e| unavailable(path, e))?;
         let location: Arc<str> = path.display().to_string().into();
         let writer = writer::Writer::start(db.clone(), location.clone()).map_err(|e| {
