@@ -124,7 +124,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
             loop {
                 tokio::select! {
                     () = stop.cancelled() => break,
-                    _ = tick.tick() => if let Err(e) = s.purge_expired().await {
+                    _ = tick.tick() => if let Err(e) = s.purge_and_count().await {
                         tracing::warn!(message = "Store purge failed.", error = %e);
                     },
                 }

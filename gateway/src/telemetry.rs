@@ -284,6 +284,10 @@ fn describe_transports() {
         "richmond_data_file_compactions_total",
         "redb files (store, spool) compacted at start because over half of them was free."
     );
+    describe_gauge!(
+        "richmond_store_entries",
+        "Live entries of the redb store by kind (smpp:id, api:msg, …), counted at each purge."
+    );
     describe_counter!(
         "richmond_smpp_receipts_total",
         "Delivery receipts: matched to a message, unmatched (unknown id) or unparsed."

@@ -159,6 +159,20 @@ async fn runs_serves_admin_and_drains_on_sigterm() {
         }
     }
 
+    // The store's entries by kind, counted by the purge that runs at start (awaited).
+    let mut metrics = metrics;
+    for _ in 0..600 {
+        if metrics.contains("richmond_store_entries{kind=\"api:msg\"}") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        metrics = common::http_get(addr, "/metrics").await.unwrap().1;
+    }
+    for kind in ["smpp:id", "api:msg", "api:cb", "other"] {
+        let line = format!("richmond_store_entries{{kind=\"{kind}\"}} ");
+        assert!(metrics.contains(&line), "no {line} in {metrics}");
+    }
+
     // promtool accepts the exposition.
     let promtool = common::env("RICHMOND_TEST_PROMTOOL");
     let mut check = Command::new(promtool)

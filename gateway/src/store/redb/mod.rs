@@ -3,6 +3,7 @@
 //! [`RedbStore::purge_expired`], which the gateway runs periodically. Writes are durable and
 //! group-committed by one writer thread ([`writer`]); reads run on the blocking pool.
 
+mod purge;
 mod writer;
 
 use std::path::Path;
@@ -308,32 +309,6 @@ impl RedbStore {
         } else {
             Err(self.err("the store writer thread has stopped"))
         }
-    }
-
-    /// Removes every expired entry; returns how many.
-    ///
-    /// # Errors
-    /// When the write fails.
-    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let n = self
-            .write(|v, h| {
-                let now = now_micros();
-                let mut n = 0;
-                v.retain(|_, val| {
-                    let keep = live(val, now).is_some();
-                    n += usize::from(!keep);
-                    keep
-                })?;
-                h.retain(|_, val| {
-                    let keep = live(val, now).is_some();
-                    n += usize::from(!keep);
-                    keep
-                })?;
-                Ok(n)
-            })
-            .await?;
-        let m = self.index_write(|t| t.purge_expired()).await?;
-        Ok(n + m)
     }
 }
 
