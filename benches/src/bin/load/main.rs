@@ -9,7 +9,8 @@
 //! Usage (the servers come from ./scripts/test; `richmond` must be built in release first;
 //! `./scripts/bench` does both):
 //! `./scripts/test --servers-only -- bash -c 'cargo build --release -p richmond -p richmond-benches &&
-//!  target/release/load [N [amqp|embedded|http|all [FILTER]]]'` (FILTER: rows whose direction
+//!  target/release/load [N [amqp|embedded|http|all [FILTER]]]'`, or `target/release/load
+//! soak <minutes> amqp|embedded [rate]` (see [`soak`]) (FILTER: rows whose direction
 //! contains it, e.g. `receipts`, or, HTTP rows, whose gateway and request shape contain it,
 //! e.g. `keep-alive`). `http` alone needs no RabbitMQ (nor ./scripts/test); `all` (the
 //! default) runs every row, the HTTP rows last. `RICHMOND_LOAD_KEEP=1` keeps each run's config, gateway log
@@ -37,6 +38,7 @@ mod gateway;
 mod http;
 mod kannel;
 mod sink;
+mod soak;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -167,6 +169,26 @@ async fn measure(
 async fn main() {
     if std::env::var_os("RUST_LOG").is_some() {
         richmond::telemetry::init_logging(Some(richmond::cli::LogFormat::Text), "warn");
+    }
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        let minutes: usize = std::env::args()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30);
+        let bus = std::env::args().nth(3).unwrap_or_default();
+        let rate: f64 = std::env::args()
+            .nth(4)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(200.0);
+        if !matches!(bus.as_str(), "amqp" | "embedded") || minutes == 0 || !(rate > 0.0) {
+            eprintln!("usage: load soak <minutes> amqp|embedded [rate]");
+            std::process::exit(2);
+        }
+        if soak::run(minutes, bus == "amqp", rate).await {
+            eprintln!("load: the soak lost messages");
+            std::process::exit(1);
+        }
+        return;
     }
     let n: usize = std::env::args()
         .nth(1)
