@@ -55,6 +55,9 @@ pub fn open_bus(config: &Config) -> anyhow::Result<Bus> {
 /// # Errors
 /// When a component cannot start (admin address in use, spool unusable, store unreachable).
 pub async fn run(config: Config) -> anyhow::Result<u8> {
+    // Watched from the start: a SIGHUP (a certificate reload) or SIGTERM that comes while
+    // the bus and transports start must not kill the process with the default action.
+    let mut signals = Signals::new()?;
     check_environment(&config)?;
     let metrics = crate::telemetry::init_metrics()?;
     let readiness = Readiness::default();
@@ -150,17 +153,16 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         transports = config.transports.len()
     );
 
-    wait_for_signal(&certificates).await?;
+    signals.wait(&certificates).await;
     tracing::info!(
         message = "Draining.",
         deadline_seconds = config.shutdown.drain_timeout_seconds
     );
     readiness.start_draining();
-    tokio::spawn(async {
-        if wait_for_signal(&[]).await.is_ok() {
-            eprintln!("richmond: second signal, exiting at once");
-            std::process::exit(i32::from(exit::FAILURE));
-        }
+    tokio::spawn(async move {
+        signals.wait(&[]).await;
+        eprintln!("richmond: second signal, exiting at once");
+        std::process::exit(i32::from(exit::FAILURE));
     });
     intake.cancel();
     let deadline = Duration::from_secs(config.shutdown.drain_timeout_seconds);
@@ -208,22 +210,35 @@ async fn watch_health(bus: Bus, store: Store, readiness: Readiness, stop: Cancel
     }
 }
 
-/// Waits for SIGTERM or SIGINT; a SIGHUP meanwhile reloads the listeners' `certificates`.
-async fn wait_for_signal(
-    certificates: &[std::sync::Arc<crate::listener_tls::ListenerTls>],
-) -> anyhow::Result<()> {
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = hup.recv() => {
-                for c in certificates {
-                    c.reload();
+/// SIGTERM, SIGINT and SIGHUP, watched from the gateway's start.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot watch SIGHUP")?,
+        })
+    }
+
+    /// Waits for SIGTERM or SIGINT; a SIGHUP meanwhile reloads the listeners'
+    /// `certificates`.
+    async fn wait(&mut self, certificates: &[std::sync::Arc<crate::listener_tls::ListenerTls>]) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => {
+                    for c in certificates {
+                        c.reload();
+                    }
+                    tracing::warn!(message = "SIGHUP: listener certificates re-read; the rest of the config applies only after a restart.", certificates = certificates.len());
                 }
-                tracing::warn!(message = "SIGHUP: listener certificates re-read; the rest of the config applies only after a restart.", certificates = certificates.len());
             }
         }
     }

@@ -105,6 +105,40 @@ impl Default for ShutdownConfig {
 /// values are typing mistakes, and beyond ~1.8e19 s a `Duration` cannot hold them.
 pub const MAX_BACKOFF_SECONDS: f64 = 86_400.0;
 
+/// The longest duration or lifetime any `*_seconds` option takes (ten years): beyond it a
+/// deadline could overflow, and Redis refuses the expiry.
+pub const MAX_DURATION_SECONDS: u64 = 10 * 365 * 86_400;
+
+/// Checks that `pem` holds at least one certificate and nothing unreadable.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_pem_certificates(pem: &[u8]) -> Result<(), String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut n = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+        n += 1;
+    }
+    if n == 0 {
+        return Err("no certificate in it".into());
+    }
+    Ok(())
+}
+
+/// Checks a `*_seconds` option: 1 to [`MAX_DURATION_SECONDS`]; the error names `key`.
+///
+/// # Errors
+/// The message, naming the key.
+pub fn check_seconds(key: &str, value: u64) -> Result<(), String> {
+    if (1..=MAX_DURATION_SECONDS).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{key}: 1 to {MAX_DURATION_SECONDS} (ten years)"))
+    }
+}
+
 /// Keys whose values are secrets: taken from the environment as strings, whatever they look
 /// like.
 const SECRET_KEYS: &[&str] = &["password", "pin", "url", "password_hash"];
@@ -257,11 +291,11 @@ impl Config {
             }
         }
         self.simulator.validate().map_err(invalid)?;
-        if self.shutdown.drain_timeout_seconds == 0 {
-            return Err(invalid(
-                "shutdown.drain_timeout_seconds: must be at least 1".into(),
-            ));
-        }
+        check_seconds(
+            "shutdown.drain_timeout_seconds",
+            self.shutdown.drain_timeout_seconds,
+        )
+        .map_err(invalid)?;
         match &self.bus {
             BusConfig::Amqp(a) => {
                 if a.url.is_none() {
@@ -332,12 +366,14 @@ impl Config {
                         "store.tls_ca_file: set, but store.url is not rediss://".into(),
                     ));
                 }
-                std::fs::read(f).map_err(|e| {
+                let pem = std::fs::read(f).map_err(|e| {
                     invalid(format!(
                         "store.tls_ca_file: cannot read {}: {e}",
                         f.display()
                     ))
                 })?;
+                check_pem_certificates(&pem)
+                    .map_err(|e| invalid(format!("store.tls_ca_file {}: {e}", f.display())))?;
             }
         }
         if let Some(api) = &self.api {

@@ -281,6 +281,10 @@ fn describe_transports() {
         "deliver_sm taken from the SMSC and not yet answered (at most max_unanswered_delivers per bind)."
     );
     describe_counter!(
+        "richmond_smpp_receipt_ids_unguarded_total",
+        "Receipt id mappings not held in memory while their store write ran (memory cap reached)."
+    );
+    describe_counter!(
         "richmond_data_file_compactions_total",
         "redb files (store, spool) compacted at start because over half of them was free."
     );

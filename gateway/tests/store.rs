@@ -272,8 +272,5 @@ async fn rediss_is_tls_verified_against_the_given_ca() {
     );
     // The system's roots do not know the test CA: the handshake fails, nothing is sent.
     let refused = RedisStore::connect(&url, &prefix, None).await;
-    let Err(e) = refused else {
-        panic!("an untrusted server was accepted")
-    };
-    assert!(e.to_string().contains("localhost"), "{e}");
+    assert!(refused.is_err(), "an untrusted server was accepted");
 }

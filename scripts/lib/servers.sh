@@ -156,10 +156,10 @@ start_redis() {
   local dir=$1 tls_dir=${2:-} i tls=()
   mkdir -p "$dir"
   export REDIS_TEST_PORT REDIS_TEST_DIR=$dir
-  REDIS_TEST_PORT=$(free_ports 1)
+  # Both ports from one call, so they differ.
+  export REDIS_TEST_TLS_PORT
+  read -r REDIS_TEST_PORT REDIS_TEST_TLS_PORT <<<"$(free_ports 2)"
   if [[ -n $tls_dir ]]; then
-    export REDIS_TEST_TLS_PORT
-    REDIS_TEST_TLS_PORT=$(free_ports 1)
     tls=(--tls-port "$REDIS_TEST_TLS_PORT" --tls-cert-file "$tls_dir/server.pem"
       --tls-key-file "$tls_dir/server.key" --tls-ca-cert-file "$tls_dir/ca.pem"
       --tls-auth-clients no)

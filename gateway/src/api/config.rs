@@ -423,6 +423,14 @@ impl ApiConfig {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("api.{name}: must be at least 1"));
         }
+        for (key, value) in [
+            ("rate_limit_window_seconds", self.rate_limit_window_seconds),
+            ("message_ttl_seconds", self.message_ttl_seconds),
+            ("publish_timeout_seconds", self.publish_timeout_seconds),
+            ("conversation_ttl_seconds", self.conversation_ttl_seconds),
+        ] {
+            crate::config::check_seconds(&format!("api.{key}"), value)?;
+        }
         if !(self.callback_backoff_initial_seconds > 0.0
             && self.callback_backoff_max_seconds >= self.callback_backoff_initial_seconds
             && self.callback_backoff_max_seconds <= 86_400.0)

@@ -267,7 +267,9 @@ fn huge_delays_are_refused_at_load_naming_the_key_instead_of_panicking_later() {
 #[test]
 fn bus_and_store_schemes_the_build_cannot_honour_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = write(&dir, "ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let made = rcgen::generate_simple_self_signed(vec!["h".into()]).expect("rcgen");
+    let ca = write(&dir, "ca.pem", &made.cert.pem());
+    let bad_ca = write(&dir, "bad-ca.pem", "-----BEGIN CERTIFICATE-----\n");
     let ca = ca.display().to_string();
     for (text, fine, needle) in [
         ("[bus]\ntype = \"amqp\"\nurl = \"amqps://u:p@h/%2f\"\n".to_owned(), true, ""),
@@ -282,6 +284,11 @@ fn bus_and_store_schemes_the_build_cannot_honour_are_refused() {
             "bus.tls_ca_file",
         ),
         ("[bus]\ntype = \"amqp\"\nurl = \"http://h/\"\n".to_owned(), false, "amqps://"),
+        (
+            format!("[bus]\ntype = \"amqp\"\nurl = \"amqps://u:p@h/%2f\"\ntls_ca_file = {bad_ca:?}\n"),
+            false,
+            "not a PEM certificate bundle",
+        ),
         (
             "[bus]\ntype = \"amqp\"\nurl = \"amqps://u:p@h/%2f\"\ntls_cert_file = \"/nonexistent\"\n"
                 .to_owned(),
@@ -302,6 +309,23 @@ fn bus_and_store_schemes_the_build_cannot_honour_are_refused() {
         ),
         ("[store]\ntype = \"redis\"\nurl = \"http://h/\"\n".to_owned(), false, "store.url"),
         ("[store]\ntype = \"redis\"\nurl = \"redis://h/\"\n".to_owned(), true, ""),
+        // Durations and sizes beyond any sane value (a deadline would overflow, Redis would
+        // refuse the expiry, a frame could take 4 GiB).
+        (
+            "[transports.s]\ntype = \"smpp\"\nhost = \"h\"\nport = 1\nsystem_id = \"a\"\npassword = \"b\"\nmultipart_timeout_seconds = 18446744073709551615\n".to_owned(),
+            false,
+            "multipart_timeout_seconds",
+        ),
+        ("[transports.s]\ntype = \"smpp\"\nhost = \"h\"\nport = 1\nsystem_id = \"a\"\npassword = \"b\"\nreceipt_ttl_seconds = 999999999999\n".to_owned(), false, "receipt_ttl_seconds"),
+        ("[transports.s]\ntype = \"smpp\"\nhost = \"h\"\nport = 1\nsystem_id = \"a\"\npassword = \"b\"\nmax_pdu_bytes = 4294967295\n".to_owned(), false, "max_pdu_bytes"),
+        ("[transports.u]\ntype = \"ssmi\"\nhost = \"h\"\nport = 1\nusername = \"a\"\npassword = \"b\"\nussd_session_lifetime_seconds = 999999999999\n".to_owned(), false, "ussd_session_lifetime_seconds"),
+        ("[transports.u]\ntype = \"ssmi\"\nhost = \"h\"\nport = 1\nusername = \"a\"\npassword = \"b\"\nmax_line_bytes = 4294967295\n".to_owned(), false, "max_line_bytes"),
+        (
+            "[transports.s]\ntype = \"smpp\"\nhost = \"h\"\nport = 1\nsystem_id = \"a\"\npassword = \"b\"\ntls_server_name = \"smsc.example.net\"\n".to_owned(),
+            false,
+            "tls is not true",
+        ),
+        ("[shutdown]\ndrain_timeout_seconds = 999999999999\n".to_owned(), false, "drain_timeout_seconds"),
     ] {
         let p = write(&dir, "a.toml", &text);
         match Config::load(&p, no_env()) {

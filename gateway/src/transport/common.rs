@@ -25,7 +25,8 @@ pub(crate) fn system_cas() -> std::path::PathBuf {
 }
 
 /// The TLS settings of a carrier link (`None` without `tls = true`): the CA file read, the
-/// name checked being `server_name`, or `host` without it.
+/// name checked being `server_name`, or `host` without it. TLS options on a link without
+/// `tls = true` are an error, never a silent plain connection.
 ///
 /// # Errors
 /// The CA file cannot be read or holds no certificate, or the name is not valid.
@@ -36,6 +37,14 @@ pub(crate) fn client_tls(
     host: &str,
 ) -> Result<Option<richmond_drivers::tls::Tls>, String> {
     if !enabled {
+        // TLS options without `tls = true` would send the login in clear to a TLS port.
+        if server_name.is_some() || ca_file != system_cas() {
+            return Err(
+                "tls_ca_file / tls_server_name: set, but tls is not true (the link would be \
+                 plain TCP); set tls = true or remove them"
+                    .into(),
+            );
+        }
         return Ok(None);
     }
     let pem =

@@ -1,6 +1,7 @@
 //! TLS for the broker link (`amqps://`): rustls with the ring provider, through lapin's
-//! `rustls--ring` feature. The server certificate is verified against the system's roots, or
-//! only against `bus.tls_ca_file` when it is set; a client certificate (`bus.tls_cert_file` +
+//! `rustls--ring` feature. The server certificate is verified against the system's roots,
+//! and also the CAs of `bus.tls_ca_file` when it is set (checked to hold certificates at
+//! load); a client certificate (`bus.tls_cert_file` +
 //! `bus.tls_key_file`, PEM) is presented when configured. The host name checked is the URL's.
 //!
 //! [`check`] runs from the config loader: a scheme this build cannot honour, or TLS options
@@ -41,7 +42,12 @@ pub(crate) fn check(config: &AmqpConfig) -> Result<(), String> {
                     "{key}: set, but bus.url is plain amqp://; use amqps://"
                 ));
             }
-            std::fs::read(f).map_err(|e| format!("{key}: cannot read {}: {e}", f.display()))?;
+            let pem =
+                std::fs::read(f).map_err(|e| format!("{key}: cannot read {}: {e}", f.display()))?;
+            if key == "bus.tls_ca_file" {
+                crate::config::check_pem_certificates(&pem)
+                    .map_err(|e| format!("{key} {}: {e}", f.display()))?;
+            }
         }
     }
     if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {

@@ -228,10 +228,9 @@ impl ModemConfig {
             ("dedup_ttl_seconds", self.dedup_ttl_seconds),
         ];
         for (key, value) in positive {
-            if value == 0 {
-                return Err(format!("{key}: must be at least 1"));
-            }
+            crate::config::check_seconds(key, value)?;
         }
+        crate::config::check_seconds("reopen_max_seconds", self.reopen_max_seconds)?;
         if self.reopen_max_seconds < self.reopen_initial_seconds {
             return Err("reopen_max_seconds: must be at least reopen_initial_seconds".into());
         }

@@ -254,9 +254,7 @@ impl SmppConfig {
             ("multipart_timeout_seconds", self.multipart_timeout_seconds),
             ("receipt_ttl_seconds", self.receipt_ttl_seconds),
         ] {
-            if v == 0 {
-                return Err(format!("{key}: at least 1"));
-            }
+            crate::config::check_seconds(key, v)?;
         }
         if !(self.reconnect_initial_seconds > 0.0
             && self.reconnect_max_seconds >= self.reconnect_initial_seconds
@@ -272,8 +270,8 @@ impl SmppConfig {
         if self.receipt_final_grace_seconds > self.receipt_ttl_seconds {
             return Err("receipt_final_grace_seconds: at most receipt_ttl_seconds".into());
         }
-        if self.max_pdu_bytes < 1024 {
-            return Err("max_pdu_bytes: at least 1024".into());
+        if !(1024..=16 * 1024 * 1024).contains(&self.max_pdu_bytes) {
+            return Err("max_pdu_bytes: 1024 to 16777216".into());
         }
         self.tls_settings()?;
         Ok(())

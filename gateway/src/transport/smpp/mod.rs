@@ -147,6 +147,17 @@ impl Shared {
                 return;
             }
         }
+        // Only this message's mapping: an SMSC that reuses its ids (or another instance) may
+        // have mapped the key to a newer message since the receipt was matched. (Read, then
+        // write: a reuse between the two, within microseconds, is not guarded.)
+        match self.ctx.store.get(key).await {
+            Ok(Some(v)) if v == message_id.as_bytes() => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(message = "Store error; the receipt id mapping stays to its TTL.", transport = %self.id, error = %e);
+                return;
+            }
+        }
         let grace = self.config.receipt_final_grace_seconds;
         let done = if grace == 0 {
             self.ctx.store.delete(key).await

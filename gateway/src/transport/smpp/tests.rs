@@ -178,6 +178,24 @@ async fn store_purged(shared: &Shared) -> usize {
 }
 
 #[tokio::test]
+async fn a_final_receipt_leaves_a_newer_mapping_of_its_id_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared_with(dir.path(), "receipt_final_grace_seconds = 0").await;
+    // m1's receipt was matched, then the SMSC reused id c1 for m2 before m1's was finished.
+    shared.map_receipt_id("c1", "m2").await;
+    shared
+        .finish_receipt_id(&receipt_key("sms", "c1"), "m1")
+        .await;
+    let stored = shared
+        .ctx
+        .store
+        .get(&receipt_key("sms", "c1"))
+        .await
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some(&b"m2"[..]));
+}
+
+#[tokio::test]
 async fn a_final_receipt_overtaking_its_store_write_shortens_it_once_written() {
     let dir = tempfile::tempdir().unwrap();
     let shared = shared_with(dir.path(), "receipt_final_grace_seconds = 0").await;

@@ -165,9 +165,7 @@ impl SsmiConfig {
             ),
         ];
         for (key, value) in positive {
-            if value == 0 {
-                return Err(format!("{key}: must be at least 1"));
-            }
+            crate::config::check_seconds(key, value)?;
         }
         if self.max_unanswered_link_checks == 0 {
             return Err("max_unanswered_link_checks: must be at least 1".into());
@@ -185,8 +183,8 @@ impl SsmiConfig {
         if self.max_in_flight == 0 {
             return Err("max_in_flight: must be at least 1".into());
         }
-        if self.max_line_bytes < 64 {
-            return Err("max_line_bytes: must be at least 64".into());
+        if !(64..=1024 * 1024).contains(&self.max_line_bytes) {
+            return Err("max_line_bytes: 64 to 1048576".into());
         }
         if self.sms_address.contains([',', '\r', '\n']) {
             return Err("sms_address: no commas or line breaks".into());
