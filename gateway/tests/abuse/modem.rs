@@ -55,6 +55,11 @@ fn rows() -> Vec<Row> {
             vec!["urc-flood 20000 +CREG: 1,\"00AB\",\"1234\"".into()],
             false,
         ),
+        (
+            "a final result that never comes, amid a URC flood",
+            vec!["hang 0".into(), "urc-flood 20000 ^RSSI: 17".into()],
+            false,
+        ),
     ]
 }
 

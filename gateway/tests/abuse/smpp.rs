@@ -185,6 +185,7 @@ async fn bad_pdus_from_the_smsc_are_refused_and_counted_and_the_link_carries_on(
         let malformed = metric(&gw, "richmond_smpp_malformed_pdus_total", "").await;
         let unbinds = metric(&gw, "richmond_smpp_unbinds_total", "").await;
         let unmatched = metric(&gw, "richmond_smpp_unmatched_responses_total", "").await;
+        let rejected = metric(&gw, "richmond_smpp_rejected_parts_total", "").await;
         for w in &writes {
             sim.cmd_done(&format!("raw {w}")).await;
         }
@@ -202,6 +203,7 @@ async fn bad_pdus_from_the_smsc_are_refused_and_counted_and_the_link_carries_on(
             Expect::Status(seq, status) => {
                 let answer = sim.expect(name, is_answer(seq)).await;
                 assert_eq!(answer["status"], status, "{name}: {answer}");
+                metric_above(&gw, "richmond_smpp_rejected_parts_total", "", rejected).await;
             }
             Expect::EnquireAnswered(seq) => {
                 sim.expect(name, |e| {
