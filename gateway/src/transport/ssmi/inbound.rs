@@ -141,7 +141,19 @@ async fn handle(shared: &Shared, response: Response) {
             // The mapping stays until the report is on the bus: a store error or a closing
             // bus leaves it for the report's redelivery.
             let key = shared.dr_key(&msisdn, &sequence);
-            let id = match shared.ctx.store.get(&key).await {
+            // TruTeq never resends a DR: a store error is retried a few times (~3 s) before
+            // the report is given up.
+            let mut found = shared.ctx.store.get(&key).await;
+            let mut pause = std::time::Duration::from_millis(100);
+            for _ in 0..5 {
+                if found.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                found = shared.ctx.store.get(&key).await;
+            }
+            let id = match found {
                 Ok(Some(id)) => String::from_utf8_lossy(&id).into_owned(),
                 Ok(None) => {
                     unmatched(shared, "delivery_report");
@@ -150,7 +162,7 @@ async fn handle(shared: &Shared, response: Response) {
                 }
                 Err(e) => {
                     unmatched(shared, "delivery_report");
-                    tracing::error!(message = "Store error; delivery report dropped.", transport = %shared.id, error = %e);
+                    tracing::error!(message = "Store error after retries; delivery report dropped.", transport = %shared.id, error = %e);
                     return;
                 }
             };
