@@ -144,7 +144,7 @@ async fn handle(shared: &Shared, response: Response) {
             // TruTeq never resends a DR: a store error is retried a few times (~3 s) before
             // the report is given up.
             let mut found = shared.ctx.store.get(&key).await;
-            let mut pause = std::time::Duration::from_millis(100);
+            let mut pause = Duration::from_millis(100);
             for _ in 0..5 {
                 if found.is_ok() {
                     break;
