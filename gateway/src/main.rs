@@ -109,8 +109,11 @@ fn check_config(config: &Config, print: bool) -> ExitCode {
 }
 
 fn run(config: Config) -> ExitCode {
+    // Blocking work (store reads, file reads) queues beyond 64 threads rather than growing
+    // the pool toward tokio's default of 512 under a burst.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(64)
         .build()
     {
         Ok(rt) => rt,
