@@ -97,6 +97,17 @@ impl TlsServer {
         Ok(Self(TlsAcceptor::from(Arc::new(config))))
     }
 
+    /// Serves the chain in file `cert` with the key in file `key` (PEM).
+    ///
+    /// # Errors
+    /// A file cannot be read, or [`Self::new`] refuses them.
+    pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Self, String> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        Self::new(&read(cert)?, &read(key)?)
+    }
+
     /// The TLS handshake of an accepted connection.
     ///
     /// # Errors

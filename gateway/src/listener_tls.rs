@@ -49,8 +49,7 @@ pub(crate) fn check(prefix: &str, cert: Option<&Path>, key: Option<&Path>) -> Re
 }
 
 fn load(cert: &Path, key: &Path) -> Result<TlsServer, String> {
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
-    TlsServer::new(&read(cert)?, &read(key)?)
+    TlsServer::from_files(cert, key)
 }
 
 impl ListenerTls {

@@ -112,14 +112,10 @@ impl Sim {
 pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let read = |p: &std::path::Path| {
-                std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-            };
-            let server = richmond_drivers::tls::TlsServer::new(&read(cert)?, &read(key)?)
-                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
-            Some(server)
-        }
+        (Some(cert), Some(key)) => Some(
+            richmond_drivers::tls::TlsServer::from_files(cert, key)
+                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?,
+        ),
         _ => None,
     };
     let sim = Sim {

@@ -398,14 +398,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let stop = stop.child_token();
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let read = |p: &std::path::Path| {
-                std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-            };
-            let server = richmond_drivers::tls::TlsServer::new(&read(cert)?, &read(key)?)
-                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
-            Some(server)
-        }
+        (Some(cert), Some(key)) => Some(
+            richmond_drivers::tls::TlsServer::from_files(cert, key)
+                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?,
+        ),
         _ => None,
     };
     let sim = Sim {

@@ -427,6 +427,15 @@ impl RedbStore {
         self.index_write(move |t| t.trim(&key, below)).await
     }
 
+    /// Whether index `key` is set and not expired, in read transaction `txn`.
+    fn index_live(&self, txn: &redb::ReadTransaction, key: &str) -> Result<bool, StoreError> {
+        let expiry = txn.open_table(INDEX_EXPIRY).map_err(|e| self.err(e))?;
+        Ok(expiry
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .is_some_and(|e| e.value() > now_micros()))
+    }
+
     pub(crate) async fn index_range(
         &self,
         key: &str,
@@ -438,11 +447,7 @@ impl RedbStore {
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
             let txn = this.db.begin_read().map_err(|e| this.err(e))?;
-            let expiry = txn.open_table(INDEX_EXPIRY).map_err(|e| this.err(e))?;
-            let live = expiry
-                .get(key.as_str())
-                .map_err(|e| this.err(e))?
-                .is_some_and(|e| e.value() > now_micros());
+            let live = this.index_live(&txn, &key)?;
             if !live || min > max {
                 return Ok(Vec::new());
             }
@@ -467,11 +472,7 @@ impl RedbStore {
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
             let txn = this.db.begin_read().map_err(|e| this.err(e))?;
-            let expiry = txn.open_table(INDEX_EXPIRY).map_err(|e| this.err(e))?;
-            let live = expiry
-                .get(key.as_str())
-                .map_err(|e| this.err(e))?
-                .is_some_and(|e| e.value() > now_micros());
+            let live = this.index_live(&txn, &key)?;
             if !live {
                 return Ok(0);
             }
