@@ -12,7 +12,9 @@
 //!   transport answers each with [`Handle::respond_deliver`] once it has published it. The
 //!   event channel is bounded: a transport that stops reading events stops the task reading
 //!   the socket (back-pressure on the SMSC), so read events in a task of their own, not in
-//!   the one awaiting `submit`.
+//!   the one awaiting `submit`. While paused the task takes no new submit and runs no timer
+//!   (no response times out for want of a read) but still writes the `deliver_sm_resp`s the
+//!   transport gives, which is what frees the SMSC's window.
 //! * Submit results are delivered through `submit`, never on the event channel.
 //! * The session clock is tokio's (`tokio::time::Instant`), so tests with paused time see the
 //!   rate limit and timeouts in virtual time.
@@ -146,6 +148,7 @@ impl Task {
             let mut pump = Pump {
                 waiting: HashMap::new(),
                 next_token: 0,
+                held: std::collections::VecDeque::new(),
                 cancel,
             };
             pump.run(&mut self).await;
@@ -167,6 +170,10 @@ struct Pump {
     waiting: HashMap<u64, oneshot::Sender<SubmitOutcome>>,
     next_token: u64,
     cancel: CancellationToken,
+    /// Events the transport has no room for yet, in order. While any wait, the connection
+    /// reads nothing, takes no new submit and runs no timer (nothing times out for want of
+    /// a read), but still writes the answers the transport gives to earlier deliver_sm.
+    held: std::collections::VecDeque<Event>,
 }
 
 impl Pump {
@@ -194,6 +201,7 @@ impl Pump {
             if cancelled {
                 task.session.close(now());
                 self.dispatch(task).await;
+                self.flush_held(task).await;
                 break;
             }
             let transport = task.config.transport.clone();
@@ -210,6 +218,7 @@ impl Pump {
                 () = self.cancel.cancelled() => {
                     task.session.close(now());
                     self.dispatch(task).await;
+                    self.flush_held(task).await;
                     break;
                 }
                 connected = connect => connected,
@@ -236,6 +245,7 @@ impl Pump {
                     () = self.cancel.cancelled() => {
                         task.session.close(now());
                         self.dispatch(task).await;
+                        self.flush_held(task).await;
                         break;
                     }
                     done = handshake => match done {
@@ -262,6 +272,7 @@ impl Pump {
             }
             task.session.handle_disconnected(now());
             self.dispatch(task).await;
+            self.flush_held(task).await;
             self.publish(task);
         }
     }
@@ -290,14 +301,25 @@ impl Pump {
                 .session
                 .poll_timeout()
                 .map(tokio::time::Instant::from_std);
-            let can_submit = task.session.can_submit();
+            // Closing, the unbind needs its answer read: reading goes on (new deliver_sm are
+            // held, never answered, so the SMSC delivers them again).
+            let paused = !self.held.is_empty() && !closing;
+            let can_submit = task.session.can_submit() && !paused;
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled(), if !closing => {
                     closing = true;
                     task.session.close(now());
                 }
-                read = reader.read_buf(&mut read_buf) => {
+                permit = task.events.reserve(), if paused => match permit {
+                    Ok(permit) => {
+                        if let Some(event) = self.held.pop_front() {
+                            permit.send(event);
+                        }
+                    }
+                    Err(_) => self.held.clear(),
+                },
+                read = reader.read_buf(&mut read_buf), if !paused => {
                     match read {
                         Ok(n) if n > 0 => {}
                         Ok(_) => {
@@ -326,7 +348,7 @@ impl Pump {
                     }
                 }
                 () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
-                    if deadline.is_some() => task.session.handle_timeout(now()),
+                    if deadline.is_some() && !paused => task.session.handle_timeout(now()),
                 Some(request) = task.submits.recv(), if can_submit => {
                     let token = self.next_token;
                     self.next_token = self.next_token.wrapping_add(1);
@@ -402,10 +424,27 @@ impl Pump {
                 }
                 _ => {}
             }
+            if !self.held.is_empty() {
+                self.held.push_back(event);
+                continue;
+            }
+            if let Err(mpsc::error::TrySendError::Full(event)) = task.events.try_send(event) {
+                self.held.push_back(event);
+            }
+        }
+    }
+
+    /// Hands every held event to the transport (waiting for room), unless cancelled.
+    async fn flush_held(&mut self, task: &mut Task) {
+        while let Some(event) = self.held.pop_front() {
             tokio::select! {
                 biased;
-                _ = task.events.send(event) => {}
-                () = self.cancel.cancelled() => {}
+                sent = task.events.send(event) => if sent.is_err() {
+                    self.held.clear();
+                },
+                () = self.cancel.cancelled() => {
+                    self.held.clear();
+                }
             }
         }
     }

@@ -317,6 +317,11 @@ async fn a_flood_of_100k_deliver_sm_into_a_blocked_bus_is_held_at_the_cap_and_no
     }
     let rss = rss_mib(&gw);
     assert!(rss < 200, "{rss} MiB resident while blocked");
+    // An MT while the bind is paused waits (it is not nacked for want of a read).
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::new(bus, &id).await;
+    let mt = app.sms("+27820006670", "while paused");
+    app.send(&mt).await;
     assert_eq!(
         metric(&gw, unanswered, "").await,
         256,
@@ -338,6 +343,8 @@ async fn a_flood_of_100k_deliver_sm_into_a_blocked_bus_is_held_at_the_cap_and_no
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(rss_mib(&gw) < 200);
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&mt.message_id].0, "ack", "{done:?}");
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
     no_panic(&gw.logs());
     // 100,000 persistent messages would slow the tests sharing the broker.
