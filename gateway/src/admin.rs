@@ -146,6 +146,7 @@ pub async fn serve(
         max_connections: 256,
         tls,
         gauge: "richmond_admin_connections",
+        accept_errors: "richmond_admin_accept_errors_total",
     };
     crate::api::listener::serve(listener, router(metrics, readiness), limits, stop).await;
 }

@@ -159,6 +159,10 @@ fn describe() {
         "HTTP API requests refused with 429 by the per-account rate limit."
     );
     describe_gauge!("richmond_api_connections", "Open HTTP API connections.");
+    describe_counter!(
+        "richmond_admin_accept_errors_total",
+        "Failed accepts on the admin listener (out of file descriptors, most likely)."
+    );
     describe_gauge!(
         "richmond_admin_connections",
         "Open admin listener connections."

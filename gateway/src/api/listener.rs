@@ -43,6 +43,8 @@ pub(crate) struct Limits {
     pub(crate) tls: Option<Arc<ListenerTls>>,
     /// The gauge of open connections (`richmond_api_connections`, `richmond_admin_connections`).
     pub(crate) gauge: &'static str,
+    /// The counter of failed accepts (`richmond_api_accept_errors_total`, `…admin…`).
+    pub(crate) accept_errors: &'static str,
 }
 
 /// Serves `app` on `listener` until `stop`; then stops accepting, lets each connection finish
@@ -69,8 +71,8 @@ pub(crate) async fn serve(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: wait rather than spin.
-                    metrics::counter!("richmond_api_accept_errors_total").increment(1);
-                    tracing::warn!(message = "API accept failed; retrying shortly.", error = %e);
+                    metrics::counter!(limits.accept_errors).increment(1);
+                    tracing::warn!(message = "Accept failed; retrying shortly.", counter = limits.accept_errors, error = %e);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

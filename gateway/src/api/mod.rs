@@ -233,6 +233,7 @@ pub async fn spawn(
         max_connections: config.max_connections,
         tls: tls.clone(),
         gauge: "richmond_api_connections",
+        accept_errors: "richmond_api_accept_errors_total",
     };
     let app = router(state);
     tracker.spawn(listener::serve(tcp, app, limits, intake.clone()));
