@@ -180,7 +180,11 @@ async fn main() {
             .nth(4)
             .and_then(|s| s.parse().ok())
             .unwrap_or(200.0);
-        if !matches!(bus.as_str(), "amqp" | "embedded") || minutes == 0 || !(rate > 0.0) {
+        if !matches!(bus.as_str(), "amqp" | "embedded")
+            || minutes == 0
+            || rate.is_nan()
+            || rate <= 0.0
+        {
             eprintln!("usage: load soak <minutes> amqp|embedded [rate]");
             std::process::exit(2);
         }
