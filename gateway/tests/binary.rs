@@ -280,13 +280,15 @@ async fn no_configured_secret_shows_in_print_errors_or_logs() {
          password = \"placeholder\"\n\
          [transports.s2]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = 1\nusername = \"a\"\n\
          password = \"placeholder\"\n\
+         [transports.m1]\ntype = \"modem\"\ndevice = \"/dev/richmond-no-such-modem\"\n\
+         msisdn = \"+27830000001\"\npin = \"8462\"\n\
          [simulator.smsc]\nlisten = \"127.0.0.1:0\"\npassword = \"Sim5ecret\"\n",
     );
     let env = [
         ("RICHMOND__TRANSPORTS__S1__PASSWORD", "73195"),
         ("RICHMOND__TRANSPORTS__S2__PASSWORD", "0042917"),
     ];
-    let secrets = ["Amqp5ecret", "Sim5ecret", "73195", "0042917"];
+    let secrets = ["Amqp5ecret", "Sim5ecret", "73195", "0042917", "8462"];
     let out = richmond()
         .args(["--config", cfg.to_str().unwrap(), "check-config", "--print"])
         .envs(env)
@@ -326,10 +328,40 @@ async fn no_configured_secret_shows_in_print_errors_or_logs() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Nor do its metrics.
+    let (_, metrics) = common::http_get(([127, 0, 0, 1], admin).into(), "/metrics")
+        .await
+        .unwrap();
     let _ = sigterm_and_wait(child).await;
     let text = std::fs::read_to_string(&log_path).unwrap();
     assert!(text.contains("Cannot connect to the broker"), "{text}");
     for s in secrets {
         assert!(!text.contains(s), "the log shows a secret: {text}");
+        assert!(!metrics.contains(s), "/metrics shows a secret");
     }
+    // A Redis store it cannot reach: the gateway stops with an error naming the server,
+    // never the password.
+    let cfg = write_config(
+        dir.path(),
+        common::free_port(),
+        &format!(
+            "[store]\ntype = \"redis\"\nurl = \"redis://:Redis5ecret@127.0.0.1:{}/\"\n",
+            common::free_port()
+        ),
+    );
+    let out = richmond()
+        .args(["--config", cfg.to_str().unwrap(), "run"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("127.0.0.1"), "{text}");
+    assert!(
+        !text.contains("Redis5ecret"),
+        "the error shows the Redis password: {text}"
+    );
 }
