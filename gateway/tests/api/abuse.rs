@@ -282,3 +282,70 @@ async fn app_free_outbound(carrier: &Carrier) -> Option<String> {
         .ok()??;
     Some(String::from_utf8_lossy(&d.body).into_owned())
 }
+
+#[tokio::test]
+async fn a_client_gone_mid_send_leaves_its_messages_sent_and_recorded_or_neither() {
+    let (_d, gw, carrier) = start(Setup::amqp).await;
+    let t = carrier.transport.clone();
+    let to = ["+27831117771", "+27831117772", "+27831117773"];
+    let mut body = form(&[("from_msisdn", "123"), ("message", "gone")]);
+    for n in to {
+        body.extend_from_slice(b"&");
+        body.extend_from_slice(&form(&[("to_msisdn", n)]));
+    }
+    // The whole request, then the connection dropped before any answer is read.
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        path(&t, "send.json"),
+        basic_of(&format!("{}:{}", ALICE.0, ALICE.1)),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body).await.unwrap();
+    drop(s);
+    // Whether the request was dropped before its send began (nothing sent, no record) or
+    // not (all sent, each recorded), what reached the carrier and what has a record are the
+    // same messages: awaited until both agree twice in a row (bounded).
+    let mut c = carrier.bus.consume(&format!("{t}.outbound")).await.unwrap();
+    let mut at_carrier: Vec<String> = Vec::new();
+    let mut agreed = 0;
+    for _ in 0..60 {
+        while let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(500), c.next()).await {
+            let m = UserMessage::decode(&d.body).unwrap();
+            at_carrier.push(m.message_id);
+            d.ack().await.unwrap();
+        }
+        let a = request(
+            gw.addr,
+            "GET",
+            &path(&t, "status.json?since=2000-01-01"),
+            Some(ALICE),
+            None,
+            b"",
+        )
+        .await
+        .unwrap();
+        let mut recorded: Vec<String> = a
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| to.iter().any(|n| r["to_msisdn"] == *n))
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        recorded.sort();
+        at_carrier.sort();
+        if recorded == at_carrier && (recorded.is_empty() || recorded.len() == to.len()) {
+            agreed += 1;
+            if agreed == 2 {
+                break;
+            }
+        } else {
+            agreed = 0;
+        }
+    }
+    assert_eq!(agreed, 2, "carrier {at_carrier:?} and records disagree");
+    assert_eq!(gw.stop().await, Some(0));
+}
