@@ -38,6 +38,22 @@ impl Output {
         let _ = out.flush();
     }
 }
+/// The certificate a simulator serves with `--tls-cert`/`--tls-key`, or `None` (plain TCP)
+/// when they are not given.
+///
+/// # Errors
+/// A file cannot be read, or the certificate and key do not make a TLS server.
+pub(crate) fn tls_server(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<Option<richmond_drivers::tls::TlsServer>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => richmond_drivers::tls::TlsServer::from_files(cert, key)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}")),
+        _ => Ok(None),
+    }
+}
 
 /// Runs a simulator until a signal or `quit`.
 ///

@@ -113,13 +113,7 @@ impl Sim {
 /// When the address cannot be bound.
 pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            richmond_drivers::tls::TlsServer::from_files(cert, key)
-                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?,
-        ),
-        _ => None,
-    };
+    let tls = super::tls_server(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     let sim = Sim {
         args: Arc::new(args),
         out: Output::default(),
