@@ -17,6 +17,7 @@ use richmond_codecs::vumi::{Event, SessionEvent, UserMessage};
 
 #[tokio::test]
 async fn a_plain_pika_vumi_application_works_unchanged() {
+    let _broker = common::broker_lock().read().await;
     for style in ["vumi2", "vumi06"] {
         let t = common::unique("pika");
         let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
@@ -65,6 +66,7 @@ async fn a_plain_pika_vumi_application_works_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_mid_stream_loses_nothing() {
+    let _broker = common::broker_lock().write().await;
     let t = common::unique("restart");
     let q = format!("{t}.inbound");
     let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
@@ -105,6 +107,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
 
 #[tokio::test]
 async fn a_queue_declared_with_other_arguments_is_named_and_not_ready() {
+    let _broker = common::broker_lock().read().await;
     let t = common::unique("mismatch");
     // Another party declared <t>.event as a quorum-less TTL queue first.
     let mut other = common::amqp_config();
@@ -139,6 +142,7 @@ async fn a_queue_declared_with_other_arguments_is_named_and_not_ready() {
 
 #[tokio::test]
 async fn a_consumer_of_a_queue_nobody_declared_yet_gets_its_messages() {
+    let _broker = common::broker_lock().read().await;
     // Nothing declares this queue before the consumer starts (as at a gateway's start, when
     // the connection is made while transports subscribe): the consumer must not subscribe to
     // a queue that does not exist.
@@ -178,6 +182,7 @@ fn tls_config(url: &str, ca: Option<&str>) -> AmqpConfig {
 
 #[tokio::test]
 async fn an_amqps_url_speaks_tls_from_the_first_byte() {
+    let _broker = common::broker_lock().read().await;
     // A listener that only records what the client sends first.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -210,6 +215,7 @@ async fn an_amqps_url_speaks_tls_from_the_first_byte() {
 
 #[tokio::test]
 async fn amqps_to_rabbitmq_works_with_its_ca_and_is_refused_without() {
+    let _broker = common::broker_lock().read().await;
     let url = common::env("RICHMOND_TEST_AMQPS_URL");
     let ca = common::env("RICHMOND_TEST_TLS_CA");
     let bus = Bus::Amqp(common::amqp_bus(&tls_config(&url, Some(&ca))).await);

@@ -57,6 +57,14 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("gave up waiting for {what}");
 }
 
+/// The shared broker, for the tests of one binary: a test that stops or restarts it holds
+/// this for writing, every other test of that binary that uses the broker for reading, so a
+/// restart never cuts another test's connection.
+pub fn broker_lock() -> &'static tokio::sync::RwLock<()> {
+    static LOCK: std::sync::OnceLock<tokio::sync::RwLock<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::RwLock::new(()))
+}
+
 /// Runs the broker control script (`stop_app`, `start_app`, `restart`).
 pub fn rabbitmq_ctl(action: &str) {
     let ctl = env("RICHMOND_TEST_RABBITMQ_CTL");
