@@ -6,12 +6,25 @@ use clap::Parser;
 use richmond::cli::{Cli, Command, exit};
 use richmond::config::Config;
 
+/// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas
+/// (`madvise(MADV_HUGEPAGE)`), and then touching one byte makes a whole 2 MiB page resident:
+/// measured on the single-binary default at full HTTP rate, 47 MiB of the 142 MiB resident were
+/// huge pages, and RSS was 20–30 % lower without them (BENCHMARKS.md, "Soak"). The gateway's
+/// allocations are small and short-lived; huge pages buy it nothing.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!("richmond: cannot turn transparent huge pages off ({e}); continuing");
+    }
+}
+
 /// mimalloc instead of glibc malloc: measured in BENCHMARKS.md (HTTP rows: less CPU per
 /// message, lower peak RSS; glibc's per-thread arenas kept freed memory).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    no_transparent_huge_pages();
     let cli = Cli::parse();
     richmond::telemetry::init_logging(cli.log_format, &cli.log_level);
     if let Command::Simulate { kind } = cli.command() {
@@ -109,11 +122,13 @@ fn check_config(config: &Config, print: bool) -> ExitCode {
 }
 
 fn run(config: Config) -> ExitCode {
-    // Blocking work (store reads, file reads) queues beyond 64 threads rather than growing
-    // the pool toward tokio's default of 512 under a burst.
+    // Blocking work (store reads and writes, file reads) queues beyond 16 threads rather than
+    // growing the pool toward tokio's default of 512 under a burst: redb has one writer, and
+    // every extra thread keeps its own allocator pages (64 threads held ~10 MiB more at the
+    // quick start's full HTTP rate, with no more throughput; BENCHMARKS.md, "Soak").
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(64)
+        .max_blocking_threads(16)
         .build()
     {
         Ok(rt) => rt,

@@ -82,8 +82,9 @@ fn fallback_key() -> hmac::Key {
 }
 
 /// The argon2 verifiers: a fixed set of threads (one per core), each reusing one memory
-/// buffer across verifications, so argon2's 19 MiB per run is allocated once per thread and
-/// never spread over the blocking pool's threads and their malloc arenas. Cheap to clone;
+/// buffer across verifications while jobs wait (freed when none does), so argon2's 19 MiB per
+/// run is bounded by the number of threads and never spread over the blocking pool's threads
+/// and their malloc arenas. Cheap to clone;
 /// the threads end when the last clone is dropped.
 #[derive(Clone)]
 pub(crate) struct Pool {
@@ -124,6 +125,11 @@ impl Pool {
                         waiting.fetch_sub(1, Ordering::SeqCst);
                         let ok = verify_with(&job.phc, &job.password, &mut memory);
                         let _ = job.reply.send(ok);
+                        if waiting.load(Ordering::SeqCst) == 0 {
+                            // Idle: give the 19 MiB back (mimalloc returns a block this size
+                            // to the OS); a flood keeps it for the next job.
+                            memory = Vec::new();
+                        }
                     }
                 });
             if let Err(e) = spawned {

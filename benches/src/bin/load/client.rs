@@ -69,6 +69,8 @@ pub(crate) struct Sent {
     /// Keep-alive connections the server closed (or asked to close) after an answer.
     pub(crate) closed_by_server: usize,
     pub(crate) first_error: Option<String>,
+    /// The message ids of the answers, when [`Plan::collect_ids`] (Richmond answers only).
+    pub(crate) ids: Vec<String>,
 }
 
 impl Default for Sent {
@@ -80,6 +82,7 @@ impl Default for Sent {
             connections: 0,
             closed_by_server: 0,
             first_error: None,
+            ids: Vec::new(),
         }
     }
 }
@@ -127,6 +130,8 @@ fn request(api: &Api, host: &str, range: std::ops::Range<usize>, keep_alive: boo
 struct Answer {
     status: u16,
     reusable: bool,
+    /// Where the body starts in the buffer (the body is kept only with a `Content-Length`).
+    body_at: usize,
 }
 
 /// Reads one HTTP/1.1 answer (headers, then a `Content-Length` body, or the body up to EOF
@@ -174,6 +179,7 @@ async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Answer
                 if k == 0 {
                     return Err("connection closed inside the body".into());
                 }
+                buf.extend_from_slice(&chunk[..k]);
                 body += k;
             }
         }
@@ -185,6 +191,7 @@ async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Answer
     Ok(Answer {
         status,
         reusable: !close,
+        body_at: head_end,
     })
 }
 
@@ -205,25 +212,52 @@ async fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, Strin
     }
 }
 
-/// Sends messages `0..n` to `addr`, `shape.recipients` per request, [`IN_FLIGHT`] requests
-/// at once; stops taking new requests at `deadline`. With keep-alive, the connections are
-/// opened first and the clock ([`Sent::started`]) starts once they all are (a client's warm
-/// pool; Kannel's listen backlog of 10 would otherwise make a few of the 64 connects wait a
-/// 1 s SYN retransmission at the start).
-pub(crate) async fn drive(
-    addr: SocketAddr,
-    api: Arc<Api>,
-    n: usize,
-    shape: Shape,
-    deadline: Instant,
-) -> Sent {
-    let requests = n.div_ceil(shape.recipients);
+/// What to send: messages `messages` (message `i` to [`msisdn`]`(i)`), `shape.recipients` per
+/// request, [`IN_FLIGHT`] requests at once, no new request after `deadline`; with `rate`,
+/// request `j` is not started before `j × recipients / rate` seconds from the start (paced),
+/// otherwise as fast as the answers come.
+pub(crate) struct Plan {
+    pub(crate) messages: std::ops::Range<usize>,
+    pub(crate) shape: Shape,
+    pub(crate) deadline: Instant,
+    pub(crate) rate: Option<f64>,
+    /// Keep the `"id"` of every message in the answers ([`Sent::ids`]).
+    pub(crate) collect_ids: bool,
+}
+
+/// The `"id"` values of a Richmond send answer (a JSON list of records).
+fn ids_of(body: &[u8]) -> Vec<String> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(records)) => records
+            .iter()
+            .filter_map(|r| r.get("id")?.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Sends `plan` to `addr`. With keep-alive, the connections are opened first and the clock
+/// ([`Sent::started`]) starts once they all are (a client's warm pool; Kannel's listen backlog
+/// of 10 would otherwise make a few of the 64 connects wait a 1 s SYN retransmission at the
+/// start).
+pub(crate) async fn drive(addr: SocketAddr, api: Arc<Api>, plan: Plan) -> Sent {
+    let Plan {
+        messages,
+        shape,
+        deadline,
+        rate,
+        collect_ids,
+    } = plan;
+    let (first, n) = (messages.start, messages.end);
+    let requests = (n - first).div_ceil(shape.recipients);
     let next = Arc::new(AtomicUsize::new(0));
     let host = addr.to_string();
     let gate = Arc::new(tokio::sync::Barrier::new(IN_FLIGHT + 1));
+    let epoch = Arc::new(std::sync::OnceLock::new());
     let mut tasks = Vec::with_capacity(IN_FLIGHT);
     for _ in 0..IN_FLIGHT {
         let (api, next, host, gate) = (api.clone(), next.clone(), host.clone(), gate.clone());
+        let epoch = epoch.clone();
         tasks.push(tokio::spawn(async move {
             let mut sent = Sent::default();
             let (mut conn, mut buf): (Option<TcpStream>, Vec<u8>) = (None, Vec::new());
@@ -232,12 +266,19 @@ pub(crate) async fn drive(
                 sent.connections += usize::from(conn.is_some());
             }
             gate.wait().await;
+            let t0 = *epoch.get_or_init(Instant::now);
             loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 if j >= requests || Instant::now() >= deadline {
                     break;
                 }
-                let range = j * shape.recipients..((j + 1) * shape.recipients).min(n);
+                if let Some(rate) = rate {
+                    #[allow(clippy::cast_precision_loss)]
+                    let at = (j * shape.recipients) as f64 / rate;
+                    tokio::time::sleep_until((t0 + Duration::from_secs_f64(at)).into()).await;
+                }
+                let range =
+                    first + j * shape.recipients..(first + (j + 1) * shape.recipients).min(n);
                 let req = request(&api, &host, range, shape.keep_alive);
                 let started = Instant::now();
                 let result = async {
@@ -253,6 +294,9 @@ pub(crate) async fn drive(
                 match result {
                     Ok(a) if (200..300).contains(&a.status) => {
                         sent.latencies.push(started.elapsed());
+                        if collect_ids {
+                            sent.ids.extend(ids_of(&buf[a.body_at..]));
+                        }
                         if !a.reusable || !shape.keep_alive {
                             sent.closed_by_server += usize::from(shape.keep_alive);
                             conn = None;
@@ -285,6 +329,7 @@ pub(crate) async fn drive(
         all.connections += s.connections;
         all.closed_by_server += s.closed_by_server;
         all.first_error = all.first_error.or(s.first_error);
+        all.ids.extend(s.ids);
     }
     all
 }
@@ -300,9 +345,24 @@ pub(crate) fn free_port() -> u16 {
 
 /// `GET path` on a fresh connection: (status, body). At most 5 s.
 pub(crate) async fn get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
+    exchange(addr, &format!("GET {path}"), "", "").await
+}
+
+/// One request (`line`: method and path; `headers`: each ending in CRLF) with `body` on a
+/// fresh connection: (status, body). At most 5 s.
+pub(crate) async fn exchange(
+    addr: SocketAddr,
+    line: &str,
+    headers: &str,
+    body: &str,
+) -> Result<(u16, String), String> {
     let exchange = async {
         let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let req = format!(
+            "{line} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
         s.write_all(req.as_bytes())
             .await
             .map_err(|e| e.to_string())?;

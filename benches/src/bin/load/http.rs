@@ -130,19 +130,30 @@ fn richmond_config(
 }
 
 /// The `richmond run` child process, stopped (SIGTERM, then SIGKILL after 40 s) on drop.
-struct Richmond {
-    child: Child,
-    api: SocketAddr,
+pub(crate) struct Richmond {
+    pub(crate) child: Child,
+    pub(crate) api: SocketAddr,
 }
 
 impl Richmond {
-    /// Starts it and waits (at most 60 s) for `/ready` on the admin listener.
+    /// Starts it with the quick-start configuration of the HTTP rows.
     async fn start(dir: &Path, smsc_port: u16, hash: &str) -> Result<Self, String> {
+        Self::spawn(dir, |api, admin| {
+            richmond_config(dir, smsc_port, api, admin, hash)
+        })
+        .await
+    }
+
+    /// Starts it in `dir` with the configuration `config(api, admin)` makes for free API and
+    /// admin addresses, and waits (at most 60 s) for `/ready` on the admin listener.
+    pub(crate) async fn spawn(
+        dir: &Path,
+        config: impl FnOnce(SocketAddr, SocketAddr) -> String,
+    ) -> Result<Self, String> {
         let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let path = dir.join("richmond.toml");
-        std::fs::write(&path, richmond_config(dir, smsc_port, api, admin, hash))
-            .map_err(|e| e.to_string())?;
+        std::fs::write(&path, config(api, admin)).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("richmond.log")).map_err(|e| e.to_string())?;
         let child = Command::new(richmond_bin())
             .args([
@@ -235,7 +246,14 @@ async fn row(gw: Gw, shape: Shape, n: usize, hash: &str) -> Result<Row, String> 
     eprintln!("load: {} {} started", gw.name(), shape.label());
     let (_, cpu_before) = usage_of(&pids);
     let deadline = Instant::now() + LIMIT;
-    let mut sent = client::drive(addr, Arc::new(api), n, shape, deadline).await;
+    let plan = client::Plan {
+        messages: 0..n,
+        shape,
+        deadline,
+        rate: None,
+        collect_ids: false,
+    };
+    let mut sent = client::drive(addr, Arc::new(api), plan).await;
     let started = sent.started;
     let mut last_report = Instant::now();
     while sink.counts().unique < n && Instant::now() < deadline {

@@ -10,7 +10,9 @@
 //! `./scripts/bench` does both):
 //! `./scripts/test --servers-only -- bash -c 'cargo build --release -p richmond -p richmond-benches &&
 //!  target/release/load [N [amqp|embedded|http|all [FILTER]]]'`, or `target/release/load
-//! soak <minutes> amqp|embedded [rate]` (see [`soak`]) (FILTER: rows whose direction
+//! soak <minutes> amqp|embedded [rate]` (see [`soak`]), or `target/release/load soak <minutes>
+//! binary [rate|max]` (the single-binary default fed through its HTTP API, see [`soak_http`];
+//! no servers needed) (FILTER: rows whose direction
 //! contains it, e.g. `receipts`, or, HTTP rows, whose gateway and request shape contain it,
 //! e.g. `keep-alive`). `http` alone needs no RabbitMQ (nor ./scripts/test); `all` (the
 //! default) runs every row, the HTTP rows last. `RICHMOND_LOAD_KEEP=1` keeps each run's config, gateway log
@@ -37,8 +39,10 @@ mod flows;
 mod gateway;
 mod http;
 mod kannel;
+mod receiver;
 mod sink;
 mod soak;
+mod soak_http;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -176,19 +180,25 @@ async fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(30);
         let bus = std::env::args().nth(3).unwrap_or_default();
-        let rate: f64 = std::env::args()
-            .nth(4)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(200.0);
-        if !matches!(bus.as_str(), "amqp" | "embedded")
+        let rate_arg = std::env::args().nth(4);
+        let max = bus == "binary" && rate_arg.as_deref() == Some("max");
+        let rate: f64 = rate_arg.and_then(|s| s.parse().ok()).unwrap_or(200.0);
+        if !matches!(bus.as_str(), "amqp" | "embedded" | "binary")
             || minutes == 0
             || rate.is_nan()
             || rate <= 0.0
         {
-            eprintln!("usage: load soak <minutes> amqp|embedded [rate]");
+            eprintln!(
+                "usage: load soak <minutes> amqp|embedded|binary [rate] | load soak <minutes> binary max"
+            );
             std::process::exit(2);
         }
-        if soak::run(minutes, bus == "amqp", rate).await {
+        let lost = if bus == "binary" {
+            soak_http::run(minutes, (!max).then_some(rate)).await
+        } else {
+            soak::run(minutes, bus == "amqp", rate).await
+        };
+        if lost {
             eprintln!("load: the soak lost messages");
             std::process::exit(1);
         }

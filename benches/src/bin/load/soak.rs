@@ -16,15 +16,17 @@ use crate::flows::{self, MtShape};
 use crate::gateway::{Smsc, start};
 
 /// One sample after a window.
-struct Sample {
-    rss_mib: f64,
-    fds: usize,
-    threads: usize,
-    store_mib: f64,
-    spool_mib: f64,
+pub(crate) struct Sample {
+    pub(crate) rss_mib: f64,
+    pub(crate) fds: usize,
+    pub(crate) threads: usize,
+    pub(crate) store_mib: f64,
+    pub(crate) spool_mib: f64,
 }
 
-fn sample(pid: u32, data: &Path) -> Sample {
+/// Resident memory, open files and threads of `pid`, and the sizes of the store and spool
+/// files in `data`.
+pub(crate) fn sample(pid: u32, data: &Path) -> Sample {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| -> f64 {
         status
@@ -129,6 +131,12 @@ pub(crate) async fn run(minutes: usize, amqp: bool, rate: f64) -> bool {
     }
     gateway.stop().await;
     bus.close().await;
+    summary(&samples, lost);
+    lost > 0
+}
+
+/// Prints the growth of RSS and store size from the fifth window to the last, and `lost`.
+pub(crate) fn summary(samples: &[Sample], lost: usize) {
     if let (Some(base), Some(last)) = (samples.get(4), samples.last()) {
         let growth = |a: f64, b: f64| if a > 0.0 { (b - a) / a * 100.0 } else { 0.0 };
         println!(
@@ -137,6 +145,7 @@ pub(crate) async fn run(minutes: usize, amqp: bool, rate: f64) -> bool {
             growth(base.rss_mib, last.rss_mib),
             growth(base.store_mib, last.store_mib)
         );
+    } else {
+        println!("\nlost {lost}");
     }
-    lost > 0
 }
