@@ -24,6 +24,16 @@ pub(crate) struct Sample {
     pub(crate) spool_mib: f64,
 }
 
+impl Sample {
+    /// The sample's cells of a Markdown row: RSS, fds, threads, store and spool sizes.
+    pub(crate) fn cells(&self) -> String {
+        format!(
+            "{:.1} | {} | {} | {:.1} | {:.1}",
+            self.rss_mib, self.fds, self.threads, self.store_mib, self.spool_mib
+        )
+    }
+}
+
 /// Resident memory, open files and threads of `pid`, and the sizes of the store and spool
 /// files in `data`.
 pub(crate) fn sample(pid: u32, data: &Path) -> Sample {
@@ -119,13 +129,9 @@ pub(crate) async fn run(minutes: usize, amqp: bool, rate: f64) -> bool {
         lost += mo_lost + mt_lost;
         let s = sample(pid, &data);
         println!(
-            "| {minute} | {mo_lost} | {mt_lost} | {} | {:.1} | {} | {} | {:.1} | {:.1} |",
+            "| {minute} | {mo_lost} | {mt_lost} | {} | {} |",
             mo.duplicates + mt.duplicates,
-            s.rss_mib,
-            s.fds,
-            s.threads,
-            s.store_mib,
-            s.spool_mib
+            s.cells()
         );
         samples.push(s);
     }

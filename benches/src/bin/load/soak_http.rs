@@ -11,7 +11,9 @@
 //!   keep-alive connections; the account's callbacks point at a receiver in this process
 //!   ([`crate::receiver`]). After each window it waits (at most 120 s) until every message of
 //!   the window has its `delivered` report and the handset's answer (an inbound message) at
-//!   the receiver: MT, MO and receipts, end to end through the binary.
+//!   the receiver: MT, MO and receipts, end to end through the binary. The next window starts
+//!   a minute after the last one started or once it settled, whichever is later (above the
+//!   rate the gateway sustains with callbacks, its event backlog drains after the sends).
 //! * `max`: as fast as the API answers (64 requests in flight, keep-alive), no callbacks;
 //!   after each window every accepted message's record is queried (`status.json?id=…`) until
 //!   it reads `delivered` (at most 120 s). At most 9 windows (message numbers are 7 digits).
@@ -219,20 +221,17 @@ pub(crate) async fn run(minutes: usize, rate: Option<f64>) -> bool {
         };
         bad += w.failed + w.mt_lost + w.mo_lost.unwrap_or(0);
         println!(
-            "| {minute} | {:.0} | {} | {} | {} | {} | {:.1} | {} | {} | {:.1} | {:.1} |",
+            "| {minute} | {:.0} | {} | {} | {} | {} | {} |",
             w.accepted as f64 / 60.0,
             w.failed,
             w.mt_lost,
             w.mo_lost.map_or("–".into(), |m| m.to_string()),
             w.dup,
-            s.rss_mib,
-            s.fds,
-            s.threads,
-            s.store_mib,
-            s.spool_mib
+            s.cells()
         );
         samples.push(s);
-        // Paced windows start on the minute; a max window after the previous one settled.
+        // A paced window starts a minute after the last one started, or once it settled if
+        // that took longer; a max window once the previous one settled.
         if rate.is_some() {
             tokio::time::sleep_until((start + Duration::from_secs(60)).into()).await;
         }
