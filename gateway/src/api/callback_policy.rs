@@ -123,11 +123,20 @@ fn contains(net: IpAddr, prefix: u8, ip: IpAddr) -> bool {
 #[derive(Clone)]
 pub(crate) struct GuardedResolver {
     policy: Arc<Policy>,
+    /// Lookups at once: each holds a blocking-pool thread (getaddrinfo), which the redb store
+    /// shares; a slow DNS server must not take them all.
+    lookups: Arc<tokio::sync::Semaphore>,
 }
+
+/// Most name lookups of callbacks at once (the runtime has 16 blocking threads).
+const MAX_LOOKUPS: usize = 4;
 
 impl GuardedResolver {
     pub(crate) fn new(policy: Arc<Policy>) -> Self {
-        Self { policy }
+        Self {
+            policy,
+            lookups: Arc::new(tokio::sync::Semaphore::new(MAX_LOOKUPS)),
+        }
     }
 }
 
@@ -141,8 +150,12 @@ impl tower_service::Service<Name> for GuardedResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let policy = self.policy.clone();
+        let (policy, lookups) = (self.policy.clone(), self.lookups.clone());
         Box::pin(async move {
+            let _permit = lookups
+                .acquire()
+                .await
+                .map_err(|_| std::io::Error::other("resolver closed"))?;
             let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
                 .await?
                 .filter(|a| policy.permits(a.ip()))
