@@ -3,6 +3,10 @@
 //! `<transport>.inbound` (→ the `sms_received` callback of the one account that owns the
 //! message, see [`owner`]; inbound traffic is never shown to other accounts).
 //!
+//! Each queue's deliveries are spread over [`LANES`] lanes by key (the message an event is
+//! about; the sender of an inbound message), in order within a lane, so events about one
+//! message never race while different messages share the store's commits.
+//!
 //! A delivery is acknowledged only after the record is written and any callback is stored
 //! (see [`callbacks`](super::callbacks)); a store failure hands it back for redelivery. An
 //! event about a message the API does not know (another application's, or expired) and an
@@ -23,25 +27,84 @@ use super::record::{self, Change};
 use crate::bus::Delivery;
 use crate::store::StoreError;
 
+/// Lanes per queue: deliveries with the same key (the message an event is about, the sender
+/// of an inbound message) go to the same lane and are handled in order; lanes run side by side
+/// so their store commits share the store's group commit (one commit per message in a row
+/// held the API to about 1,100 events/s).
+const LANES: usize = 32;
+/// Deliveries waiting per lane: with [`LANES`] the most a queue's consumer holds in memory
+/// beyond the bus's own prefetch.
+const LANE_DEPTH: usize = 4;
+
 /// Consumes `<transport>.event` until `stop`.
 pub(crate) async fn run_events(state: ApiState, transport: String, stop: CancellationToken) {
-    consume(&state, &transport, "event", stop, handle_event).await;
+    consume::<Events>(&state, &transport, stop).await;
 }
 
 /// Consumes `<transport>.inbound` until `stop`.
 pub(crate) async fn run_inbound(state: ApiState, transport: String, stop: CancellationToken) {
-    consume(&state, &transport, "inbound", stop, handle_inbound).await;
+    consume::<Inbound>(&state, &transport, stop).await;
 }
 
-async fn consume<F>(
-    state: &ApiState,
-    transport: &str,
-    suffix: &str,
-    stop: CancellationToken,
-    handle: F,
-) where
-    F: AsyncFn(&ApiState, &str, &[u8]) -> Result<&'static str, StoreError>,
-{
+/// What one queue's consumer does with its messages.
+trait Handler: 'static {
+    /// The queue name's suffix after the transport.
+    const SUFFIX: &'static str;
+    type Item: Send + 'static;
+    fn decode(body: &[u8]) -> Option<Self::Item>;
+    /// Items with the same key are handled in order.
+    fn key(item: &Self::Item) -> String;
+    fn handle(
+        state: &ApiState,
+        transport: &str,
+        item: Self::Item,
+    ) -> impl Future<Output = Result<&'static str, StoreError>> + Send;
+}
+
+struct Events;
+
+impl Handler for Events {
+    const SUFFIX: &'static str = "event";
+    type Item = Event;
+    fn decode(body: &[u8]) -> Option<Event> {
+        Event::decode(body).ok()
+    }
+    fn key(e: &Event) -> String {
+        e.user_message_id.clone()
+    }
+    fn handle(
+        state: &ApiState,
+        transport: &str,
+        item: Event,
+    ) -> impl Future<Output = Result<&'static str, StoreError>> + Send {
+        handle_event(state, transport, item)
+    }
+}
+
+struct Inbound;
+
+impl Handler for Inbound {
+    const SUFFIX: &'static str = "inbound";
+    type Item = UserMessage;
+    fn decode(body: &[u8]) -> Option<UserMessage> {
+        UserMessage::decode(body).ok()
+    }
+    fn key(m: &UserMessage) -> String {
+        m.from_addr.clone().unwrap_or_default()
+    }
+    fn handle(
+        state: &ApiState,
+        transport: &str,
+        item: UserMessage,
+    ) -> impl Future<Output = Result<&'static str, StoreError>> + Send {
+        handle_inbound(state, transport, item)
+    }
+}
+
+/// Reads `<transport>.<suffix>` and hands each delivery, decoded, to the lane of its key; an
+/// undecodable one is acknowledged and counted here.
+async fn consume<H: Handler>(state: &ApiState, transport: &str, stop: CancellationToken) {
+    let suffix = H::SUFFIX;
     let queue = format!("{transport}.{suffix}");
     let mut consumer = match state.bus.consume(&queue).await {
         Ok(c) => c,
@@ -50,26 +113,78 @@ async fn consume<F>(
             return;
         }
     };
+    let mut lanes = Vec::with_capacity(LANES);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..LANES {
+        let (tx, rx) = tokio::sync::mpsc::channel::<(Delivery, H::Item)>(LANE_DEPTH);
+        lanes.push(tx);
+        let lane = Lane {
+            state: state.clone(),
+            transport: transport.to_owned(),
+            suffix,
+        };
+        tasks.spawn(lane.run::<H>(rx));
+    }
     loop {
         let delivery: Delivery = tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => break,
             d = consumer.next() => match d {
                 Some(d) => d,
-                None => return,
+                None => break,
             },
         };
-        match handle(state, transport, &delivery.body).await {
-            Ok(outcome) => {
-                count(transport, suffix, outcome);
-                if let Err(e) = delivery.ack().await {
-                    tracing::warn!(message = "Cannot ack.", queue = %queue, error = %e);
-                }
+        let Some(item) = H::decode(&delivery.body) else {
+            tracing::warn!(message = "Undecodable message dropped.", queue = %queue);
+            count(transport, suffix, "invalid");
+            if let Err(e) = delivery.ack().await {
+                tracing::warn!(message = "Cannot ack.", queue = %queue, error = %e);
             }
-            Err(e) => {
-                count(transport, suffix, "store_error");
-                tracing::warn!(message = "Store failed; handing the message back.", queue = %queue, error = %e);
-                let _ = delivery.nack(true).await;
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        let lane = &lanes[lane_of(&H::key(&item))];
+        tokio::select! {
+            () = stop.cancelled() => break,
+            sent = lane.send((delivery, item)) => if sent.is_err() { break },
+        }
+    }
+    // Unsettled deliveries go back to the bus when dropped.
+    drop(lanes);
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+/// The lane of `key`: a stable hash, so one key always lands in the same lane.
+fn lane_of(key: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    usize::try_from(h.finish() % LANES as u64).unwrap_or(0)
+}
+
+/// One lane: handles its deliveries one after another and settles each.
+struct Lane {
+    state: ApiState,
+    transport: String,
+    suffix: &'static str,
+}
+
+impl Lane {
+    async fn run<H: Handler>(self, mut rx: tokio::sync::mpsc::Receiver<(Delivery, H::Item)>) {
+        let (transport, suffix) = (self.transport.as_str(), self.suffix);
+        while let Some((delivery, item)) = rx.recv().await {
+            match H::handle(&self.state, transport, item).await {
+                Ok(outcome) => {
+                    count(transport, suffix, outcome);
+                    if let Err(e) = delivery.ack().await {
+                        tracing::warn!(message = "Cannot ack.", transport, suffix, error = %e);
+                    }
+                }
+                Err(e) => {
+                    count(transport, suffix, "store_error");
+                    tracing::warn!(message = "Store failed; handing the message back.", transport, suffix, error = %e);
+                    let _ = delivery.nack(true).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
         }
     }
@@ -88,12 +203,8 @@ fn count(transport: &str, kind: &str, outcome: &'static str) {
 async fn handle_event(
     state: &ApiState,
     transport: &str,
-    body: &[u8],
+    event: Event,
 ) -> Result<&'static str, StoreError> {
-    let Ok(event) = Event::decode(body) else {
-        tracing::warn!(message = "Undecodable event dropped.", transport);
-        return Ok("invalid");
-    };
     let Some(mut rec) = record::load(&state.store, &event.user_message_id).await? else {
         return Ok("unknown");
     };
@@ -133,12 +244,8 @@ async fn handle_event(
 async fn handle_inbound(
     state: &ApiState,
     transport: &str,
-    body: &[u8],
+    msg: UserMessage,
 ) -> Result<&'static str, StoreError> {
-    let Ok(msg) = UserMessage::decode(body) else {
-        tracing::warn!(message = "Undecodable inbound message dropped.", transport);
-        return Ok("invalid");
-    };
     let payload = serde_json::json!({
         "id": msg.message_id,
         "transport": transport,
