@@ -1,11 +1,10 @@
 //! Giving a redb file's free space back to the disk: redb reuses freed pages but never
-//! shrinks the file, so a store or spool that once held a backlog keeps its size. At open —
-//! the only moment the process holds the database alone — a file of at least
-//! [`MIN_COMPACT_BYTES`] whose free space passes [`FREE_SHARE`] of it is compacted (logged,
-//! counted in `richmond_data_file_compactions_total{file}`). Used for the store and the
-//! embedded bus's spool.
-//!
-//! Does not handle: compaction while running (redb needs exclusive access; a restart does it).
+//! shrinks the file, so a store or spool that once held a backlog keeps its size. A file of at
+//! least [`MIN_COMPACT_BYTES`] whose free space passes [`FREE_SHARE`] of it is compacted
+//! (logged, counted in `richmond_data_file_compactions_total{file}`): the store at open and
+//! after each periodic purge (it takes the database alone for the compaction, see
+//! `store/redb/purge.rs`), the embedded bus's spool at open (its size is bounded by the
+//! queues' byte caps while running).
 
 use std::path::Path;
 
@@ -16,17 +15,13 @@ pub const MIN_COMPACT_BYTES: u64 = 16 * 1024 * 1024;
 /// Compact when more than this share of the file is free.
 pub const FREE_SHARE: f64 = 0.5;
 
-/// Compacts `db` (at `path`, labelled `file`) when at least `min_bytes` and more than
-/// [`FREE_SHARE`] free; returns the sizes before and after when it did.
+/// The file's size when it is at least `min_bytes` and more than [`FREE_SHARE`] of it is
+/// free; `None` when a compaction is not worth it. Needs only shared access (it opens and
+/// aborts a write transaction, so it waits for a commit under way).
 ///
 /// # Errors
-/// The statistics or the compaction failed (the file is left usable).
-pub fn compact_if_worth(
-    db: &mut Database,
-    path: &Path,
-    file: &'static str,
-    min_bytes: u64,
-) -> Result<Option<(u64, u64)>, String> {
+/// The file's size or the statistics could not be read.
+pub fn worth(db: &Database, path: &Path, min_bytes: u64) -> Result<Option<u64>, String> {
     let before = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     if before < min_bytes {
         return Ok(None);
@@ -41,9 +36,23 @@ pub fn compact_if_worth(
     // Precision is not needed for a threshold.
     #[allow(clippy::cast_precision_loss)]
     let free_share = before.saturating_sub(used) as f64 / before as f64;
-    if free_share <= FREE_SHARE {
+    Ok((free_share > FREE_SHARE).then_some(before))
+}
+
+/// Compacts `db` (at `path`, labelled `file`) when at least `min_bytes` and more than
+/// [`FREE_SHARE`] free; returns the sizes before and after when it did.
+///
+/// # Errors
+/// The statistics or the compaction failed (the file is left usable).
+pub fn compact_if_worth(
+    db: &mut Database,
+    path: &Path,
+    file: &'static str,
+    min_bytes: u64,
+) -> Result<Option<(u64, u64)>, String> {
+    let Some(before) = worth(db, path, min_bytes)? else {
         return Ok(None);
-    }
+    };
     // Each pass moves pages toward the start; a few passes reach the end.
     for _ in 0..8 {
         if !db.compact().map_err(|e| e.to_string())? {

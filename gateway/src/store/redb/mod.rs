@@ -7,7 +7,7 @@ mod purge;
 mod writer;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -26,7 +26,8 @@ pub const FILE_NAME: &str = "store.redb";
 /// The redb-backed store; clones share the database.
 #[derive(Clone)]
 pub struct RedbStore {
-    db: Arc<Database>,
+    /// Shared for reads and commits; taken alone only to compact (see [`purge`]).
+    db: Arc<RwLock<Database>>,
     location: Arc<str>,
     writer: Arc<writer::Writer>,
 }
@@ -80,8 +81,8 @@ impl RedbStore {
         ) {
             tracing::warn!(message = "Data file compaction failed; the file is used as it is.", file = "store", error = %e);
         }
-        let db = Arc::new(db);
         create_tables(&db).map_err(|e| unavailable(path, e))?;
+        let db = Arc::new(RwLock::new(db));
         let location: Arc<str> = path.display().to_string().into();
         let writer = writer::Writer::start(db.clone(), location.clone()).map_err(|e| {
             StoreError::Unavailable {
@@ -100,6 +101,11 @@ impl RedbStore {
     /// than writes under concurrent load.
     pub fn commits(&self) -> u64 {
         self.writer.commits()
+    }
+
+    /// The database for a read or a commit (a compaction waits until the guard is dropped).
+    fn read_db(&self) -> RwLockReadGuard<'_, Database> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
@@ -214,7 +220,8 @@ impl RedbStore {
         let this = self.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
-            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let db = this.read_db();
+            let txn = db.begin_read().map_err(|e| this.err(e))?;
             let table = txn.open_table(VALUES).map_err(|e| this.err(e))?;
             let raw = table.get(key.as_str()).map_err(|e| this.err(e))?;
             Ok(raw.and_then(|r| live(r.value(), now_micros())))
@@ -284,7 +291,8 @@ impl RedbStore {
         let this = self.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
-            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let db = this.read_db();
+            let txn = db.begin_read().map_err(|e| this.err(e))?;
             let table = txn.open_table(HASHES).map_err(|e| this.err(e))?;
             let now = now_micros();
             let mut out = Vec::new();
@@ -446,7 +454,8 @@ impl RedbStore {
         let this = self.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
-            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let db = this.read_db();
+            let txn = db.begin_read().map_err(|e| this.err(e))?;
             let live = this.index_live(&txn, &key)?;
             if !live || min > max {
                 return Ok(Vec::new());
@@ -471,7 +480,8 @@ impl RedbStore {
         let this = self.clone();
         let key = key.to_owned();
         tokio::task::spawn_blocking(move || {
-            let txn = this.db.begin_read().map_err(|e| this.err(e))?;
+            let db = this.read_db();
+            let txn = db.begin_read().map_err(|e| this.err(e))?;
             let live = this.index_live(&txn, &key)?;
             if !live {
                 return Ok(0);

@@ -1,7 +1,8 @@
 //! Purging expired entries, and counting the live ones by kind for
 //! `richmond_store_entries{kind}`: the kind of a key is read from its fixed segments only
 //! (never from a transport id, a number or an account), so the metric's labels stay a small
-//! fixed set. README ("The state store") lists each kind's lifetime.
+//! fixed set. README ("The state store") lists each kind's lifetime. Compacting the file
+//! while running, when a purge left most of it free ([`crate::compact`]).
 
 use super::{RedbStore, StoreError, live, now_micros};
 
@@ -54,6 +55,33 @@ impl RedbStore {
             metrics::gauge!("richmond_store_entries", "kind" => *k).set(count as f64);
         }
         Ok((n + m, kinds))
+    }
+}
+
+impl RedbStore {
+    /// Compacts the file when it is at least `min_bytes` and more than half free (after a
+    /// backlog was purged, say); returns the sizes before and after when it did. Every store
+    /// operation waits while the compaction runs: the check alone shares the database.
+    ///
+    /// # Errors
+    /// When the statistics or the compaction fail (the file stays usable as it is).
+    pub async fn compact_if_worth(&self, min_bytes: u64) -> Result<Option<(u64, u64)>, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = std::path::Path::new(&*this.location);
+            let worth = crate::compact::worth(&this.read_db(), path, min_bytes);
+            if worth.map_err(|e| this.err(e))?.is_none() {
+                return Ok(None);
+            }
+            let mut db = this
+                .db
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            crate::compact::compact_if_worth(&mut db, path, "store", min_bytes)
+                .map_err(|e| this.err(e))
+        })
+        .await
+        .map_err(|e| self.err(e))?
     }
 }
 
@@ -114,5 +142,62 @@ mod tests {
         ] {
             assert_eq!(kind(key), want, "{key}");
         }
+    }
+}
+
+#[cfg(test)]
+mod compaction {
+    use std::time::Duration;
+
+    use super::RedbStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_purged_backlog_is_compacted_while_readers_and_writers_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let store = RedbStore::open_with_cache(&path, 1024 * 1024).unwrap();
+        store
+            .put("keep", b"still here", Duration::from_secs(3600))
+            .await
+            .unwrap();
+        // A backlog: 8 MiB of entries that expire at once.
+        let value = vec![7u8; 16 * 1024];
+        for i in 0..512 {
+            store
+                .put(&format!("backlog:{i}"), &value, Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        // Under the threshold size nothing happens.
+        assert_eq!(store.compact_if_worth(u64::MAX).await.unwrap(), None);
+        assert!(store.purge_expired().await.unwrap() >= 512);
+        // Readers and writers running beside the compaction all succeed.
+        let busy: Vec<_> = (0..32)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    s.put(&format!("new:{i}"), b"v", Duration::from_secs(60))
+                        .await
+                        .unwrap();
+                    s.get("keep").await.unwrap()
+                })
+            })
+            .collect();
+        let (before, after) = store
+            .compact_if_worth(1024 * 1024)
+            .await
+            .unwrap()
+            .expect("a mostly free file is compacted");
+        assert!(after < before / 2, "{before} -> {after}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), after);
+        for b in busy {
+            assert_eq!(b.await.unwrap().as_deref(), Some(&b"still here"[..]));
+        }
+        assert_eq!(
+            store.get("new:31").await.unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
+        // Compacted once, it is not worth it again.
+        assert_eq!(store.compact_if_worth(1024 * 1024).await.unwrap(), None);
     }
 }

@@ -11,7 +11,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use redb::Database;
@@ -53,7 +53,7 @@ impl Writer {
     ///
     /// # Errors
     /// When the operating system refuses a new thread.
-    pub(super) fn start(db: Arc<Database>, location: Arc<str>) -> std::io::Result<Self> {
+    pub(super) fn start(db: Arc<RwLock<Database>>, location: Arc<str>) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
@@ -107,7 +107,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(db: &Database, location: &str, rx: &Receiver<Job>, commits: &AtomicU64) {
+fn run(db: &RwLock<Database>, location: &str, rx: &Receiver<Job>, commits: &AtomicU64) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -117,7 +117,9 @@ fn run(db: &Database, location: &str, rx: &Receiver<Job>, commits: &AtomicU64) {
             }
         }
         metrics::histogram!("richmond_store_commit_batch_size").record(batch.len() as f64);
-        commit(db, location, batch, commits);
+        // Held for the commit only: a compaction takes the database alone between batches.
+        let db = db.read().unwrap_or_else(PoisonError::into_inner);
+        commit(&db, location, batch, commits);
     }
 }
 

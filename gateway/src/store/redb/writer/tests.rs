@@ -28,7 +28,8 @@ fn insert(
 
 /// Whether `key` is in the values table (raw: these writes carry no expiry header).
 fn present(store: &RedbStore, key: &str) -> bool {
-    let txn = redb::ReadableDatabase::begin_read(&*store.db).unwrap();
+    let db = store.read_db();
+    let txn = redb::ReadableDatabase::begin_read(&*db).unwrap();
     let t = txn.open_table(super::VALUES).unwrap();
     t.get(key).unwrap().is_some()
 }
