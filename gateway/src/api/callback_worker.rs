@@ -26,12 +26,13 @@ use super::callbacks::{
     pending_key,
 };
 use super::config::ApiConfig;
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
 
-/// Attempts under way at once for one account.
-pub(super) const PER_ACCOUNT: usize = 4;
+/// Attempts under way at once for one account: each attempt waits for two store commits
+/// besides its POST, so 16 carry ~1,500 callbacks/s to a quick receiver.
+pub(super) const PER_ACCOUNT: usize = 16;
 /// Attempts under way at once in all.
-pub(super) const TOTAL: usize = 64;
+pub(super) const TOTAL: usize = 128;
 
 /// The worker's settings.
 struct Retry {
@@ -193,8 +194,7 @@ async fn attempt(
                 kind,
                 attempts = pending.attempts
             );
-            store.delete(&pending_key(&id)).await?;
-            store.index_remove(index, &id).await
+            store.write_batch(forget(index, &id)).await
         }
         Err(code) => {
             metrics::counter!("richmond_api_callback_failures_total", "kind" => kind, "code" => code)
@@ -208,8 +208,7 @@ async fn attempt(
                     attempts = pending.attempts,
                     code
                 );
-                store.delete(&pending_key(&id)).await?;
-                return store.index_remove(index, &id).await;
+                return store.write_batch(forget(index, &id)).await;
             }
             let delay = retry.backoff(pending.attempts);
             tracing::info!(
@@ -220,12 +219,36 @@ async fn attempt(
                 retry_in_seconds = delay.as_secs_f64()
             );
             let bytes = serde_json::to_vec(&pending).unwrap_or_default();
-            store.put(&pending_key(&id), &bytes, QUEUE_TTL).await?;
             store
-                .index_add(index, &id, now_micros() + micros(delay), QUEUE_TTL)
+                .write_batch(vec![
+                    Write::Put {
+                        key: pending_key(&id),
+                        value: bytes,
+                        ttl: QUEUE_TTL,
+                    },
+                    Write::IndexAdd {
+                        key: index.to_owned(),
+                        member: id,
+                        score: now_micros() + micros(delay),
+                        ttl: QUEUE_TTL,
+                    },
+                ])
                 .await
         }
     }
+}
+
+/// The writes that drop callback `id` and its place in `index`, in one commit.
+fn forget(index: &str, id: &str) -> Vec<Write> {
+    vec![
+        Write::Delete {
+            key: pending_key(id),
+        },
+        Write::IndexRemove {
+            key: index.to_owned(),
+            member: id.to_owned(),
+        },
+    ]
 }
 
 fn micros(d: Duration) -> i64 {

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::callback_policy::Policy;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Write};
 
 /// The scheduling index of callbacks queued before queues were per account (drained too).
 pub(super) const QUEUE: &str = "api:callbacks";
@@ -209,9 +209,20 @@ impl Queue {
             attempts: 0,
         };
         let bytes = serde_json::to_vec(&pending).unwrap_or_default();
-        self.store.put(&pending_key(&id), &bytes, QUEUE_TTL).await?;
         self.store
-            .index_add(&index, &id, now_micros(), QUEUE_TTL)
+            .write_batch(vec![
+                Write::Put {
+                    key: pending_key(&id),
+                    value: bytes,
+                    ttl: QUEUE_TTL,
+                },
+                Write::IndexAdd {
+                    key: index,
+                    member: id,
+                    score: now_micros(),
+                    ttl: QUEUE_TTL,
+                },
+            ])
             .await?;
         self.wake.notify_one();
         Ok(())
