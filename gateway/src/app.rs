@@ -139,7 +139,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         });
     }
     crate::transport::spawn_all(
-        &config,
+        &config.transports,
         &crate::transport::Context {
             bus: bus.clone(),
             store: store.clone(),

@@ -105,23 +105,8 @@ pub enum Command {
     /// JSON events on stdout and takes commands on stdin (`help`). Needs no config file.
     Simulate {
         #[command(subcommand)]
-        kind: SimulateKind,
+        kind: crate::simulate::SimulateKind,
     },
-}
-
-/// The simulators.
-#[derive(Debug, Clone, Subcommand)]
-pub enum SimulateKind {
-    /// A TruTeq SSMI server: logins, link checks, SEQ and delivery reports for SMS, scripted
-    /// USSD users, MO SMS, misbehaviour on demand.
-    Ssmi(crate::simulate::ssmi::Args),
-    /// An SMPP 3.4 SMSC: binds, submit_sm answered with message ids, delivery receipts, MO
-    /// deliver_sm (single and multipart, GSM-7 and UCS2), redelivery, misbehaviour on demand.
-    Smsc(Box<crate::simulate::smsc::Args>),
-    /// A GSM modem on a pty (the `listening` event names /dev/pts/N): AT commands in PDU
-    /// mode, SIM storage, +CMGS with status reports, MO SMS (multipart), a USSD menu,
-    /// hangs and URC noise on demand.
-    Modem(crate::simulate::modem::Args),
 }
 
 impl Cli {

@@ -8,13 +8,20 @@
 //! Reference: DESIGN.md "Conventions / Config", style-and-operations.md B.1.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod error;
+pub mod secret;
 mod sections;
+
+pub(crate) use self::error::valid_transport_id;
+pub use self::error::{
+    ConfigError, MAX_BACKOFF_SECONDS, MAX_DURATION_SECONDS, check_pem_certificates, check_seconds,
+};
+pub use self::secret::{Secret, redact_url, resolve_secret, scrub_url};
 
 pub use self::sections::{AmqpConfig, BusConfig, Durability, EmbeddedBusConfig, StoreConfig};
 use self::sections::{MAX_CACHE, MIN_CACHE};
@@ -101,112 +108,9 @@ impl Default for ShutdownConfig {
     }
 }
 
-/// The longest backoff or retry delay any `*_seconds` option may ask for (a day): larger
-/// values are typing mistakes, and beyond ~1.8e19 s a `Duration` cannot hold them.
-pub const MAX_BACKOFF_SECONDS: f64 = 86_400.0;
-
-/// The longest duration or lifetime any `*_seconds` option takes (ten years): beyond it a
-/// deadline could overflow, and Redis refuses the expiry.
-pub const MAX_DURATION_SECONDS: u64 = 10 * 365 * 86_400;
-
-/// Checks that `pem` holds at least one certificate and nothing unreadable.
-///
-/// # Errors
-/// What is wrong with it.
-pub fn check_pem_certificates(pem: &[u8]) -> Result<(), String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut n = 0;
-    for cert in CertificateDer::pem_slice_iter(pem) {
-        cert.map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
-        n += 1;
-    }
-    if n == 0 {
-        return Err("no certificate in it".into());
-    }
-    Ok(())
-}
-
-/// Checks a `*_seconds` option: 1 to [`MAX_DURATION_SECONDS`]; the error names `key`.
-///
-/// # Errors
-/// The message, naming the key.
-pub fn check_seconds(key: &str, value: u64) -> Result<(), String> {
-    if (1..=MAX_DURATION_SECONDS).contains(&value) {
-        Ok(())
-    } else {
-        Err(format!("{key}: 1 to {MAX_DURATION_SECONDS} (ten years)"))
-    }
-}
-
 /// Keys whose values are secrets: taken from the environment as strings, whatever they look
 /// like.
 const SECRET_KEYS: &[&str] = &["password", "pin", "url", "password_hash"];
-
-/// `url` with the user information (`user:password@`) replaced, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://<redacted>@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
-}
-
-/// `text` (an error from a client library) with `url` and its password removed.
-pub fn scrub_url(text: &str, url: &str) -> String {
-    let mut out = text.replace(url, &redact_url(url));
-    if let (Some(s), Some(at)) = (url.find("://"), url.rfind('@'))
-        && at > s
-        && let Some((_, password)) = url[s + 3..at].split_once(':')
-        && !password.is_empty()
-    {
-        out = out.replace(password, "<redacted>");
-    }
-    out
-}
-
-/// A string that never appears in logs, `Debug` output or `check-config --print`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("<redacted>")
-    }
-}
-
-/// A configuration problem, with where it came from.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("environment variable {var}: {message}")]
-    Env { var: String, message: String },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
 
 impl Config {
     /// Loads `path`, applies `RICHMOND__*` variables from `env`, reads `*_file` secrets and
@@ -397,39 +301,6 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
-}
-
-/// Reads a `*_file` secret into its plain field; both set is an error.
-///
-/// # Errors
-/// When both are set or the file cannot be read.
-pub fn resolve_secret(
-    path: &Path,
-    key: &str,
-    value: &mut Option<Secret>,
-    file: Option<&Path>,
-) -> Result<(), ConfigError> {
-    let Some(file) = file else { return Ok(()) };
-    if value.is_some() {
-        return Err(ConfigError::Invalid {
-            path: path.to_owned(),
-            message: format!("{key} and {key}_file are both set: keep one"),
-        });
-    }
-    let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Invalid {
-        path: path.to_owned(),
-        message: format!("{key}_file: cannot read {}: {e}", file.display()),
-    })?;
-    *value = Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned()));
-    Ok(())
-}
-
-pub(crate) fn valid_transport_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 fn apply_override(table: &mut toml::Table, var: &str, raw: &str) -> Result<(), ConfigError> {

@@ -299,7 +299,7 @@ async fn ussd_menu_and_sms_over_the_embedded_bus() {
     };
     let (tracker, intake) = (TaskTracker::new(), CancellationToken::new());
     let mut app = App::new(bus.clone(), &id).await;
-    richmond::transport::spawn_all(&config, &ctx, &tracker, &intake).expect("spawn");
+    richmond::transport::spawn_all(&config.transports, &ctx, &tracker, &intake).expect("spawn");
     sim.expect("a login", |e| e["event"] == "login" && e["ok"] == true)
         .await;
 

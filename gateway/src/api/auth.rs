@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine as _;
@@ -28,34 +28,7 @@ use super::config::ApiConfig;
 use super::credentials::{self, Cache, Pool};
 use super::login_limit::FailedLogins;
 
-/// Checks that `phc` is an argon2 PHC string (`$argon2id$v=19$m=...,t=...,p=...$salt$hash`).
-///
-/// # Errors
-/// A short reason, for the config error.
-pub fn check_phc(phc: &str) -> Result<(), String> {
-    let parsed = PasswordHash::new(phc)
-        .map_err(|e| format!("not a PHC string ({e}); make one with `richmond hash-password`"))?;
-    match parsed.algorithm.as_str() {
-        "argon2id" | "argon2i" | "argon2d" => {}
-        other => return Err(format!("algorithm {other:?} is not argon2")),
-    }
-    if parsed.hash.is_none() || parsed.salt.is_none() {
-        return Err("the PHC string has no salt or no hash".into());
-    }
-    let params =
-        argon2::Params::try_from(&parsed).map_err(|e| format!("bad argon2 parameters: {e}"))?;
-    if params.m_cost() > credentials::MAX_ARGON2_MEMORY_KIB
-        || params.t_cost() > credentials::MAX_ARGON2_PASSES
-    {
-        return Err(format!(
-            "argon2 parameters too large (at most m={} KiB and t={}): every login would cost \
-             that much memory and CPU",
-            credentials::MAX_ARGON2_MEMORY_KIB,
-            credentials::MAX_ARGON2_PASSES
-        ));
-    }
-    Ok(())
-}
+pub use super::credentials::check_phc;
 
 /// Hashes `password` with argon2id and a random salt, as a PHC string.
 ///
@@ -316,7 +289,7 @@ impl Accounts {
 
 #[cfg(test)]
 fn verify(phc: &str, password: &str) -> bool {
-    use argon2::password_hash::PasswordVerifier;
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(phc).is_ok_and(|h| {
         Argon2::default()
             .verify_password(password.as_bytes(), &h)

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Secret, resolve_secret, valid_transport_id};
+use crate::config::error::{ConfigError, valid_transport_id};
+use crate::config::secret::{Secret, resolve_secret};
 
 /// The HTTP API (`[api]`); absent means no API listener.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -299,7 +300,7 @@ impl ApiConfig {
                      `richmond hash-password`"
                 ));
             };
-            super::auth::check_phc(hash.expose())
+            super::credentials::check_phc(hash.expose())
                 .map_err(|m| format!("{key}.password_hash: {m}"))?;
             for (j, d) in a.token_digests.iter().enumerate() {
                 // The reason never quotes the value: a token pasted here by mistake stays secret.
@@ -429,7 +430,7 @@ impl ApiConfig {
             ("publish_timeout_seconds", self.publish_timeout_seconds),
             ("conversation_ttl_seconds", self.conversation_ttl_seconds),
         ] {
-            crate::config::check_seconds(&format!("api.{key}"), value)?;
+            crate::config::error::check_seconds(&format!("api.{key}"), value)?;
         }
         if !(self.callback_backoff_initial_seconds > 0.0
             && self.callback_backoff_max_seconds >= self.callback_backoff_initial_seconds

@@ -10,6 +10,7 @@
 //!   cannot starve the runtime or the carrier links.
 //! - API tokens (`Authorization: Bearer <token>`): [`new_token`] makes a random 256-bit token;
 //!   only its SHA-256 digest ([`token_digest`], `sha256:<hex>`) is configured.
+//! - [`check_phc`]: what a configured password hash must be (argon2, bounded parameters).
 //!
 //! Written here on `ring` (already built for TLS): HMAC, SHA-256 and the random source.
 //! Does not handle: which account a username names, rate limits (see [`super::auth`]).
@@ -17,6 +18,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use argon2::password_hash::PasswordHash;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hmac};
 
@@ -179,7 +181,7 @@ pub const MAX_ARGON2_PASSES: u32 = 16;
 /// Verifies `password` against `phc` with `memory` as argon2's work area (grown to the
 /// hash's size and kept for the next call); the hashes are compared in constant time.
 fn verify_with(phc: &str, password: &str, memory: &mut Vec<argon2::Block>) -> bool {
-    use argon2::password_hash::{Output, PasswordHash};
+    use argon2::password_hash::Output;
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;
     };
@@ -266,6 +268,32 @@ fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// Checks that `phc` is an argon2 PHC string (`$argon2id$v=19$m=...,t=...,p=...$salt$hash`).
+///
+/// # Errors
+/// A short reason, for the config error.
+pub fn check_phc(phc: &str) -> Result<(), String> {
+    let parsed = PasswordHash::new(phc)
+        .map_err(|e| format!("not a PHC string ({e}); make one with `richmond hash-password`"))?;
+    match parsed.algorithm.as_str() {
+        "argon2id" | "argon2i" | "argon2d" => {}
+        other => return Err(format!("algorithm {other:?} is not argon2")),
+    }
+    if parsed.hash.is_none() || parsed.salt.is_none() {
+        return Err("the PHC string has no salt or no hash".into());
+    }
+    let params =
+        argon2::Params::try_from(&parsed).map_err(|e| format!("bad argon2 parameters: {e}"))?;
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB || params.t_cost() > MAX_ARGON2_PASSES {
+        return Err(format!(
+            "argon2 parameters too large (at most m={} KiB and t={}): every login would cost \
+             that much memory and CPU",
+            MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PASSES
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

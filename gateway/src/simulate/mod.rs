@@ -20,6 +20,7 @@ pub mod ssmi;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
+use clap::Subcommand;
 use serde_json::Value;
 
 /// Writes one JSON event per line to stdout (flushed, so a reading test sees it at once).
@@ -55,11 +56,26 @@ pub(crate) fn tls_server(
     }
 }
 
+/// The simulators.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SimulateKind {
+    /// A TruTeq SSMI server: logins, link checks, SEQ and delivery reports for SMS, scripted
+    /// USSD users, MO SMS, misbehaviour on demand.
+    Ssmi(ssmi::Args),
+    /// An SMPP 3.4 SMSC: binds, submit_sm answered with message ids, delivery receipts, MO
+    /// deliver_sm (single and multipart, GSM-7 and UCS2), redelivery, misbehaviour on demand.
+    Smsc(Box<smsc::Args>),
+    /// A GSM modem on a pty (the `listening` event names /dev/pts/N): AT commands in PDU
+    /// mode, SIM storage, +CMGS with status reports, MO SMS (multipart), a USSD menu,
+    /// hangs and URC noise on demand.
+    Modem(modem::Args),
+}
+
 /// Runs a simulator until a signal or `quit`.
 ///
 /// # Errors
 /// When the listener cannot be bound or the runtime cannot start.
-pub fn run(kind: &crate::cli::SimulateKind) -> anyhow::Result<()> {
+pub fn run(kind: &SimulateKind) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,9 +97,9 @@ pub fn run(kind: &crate::cli::SimulateKind) -> anyhow::Result<()> {
             signal_stop.cancel();
         });
         match kind {
-            crate::cli::SimulateKind::Ssmi(args) => ssmi::run(args.clone(), stop).await,
-            crate::cli::SimulateKind::Smsc(args) => smsc::run((**args).clone(), stop).await,
-            crate::cli::SimulateKind::Modem(args) => modem::run(args.clone(), stop).await,
+            SimulateKind::Ssmi(args) => ssmi::run(args.clone(), stop).await,
+            SimulateKind::Smsc(args) => smsc::run((**args).clone(), stop).await,
+            SimulateKind::Modem(args) => modem::run(args.clone(), stop).await,
         }
     });
     // The stdin reader sits in a blocking read: do not wait for it.

@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::admin::Readiness;
 use crate::bus::Bus;
-use crate::config::{Config, ConfigError};
+use crate::config::error::ConfigError;
 use crate::store::Store;
 
 /// What a running transport shares with the rest of the gateway.
@@ -75,12 +75,12 @@ impl TransportConfig {
 /// # Errors
 /// When a transport cannot be started (its config was validated already).
 pub fn spawn_all(
-    config: &Config,
+    transports: &std::collections::BTreeMap<String, TransportConfig>,
     ctx: &Context,
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) -> anyhow::Result<()> {
-    for (id, t) in &config.transports {
+    for (id, t) in transports {
         match t {
             TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake)?,
             TransportConfig::Smpp(c) => smpp::spawn(id, c, ctx, tracker, intake)?,

@@ -218,7 +218,7 @@ pub(crate) async fn start(
             readiness: richmond::admin::Readiness::default(),
         };
         let (tracker, intake) = (TaskTracker::new(), CancellationToken::new());
-        richmond::transport::spawn_all(&config, &ctx, &tracker, &intake).expect("spawn");
+        richmond::transport::spawn_all(&config.transports, &ctx, &tracker, &intake).expect("spawn");
         (Gateway::InProcess(intake, tracker), bus)
     };
     bus.declare_transport(id).await.expect("declare");

@@ -11,7 +11,8 @@ use richmond_codecs::sms::{Encoding, Method};
 use richmond_drivers::modem::{self, FlowControl};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Secret, resolve_secret};
+use crate::config::error::ConfigError;
+use crate::config::secret::{Secret, resolve_secret};
 
 /// Serial flow control, as written in the config.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -228,9 +229,9 @@ impl ModemConfig {
             ("dedup_ttl_seconds", self.dedup_ttl_seconds),
         ];
         for (key, value) in positive {
-            crate::config::check_seconds(key, value)?;
+            crate::config::error::check_seconds(key, value)?;
         }
-        crate::config::check_seconds("reopen_max_seconds", self.reopen_max_seconds)?;
+        crate::config::error::check_seconds("reopen_max_seconds", self.reopen_max_seconds)?;
         if self.reopen_max_seconds < self.reopen_initial_seconds {
             return Err("reopen_max_seconds: must be at least reopen_initial_seconds".into());
         }
@@ -238,7 +239,7 @@ impl ModemConfig {
             return Err("send_attempts: must be at least 1".into());
         }
         if !(self.retry_backoff_seconds > 0.0
-            && self.retry_backoff_seconds <= crate::config::MAX_BACKOFF_SECONDS)
+            && self.retry_backoff_seconds <= crate::config::error::MAX_BACKOFF_SECONDS)
         {
             return Err("retry_backoff_seconds: must be > 0 and at most 86400".into());
         }

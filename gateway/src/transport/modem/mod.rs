@@ -34,6 +34,7 @@ pub mod config;
 mod inbound;
 mod outbound;
 mod reports;
+mod retry;
 mod ussd;
 
 use std::collections::HashSet;

@@ -24,10 +24,10 @@ use std::time::Duration;
 
 use richmond_codecs::sms::pdu::{self, Address, SubmitOptions, Validity};
 use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
-use richmond_drivers::modem::Error as ModemError;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::retry::with_retries;
 use super::{Shared, reports, ussd};
 use crate::bus::Delivery;
 use crate::transport::common;
@@ -84,50 +84,6 @@ struct Progress {
 
 fn nack(shared: &Shared, msg: &UserMessage, reason: &str) -> Option<VumiEvent> {
     Some(VumiEvent::nack(&shared.id, &msg.message_id, reason))
-}
-
-/// Runs `op` until it succeeds, fails for good, or `attempts` transient failures; waits while
-/// the modem is down. None when stopping while waiting.
-pub(super) async fn with_retries<T, F, Fut>(
-    shared: &Shared,
-    stop: &CancellationToken,
-    mut op: F,
-) -> Option<Result<T, ModemError>>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ModemError>>,
-{
-    let mut tries = 0;
-    let mut pause = Duration::from_secs_f64(shared.config.retry_backoff_seconds);
-    loop {
-        if !shared.usable.load(Ordering::SeqCst) {
-            // Down, or not the configured modem: wait, it does not count as a try.
-            tokio::select! {
-                () = stop.cancelled() => return None,
-                () = tokio::time::sleep(Duration::from_millis(500)) => continue,
-            }
-        }
-        let r = op().await;
-        let wait = match &r {
-            Err(ModemError::Down) => Duration::from_millis(500),
-            Err(e) if e.is_transient() => {
-                tries += 1;
-                if tries >= shared.config.send_attempts {
-                    return Some(r);
-                }
-                metrics::counter!("richmond_modem_send_retries_total", "transport" => shared.id.clone(), "code" => e.code())
-                    .increment(1);
-                let p = pause;
-                pause = (pause * 2).min(Duration::from_secs(300));
-                p
-            }
-            _ => return Some(r),
-        };
-        tokio::select! {
-            () = stop.cancelled() => return None,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
 }
 
 async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Option<VumiEvent> {

@@ -42,7 +42,7 @@ pub(super) async fn remember(
         "message_id": message_id,
         "part": part,
         "total": total,
-        "sent_at": super::inbound::now_millis() / 1000,
+        "sent_at": common::now_millis() / 1000,
     });
     let ttl = Duration::from_secs(shared.config.delivery_report_window_seconds);
     if let Err(e) = shared

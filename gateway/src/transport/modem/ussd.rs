@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::config::UssdEncodingOption;
-use super::{Shared, lock, outbound};
+use super::{Shared, lock, retry};
 use crate::transport::common;
 
 /// The session in progress: who the application is and which service it dialled.
@@ -31,7 +31,7 @@ pub(super) async fn outbound(
     let id = &msg.message_id;
     if msg.session_event == Some(SessionEvent::Close) {
         lock(&shared.ussd).take();
-        let r = outbound::with_retries(shared, stop, || shared.handle.ussd_cancel()).await?;
+        let r = retry::with_retries(shared, stop, || shared.handle.ussd_cancel()).await?;
         return Some(match r {
             Ok(()) => VumiEvent::ack(&shared.id, id, id),
             Err(e) => VumiEvent::nack(&shared.id, id, &e.to_string()),
@@ -67,7 +67,7 @@ pub(super) async fn outbound(
         });
         before
     };
-    let r = outbound::with_retries(shared, stop, || {
+    let r = retry::with_retries(shared, stop, || {
         shared.handle.ussd(Some(argument.clone()), dcs)
     })
     .await;

@@ -10,7 +10,8 @@ use richmond_codecs::sms::Encoding;
 use richmond_drivers::smpp::{BindMode, Config as BindConfig, Tls};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Secret, resolve_secret};
+use crate::config::error::ConfigError;
+use crate::config::secret::{Secret, resolve_secret};
 
 /// How the binds of a transport are made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -254,13 +255,13 @@ impl SmppConfig {
             ("multipart_timeout_seconds", self.multipart_timeout_seconds),
             ("receipt_ttl_seconds", self.receipt_ttl_seconds),
         ] {
-            crate::config::check_seconds(key, v)?;
+            crate::config::error::check_seconds(key, v)?;
         }
         if !(self.reconnect_initial_seconds > 0.0
             && self.reconnect_max_seconds >= self.reconnect_initial_seconds
-            && self.reconnect_max_seconds <= crate::config::MAX_BACKOFF_SECONDS
+            && self.reconnect_max_seconds <= crate::config::error::MAX_BACKOFF_SECONDS
             && self.throttle_backoff_seconds > 0.0
-            && self.throttle_backoff_seconds <= crate::config::MAX_BACKOFF_SECONDS)
+            && self.throttle_backoff_seconds <= crate::config::error::MAX_BACKOFF_SECONDS)
         {
             return Err("reconnect_initial_seconds, throttle_backoff_seconds: > 0; \
                         reconnect_max_seconds at least reconnect_initial_seconds; all at \

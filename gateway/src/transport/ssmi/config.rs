@@ -10,7 +10,8 @@ use richmond_codecs::ssmi::Charset;
 use richmond_drivers::ssmi::{ClientConfig, TaskConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Secret, resolve_secret};
+use crate::config::error::ConfigError;
+use crate::config::secret::{Secret, resolve_secret};
 
 /// How message text is written on the link.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -165,14 +166,14 @@ impl SsmiConfig {
             ),
         ];
         for (key, value) in positive {
-            crate::config::check_seconds(key, value)?;
+            crate::config::error::check_seconds(key, value)?;
         }
         if self.max_unanswered_link_checks == 0 {
             return Err("max_unanswered_link_checks: must be at least 1".into());
         }
         if !(self.reconnect_initial_seconds > 0.0
             && self.reconnect_max_seconds >= self.reconnect_initial_seconds
-            && self.reconnect_max_seconds <= crate::config::MAX_BACKOFF_SECONDS)
+            && self.reconnect_max_seconds <= crate::config::error::MAX_BACKOFF_SECONDS)
         {
             return Err(
                 "reconnect_initial_seconds must be > 0 and reconnect_max_seconds at least as \
