@@ -1,9 +1,9 @@
 //! The callback worker: POSTs due callbacks from every account's queue, each attempt as its
 //! own task, at most [`PER_ACCOUNT`] at once per account and [`TOTAL`] in all, so one
 //! account's black-holed or slow receiver never delays another account's callbacks (it only
-//! ties up its own few places until `api.callback_timeout_seconds`). Before each POST the
-//! callback's next attempt is pushed a lease ahead (a crash mid-POST means a retry, not a
-//! loss); a 2xx forgets it, anything else schedules a retry with doubling backoff, up to
+//! ties up its own few places until `api.callback_timeout_seconds`). On a shared (Redis)
+//! store the callback's next attempt is pushed a lease ahead before each POST, so another
+//! gateway does not take it meanwhile; a crash mid-POST means a retry, never a loss; a 2xx forgets it, anything else schedules a retry with doubling backoff, up to
 //! `api.callback_max_attempts`. Where a callback may connect is
 //! [`super::callback_policy`]'s to say.
 //!
@@ -28,8 +28,8 @@ use super::callbacks::{
 use super::config::ApiConfig;
 use crate::store::{StoreError, Write};
 
-/// Attempts under way at once for one account: each attempt waits for two store commits
-/// besides its POST, so 16 carry ~1,500 callbacks/s to a quick receiver.
+/// Attempts under way at once for one account: each attempt waits for a store commit (two
+/// on Redis) besides its POST, so 16 carry ~1,500 callbacks/s to a quick receiver.
 pub(super) const PER_ACCOUNT: usize = 16;
 /// Attempts under way at once in all.
 pub(super) const TOTAL: usize = 128;
@@ -176,11 +176,17 @@ async fn attempt(
     else {
         return store.index_remove(index, &id).await;
     };
-    // The lease: if this process dies mid-POST, the callback comes due again.
-    let lease = retry.timeout + retry.backoff(pending.attempts + 1);
-    store
-        .index_add(index, &id, now_micros() + micros(lease), QUEUE_TTL)
-        .await?;
+    // The lease, where other gateways share the queue (Redis): none of them takes this
+    // callback while it is under way here, and if this process dies mid-POST it comes due
+    // again after the lease. On redb the file belongs to this process alone: the callback
+    // stays due, this worker skips the ones under way, and after a crash it is retried at
+    // once; one commit per attempt is saved.
+    if matches!(store, crate::store::Store::Redis(_)) {
+        let lease = retry.timeout + retry.backoff(pending.attempts + 1);
+        store
+            .index_add(index, &id, now_micros() + micros(lease), QUEUE_TTL)
+            .await?;
+    }
     pending.attempts += 1;
     let kind = pending.kind.label();
     metrics::counter!("richmond_api_callback_attempts_total", "kind" => kind).increment(1);
