@@ -213,7 +213,11 @@ fn describe() {
     );
     describe_counter!(
         "richmond_api_callbacks_total",
-        "Callbacks finished: delivered or gave_up after the last attempt."
+        "Callbacks finished: delivered or gave_up after the last attempt, or dropped when the account's queue was full and its receiver had taken none for 30 s."
+    );
+    describe_counter!(
+        "richmond_api_callback_queue_waits_total",
+        "Callbacks that waited for room in their account's full queue while its receiver was alive (the bus delivery behind them stayed unacknowledged)."
     );
     describe_counter!("richmond_store_operations_total", "State-store operations.");
     describe_counter!(

@@ -174,7 +174,9 @@ async fn attempt(
         .await?
         .and_then(|b| serde_json::from_slice::<Pending>(&b).ok())
     else {
-        return store.index_remove(index, &id).await;
+        store.index_remove(index, &id).await?;
+        queue.left(index, false);
+        return Ok(());
     };
     // The lease, where other gateways share the queue (Redis): none of them takes this
     // callback while it is under way here, and if this process dies mid-POST it comes due
@@ -200,7 +202,9 @@ async fn attempt(
                 kind,
                 attempts = pending.attempts
             );
-            store.write_batch(forget(index, &id)).await
+            store.write_batch(forget(index, &id)).await?;
+            queue.left(index, true);
+            Ok(())
         }
         Err(code) => {
             metrics::counter!("richmond_api_callback_failures_total", "kind" => kind, "code" => code)
@@ -214,7 +218,9 @@ async fn attempt(
                     attempts = pending.attempts,
                     code
                 );
-                return store.write_batch(forget(index, &id)).await;
+                store.write_batch(forget(index, &id)).await?;
+                queue.left(index, false);
+                return Ok(());
             }
             let delay = retry.backoff(pending.attempts);
             tracing::info!(

@@ -7,20 +7,26 @@
 //! own places, so one slow receiver never delays another account's callbacks. Delivery is at
 //! least once: receivers should ignore a repeated `id`.
 //!
-//! Each account's queue holds at most `api.callback_queue_max` callbacks: beyond it a new
-//! one is dropped, counted and logged (a receiver down for long must not fill the disk).
+//! Each account's queue holds at most `api.callback_queue_max` callbacks. When it is full
+//! and the account's receiver took a callback within the last [`HEALTHY_FOR`], the new one
+//! waits for room (the bus delivery that caused it stays unacknowledged, so a burst beyond
+//! what the receiver takes backs up on the bus, durable, instead of being lost); when the
+//! receiver has taken none for that long, it is dropped, counted and logged (a receiver down
+//! for long must not fill the disk, nor hold up other accounts' events).
 //!
 //! Metrics: `richmond_api_callback_attempts_total{kind}`,
 //! `richmond_api_callback_failures_total{kind,code}` and
-//! `richmond_api_callbacks_total{kind,outcome=delivered|gave_up|dropped}`.
+//! `richmond_api_callbacks_total{kind,outcome=delivered|gave_up|dropped}`,
+//! `richmond_api_callback_queue_waits_total`.
 //! Where callbacks may connect is [`super::callback_policy`]'s to say (checked when a URL is
 //! set and at every attempt; a refused address fails the attempt with code
 //! `refused_address`).
 //! `https://` URLs are verified against the system's roots or `api.callback_tls_ca_file`
 //! ([`super::callback_client`]).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::http::Uri;
 use serde::{Deserialize, Serialize};
@@ -159,11 +165,18 @@ pub(super) fn now_micros() -> i64 {
     richmond_codecs::vumi::Timestamp::now().unix_micros()
 }
 
+/// A receiver that took a callback this recently is alive: a full queue waits for it.
+pub(super) const HEALTHY_FOR: Duration = Duration::from_secs(30);
+
 /// The queue, cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Queue {
     pub(super) store: Store,
     pub(super) wake: Arc<Notify>,
+    /// Told when a callback leaves a queue (delivered or given up).
+    room: Arc<Notify>,
+    /// When each account's receiver (by queue index) last took a callback.
+    taken: Arc<Mutex<HashMap<String, Instant>>>,
     /// Callbacks waiting per account at most.
     max: usize,
 }
@@ -173,12 +186,58 @@ impl Queue {
         Self {
             store,
             wake: Arc::default(),
+            room: Arc::default(),
+            taken: Arc::default(),
             max,
         }
     }
 
-    /// Stores a callback for delivery; returns once it is durable, or at once when the
-    /// account's queue is full (the callback is dropped, counted and logged).
+    /// The worker: a callback of `index` left the queue, `delivered` or given up.
+    pub(super) fn left(&self, index: &str, delivered: bool) {
+        if delivered {
+            self.taken
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(index.to_owned(), Instant::now());
+        }
+        self.room.notify_waiters();
+    }
+
+    /// Whether the receiver of `index` took a callback within [`HEALTHY_FOR`].
+    fn receiver_alive(&self, index: &str) -> bool {
+        self.taken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(index)
+            .is_some_and(|t| t.elapsed() < HEALTHY_FOR)
+    }
+
+    /// Waits until the queue `index` has room; false when it is full and its receiver is not
+    /// alive (the callback is then to be dropped).
+    async fn room_for(&self, index: &str) -> Result<bool, StoreError> {
+        let mut waited = false;
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.store.index_len(index, self.max).await? < self.max {
+                return Ok(true);
+            }
+            if !self.receiver_alive(index) {
+                return Ok(false);
+            }
+            if !waited {
+                waited = true;
+                metrics::counter!("richmond_api_callback_queue_waits_total").increment(1);
+            }
+            // Re-checked at least every second: a Redis queue may drain in another gateway.
+            let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
+        }
+    }
+
+    /// Stores a callback for delivery; returns once it is durable. When the account's queue
+    /// is full it waits for room while the receiver is alive, else the callback is dropped
+    /// (counted and logged) and it returns at once.
     ///
     /// # Errors
     /// When the store fails (the caller must not acknowledge what caused it).
@@ -190,7 +249,7 @@ impl Queue {
         body: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let index = account_index(account);
-        if self.store.index_len(&index, self.max).await? >= self.max {
+        if !self.room_for(&index).await? {
             metrics::counter!("richmond_api_callbacks_total", "kind" => kind.label(), "outcome" => "dropped")
                 .increment(1);
             tracing::warn!(

@@ -93,7 +93,8 @@ pub struct ApiConfig {
     /// link-local and other internal addresses are refused unless listed here.
     #[serde(default)]
     pub callback_allowed_networks: Vec<String>,
-    /// Callbacks waiting per account at most; beyond it new ones are dropped (counted as
+    /// Callbacks waiting per account at most; beyond it new ones wait for room while the
+    /// receiver is alive (took one in the last 30 s), else they are dropped (counted as
     /// `richmond_api_callbacks_total{outcome="dropped"}` and logged).
     #[serde(default = "default_callback_queue_max")]
     pub callback_queue_max: usize,

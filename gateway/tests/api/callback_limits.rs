@@ -1,6 +1,8 @@
 //! Callbacks over `https://` (the receiver's certificate verified) and the bound on an
 //! account's callback queue.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::callbacks::admin_addr;
 
@@ -109,9 +111,9 @@ async fn https_callbacks_reach_a_trusted_receiver_and_never_an_untrusted_one() {
 }
 
 #[tokio::test]
-async fn a_full_callback_queue_drops_new_callbacks_and_counts_them() {
-    // A receiver that accepts and never answers: each attempt holds its callback in the
-    // queue (leased) for the whole timeout.
+async fn a_full_callback_queue_of_a_silent_receiver_drops_new_callbacks_and_counts_them() {
+    // A receiver that accepts and never answers (it never took a callback): each attempt
+    // holds its callback in the queue for the whole timeout.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sink = listener.local_addr().unwrap();
     let (conn_tx, mut conns) = tokio::sync::mpsc::unbounded_channel();
@@ -159,6 +161,109 @@ async fn a_full_callback_queue_drops_new_callbacks_and_counts_them() {
         conns.try_recv().is_err(),
         "the dropped callback was attempted"
     );
+    let _ = gw.stop().await;
+}
+
+/// A receiver that answers each request `200` only once the test hands it a permit; counts
+/// the requests it has read.
+async fn held_receiver() -> (
+    std::net::SocketAddr,
+    Arc<tokio::sync::Semaphore>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let permits = Arc::new(tokio::sync::Semaphore::new(0));
+    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
+    let p = permits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (p, seen_tx) = (p.clone(), seen_tx.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // One request: headers, then Content-Length bytes of body.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + len);
+                    let _ = seen_tx.send(());
+                    p.acquire().await.expect("permits open").forget();
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if s.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, permits, seen)
+}
+
+#[tokio::test]
+async fn a_full_callback_queue_of_a_live_receiver_waits_for_room_and_loses_nothing() {
+    let (sink, permits, mut seen) = held_receiver().await;
+    let (_d, gw, carrier) = start(|t| Setup {
+        extra_api: "callback_queue_max = 2\ncallback_timeout_seconds = 120.0\n".into(),
+        ..Setup::amqp(t)
+    })
+    .await;
+    let t = carrier.transport.clone();
+    set_callbacks(
+        &gw,
+        &serde_json::json!({ "sms_received": format!("http://{sink}/mo") }),
+    )
+    .await;
+    let mo = |i: usize| UserMessage::new(&t, "sms", "+27831116666", "12345", Some(format!("w{i}")));
+    // The receiver takes one: it is alive.
+    permits.add_permits(1);
+    carrier.inbound(&mo(0)).await;
+    metric_reaches(
+        &gw,
+        "richmond_api_callbacks_total{kind=\"sms_received\",outcome=\"delivered\"} 1",
+    )
+    .await;
+    // Two under way and unanswered fill the queue; the third waits for room.
+    for i in 1..3 {
+        carrier.inbound(&mo(i)).await;
+    }
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(30), seen.recv())
+            .await
+            .expect("an attempt")
+            .expect("receiver open");
+    }
+    carrier.inbound(&mo(3)).await;
+    metric_reaches(&gw, "richmond_api_callback_queue_waits_total 1").await;
+    // The receiver answers: every callback arrives, none was dropped.
+    permits.add_permits(3);
+    let metrics = metric_reaches(
+        &gw,
+        "richmond_api_callbacks_total{kind=\"sms_received\",outcome=\"delivered\"} 4",
+    )
+    .await;
+    assert!(!metrics.contains("outcome=\"dropped\""), "{metrics}");
     let _ = gw.stop().await;
 }
 
