@@ -23,7 +23,7 @@ use super::callback_client::CallbackClient;
 use super::callback_policy::Policy;
 use super::callbacks::{
     Pending, QUEUE, QUEUE_TTL, Queue, account_index, legacy_account_index, literal_ip, now_micros,
-    pending_key,
+    pending_key, schedule,
 };
 use super::config::ApiConfig;
 use crate::store::{StoreError, Write};
@@ -230,21 +230,8 @@ async fn attempt(
                 code,
                 retry_in_seconds = delay.as_secs_f64()
             );
-            let bytes = serde_json::to_vec(&pending).unwrap_or_default();
             store
-                .write_batch(vec![
-                    Write::Put {
-                        key: pending_key(&id),
-                        value: bytes,
-                        ttl: QUEUE_TTL,
-                    },
-                    Write::IndexAdd {
-                        key: index.to_owned(),
-                        member: id,
-                        score: now_micros() + micros(delay),
-                        ttl: QUEUE_TTL,
-                    },
-                ])
+                .write_batch(schedule(index, id, &pending, now_micros() + micros(delay)))
                 .await
         }
     }

@@ -168,6 +168,24 @@ pub(super) fn now_micros() -> i64 {
 /// A receiver that took a callback this recently is alive: a full queue waits for it.
 pub(super) const HEALTHY_FOR: Duration = Duration::from_secs(30);
 
+/// The writes that store `pending` as callback `id` and schedule it in `index` at `due`
+/// (microseconds), in one commit.
+pub(super) fn schedule(index: &str, id: String, pending: &Pending, due: i64) -> Vec<Write> {
+    vec![
+        Write::Put {
+            key: pending_key(&id),
+            value: serde_json::to_vec(pending).unwrap_or_default(),
+            ttl: QUEUE_TTL,
+        },
+        Write::IndexAdd {
+            key: index.to_owned(),
+            member: id,
+            score: due,
+            ttl: QUEUE_TTL,
+        },
+    ]
+}
+
 /// The queue, cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Queue {
@@ -267,21 +285,8 @@ impl Queue {
             body: body.to_string(),
             attempts: 0,
         };
-        let bytes = serde_json::to_vec(&pending).unwrap_or_default();
         self.store
-            .write_batch(vec![
-                Write::Put {
-                    key: pending_key(&id),
-                    value: bytes,
-                    ttl: QUEUE_TTL,
-                },
-                Write::IndexAdd {
-                    key: index,
-                    member: id,
-                    score: now_micros(),
-                    ttl: QUEUE_TTL,
-                },
-            ])
+            .write_batch(schedule(&index, id, &pending, now_micros()))
             .await?;
         self.wake.notify_one();
         Ok(())

@@ -110,6 +110,21 @@ async fn https_callbacks_reach_a_trusted_receiver_and_never_an_untrusted_one() {
     assert_eq!(gw.stop().await, Some(0));
 }
 
+/// A gateway whose accounts queue at most 2 callbacks, Alice's MO callbacks going to `sink`.
+async fn small_queue_to(sink: std::net::SocketAddr) -> (tempfile::TempDir, Gateway, Carrier) {
+    let (d, gw, carrier) = start(|t| Setup {
+        extra_api: "callback_queue_max = 2\ncallback_timeout_seconds = 120.0\n".into(),
+        ..Setup::amqp(t)
+    })
+    .await;
+    set_callbacks(
+        &gw,
+        &serde_json::json!({ "sms_received": format!("http://{sink}/mo") }),
+    )
+    .await;
+    (d, gw, carrier)
+}
+
 #[tokio::test]
 async fn a_full_callback_queue_of_a_silent_receiver_drops_new_callbacks_and_counts_them() {
     // A receiver that accepts and never answers (it never took a callback): each attempt
@@ -124,17 +139,8 @@ async fn a_full_callback_queue_of_a_silent_receiver_drops_new_callbacks_and_coun
             let _ = conn_tx.send(());
         }
     });
-    let (_d, gw, carrier) = start(|t| Setup {
-        extra_api: "callback_queue_max = 2\ncallback_timeout_seconds = 120.0\n".into(),
-        ..Setup::amqp(t)
-    })
-    .await;
+    let (_d, gw, carrier) = small_queue_to(sink).await;
     let t = carrier.transport.clone();
-    set_callbacks(
-        &gw,
-        &serde_json::json!({ "sms_received": format!("http://{sink}/mo") }),
-    )
-    .await;
     for i in 0..2 {
         let mo = UserMessage::new(&t, "sms", "+27831115555", "12345", Some(format!("q{i}")));
         carrier.inbound(&mo).await;
@@ -224,17 +230,8 @@ async fn held_receiver() -> (
 #[tokio::test]
 async fn a_full_callback_queue_of_a_live_receiver_waits_for_room_and_loses_nothing() {
     let (sink, permits, mut seen) = held_receiver().await;
-    let (_d, gw, carrier) = start(|t| Setup {
-        extra_api: "callback_queue_max = 2\ncallback_timeout_seconds = 120.0\n".into(),
-        ..Setup::amqp(t)
-    })
-    .await;
+    let (_d, gw, carrier) = small_queue_to(sink).await;
     let t = carrier.transport.clone();
-    set_callbacks(
-        &gw,
-        &serde_json::json!({ "sms_received": format!("http://{sink}/mo") }),
-    )
-    .await;
     let mo = |i: usize| UserMessage::new(&t, "sms", "+27831116666", "12345", Some(format!("w{i}")));
     // The receiver takes one: it is alive.
     permits.add_permits(1);
