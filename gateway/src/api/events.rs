@@ -122,6 +122,7 @@ async fn consume<H: Handler>(state: &ApiState, transport: &str, stop: Cancellati
             state: state.clone(),
             transport: transport.to_owned(),
             suffix,
+            stop: stop.clone(),
         };
         tasks.spawn(lane.run::<H>(rx));
     }
@@ -147,10 +148,17 @@ async fn consume<H: Handler>(state: &ApiState, transport: &str, stop: Cancellati
             sent = lane.send((delivery, item)) => if sent.is_err() { break },
         }
     }
-    // Unsettled deliveries go back to the bus when dropped.
+    // Each lane finishes the message in hand (a few seconds at most); what waits in the
+    // lanes is dropped unsettled and goes back to the bus.
     drop(lanes);
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
+    let finish = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), finish)
+        .await
+        .is_err()
+    {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
 }
 
 /// The lane of `key`: a stable hash, so one key always lands in the same lane.
@@ -166,12 +174,22 @@ struct Lane {
     state: ApiState,
     transport: String,
     suffix: &'static str,
+    /// Takes no new message once cancelled.
+    stop: CancellationToken,
 }
 
 impl Lane {
     async fn run<H: Handler>(self, mut rx: tokio::sync::mpsc::Receiver<(Delivery, H::Item)>) {
         let (transport, suffix) = (self.transport.as_str(), self.suffix);
-        while let Some((delivery, item)) = rx.recv().await {
+        loop {
+            let (delivery, item) = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                next = rx.recv() => match next {
+                    Some(next) => next,
+                    None => return,
+                },
+            };
             match H::handle(&self.state, transport, item).await {
                 Ok(outcome) => {
                     count(transport, suffix, outcome);
