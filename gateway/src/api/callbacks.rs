@@ -12,7 +12,11 @@
 //! waits for room (the bus delivery that caused it stays unacknowledged, so a burst beyond
 //! what the receiver takes backs up on the bus, durable, instead of being lost); when the
 //! receiver has taken none for that long, it is dropped, counted and logged (a receiver down
-//! for long must not fill the disk, nor hold up other accounts' events).
+//! for long must not fill the disk, nor hold up other accounts' events). The wait is not
+//! per account: while it lasts, the event holds its lane of the API's consumer
+//! ([`super::events`]), so other accounts' events on the same transport slow to the live
+//! receiver's pace until its queue has room. After a restart an account counts as not alive
+//! until its receiver takes one callback.
 //!
 //! Metrics: `richmond_api_callback_attempts_total{kind}`,
 //! `richmond_api_callback_failures_total{kind,code}` and
@@ -266,6 +270,25 @@ impl Queue {
         url: &str,
         body: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        self.enqueue_with(kind, account, url, body, Vec::new())
+            .await
+    }
+
+    /// [`enqueue`](Self::enqueue), committing `writes` (say the record whose change the
+    /// callback reports) in the same transaction: they are written only once the callback
+    /// has room or is dropped, so a wait cut short writes nothing and the bus delivery that
+    /// caused both is handled again in full.
+    ///
+    /// # Errors
+    /// When the store fails (nothing was written).
+    pub(crate) async fn enqueue_with(
+        &self,
+        kind: Kind,
+        account: &str,
+        url: &str,
+        body: &serde_json::Value,
+        mut writes: Vec<Write>,
+    ) -> Result<(), StoreError> {
         let index = account_index(account);
         if !self.room_for(&index).await? {
             metrics::counter!("richmond_api_callbacks_total", "kind" => kind.label(), "outcome" => "dropped")
@@ -276,7 +299,11 @@ impl Queue {
                 kind = kind.label(),
                 max = self.max
             );
-            return Ok(());
+            return if writes.is_empty() {
+                Ok(())
+            } else {
+                self.store.write_batch(writes).await
+            };
         }
         let id = richmond_codecs::vumi::new_id();
         let pending = Pending {
@@ -285,9 +312,8 @@ impl Queue {
             body: body.to_string(),
             attempts: 0,
         };
-        self.store
-            .write_batch(schedule(&index, id, &pending, now_micros()))
-            .await?;
+        writes.extend(schedule(&index, id, &pending, now_micros()));
+        self.store.write_batch(writes).await?;
         self.wake.notify_one();
         Ok(())
     }

@@ -234,7 +234,31 @@ async fn handle_event(
     if change == Change::None {
         return Ok("unchanged");
     }
-    record::save(&state.store, &rec, state.message_ttl()).await?;
+    let url = if change == Change::Receipt {
+        callbacks::settings(&state.store, &rec.account)
+            .await?
+            .sms_receipt
+    } else {
+        None
+    };
+    // The record and its callback are committed together (after any wait for room in the
+    // callback queue): a record saved without its callback would read `unchanged` when the
+    // event comes again, and the callback would be lost.
+    match url {
+        Some(url) => {
+            let mut body = rec.to_json();
+            body["transport"] = transport.into();
+            if let EventKind::Nack { nack_reason } = &event.kind {
+                body["reason"] = nack_reason.as_str().into();
+            }
+            let save = vec![record::save_write(&rec, state.message_ttl())];
+            state
+                .callbacks
+                .enqueue_with(Kind::Receipt, &rec.account, &url, &body, save)
+                .await?;
+        }
+        None => record::save(&state.store, &rec, state.message_ttl()).await?,
+    }
     tracing::debug!(
         message = "Message status changed.",
         transport,
@@ -242,20 +266,6 @@ async fn handle_event(
         status = ?rec.transport_status,
         event = event.kind.event_type()
     );
-    if change == Change::Receipt {
-        let settings = callbacks::settings(&state.store, &rec.account).await?;
-        if let Some(url) = &settings.sms_receipt {
-            let mut body = rec.to_json();
-            body["transport"] = transport.into();
-            if let EventKind::Nack { nack_reason } = &event.kind {
-                body["reason"] = nack_reason.as_str().into();
-            }
-            state
-                .callbacks
-                .enqueue(Kind::Receipt, &rec.account, url, &body)
-                .await?;
-        }
-    }
     Ok("applied")
 }
 

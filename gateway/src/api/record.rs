@@ -182,8 +182,16 @@ pub(crate) fn forget_writes(record: &Record) -> [Write; 2] {
 /// # Errors
 /// When the store fails.
 pub(crate) async fn save(store: &Store, record: &Record, ttl: Duration) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(record).unwrap_or_default();
-    store.put(&record_key(&record.id), &bytes, ttl).await
+    store.write_batch(vec![save_write(record, ttl)]).await
+}
+
+/// [`save`] as a write of a [`Store::write_batch`].
+pub(crate) fn save_write(record: &Record, ttl: Duration) -> Write {
+    Write::Put {
+        key: record_key(&record.id),
+        value: serde_json::to_vec(record).unwrap_or_default(),
+        ttl,
+    }
 }
 
 /// Reads a record; an unreadable one counts as absent.
