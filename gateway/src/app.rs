@@ -127,12 +127,8 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
             loop {
                 tokio::select! {
                     () = stop.cancelled() => break,
-                    _ = tick.tick() => {
-                        if let Err(e) = s.purge_and_count().await {
-                            tracing::warn!(message = "Store purge failed.", error = %e);
-                        } else if let Err(e) = s.compact_if_worth(crate::compact::MIN_COMPACT_BYTES).await {
-                            tracing::warn!(message = "Store compaction failed; the file is used as it is.", error = %e);
-                        }
+                    _ = tick.tick() => if let Err(e) = s.purge_and_count().await {
+                        tracing::warn!(message = "Store purge failed.", error = %e);
                     },
                 }
             }

@@ -1,10 +1,14 @@
 //! Giving a redb file's free space back to the disk: redb reuses freed pages but never
 //! shrinks the file, so a store or spool that once held a backlog keeps its size. A file of at
 //! least [`MIN_COMPACT_BYTES`] whose free space passes [`FREE_SHARE`] of it is compacted
-//! (logged, counted in `richmond_data_file_compactions_total{file}`): the store at open and
-//! after each periodic purge (it takes the database alone for the compaction, see
-//! `store/redb/purge.rs`), the embedded bus's spool at open (its size is bounded by the
-//! queues' byte caps while running).
+//! (logged, counted in `richmond_data_file_compactions_total{file}`) at open, the store and the
+//! embedded bus's spool alike.
+//!
+//! Does not handle: compaction while running. `RedbStore::compact_if_worth` can do it (it
+//! takes the database alone), but run after every purge it stalled the store under churn: in
+//! a soak with 600 s record lifetimes every purge left the file over half free, so it
+//! compacted every minute and each compaction stopped every store operation meanwhile. It
+//! needs a cool-down or an incremental pass before the gateway calls it.
 
 use std::path::Path;
 

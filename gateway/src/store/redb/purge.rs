@@ -2,7 +2,8 @@
 //! `richmond_store_entries{kind}`: the kind of a key is read from its fixed segments only
 //! (never from a transport id, a number or an account), so the metric's labels stay a small
 //! fixed set. README ("The state store") lists each kind's lifetime. Compacting the file
-//! while running, when a purge left most of it free ([`crate::compact`]).
+//! while running, when most of it is free ([`crate::compact`]; not called by the gateway
+//! yet, see there).
 
 use super::{RedbStore, StoreError, live, now_micros};
 
