@@ -294,8 +294,10 @@ async fn a_flood_of_100k_deliver_sm_into_a_blocked_bus_is_held_at_the_cap_and_no
     let queue = format!("{id}.inbound");
     // The SMSC pushes without waiting and never gives up on an unanswered deliver_sm.
     let mut sim = Sim::start(&["smsc", "--quiet", "--deliver-timeout-ms", "3600000"]).await;
+    // The MT sent while the bind is paused is answered only once the flood has drained: on a
+    // loaded machine that took longer than the default response timeout (a nack in CI).
     let mut gw = Gateway::start(&format!(
-        "{}max_unanswered_delivers = 256\n",
+        "{}max_unanswered_delivers = 256\nresponse_timeout_seconds = 3600\n",
         config(&id, sim.addr.port())
     ))
     .await;
