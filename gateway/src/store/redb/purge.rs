@@ -190,7 +190,9 @@ mod compaction {
             .unwrap()
             .expect("a mostly free file is compacted");
         assert!(after < before / 2, "{before} -> {after}");
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), after);
+        // The writers beside it may have grown the file a little since.
+        let now = std::fs::metadata(&path).unwrap().len();
+        assert!(now < before / 2, "{before} -> {after}, now {now}");
         for b in busy {
             assert_eq!(b.await.unwrap().as_deref(), Some(&b"still here"[..]));
         }
