@@ -120,19 +120,17 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         readiness.clone(),
         intake.clone(),
     ));
-    if let Store::Redb(s) = &store {
+    if let (
+        Store::Redb(s),
+        crate::config::StoreConfig::Redb {
+            compact_interval_seconds,
+            ..
+        },
+    ) = (&store, &config.store)
+    {
         let (s, stop) = (s.clone(), intake.clone());
-        tracker.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = tick.tick() => if let Err(e) = s.purge_and_count().await {
-                        tracing::warn!(message = "Store purge failed.", error = %e);
-                    },
-                }
-            }
-        });
+        let interval = Duration::from_secs(*compact_interval_seconds);
+        tracker.spawn(maintain_store(s, interval, stop));
     }
     crate::transport::spawn_all(
         &config.transports,
@@ -185,6 +183,32 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
 }
 
 /// Keeps the `bus` and `store` readiness latches current.
+/// Each minute: purges the store's expired entries, and compacts the file when its
+/// cool-down allows (`crate::compact`).
+async fn maintain_store(
+    store: crate::store::redb::RedbStore,
+    compact_interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut cooldown = crate::compact::Cooldown::new(compact_interval, std::time::Instant::now());
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {
+                if let Err(e) = store.purge_and_count().await {
+                    tracing::warn!(message = "Store purge failed.", error = %e);
+                } else if let Err(e) = store
+                    .compact_when_due(&mut cooldown, crate::compact::MIN_COMPACT_BYTES)
+                    .await
+                {
+                    tracing::warn!(message = "Data file compaction failed; the file is used as it is.", file = "store", error = %e);
+                }
+            }
+        }
+    }
+}
+
 async fn watch_health(bus: Bus, store: Store, readiness: Readiness, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut store_tick = 0u32;

@@ -2,15 +2,19 @@
 //! shrinks the file, so a store or spool that once held a backlog keeps its size. A file of at
 //! least [`MIN_COMPACT_BYTES`] whose free space passes [`FREE_SHARE`] of it is compacted
 //! (logged, counted in `richmond_data_file_compactions_total{file}`) at open, the store and the
-//! embedded bus's spool alike.
+//! embedded bus's spool alike, and while running as [`Cooldown`] allows.
 //!
-//! Does not handle: compaction while running. `RedbStore::compact_if_worth` can do it (it
-//! takes the database alone), but run after every purge it stalled the store under churn: in
-//! a soak with 600 s record lifetimes every purge left the file over half free, so it
-//! compacted every minute and each compaction stopped every store operation meanwhile. It
-//! needs a cool-down or an incremental pass before the gateway calls it.
+//! A compaction stops every operation on the file while it runs, and under steady churn the
+//! free half of a file is the room the churn needs: compacted, it grows straight back (a soak
+//! with 600 s record lifetimes was compacted every minute when every check could compact, and
+//! stalled). [`Cooldown`] therefore checks at most once per interval, and when the file has
+//! regrown to its size before the last compaction it skips and doubles the interval (up to
+//! [`MAX_INTERVAL_FACTOR`] times), compacting anyway only once the interval is at its longest.
+//! A backlog that was purged is given back within one interval; a churning file is compacted
+//! at most once per longest interval.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use redb::Database;
 
@@ -18,6 +22,76 @@ use redb::Database;
 pub const MIN_COMPACT_BYTES: u64 = 16 * 1024 * 1024;
 /// Compact when more than this share of the file is free.
 pub const FREE_SHARE: f64 = 0.5;
+
+/// The longest interval between two compactions of a running file, in units of the
+/// configured interval (1 h configured: at most one compaction a day under steady churn).
+pub const MAX_INTERVAL_FACTOR: u32 = 24;
+/// A file is taken to have regrown when it is at least this share of its size before the
+/// last compaction.
+const REGROWN_SHARE: u64 = 90;
+
+/// When a running file may be compacted (see the module docs). Pure: the caller passes the
+/// time and the sizes, checks [`due`](Self::due) at each maintenance tick, and asks
+/// [`decide`](Self::decide) once [`worth`] found the file worth compacting.
+#[derive(Debug)]
+pub struct Cooldown {
+    base: Duration,
+    wait: Duration,
+    since: Instant,
+    /// The file's size before the last compaction while running.
+    last_before: Option<u64>,
+}
+
+impl Cooldown {
+    /// A cool-down of `interval` from `now`; a zero interval never compacts while running.
+    #[must_use]
+    pub fn new(interval: Duration, now: Instant) -> Self {
+        Self {
+            base: interval,
+            wait: interval,
+            since: now,
+            last_before: None,
+        }
+    }
+
+    /// Whether a check is due at `now`.
+    #[must_use]
+    pub fn due(&self, now: Instant) -> bool {
+        !self.base.is_zero() && now.duration_since(self.since) >= self.wait
+    }
+
+    /// The interval until the next check.
+    #[must_use]
+    pub fn interval(&self) -> Duration {
+        self.wait
+    }
+
+    /// A due check found the file not worth compacting: wait one interval again.
+    pub fn not_worth(&mut self, now: Instant) {
+        self.since = now;
+    }
+
+    /// A due check found the file (now `size` bytes) worth compacting: `true` to compact it
+    /// now; `false` when it regrew to its size before the last compaction and the interval
+    /// is not yet at its longest (the interval is doubled instead).
+    pub fn decide(&mut self, now: Instant, size: u64) -> bool {
+        self.since = now;
+        let longest = self.base.saturating_mul(MAX_INTERVAL_FACTOR);
+        let regrown = self
+            .last_before
+            .is_some_and(|b| size.saturating_mul(100) >= b.saturating_mul(REGROWN_SHARE));
+        if regrown && self.wait < longest {
+            self.wait = self.wait.saturating_mul(2).min(longest);
+            return false;
+        }
+        if !regrown {
+            // A file that stayed small after its last compaction: back to the base interval.
+            self.wait = self.base;
+        }
+        self.last_before = Some(size);
+        true
+    }
+}
 
 /// The file's size when it is at least `min_bytes` and more than [`FREE_SHARE`] of it is
 /// free; `None` when a compaction is not worth it. Needs only shared access (it opens and
@@ -57,6 +131,7 @@ pub fn compact_if_worth(
     let Some(before) = worth(db, path, min_bytes)? else {
         return Ok(None);
     };
+    let started = Instant::now();
     // Each pass moves pages toward the start; a few passes reach the end.
     for _ in 0..8 {
         if !db.compact().map_err(|e| e.to_string())? {
@@ -69,7 +144,8 @@ pub fn compact_if_worth(
         message = "Data file compacted.",
         file,
         bytes_before = before,
-        bytes_after = after
+        bytes_after = after,
+        seconds = started.elapsed().as_secs_f64()
     );
     Ok(Some((before, after)))
 }
@@ -78,6 +154,51 @@ pub fn compact_if_worth(
 mod tests {
     use super::*;
     use redb::TableDefinition;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_purged_backlog_is_compacted_after_one_interval_and_a_churning_file_rarely() {
+        let t0 = Instant::now();
+        let at = |h: u32| t0 + HOUR * h;
+        let mut c = Cooldown::new(HOUR, t0);
+        assert!(!c.due(t0));
+        assert!(!c.due(t0 + HOUR / 2));
+        assert!(c.due(at(1)));
+        // A backlog of 1 GB purged: compacted at the first due check.
+        assert!(c.decide(at(1), 1_000_000_000));
+        assert!(!c.due(at(1) + HOUR / 2));
+        // Nothing to gain for a while: checked again each interval.
+        assert!(c.due(at(2)));
+        c.not_worth(at(2));
+        assert!(!c.due(at(2) + HOUR / 2));
+        // Churn regrew the file to 95 % of its old size: skipped, the interval doubles
+        // each time (2, 4, 8, 16, 24 h) ...
+        let mut now = at(3);
+        for want in [2, 4, 8, 16, 24] {
+            assert!(c.due(now));
+            assert!(!c.decide(now, 950_000_000), "compacted at {want}");
+            assert_eq!(c.interval(), HOUR * want);
+            assert!(!c.due(now + HOUR * want - Duration::from_secs(1)));
+            now += HOUR * want;
+        }
+        // ... and at the longest interval it is compacted all the same.
+        assert!(c.due(now));
+        assert!(c.decide(now, 950_000_000));
+        assert_eq!(c.interval(), HOUR * 24);
+        // It stayed small this time (a backlog after all): back to the base interval.
+        now += HOUR * 24;
+        assert!(c.decide(now, 400_000_000));
+        assert_eq!(c.interval(), HOUR);
+    }
+
+    #[test]
+    fn a_zero_interval_never_compacts_while_running() {
+        let t0 = Instant::now();
+        let c = Cooldown::new(Duration::ZERO, t0);
+        assert!(!c.due(t0));
+        assert!(!c.due(t0 + HOUR * 1000));
+    }
 
     const T: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("t");
 

@@ -24,7 +24,7 @@ pub use self::error::{
 pub use self::secret::{Secret, redact_url, resolve_secret, scrub_url};
 
 pub use self::sections::{AmqpConfig, BusConfig, Durability, EmbeddedBusConfig, StoreConfig};
-use self::sections::{MAX_CACHE, MIN_CACHE};
+use self::sections::{COMPACT_INTERVAL, MAX_CACHE, MIN_CACHE};
 pub use crate::api::ApiConfig;
 pub use crate::transport::TransportConfig;
 
@@ -226,6 +226,13 @@ impl Config {
                         "bus.cache_bytes: 1048576 (1 MiB) to 68719476736 (64 GiB)".into(),
                     ));
                 }
+                if e.compact_interval_seconds != 0
+                    && !COMPACT_INTERVAL.contains(&e.compact_interval_seconds)
+                {
+                    return Err(invalid(
+                        "bus.compact_interval_seconds: 0 (only at start) or 60 to 604800".into(),
+                    ));
+                }
                 if e.max_queue_messages == 0 || e.max_queue_bytes == 0 {
                     return Err(invalid(
                         "bus.max_queue_messages and bus.max_queue_bytes must be at least 1".into(),
@@ -233,12 +240,23 @@ impl Config {
                 }
             }
         }
-        if let StoreConfig::Redb { cache_bytes } = &self.store
-            && !(MIN_CACHE..=MAX_CACHE).contains(cache_bytes)
+        if let StoreConfig::Redb {
+            cache_bytes,
+            compact_interval_seconds,
+        } = &self.store
         {
-            return Err(invalid(
-                "store.cache_bytes: 1048576 (1 MiB) to 68719476736 (64 GiB)".into(),
-            ));
+            if !(MIN_CACHE..=MAX_CACHE).contains(cache_bytes) {
+                return Err(invalid(
+                    "store.cache_bytes: 1048576 (1 MiB) to 68719476736 (64 GiB)".into(),
+                ));
+            }
+            if *compact_interval_seconds != 0
+                && !COMPACT_INTERVAL.contains(compact_interval_seconds)
+            {
+                return Err(invalid(
+                    "store.compact_interval_seconds: 0 (only at start) or 60 to 604800".into(),
+                ));
+            }
         }
         if let StoreConfig::Redis {
             url, tls_ca_file, ..

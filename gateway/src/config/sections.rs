@@ -51,12 +51,22 @@ pub struct EmbeddedBusConfig {
     /// Memory redb may use to cache the spool's pages (default 32 MiB).
     #[serde(default = "default_spool_cache")]
     pub cache_bytes: usize,
+    /// Shortest time between two compactions of the spool while running (default 3600; 0:
+    /// only at start). See `crate::compact` for the cool-down.
+    #[serde(default = "default_compact_interval")]
+    pub compact_interval_seconds: u64,
 }
 
 /// Bounds of the redb page caches (`cache_bytes`).
 pub(crate) const MIN_CACHE: usize = 1024 * 1024;
 pub(crate) const MAX_CACHE: usize = 64 * 1024 * 1024 * 1024;
 
+/// Bounds of `compact_interval_seconds` other than 0 (a minute to a week).
+pub(crate) const COMPACT_INTERVAL: std::ops::RangeInclusive<u64> = 60..=7 * 86_400;
+
+fn default_compact_interval() -> u64 {
+    3600
+}
 fn default_store_cache() -> usize {
     64 * 1024 * 1024
 }
@@ -77,6 +87,7 @@ impl Default for EmbeddedBusConfig {
             max_queue_messages: default_queue_messages(),
             max_queue_bytes: default_queue_bytes(),
             cache_bytes: default_spool_cache(),
+            compact_interval_seconds: default_compact_interval(),
         }
     }
 }
@@ -138,6 +149,10 @@ pub enum StoreConfig {
         /// from disk (the OS page cache).
         #[serde(default = "default_store_cache")]
         cache_bytes: usize,
+        /// Shortest time between two compactions of the file while running (default 3600;
+        /// 0: only at start). See `crate::compact` for the cool-down.
+        #[serde(default = "default_compact_interval")]
+        compact_interval_seconds: u64,
     },
     /// A Redis server shared by several gateway instances.
     Redis {
@@ -163,6 +178,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self::Redb {
             cache_bytes: default_store_cache(),
+            compact_interval_seconds: default_compact_interval(),
         }
     }
 }

@@ -340,12 +340,33 @@ fn bus_and_store_schemes_the_build_cannot_honour_are_refused() {
 }
 
 #[test]
-fn redb_caches_are_bounded_by_configuration() {
+fn redb_caches_and_compaction_intervals_are_bounded_by_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let c = Config::load(&write(&dir, "a.toml", ""), no_env()).unwrap();
-    assert!(matches!(c.store, StoreConfig::Redb { cache_bytes } if cache_bytes == 64 << 20));
-    assert!(matches!(c.bus, BusConfig::Embedded(ref e) if e.cache_bytes == 32 << 20));
+    assert!(
+        matches!(c.store, StoreConfig::Redb { cache_bytes, compact_interval_seconds: 3600 } if cache_bytes == 64 << 20)
+    );
+    assert!(matches!(c.bus, BusConfig::Embedded(ref e)
+        if e.cache_bytes == 32 << 20 && e.compact_interval_seconds == 3600));
+    let only_at_start = "[store]\ntype = \"redb\"\ncompact_interval_seconds = 0\n\
+        [bus]\ntype = \"embedded\"\ncompact_interval_seconds = 0\n";
+    let c = Config::load(&write(&dir, "z.toml", only_at_start), no_env()).unwrap();
+    assert!(matches!(
+        c.store,
+        StoreConfig::Redb {
+            compact_interval_seconds: 0,
+            ..
+        }
+    ));
     for (text, key) in [
+        (
+            "[store]\ntype = \"redb\"\ncompact_interval_seconds = 59\n",
+            "store.compact_interval_seconds",
+        ),
+        (
+            "[bus]\ntype = \"embedded\"\ncompact_interval_seconds = 604801\n",
+            "bus.compact_interval_seconds",
+        ),
         (
             "[store]\ntype = \"redb\"\ncache_bytes = 0\n",
             "store.cache_bytes",

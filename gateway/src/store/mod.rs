@@ -87,7 +87,7 @@ impl Store {
     /// When the file cannot be opened or the Redis URL is invalid.
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
         match &config.store {
-            StoreConfig::Redb { cache_bytes } => redb::RedbStore::open_with_cache(
+            StoreConfig::Redb { cache_bytes, .. } => redb::RedbStore::open_with_cache(
                 &config.data_dir.join(redb::FILE_NAME),
                 *cache_bytes,
             )

@@ -97,6 +97,9 @@ impl EmbeddedBus {
             &data_dir.join(spool::FILE_NAME),
             config.durability,
             config.cache_bytes,
+            spool::Compaction::every(std::time::Duration::from_secs(
+                config.compact_interval_seconds,
+            )),
         )?;
         let mut queues: HashMap<String, Arc<Queue>> = HashMap::new();
         let mut max_seq = 0;

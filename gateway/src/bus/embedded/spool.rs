@@ -10,6 +10,10 @@
 //!
 //! Record layout (value of the `messages` table, key = global sequence number):
 //! `[queue name length: u8][queue name][enqueued at: i64 LE µs since epoch][body]`.
+//! The writer thread also compacts the file between batches when its [`Compaction`] cool-down
+//! allows (`crate::compact`): it holds the database alone, so nothing else is stopped but the
+//! writes waiting behind it.
+//!
 //! Not handled here: queue limits and delivery state (see `super`).
 
 use std::path::{Path, PathBuf};
@@ -31,6 +35,27 @@ const MAX_BATCH: usize = 4096;
 pub const RELAXED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// The spool's file name inside the data directory.
 pub const FILE_NAME: &str = "spool.redb";
+
+/// When the writer compacts the running spool.
+pub(crate) struct Compaction {
+    pub(crate) cooldown: crate::compact::Cooldown,
+    /// Files smaller than this are left as they are.
+    pub(crate) min_bytes: u64,
+}
+
+impl Compaction {
+    /// Compaction every `interval` at most (0: never while running), of files from
+    /// [`MIN_COMPACT_BYTES`](crate::compact::MIN_COMPACT_BYTES).
+    pub(crate) fn every(interval: Duration) -> Self {
+        Self {
+            cooldown: crate::compact::Cooldown::new(interval, Instant::now()),
+            min_bytes: crate::compact::MIN_COMPACT_BYTES,
+        }
+    }
+}
+
+/// How long an idle writer waits for work before it checks whether to compact.
+const IDLE_CHECK: Duration = Duration::from_secs(60);
 
 /// One message read back from the spool at start.
 pub(crate) struct Recovered {
@@ -121,6 +146,7 @@ impl Spool {
         path: &Path,
         durability: Durability,
         cache_bytes: usize,
+        compaction: Compaction,
     ) -> Result<(Self, Vec<Recovered>), BusError> {
         let mut db = open_db(path, cache_bytes)?;
         if let Err(e) = crate::compact::compact_if_worth(
@@ -141,6 +167,7 @@ impl Spool {
             path: path.to_owned(),
             fail: fail_next_commit.clone(),
             commits: commits.clone(),
+            compaction,
         };
         let thread = std::thread::Builder::new()
             .name("richmond-spool".into())
@@ -243,10 +270,11 @@ struct Writer {
     path: PathBuf,
     fail: Arc<AtomicBool>,
     commits: Arc<AtomicU64>,
+    compaction: Compaction,
 }
 
 impl Writer {
-    fn run(self, rx: &mpsc::Receiver<Op>) {
+    fn run(mut self, rx: &mpsc::Receiver<Op>) {
         let mut last_sync = Instant::now();
         let mut dirty = false;
         loop {
@@ -257,9 +285,13 @@ impl Writer {
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             } else {
-                match rx.recv() {
+                match rx.recv_timeout(IDLE_CHECK) {
                     Ok(op) => Some(op),
-                    Err(_) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.compact_when_due();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             };
             let mut batch: Vec<Op> = first.into_iter().collect();
@@ -289,10 +321,43 @@ impl Writer {
                     Op::Delete { .. } => {}
                 }
             }
+            self.compact_when_due();
         }
         // Channel closed: make what was committed without sync durable.
         if dirty {
             let _ = self.commit(&[], true);
+        }
+    }
+
+    /// Compacts the file when the cool-down has a check due and decides to; a failure is
+    /// logged and the file used as it is.
+    fn compact_when_due(&mut self) {
+        let now = Instant::now();
+        let c = &mut self.compaction;
+        if !c.cooldown.due(now) {
+            return;
+        }
+        let result = match crate::compact::worth(&self.db, &self.path, c.min_bytes) {
+            Ok(None) => {
+                c.cooldown.not_worth(now);
+                return;
+            }
+            Ok(Some(size)) if !c.cooldown.decide(now, size) => {
+                tracing::info!(
+                    message = "Data file not compacted: it regrew to its size before the last compaction, so the churn uses that room; checked again after the longer interval.",
+                    file = "spool",
+                    bytes = size,
+                    next_check_seconds = c.cooldown.interval().as_secs()
+                );
+                return;
+            }
+            Ok(Some(_)) => {
+                crate::compact::compact_if_worth(&mut self.db, &self.path, "spool", c.min_bytes)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(message = "Data file compaction failed; the file is used as it is.", file = "spool", error = %e);
         }
     }
 
@@ -374,3 +439,6 @@ pub fn status(path: &Path) -> Result<Vec<QueueStatus>, BusError> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,8 +2,7 @@
 //! `richmond_store_entries{kind}`: the kind of a key is read from its fixed segments only
 //! (never from a transport id, a number or an account), so the metric's labels stay a small
 //! fixed set. README ("The state store") lists each kind's lifetime. Compacting the file
-//! while running, when most of it is free ([`crate::compact`]; not called by the gateway
-//! yet, see there).
+//! while running, when most of it is free and the cool-down allows ([`crate::compact`]).
 
 use super::{RedbStore, StoreError, live, now_micros};
 
@@ -83,6 +82,45 @@ impl RedbStore {
         })
         .await
         .map_err(|e| self.err(e))?
+    }
+
+    /// Compacts the file when `cooldown` has a check due, the file is at least `min_bytes`
+    /// and more than half free, and `cooldown` decides to (see [`crate::compact`]); returns
+    /// the sizes before and after when it did. Checking shares the database; only a
+    /// compaction stops the store's other operations.
+    ///
+    /// # Errors
+    /// When the statistics or the compaction fail (the file stays usable as it is).
+    pub async fn compact_when_due(
+        &self,
+        cooldown: &mut crate::compact::Cooldown,
+        min_bytes: u64,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        let now = std::time::Instant::now();
+        if !cooldown.due(now) {
+            return Ok(None);
+        }
+        let this = self.clone();
+        let size = tokio::task::spawn_blocking(move || {
+            let path = std::path::Path::new(&*this.location);
+            crate::compact::worth(&this.read_db(), path, min_bytes).map_err(|e| this.err(e))
+        })
+        .await
+        .map_err(|e| self.err(e))??;
+        let Some(size) = size else {
+            cooldown.not_worth(now);
+            return Ok(None);
+        };
+        if cooldown.decide(now, size) {
+            return self.compact_if_worth(min_bytes).await;
+        }
+        tracing::info!(
+            message = "Data file not compacted: it regrew to its size before the last compaction, so the churn uses that room; checked again after the longer interval.",
+            file = "store",
+            bytes = size,
+            next_check_seconds = cooldown.interval().as_secs()
+        );
+        Ok(None)
     }
 }
 
@@ -202,5 +240,63 @@ mod compaction {
         );
         // Compacted once, it is not worth it again.
         assert_eq!(store.compact_if_worth(1024 * 1024).await.unwrap(), None);
+    }
+
+    async fn backlog(store: &RedbStore, round: usize) {
+        let value = vec![7u8; 16 * 1024];
+        for i in 0..256 {
+            store
+                .put(&format!("backlog:{round}:{i}"), &value, Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        assert!(store.purge_expired().await.unwrap() >= 256);
+    }
+
+    #[tokio::test]
+    async fn the_running_store_is_compacted_only_when_the_cooldown_allows() {
+        use crate::compact::Cooldown;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let store = RedbStore::open_with_cache(&path, 1024 * 1024).unwrap();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        // An interval already over: the first check is due at once.
+        let long_ago = std::time::Instant::now() - Duration::from_secs(7200);
+        let mut cooldown = Cooldown::new(Duration::from_secs(3600), long_ago);
+        backlog(&store, 0).await;
+        let (before, after) = store
+            .compact_when_due(&mut cooldown, 1024 * 1024)
+            .await
+            .unwrap()
+            .expect("the first due check compacts a purged backlog");
+        assert!(after < before / 2, "{before} -> {after}");
+        // Not due again for an interval, however free the file is.
+        backlog(&store, 1).await;
+        let grown = size();
+        assert!(grown > after * 2, "{after} -> {grown}");
+        assert_eq!(
+            store
+                .compact_when_due(&mut cooldown, 1024 * 1024)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(size(), grown);
+        // Due again, but the file regrew to its old size: skipped, the interval doubled.
+        let mut later = {
+            // A cool-down whose last compaction saw this very size, and whose check is due.
+            let mut c = Cooldown::new(Duration::from_secs(1), long_ago);
+            assert!(c.decide(long_ago, grown));
+            c
+        };
+        assert_eq!(
+            store
+                .compact_when_due(&mut later, 1024 * 1024)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(later.interval(), Duration::from_secs(2));
+        assert_eq!(size(), grown);
     }
 }
