@@ -305,10 +305,6 @@ fn describe_transports() {
         "Delivery receipts: matched to a message, unmatched (unknown id) or unparsed."
     );
     describe_counter!(
-        "richmond_smpp_rejected_delivers_total",
-        "deliver_sm / data_sm the transport could not read (answered with ESME_RSYSERR)."
-    );
-    describe_counter!(
         "richmond_smpp_rejected_parts_total",
         "Multipart MO parts refused for impossible numbering (SAR or UDH segment 0, beyond \
          the total, total 0), by reason; answered with a status the SMSC \

@@ -44,6 +44,9 @@ pub const RTHROTTLED: u32 = 0x0000_0058;
 pub const RX_T_APPN: u32 = 0x0000_0064;
 /// `ESME_RX_P_APPN`: permanent application error.
 pub const RX_P_APPN: u32 = 0x0000_0065;
+/// `ESME_RINVOPTPARAMVAL` (5.0: `ESME_RINVTLVVAL`): an optional parameter (TLV) has a bad
+/// value.
+pub const RINVOPTPARAMVAL: u32 = 0x0000_00C4;
 /// `ESME_RDELIVERYFAILURE`: delivery failure (a `deliver_sm_resp` / `data_sm_resp`).
 pub const RDELIVERYFAILURE: u32 = 0x0000_00FE;
 /// `ESME_RUNKNOWNERR`: unknown error.

@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use richmond_codecs::smpp::pdu::{self, DataSm, DecodeError, DeliverSm, Header, Pdu, id};
-use richmond_codecs::smpp::{StatusClass, rusmpp};
+use richmond_codecs::smpp::StatusClass;
+use richmond_codecs::smpp::deliver::Inbound;
+use richmond_codecs::smpp::pdu::{self, DataSm, DecodeError, DeliverSm, Header, Pdu};
 
 use super::config::BindMode;
 
@@ -201,12 +202,14 @@ impl DeliverId {
     }
 }
 
-/// An inbound `deliver_sm` or `data_sm`: the whole PDU as received, decoded on demand without
-/// copying.
+/// An inbound `deliver_sm` or `data_sm`: what it carries, read by the session from its one
+/// decode of the PDU, and the PDU itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deliver {
     /// What to pass to `respond_deliver`.
     pub id: DeliverId,
+    /// The message (its payload shares `frame`).
+    pub message: Inbound,
     /// The PDU, length field included (already checked to decode).
     pub frame: Bytes,
 }
@@ -229,10 +232,11 @@ impl Deliver {
 
     /// A `data_sm` rather than a `deliver_sm`.
     pub fn is_data_sm(&self) -> bool {
-        self.header().is_some_and(|h| h.command_id == id::DATA_SM)
+        self.message.data_sm
     }
 
-    /// The body, borrowed from the frame (zero-copy).
+    /// The whole body, decoded again from the frame (zero-copy), for what [`Self::message`]
+    /// does not carry: tools and tests; the transport reads `message`.
     pub fn pdu(&self) -> Result<InboundPdu<'_>, DecodeError> {
         let command = pdu::decode(&self.frame)?;
         match command.pdu() {
@@ -240,13 +244,5 @@ impl Deliver {
             Some(Pdu::DataSm(body)) => Ok(InboundPdu::DataSm(body.clone())),
             _ => Err(DecodeError::Other),
         }
-    }
-
-    /// The body in rusmpp's owned model (`Pdu::DeliverSm` or `Pdu::DataSm`).
-    pub fn to_owned_pdu(&self) -> Result<rusmpp::Pdu, DecodeError> {
-        pdu::decode_owned(&self.frame)?
-            .pdu()
-            .cloned()
-            .ok_or(DecodeError::Other)
     }
 }

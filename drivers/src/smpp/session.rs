@@ -44,6 +44,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use richmond_codecs::smpp::deliver::Inbound;
 use richmond_codecs::smpp::pdu::{self, Header, Pdu, id};
 use richmond_codecs::smpp::rusmpp::{self, CommandStatus, pdus::SubmitSm};
 use richmond_codecs::smpp::{StatusClass, status};
@@ -84,7 +85,7 @@ enum State {
 enum Request {
     EnquireLink,
     Unbind,
-    Deliver,
+    Deliver(Inbound),
     Ignore,
     Empty,
     Unsupported,
@@ -249,7 +250,9 @@ impl Session {
         let request = match command.pdu() {
             Some(Pdu::EnquireLink) => Request::EnquireLink,
             Some(Pdu::Unbind) => Request::Unbind,
-            Some(Pdu::DeliverSm(_) | Pdu::DataSm(_)) => Request::Deliver,
+            Some(pdu @ (Pdu::DeliverSm(_) | Pdu::DataSm(_))) => {
+                Inbound::from_pdu(pdu, &frame).map_or(Request::Unsupported, Request::Deliver)
+            }
             // No response exists for these.
             Some(Pdu::AlertNotification(_) | Pdu::Outbind(_)) => Request::Ignore,
             // A known request without its body.
@@ -263,7 +266,7 @@ impl Session {
                 self.send_empty(id::UNBIND_RESP, status::ROK, seq);
                 self.end_connection(UnboundReason::RemoteUnbind, now);
             }
-            Request::Deliver => {
+            Request::Deliver(message) => {
                 let response = header.command_id | pdu::RESPONSE_BIT;
                 if matches!(self.state, State::Binding) {
                     self.send_resp(response, status::RINVBNDSTS, seq);
@@ -274,6 +277,7 @@ impl Session {
                             connection: self.connection,
                             sequence_number: seq,
                         },
+                        message,
                         frame,
                     }));
                 }

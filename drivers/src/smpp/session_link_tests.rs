@@ -198,10 +198,14 @@ fn deliver_sm_is_answered_only_by_the_transport() {
         panic!("not a deliver_sm");
     };
     assert_eq!(body.short_message().as_ref(), b"hi");
-    assert!(matches!(
-        deliver.to_owned_pdu(),
-        Ok(richmond_codecs::smpp::rusmpp::Pdu::DeliverSm(_))
-    ));
+    // The session's own decode gave the message: the payload shares the frame.
+    assert_eq!(&deliver.message.payload[..], b"hi");
+    assert!(
+        deliver
+            .frame
+            .as_ptr_range()
+            .contains(&deliver.message.payload.as_ptr())
+    );
     // The bus refused it: a temporary error asks the SMSC to redeliver.
     assert!(session.respond_deliver(deliver.id, status::RX_T_APPN));
     let resp = headers(&mut session);

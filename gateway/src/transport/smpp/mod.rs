@@ -18,6 +18,7 @@
 
 pub mod config;
 mod inbound;
+mod map;
 mod multipart;
 mod outbound;
 

@@ -14,12 +14,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use richmond_codecs::smpp::deliver::Inbound;
+use richmond_codecs::smpp::status::{ROK, RX_T_APPN};
 use richmond_codecs::sms::{self, Encoding};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use super::inbound::{Inbound, ROK, RX_T_APPN, publish_mo};
+use super::inbound::publish_mo;
 
 /// What a part carries besides its octets, enough to publish the message alone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,11 +38,12 @@ fn open_index(shared: &Shared) -> String {
 
 use crate::transport::common::now_millis;
 
-/// Stores part `seq` of `total` (reference `reference`) of `m`; the last one publishes the
-/// message. Returns the `deliver_sm_resp` status.
+/// Stores `octets`, part `seq` of `total` (reference `reference`) of `m`; the last one
+/// publishes the message. Returns the `deliver_sm_resp` status.
 pub(super) async fn store_part(
     shared: &Shared,
     m: &Inbound,
+    octets: &[u8],
     reference: u16,
     total: u8,
     seq: u8,
@@ -57,10 +60,10 @@ pub(super) async fn store_part(
         data_coding: m.data_coding,
     };
     let meta = serde_json::to_vec(&meta).unwrap_or_default();
-    let mut value = Vec::with_capacity(2 + meta.len() + m.payload.len());
+    let mut value = Vec::with_capacity(2 + meta.len() + octets.len());
     value.extend_from_slice(&u16::try_from(meta.len()).unwrap_or(0).to_be_bytes());
     value.extend_from_slice(&meta);
-    value.extend_from_slice(&m.payload);
+    value.extend_from_slice(octets);
     let store = &shared.ctx.store;
     let Ok(n) = store
         .hash_put(&key, &format!("{seq:03}"), &value, ttl)
@@ -131,12 +134,8 @@ async fn join_and_publish(shared: &Shared, key: &str, total: u8) -> u32 {
         source: meta.source,
         source_ton: meta.source_ton,
         destination: meta.destination,
-        esm_class: 0,
         data_coding: meta.data_coding,
-        payload: Vec::new(),
-        receipted_id: None,
-        message_state: None,
-        sar: (None, None, None),
+        ..Inbound::default()
     };
     let encoding = Encoding::from_data_coding(m.data_coding, shared.config.default_encoding());
     let incomplete = (!complete).then(|| (parts.iter().map(|(s, _)| *s).collect(), total));

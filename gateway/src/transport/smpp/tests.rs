@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
+use richmond_codecs::smpp::deliver::{Inbound, Sar};
+use richmond_codecs::smpp::status;
 use tokio_util::sync::CancellationToken;
 
 use super::{Shared, inbound, receipt_key};
@@ -95,8 +97,8 @@ async fn a_receipt_overtaking_its_store_write_matches_its_own_message() {
 
 /// A receipt for SMSC id `id` in `message_state` `state` (2 DELIVERED, 5 UNDELIVERABLE, 1
 /// ENROUTE).
-fn receipt(id: &str, state: u8) -> inbound::Inbound {
-    inbound::Inbound {
+fn receipt(id: &str, state: u8) -> Inbound {
+    Inbound {
         esm_class: 0x04,
         receipted_id: Some(id.into()),
         message_state: Some(state),
@@ -133,12 +135,12 @@ async fn a_final_receipt_keeps_its_mapping_only_for_the_grace() {
     }
     // A pending report keeps the mapping; finals (delivered, failed) start the grace.
     for r in [receipt("a1", 1), receipt("a1", 2), receipt("a2", 5)] {
-        assert_eq!(inbound::receipt(&shared, &r).await, inbound::ROK);
+        assert_eq!(inbound::receipt(&shared, &r).await, status::ROK);
     }
     // A duplicate final within the grace still matches.
     assert_eq!(
         inbound::receipt(&shared, &receipt("a1", 2)).await,
-        inbound::ROK
+        status::ROK
     );
     let got = reports(&mut events, 4).await;
     let want = [
@@ -206,7 +208,7 @@ async fn a_final_receipt_overtaking_its_store_write_shortens_it_once_written() {
         .insert(receipt_key("sms", "b1"), "m1".into());
     assert_eq!(
         inbound::receipt(&shared, &receipt("b1", 2)).await,
-        inbound::ROK
+        status::ROK
     );
     assert_eq!(
         reports(&mut events, 1).await,
@@ -226,17 +228,18 @@ async fn a_final_receipt_overtaking_its_store_write_shortens_it_once_written() {
     assert_eq!(stored, None);
 }
 
-fn part(sar: (Option<u16>, Option<u8>, Option<u8>), payload: &[u8]) -> inbound::Inbound {
-    inbound::Inbound {
+fn part(sar: (Option<u16>, Option<u8>, Option<u8>), payload: &[u8]) -> Inbound {
+    Inbound {
         source: "27820000001".into(),
         source_ton: 1,
         destination: "12345".into(),
-        esm_class: 0,
-        data_coding: 0,
-        payload: payload.to_vec(),
-        receipted_id: None,
-        message_state: None,
-        sar,
+        payload: bytes::Bytes::copy_from_slice(payload),
+        sar: Sar {
+            reference: sar.0,
+            total: sar.1,
+            seq: sar.2,
+        },
+        ..Inbound::default()
     }
 }
 
@@ -249,12 +252,12 @@ async fn parts_with_impossible_numbers_are_refused_and_never_count_toward_a_join
     for sar in [(7, 3, 0), (7, 3, 4), (7, 0, 1)] {
         let status =
             inbound::mo(&shared, part((Some(sar.0), Some(sar.1), Some(sar.2)), b"x")).await;
-        assert_eq!(status, inbound::RINVOPTPARAMVAL, "{sar:?}");
+        assert_eq!(status, status::RINVOPTPARAMVAL, "{sar:?}");
     }
     // UDH (8-bit reference 7, 3 parts, part 4): refused permanently.
     let mut udh = part((None, None, None), &[0x05, 0x00, 0x03, 7, 3, 4, b'x']);
     udh.esm_class = 0x40;
-    assert_eq!(inbound::mo(&shared, udh).await, inbound::RX_P_APPN);
+    assert_eq!(inbound::mo(&shared, udh).await, status::RX_P_APPN);
     // The three real parts still join into one message, answered OK each.
     for (seq, text) in [(1, "one "), (2, "two "), (3, "three")] {
         let status = inbound::mo(
@@ -262,7 +265,7 @@ async fn parts_with_impossible_numbers_are_refused_and_never_count_toward_a_join
             part((Some(7), Some(3), Some(seq)), text.as_bytes()),
         )
         .await;
-        assert_eq!(status, inbound::ROK);
+        assert_eq!(status, status::ROK);
     }
     let d = tokio::time::timeout(Duration::from_secs(10), inbound.next())
         .await
@@ -310,7 +313,7 @@ async fn parts_that_stop_coming_are_delivered_flagged_after_the_timeout() {
             part((Some(9), Some(3), Some(seq)), text.as_bytes()),
         )
         .await;
-        assert_eq!(status, inbound::ROK);
+        assert_eq!(status, status::ROK);
     }
     let stop = CancellationToken::new();
     let timer = tokio::spawn(super::multipart::timer(shared.clone(), stop.clone()));
