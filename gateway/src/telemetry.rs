@@ -61,6 +61,7 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
     describe();
     describe_transports();
+    describe_modems();
     crate::process_metrics::describe();
     metrics::gauge!(
         "richmond_build_info",
@@ -226,6 +227,82 @@ fn describe() {
     );
 }
 
+/// HELP texts of the modem driver's and transport's metrics (all labelled `transport`).
+fn describe_modems() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_gauge!(
+        "richmond_modem_up",
+        "1 while the modem is open and initialised."
+    );
+    describe_gauge!(
+        "richmond_modem_signal_dbm",
+        "Signal strength from the last AT+CSQ, in dBm."
+    );
+    describe_gauge!(
+        "richmond_modem_registration",
+        "Network registration status (3GPP TS 27.007 <stat>: 1 home, 5 roaming, 2 searching, \
+         3 denied, 0 not registered), by kind (cs, ps, eps)."
+    );
+    describe_gauge!(
+        "richmond_modem_storage_used",
+        "Messages held in the modem's SMS storage."
+    );
+    describe_gauge!(
+        "richmond_modem_storage_total",
+        "Capacity of the modem's SMS storage, in messages."
+    );
+    describe_counter!("richmond_modem_commands_total", "AT commands sent.");
+    describe_counter!(
+        "richmond_modem_command_timeouts_total",
+        "AT commands with no final result in time."
+    );
+    describe_counter!(
+        "richmond_modem_unexpected_lines_total",
+        "Lines from the modem that answer nothing and announce nothing known (ignored)."
+    );
+    describe_counter!(
+        "richmond_modem_recoveries_total",
+        "Recoveries of a modem that stopped answering, by step (escape, reopen)."
+    );
+    describe_counter!(
+        "richmond_modem_reopens_total",
+        "Times the serial device was opened again after it was lost."
+    );
+    describe_counter!(
+        "richmond_modem_deferred_reads_total",
+        "Stored messages left in the modem for the next sweep because the transport was busy."
+    );
+    describe_counter!(
+        "richmond_modem_delete_skipped_total",
+        "Slots not deleted because they no longer held the message that was handled."
+    );
+    describe_counter!(
+        "richmond_modem_rejected_pdus_total",
+        "Received PDUs that could not be decoded, by code (counted, logged, deleted)."
+    );
+    describe_counter!(
+        "richmond_modem_duplicates_total",
+        "Received messages already published (seen again after a crash or a re-read)."
+    );
+    describe_counter!(
+        "richmond_modem_dropped_total",
+        "Messages lost, by kind: routed ones (+CMT/+CDS) the bus would not take after its \
+         retries, USSD answers a closing bus refused."
+    );
+    describe_counter!(
+        "richmond_modem_send_retries_total",
+        "Sends retried, by error code."
+    );
+    describe_counter!(
+        "richmond_modem_send_failures_total",
+        "Sends given up (nacked), by error code."
+    );
+    describe_counter!(
+        "richmond_modem_status_reports_total",
+        "SMS status reports, by outcome (matched, pending, unmatched, outside_window)."
+    );
+}
+
 /// HELP texts of the transports' and drivers' metrics (all labelled `transport`).
 fn describe_transports() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -339,3 +416,6 @@ fn describe_transports() {
         "USSD replies for a session whose dialled code was no longer in the store."
     );
 }
+
+#[cfg(test)]
+mod tests;
