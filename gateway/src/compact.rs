@@ -10,6 +10,7 @@
 //! stalled). [`Cooldown`] therefore checks at most once per interval, and when the file has
 //! regrown to its size before the last compaction it skips and doubles the interval (up to
 //! [`MAX_INTERVAL_FACTOR`] times), compacting anyway only once the interval is at its longest.
+//! A compaction that gave back less than a fifth of the file doubles the interval as well.
 //! A backlog that was purged is given back within one interval; a churning file is compacted
 //! at most once per longest interval.
 
@@ -29,6 +30,8 @@ pub const MAX_INTERVAL_FACTOR: u32 = 24;
 /// A file is taken to have regrown when it is at least this share of its size before the
 /// last compaction.
 const REGROWN_SHARE: u64 = 90;
+/// A compaction that gave back less than this share of the file did not pay.
+const SMALL_GAIN_PERCENT: u64 = 20;
 
 /// When a running file may be compacted (see the module docs). Pure: the caller passes the
 /// time and the sizes, checks [`due`](Self::due) at each maintenance tick, and asks
@@ -90,6 +93,16 @@ impl Cooldown {
         }
         self.last_before = Some(size);
         true
+    }
+
+    /// A compaction took the file from `before` to `after` bytes: one that gave back less
+    /// than a fifth (live pages spread through a churning file) doubles the interval too,
+    /// so a compaction that does not pay is not repeated at the base interval.
+    pub fn compacted(&mut self, before: u64, after: u64) {
+        if after.saturating_mul(100) >= before.saturating_mul(100 - SMALL_GAIN_PERCENT) {
+            let longest = self.base.saturating_mul(MAX_INTERVAL_FACTOR);
+            self.wait = self.wait.saturating_mul(2).min(longest);
+        }
     }
 }
 
@@ -189,6 +202,20 @@ mod tests {
         // It stayed small this time (a backlog after all): back to the base interval.
         now += HOUR * 24;
         assert!(c.decide(now, 400_000_000));
+        assert_eq!(c.interval(), HOUR);
+    }
+
+    #[test]
+    fn a_compaction_that_gave_little_back_doubles_the_interval() {
+        let t0 = Instant::now();
+        let mut c = Cooldown::new(HOUR, t0);
+        assert!(c.decide(t0 + HOUR, 300));
+        c.compacted(300, 260);
+        assert_eq!(c.interval(), HOUR * 2);
+        // One that paid leaves it as it is.
+        let mut c = Cooldown::new(HOUR, t0);
+        assert!(c.decide(t0 + HOUR, 300));
+        c.compacted(300, 100);
         assert_eq!(c.interval(), HOUR);
     }
 

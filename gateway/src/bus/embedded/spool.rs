@@ -356,6 +356,9 @@ impl Writer {
             }
             Err(e) => Err(e),
         };
+        if let Ok(Some((before, after))) = result {
+            c.cooldown.compacted(before, after);
+        }
         if let Err(e) = result {
             tracing::warn!(message = "Data file compaction failed; the file is used as it is.", file = "spool", error = %e);
         }

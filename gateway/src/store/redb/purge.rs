@@ -112,7 +112,11 @@ impl RedbStore {
             return Ok(None);
         };
         if cooldown.decide(now, size) {
-            return self.compact_if_worth(min_bytes).await;
+            let done = self.compact_if_worth(min_bytes).await?;
+            if let Some((before, after)) = done {
+                cooldown.compacted(before, after);
+            }
+            return Ok(done);
         }
         tracing::info!(
             message = "Data file not compacted: it regrew to its size before the last compaction, so the churn uses that room; checked again after the longer interval.",
