@@ -3,7 +3,8 @@
 //! delivery_report, MO single and multipart, throttling without nacks, a refused submit as a
 //! nack, a link dropped with a full window (each message gets exactly one outcome, nothing is
 //! sent twice), a response timeout, the SMSC's unbind and bad PDUs, receipts across binds and
-//! id formats, and the same exchange with node-smpp as the SMSC.
+//! id formats, an MO the broker cannot route handed back (ESME_RX_T_APPN) rather than held, and
+//! the same exchange with node-smpp as the SMSC.
 
 #[path = "support/app.rs"]
 mod app;
@@ -501,4 +502,63 @@ async fn a_message_in_flight_at_stop_is_answered_and_not_sent_again() {
         "the stopped message came back"
     );
     d.ack().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_mo_the_broker_cannot_route_is_handed_back_and_delivered_once_it_can() {
+    let id = common::unique("smpp");
+    let mut sim = Sim::start(&[
+        "smsc",
+        "--redeliver-delay-ms",
+        "300",
+        "--max-deliver-attempts",
+        "1000",
+    ])
+    .await;
+    let gw = Gateway::start(&config(&id, sim.addr.port(), "")).await;
+    sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    gw.wait_ready(200).await;
+    // Someone deletes the transport's inbound queue: its publishes are now unroutable.
+    let inbound = format!("{id}.inbound");
+    let conn =
+        lapin::Connection::connect(&common::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .queue_delete(
+            inbound.as_str().into(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    sim.cmd("mo 27820005555 12345 handed back").await;
+    // Not held by a publish that cannot succeed: answered "temporary error", so the SMSC
+    // keeps the message and offers it again.
+    sim.expect("ESME_RX_T_APPN", |e| {
+        e["event"] == "deliver_sm_resp" && e["status"] == 0x64
+    })
+    .await;
+    // The queue is back: the next offer is delivered.
+    let bus = common::amqp_bus(&common::amqp_config()).await;
+    bus.declare_queues(std::slice::from_ref(&inbound))
+        .await
+        .unwrap();
+    let bus = Bus::Amqp(bus);
+    let mut consumer = bus.consume(&inbound).await.unwrap();
+    let d = tokio::time::timeout(procs::PATIENCE, consumer.next())
+        .await
+        .expect("the MO once its queue exists")
+        .expect("consumer open");
+    let mo = richmond_codecs::vumi::UserMessage::decode(&d.body).unwrap();
+    assert_eq!(mo.content.as_deref(), Some("handed back"));
+    d.ack().await.unwrap();
+    assert!(
+        gw.logs().contains("Publish refused; handed back"),
+        "{}",
+        gw.logs()
+    );
+    bus.close().await;
+    let _ = conn.close(0, "done".into()).await;
 }

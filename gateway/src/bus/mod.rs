@@ -57,6 +57,24 @@ pub enum BusError {
 }
 
 impl BusError {
+    /// Whether publishing again can succeed without an operator: a reconnect, room on the
+    /// bus or the broker's confirm can come (busy, unconfirmed, broker, nacked, spool); a
+    /// closed bus, a queue with other settings, an unroutable key or a settled delivery stay
+    /// so.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Busy { .. }
+            | Self::Unconfirmed { .. }
+            | Self::Broker(_)
+            | Self::Nacked { .. }
+            | Self::Spool { .. } => true,
+            Self::Closed
+            | Self::Unroutable { .. }
+            | Self::QueueMismatch { .. }
+            | Self::Settle(_) => false,
+        }
+    }
+
     /// A stable snake_case code for metric labels.
     pub fn code(&self) -> &'static str {
         match self {

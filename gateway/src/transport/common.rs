@@ -1,6 +1,6 @@
 //! What every transport does the same way around the bus: publishing until the bus owns a
 //! message, the `<id>.outbound` consumer loop, settling an outbound delivery with its event,
-//! the multipart-timeout sweep, the client TLS options of carrier links, and the
+//! the client TLS options of carrier links, and the
 //! `richmond_transport_messages_total` counter.
 //!
 //! Reference: DESIGN.md (the no-loss rule: the previous hop is acknowledged only after the
@@ -61,17 +61,33 @@ pub(crate) fn count(id: &str, direction: &'static str, kind: &'static str) {
     .increment(1);
 }
 
-/// Publishes `body` to `<id>.<suffix>` until the bus owns it (retrying with backoff, since a
-/// broker reconnect or a full embedded queue is temporary); gives up only when the bus is
-/// closed (the gateway is stopping), so the caller can leave its own hop unanswered.
+/// What a publisher does when the bus refuses a message for a reason no retry can help
+/// ([`BusError::is_retryable`] false: an unroutable key, a queue declared with other
+/// settings) while the bus is still open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnRefusal {
+    /// Give up at once: the caller answers its previous hop "not taken" (SMPP
+    /// `ESME_RX_T_APPN`), which keeps the message and offers it again later.
+    HandBack,
+    /// Keep trying (logged at error each time): the caller cannot hand the message back (an
+    /// SSMI line, a USSD answer, the event of a message the carrier already took), so the
+    /// link waits for an operator to fix the bus rather than lose it.
+    Hold,
+}
+
+/// Publishes `body` to `<id>.<suffix>` until the bus owns it, retrying with backoff (100 ms
+/// doubling to 5 s) what can pass (a broker reconnect, a full embedded queue); a refusal no
+/// retry can help is returned or retried as `on_refusal` says; a closed bus (the gateway is
+/// stopping) is always returned, so the caller can leave its own hop unanswered.
 ///
 /// # Errors
-/// [`BusError::Closed`].
+/// [`BusError::Closed`]; with [`OnRefusal::HandBack`], any error that is not retryable.
 pub(crate) async fn publish(
     bus: &Bus,
     id: &str,
     suffix: &str,
     body: Vec<u8>,
+    on_refusal: OnRefusal,
 ) -> Result<(), BusError> {
     let key = format!("{id}.{suffix}");
     let body = Bytes::from(body);
@@ -80,12 +96,19 @@ pub(crate) async fn publish(
         match bus.publish(&key, body.clone()).await {
             Ok(()) => return Ok(()),
             Err(BusError::Closed) => return Err(BusError::Closed),
-            Err(e) => {
+            Err(e) if e.is_retryable() => {
                 tracing::warn!(message = "Publish failed; retrying.", transport = %id, routing_key = %key, error = %e);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) if on_refusal == OnRefusal::HandBack => {
+                tracing::error!(message = "Publish refused; handed back to the carrier to offer again later.", transport = %id, routing_key = %key, error = %e);
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::error!(message = "Publish refused; held and retried until the bus is fixed.", transport = %id, routing_key = %key, error = %e);
             }
         }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -97,7 +120,8 @@ pub(crate) async fn settle(bus: &Bus, id: &str, delivery: Delivery, event: VumiE
         EventKind::Nack { .. } => "nack",
         EventKind::DeliveryReport { .. } => "delivery_report",
     };
-    match publish(bus, id, "event", event.encode()).await {
+    // The carrier already took the message: its event cannot be handed back.
+    match publish(bus, id, "event", event.encode(), OnRefusal::Hold).await {
         Ok(()) => {
             count(id, "outbound", kind);
             if let Err(e) = delivery.ack().await {
@@ -117,7 +141,7 @@ pub(crate) async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, 
     tracing::warn!(message = "Outbound message does not decode; sent to failures.", transport = %id, error = %error);
     count(id, "outbound", "failure");
     let body = super::failure_body(&delivery.body, error);
-    match publish(bus, id, "failures", body).await {
+    match publish(bus, id, "failures", body, OnRefusal::Hold).await {
         Ok(()) => {
             let _ = delivery.ack().await;
         }
@@ -192,40 +216,4 @@ pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Every few seconds (at most `timeout`) until `intake`, hands each multipart message whose
-/// deadline in the index `open` has passed to `deliver` with its key and its total number of
-/// parts (the key's last `:` field), logging it for transport `id`. The multipart timer of
-/// the SMPP and modem transports.
-pub(crate) async fn sweep_expired_multipart<F, Fut>(
-    store: &crate::store::Store,
-    id: &str,
-    open: &str,
-    timeout: Duration,
-    intake: &CancellationToken,
-    mut deliver: F,
-) where
-    F: FnMut(String, u8) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let period = timeout.clamp(Duration::from_secs(1), Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            () = intake.cancelled() => return,
-            () = tokio::time::sleep(period) => {}
-        }
-        let Ok(due) = store.index_range(open, 0, now_millis(), 100).await else {
-            continue;
-        };
-        for (key, _) in due {
-            let total = key
-                .rsplit(':')
-                .next()
-                .and_then(|t| t.parse::<u8>().ok())
-                .unwrap_or(0);
-            tracing::info!(message = "Multipart message timed out; delivering the parts that came.", transport = %id);
-            deliver(key, total).await;
-        }
-    }
 }

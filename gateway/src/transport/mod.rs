@@ -11,6 +11,7 @@
 
 mod common;
 pub mod modem;
+mod multipart;
 pub mod smpp;
 pub mod ssmi;
 

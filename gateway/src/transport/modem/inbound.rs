@@ -17,13 +17,15 @@ use richmond_codecs::sms::pdu::{self, Deliver, Direction, Tpdu};
 use richmond_codecs::sms::{Encoding, Udh, udh};
 use richmond_codecs::vumi::UserMessage;
 use richmond_drivers::modem::{Event, Slot};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Identity, Shared, lock, reports, ussd};
 use crate::transport::common;
+use crate::transport::multipart::{self, Added, Incomplete, Part};
 
 /// What to do with a stored message once handled.
 enum After {
@@ -183,21 +185,34 @@ async fn message(shared: &Shared, hex: &Bytes) -> After {
     After::Delete
 }
 
-pub(super) use crate::transport::common::now_millis;
+/// What a part carries besides its octets and text, enough to publish the message alone
+/// (the JSON fields of parts stored by earlier versions, which are still read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Meta {
+    encoding: String,
+    #[serde(default)]
+    binary: Option<String>,
+    from: String,
+    scts: String,
+    dcs: u8,
+    pid: u8,
+}
 
 /// One SMS-DELIVER: published whole, or kept as a part. True when the bus or store owns it.
 async fn deliver(shared: &Shared, d: Deliver) -> bool {
     let ud = &d.user_data;
-    let part = json!({
-        "text": ud.text,
-        "octets": pdu::to_hex(&ud.octets),
-        "encoding": ud.encoding.as_str(),
-        "binary": (ud.encoding == Encoding::Binary).then(|| pdu::to_hex(&ud.octets)),
-        "from": d.originator.to_msisdn(),
-        "scts": d.scts.to_rfc3339(),
-        "dcs": d.dcs,
-        "pid": d.pid,
-    });
+    let part = Part {
+        octets: ud.octets.clone(),
+        text: Some(ud.text.clone()),
+        meta: Meta {
+            encoding: ud.encoding.as_str().to_owned(),
+            binary: (ud.encoding == Encoding::Binary).then(|| pdu::to_hex(&ud.octets)),
+            from: d.originator.to_msisdn(),
+            scts: d.scts.to_rfc3339(),
+            dcs: d.dcs,
+            pid: d.pid,
+        },
+    };
     match d.user_data.concat {
         Some(c) if c.total > 1 => {
             // modem.md §0 item 5: originator, reference, its width, and the total.
@@ -216,39 +231,23 @@ async fn deliver(shared: &Shared, d: Deliver) -> bool {
                 ),
             );
             let store = &shared.ctx.store;
-            let timeout = Duration::from_secs(shared.config.multipart_timeout_seconds);
-            let ttl = multipart_ttl(timeout);
-            let field = format!("{:03}", c.seq);
-            let Ok(n) = store
-                .hash_put(&key, &field, part.to_string().as_bytes(), ttl)
+            match shared
+                .reassembly
+                .add(store, &key, c.seq, c.total, &part)
                 .await
-            else {
-                return false;
-            };
-            count(shared, "sms_part");
-            if n == 1 {
-                let deadline = now_millis() + i64::try_from(timeout.as_millis()).unwrap_or(0);
-                if store
-                    .index_add(&shared.key("mp-open", "all"), &key, deadline, ttl)
-                    .await
-                    .is_err()
-                {
-                    return false;
+            {
+                Err(_) => return false,
+                Ok(added) => {
+                    count(shared, "sms_part");
+                    if added == Added::Complete {
+                        join_and_publish(shared, &key, c.total).await;
+                    }
                 }
-            }
-            if n >= usize::from(c.total) {
-                join_and_publish(shared, &key, c.total).await;
             }
             true
         }
         _ => publish_mo(shared, &[part], None).await,
     }
-}
-
-/// How long parts and their index entry live: the timeout plus a day, so parts already
-/// deleted from the modem outlast a long broker outage while the timer retries.
-fn multipart_ttl(timeout: Duration) -> Duration {
-    timeout + Duration::from_secs(24 * 3600)
 }
 
 fn concat_width_16(udh: &[u8]) -> bool {
@@ -259,11 +258,12 @@ fn concat_width_16(udh: &[u8]) -> bool {
 /// tables, their octets are joined first and decoded once, so an escape pair or a surrogate
 /// pair that a sender split across parts comes out whole; otherwise (national shift tables,
 /// mixed encodings) the parts' texts are joined.
-fn join_text(parts: &[Value]) -> String {
-    let texts = || parts.iter().map(|p| p["text"].as_str().unwrap_or_default());
-    let encoding = |p: &Value| match p["encoding"].as_str() {
-        Some("gsm7") => Some(Encoding::Gsm7),
-        Some("ucs2") => Some(Encoding::Ucs2),
+fn join_text(parts: &[Part<Meta>]) -> String {
+    let text = |p: &Part<Meta>| p.text.clone().unwrap_or_default();
+    let texts = || parts.iter().map(text);
+    let encoding = |p: &Part<Meta>| match p.meta.encoding.as_str() {
+        "gsm7" => Some(Encoding::Gsm7),
+        "ucs2" => Some(Encoding::Ucs2),
         _ => None,
     };
     let Some(first) = parts.first().and_then(encoding) else {
@@ -271,68 +271,55 @@ fn join_text(parts: &[Value]) -> String {
     };
     let mut octets = Vec::new();
     for p in parts {
-        let raw = p["octets"]
-            .as_str()
-            .and_then(|h| pdu::from_hex(h.as_bytes()).ok());
-        match raw {
-            Some(raw)
-                if encoding(p) == Some(first)
-                    && first.decode(&raw) == p["text"].as_str().unwrap_or_default() =>
-            {
-                octets.extend_from_slice(&raw);
-            }
-            _ => return texts().collect(),
+        if encoding(p) != Some(first) || first.decode(&p.octets) != text(p) {
+            return texts().collect();
         }
+        octets.extend_from_slice(&p.octets);
     }
     first.decode(&octets)
 }
 
 /// Publishes the parts under `key` as one message (flagged when some are missing), then
-/// forgets them. Leaves them for the timer when the bus is closed. One join at a time, so
-/// the last part and the timer cannot both publish a message.
+/// forgets them. Leaves them for the timer when the bus is closed.
 async fn join_and_publish(shared: &Shared, key: &str, total: u8) {
-    let _joining = shared.joining.lock().await;
-    let store = &shared.ctx.store;
-    let Ok(fields) = store.hash_get_all(key).await else {
-        return;
-    };
-    let mut seqs = Vec::new();
-    let mut parts = Vec::new();
-    for (field, value) in fields {
-        if let (Ok(seq), Ok(v)) = (field.parse::<u8>(), serde_json::from_slice::<Value>(&value)) {
-            seqs.push(seq);
-            parts.push(v);
-        }
-    }
-    if parts.is_empty() {
-        let _ = store.index_remove(&shared.key("mp-open", "all"), key).await;
-        return;
-    }
-    let incomplete = (parts.len() < usize::from(total)).then_some((seqs, total));
-    if publish_mo(shared, &parts, incomplete).await {
-        let _ = store.delete(key).await;
-        let _ = store.index_remove(&shared.key("mp-open", "all"), key).await;
-    }
+    shared
+        .reassembly
+        .join(
+            &shared.ctx.store,
+            key,
+            total,
+            multipart::read_json,
+            |joined| async move {
+                let parts: Vec<_> = joined.parts.iter().map(|(_, p)| p.clone()).collect();
+                publish_mo(shared, &parts, joined.incomplete()).await
+            },
+        )
+        .await;
 }
 
 /// Publishes the message made of `parts` (in order). True when the bus owns it.
-async fn publish_mo(shared: &Shared, parts: &[Value], incomplete: Option<(Vec<u8>, u8)>) -> bool {
+async fn publish_mo(shared: &Shared, parts: &[Part<Meta>], incomplete: Option<Incomplete>) -> bool {
     let Some(first) = parts.first() else {
         return true;
     };
     let text = join_text(parts);
     let binary: Option<String> = parts
         .iter()
-        .map(|p| p["binary"].as_str().map(str::to_owned))
+        .map(|p| p.meta.binary.clone())
         .collect::<Option<Vec<_>>>()
         .map(|v| v.concat());
-    let from = first["from"].as_str().unwrap_or_default();
     let content = if binary.is_some() { None } else { Some(text) };
-    let mut msg = UserMessage::new(&shared.id, "sms", from, &shared.own_address(), content);
+    let mut msg = UserMessage::new(
+        &shared.id,
+        "sms",
+        &first.meta.from,
+        &shared.own_address(),
+        content,
+    );
     let ident = shared.identity();
     let meta = &mut msg.transport_metadata;
-    meta.insert("modem_scts".into(), first["scts"].clone());
-    meta.insert("modem_dcs".into(), first["dcs"].clone());
+    meta.insert("modem_scts".into(), json!(first.meta.scts));
+    meta.insert("modem_dcs".into(), json!(first.meta.dcs));
     if let Some(imei) = ident.imei {
         meta.insert("modem_imei".into(), json!(imei));
     }
@@ -342,10 +329,8 @@ async fn publish_mo(shared: &Shared, parts: &[Value], incomplete: Option<(Vec<u8
     if let Some(hex) = binary {
         meta.insert("modem_binary".into(), json!(hex));
     }
-    if let Some((seqs, total)) = &incomplete {
-        meta.insert("modem_multipart_incomplete".into(), json!(true));
-        meta.insert("modem_multipart_parts".into(), json!(seqs));
-        meta.insert("modem_multipart_total".into(), json!(total));
+    if let Some(incomplete) = &incomplete {
+        multipart::flag_incomplete(meta, "modem", incomplete);
     }
     match shared.publish("inbound", msg.encode()).await {
         Ok(()) => {
@@ -365,18 +350,11 @@ async fn publish_mo(shared: &Shared, parts: &[Value], incomplete: Option<(Vec<u8
 
 /// Publishes multipart messages whose parts stopped coming (`multipart_timeout_seconds`).
 pub(super) async fn multipart_timer(shared: Arc<Shared>, intake: CancellationToken) {
-    let timeout = Duration::from_secs(shared.config.multipart_timeout_seconds);
-    let open = shared.key("mp-open", "all");
-    common::sweep_expired_multipart(
-        &shared.ctx.store,
-        &shared.id,
-        &open,
-        timeout,
-        &intake,
-        |key, total| {
+    shared
+        .reassembly
+        .timer(&shared.ctx.store, &intake, |key, total| {
             let shared = shared.clone();
             async move { join_and_publish(&shared, &key, total).await }
-        },
-    )
-    .await;
+        })
+        .await;
 }

@@ -69,9 +69,8 @@ struct Shared {
     /// Storage slots being handled, with the PDU they held (a sweep lists them again until
     /// they are deleted).
     in_flight: Mutex<HashSet<(Slot, Bytes)>>,
-    /// Held while the parts of a multipart message are joined (the last part and the
-    /// timer must not both publish it).
-    joining: tokio::sync::Mutex<()>,
+    /// Multipart messages waiting for their parts (`modem:<id>:mp-open:all`).
+    reassembly: super::multipart::Reassembly,
     ussd: Mutex<Option<ussd::Session>>,
     next_reference: AtomicU16,
     /// The modem is ready and is the configured one.
@@ -97,7 +96,15 @@ impl Shared {
     }
 
     async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        super::common::publish(&self.ctx.bus, &self.id, suffix, body).await
+        // Routed messages (+CMT/+CDS) and USSD answers cannot be read from the modem again.
+        super::common::publish(
+            &self.ctx.bus,
+            &self.id,
+            suffix,
+            body,
+            super::common::OnRefusal::Hold,
+        )
+        .await
     }
 }
 
@@ -128,7 +135,11 @@ pub(crate) fn spawn(
         handle,
         identity: Mutex::new(Identity::default()),
         in_flight: Mutex::new(HashSet::new()),
-        joining: tokio::sync::Mutex::new(()),
+        reassembly: super::multipart::Reassembly::new(
+            id,
+            format!("modem:{id}:mp-open:all"),
+            std::time::Duration::from_secs(config.multipart_timeout_seconds),
+        ),
         ussd: Mutex::new(None),
         next_reference: AtomicU16::new(start),
         usable: AtomicBool::new(false),

@@ -28,8 +28,9 @@ use richmond_codecs::sms::Encoding;
 use richmond_drivers::smpp::{Event, Handle};
 use tokio::sync::mpsc;
 
-use super::map::{self, Concat, Incomplete};
+use super::map::{self, Concat};
 use super::{Shared, receipt_key};
+use crate::transport::multipart::Incomplete;
 
 /// A deliver_sm's place among the unanswered ones, counted in
 /// `richmond_smpp_unanswered_delivers{transport}` while held.

@@ -27,6 +27,8 @@ use richmond_codecs::sms::{Encoding, Udh};
 use richmond_codecs::vumi::{DeliveryStatus, Event, UserMessage};
 use serde_json::json;
 
+use crate::transport::multipart::{Incomplete, flag_incomplete};
+
 /// What a receipt says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Receipt {
@@ -151,10 +153,6 @@ pub(crate) fn split(m: &Inbound) -> Split {
     }
 }
 
-/// A multipart message published without all its parts: the part numbers that came, the
-/// total.
-pub(crate) type Incomplete = (Vec<u8>, u8);
-
 /// The `user_message` of an MO from `m`'s addresses and `octets` (its whole text) in
 /// `encoding`, flagged when `incomplete`; and its kind for `richmond_messages_total`.
 pub(crate) fn user_message(
@@ -178,15 +176,10 @@ pub(crate) fn user_message(
         msg.transport_metadata
             .insert("smpp_binary".into(), json!(hex));
     }
-    let Some((parts, total)) = incomplete else {
+    let Some(incomplete) = incomplete else {
         return (msg, "sms");
     };
-    msg.transport_metadata
-        .insert("smpp_multipart_incomplete".into(), json!(true));
-    msg.transport_metadata
-        .insert("smpp_multipart_parts".into(), json!(parts));
-    msg.transport_metadata
-        .insert("smpp_multipart_total".into(), json!(total));
+    flag_incomplete(&mut msg.transport_metadata, "smpp", &incomplete);
     (msg, "sms_incomplete")
 }
 

@@ -84,8 +84,8 @@ pub(crate) struct Shared {
     /// never left to the other-base id variants, which could match another message. At most
     /// [`MAX_UNSTORED`] (only a failing store leaves entries behind).
     unstored_ids: std::sync::Mutex<std::collections::HashMap<String, Unstored>>,
-    /// Held while a multipart MO is joined (the last part and the timer never both publish).
-    joining: tokio::sync::Mutex<()>,
+    /// Multipart MOs waiting for their parts (`smpp:<id>:mp-open:all`).
+    reassembly: super::multipart::Reassembly,
 }
 
 impl Shared {
@@ -195,7 +195,15 @@ impl Shared {
 
     /// Publishes until the bus owns the message; gives up only when the bus is closed.
     async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        super::common::publish(&self.ctx.bus, &self.id, suffix, body).await
+        // Every caller answers the SMSC ESME_RX_T_APPN when the bus does not take the message.
+        super::common::publish(
+            &self.ctx.bus,
+            &self.id,
+            suffix,
+            body,
+            super::common::OnRefusal::HandBack,
+        )
+        .await
     }
 }
 
@@ -237,7 +245,7 @@ pub(crate) fn spawn(
         next_ref: AtomicU64::new(u64::from(fastrand::u8(..))),
         intake: intake.clone(),
         unstored_ids: std::sync::Mutex::default(),
-        joining: tokio::sync::Mutex::new(()),
+        reassembly: multipart::reassembly(id, config),
     });
     let mut watches: Vec<_> = receivers.iter().map(|(h, _)| h.bound()).collect();
     let tx_watches: Vec<_> = shared.transmitters.iter().map(Handle::bound).collect();

@@ -1,30 +1,29 @@
-//! Multipart MOs of the SMPP transport (UDH concatenation or SAR TLVs): parts wait in the
-//! store until all have come, then the whole message is published; parts that stop coming are
-//! published as they are when `multipart_timeout_seconds` has passed since the first one,
-//! flagged in `transport_metadata` (`smpp_multipart_incomplete`, `smpp_multipart_parts`,
-//! `smpp_multipart_total`) as the modem transport does. Every part was answered OK when it
-//! was stored, so none may be dropped: nothing expires unpublished.
+//! Multipart MOs of the SMPP transport (UDH concatenation or SAR TLVs), kept by the shared
+//! reassembly (`transport/multipart.rs`): parts wait in the store until all have come, then
+//! the whole message is published; parts that stop coming are published as they are when
+//! `multipart_timeout_seconds` has passed since the first one, flagged `smpp_multipart_*`.
 //!
-//! Store layout: the hash `smpp:<id>:mp:<source>:<reference>:<total>` holds one field per part
-//! (`001`…), each value `[meta length: u16 BE][meta JSON][part octets]` so any part can
-//! publish the message; the index `smpp:<id>:mp-open:all` holds each open hash scored by its
-//! deadline (ms). One join at a time per transport, so the last part and the timer never both
-//! publish a message. Reference: reference/smpp.md (UDH, SAR).
+//! Store layout: the hash `smpp:<id>:mp:<source>:<reference>:<total>` (one JSON part per
+//! field: octets, and the source, its TON, the destination and data_coding so any part can
+//! publish the message); the index `smpp:<id>:mp-open:all`. Parts stored by earlier versions
+//! (`[meta length: u16 BE][meta JSON][octets]`) are still read. Reference:
+//! reference/smpp.md (UDH, SAR).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use richmond_codecs::smpp::deliver::Inbound;
 use richmond_codecs::smpp::status::{ROK, RX_T_APPN};
-use richmond_codecs::sms::{self, Encoding};
+use richmond_codecs::sms::Encoding;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
 use super::inbound::publish_mo;
+use super::{Shared, SmppConfig};
+use crate::transport::multipart::{self, Added, Part, Reassembly};
 
 /// What a part carries besides its octets, enough to publish the message alone.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Meta {
     source: String,
     source_ton: u8,
@@ -32,11 +31,14 @@ struct Meta {
     data_coding: u8,
 }
 
-fn open_index(shared: &Shared) -> String {
-    format!("smpp:{}:mp-open:all", shared.id)
+/// The reassembly of transport `id`.
+pub(super) fn reassembly(id: &str, config: &SmppConfig) -> Reassembly {
+    Reassembly::new(
+        id,
+        format!("smpp:{id}:mp-open:all"),
+        Duration::from_secs(config.multipart_timeout_seconds),
+    )
 }
-
-use crate::transport::common::now_millis;
 
 /// Stores `octets`, part `seq` of `total` (reference `reference`) of `m`; the last one
 /// publishes the message. Returns the `deliver_sm_resp` status.
@@ -49,120 +51,107 @@ pub(super) async fn store_part(
     seq: u8,
 ) -> u32 {
     let key = format!("smpp:{}:mp:{}:{reference}:{total}", shared.id, m.source);
-    let timeout = Duration::from_secs(shared.config.multipart_timeout_seconds);
-    // Parts outlive their deadline by a day, so a long bus outage cannot expire them before
-    // the timer has published them.
-    let ttl = timeout + Duration::from_secs(86_400);
-    let meta = Meta {
-        source: m.source.clone(),
-        source_ton: m.source_ton,
-        destination: m.destination.clone(),
-        data_coding: m.data_coding,
+    let part = Part {
+        octets: octets.to_vec(),
+        text: None,
+        meta: Meta {
+            source: m.source.clone(),
+            source_ton: m.source_ton,
+            destination: m.destination.clone(),
+            data_coding: m.data_coding,
+        },
     };
-    let meta = serde_json::to_vec(&meta).unwrap_or_default();
-    let mut value = Vec::with_capacity(2 + meta.len() + octets.len());
-    value.extend_from_slice(&u16::try_from(meta.len()).unwrap_or(0).to_be_bytes());
-    value.extend_from_slice(&meta);
-    value.extend_from_slice(octets);
-    let store = &shared.ctx.store;
-    let Ok(n) = store
-        .hash_put(&key, &format!("{seq:03}"), &value, ttl)
+    match shared
+        .reassembly
+        .add(&shared.ctx.store, &key, seq, total, &part)
         .await
-    else {
-        return RX_T_APPN;
-    };
-    if n == 1 {
-        let deadline =
-            now_millis().saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
-        if store
-            .index_add(&open_index(shared), &key, deadline, ttl)
-            .await
-            .is_err()
-        {
-            return RX_T_APPN;
+    {
+        Err(_) => RX_T_APPN,
+        Ok(Added::Waiting) => {
+            crate::transport::common::count(&shared.id, "inbound", "sms_part");
+            ROK
         }
+        Ok(Added::Complete) => join_and_publish(shared, &key, total).await,
     }
-    if n < usize::from(total) {
-        crate::transport::common::count(&shared.id, "inbound", "sms_part");
-        return ROK;
+}
+
+/// A stored part, in this version's JSON or the earlier binary layout.
+fn read(value: &[u8]) -> Option<Part<Meta>> {
+    // A JSON object; the earlier layout starts with a meta length far below 0x7B00.
+    if value.first() == Some(&b'{') {
+        return multipart::read_json(value);
     }
-    join_and_publish(shared, &key, total).await
+    let len = usize::from(u16::from_be_bytes([*value.first()?, *value.get(1)?]));
+    Some(Part {
+        meta: serde_json::from_slice(value.get(2..2 + len)?).ok()?,
+        octets: value.get(2 + len..)?.to_vec(),
+        text: None,
+    })
 }
 
 /// Publishes the parts under `key` (flagged when some are missing) and forgets them; leaves
 /// them for the timer when the store or the bus fails.
 async fn join_and_publish(shared: &Shared, key: &str, total: u8) -> u32 {
-    let _one_at_a_time = shared.joining.lock().await;
-    let store = &shared.ctx.store;
-    let Ok(fields) = store.hash_get_all(key).await else {
-        return RX_T_APPN;
-    };
-    let mut meta = None;
-    let mut parts: Vec<(u8, Vec<u8>)> = Vec::new();
-    for (field, value) in fields {
-        let Ok(seq) = field.parse::<u8>() else {
-            continue;
-        };
-        let Some(len) = value
-            .get(..2)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-        else {
-            continue;
-        };
-        let (Some(m), Some(octets)) = (value.get(2..2 + len), value.get(2 + len..)) else {
-            continue;
-        };
-        if meta.is_none() {
-            meta = serde_json::from_slice::<Meta>(m).ok();
-        }
-        parts.push((seq, octets.to_vec()));
-    }
-    let Some(meta) = meta else {
-        // Already published (and deleted) by the other path, or nothing readable.
-        let _ = store.index_remove(&open_index(shared), key).await;
-        return ROK;
-    };
-    parts.sort_by_key(|(seq, _)| *seq);
-    let complete = parts.len() == usize::from(total);
-    let whole = if complete {
-        sms::segment::reassemble(total, parts.iter().map(|(s, p)| (*s, p.as_slice())))
-            .unwrap_or_else(|_| parts.iter().flat_map(|(_, p)| p.iter().copied()).collect())
-    } else {
-        parts.iter().flat_map(|(_, p)| p.iter().copied()).collect()
-    };
-    let m = Inbound {
-        source: meta.source,
-        source_ton: meta.source_ton,
-        destination: meta.destination,
-        data_coding: meta.data_coding,
-        ..Inbound::default()
-    };
-    let encoding = Encoding::from_data_coding(m.data_coding, shared.config.default_encoding());
-    let incomplete = (!complete).then(|| (parts.iter().map(|(s, _)| *s).collect(), total));
-    let status = publish_mo(shared, &m, encoding, &whole, incomplete).await;
-    if status == ROK {
-        let _ = store.delete(key).await;
-        let _ = store.index_remove(&open_index(shared), key).await;
-    }
-    status
+    let published = shared
+        .reassembly
+        .join(&shared.ctx.store, key, total, read, |joined| async move {
+            let Some(first) = joined.first() else {
+                return true;
+            };
+            let m = Inbound {
+                source: first.meta.source.clone(),
+                source_ton: first.meta.source_ton,
+                destination: first.meta.destination.clone(),
+                data_coding: first.meta.data_coding,
+                ..Inbound::default()
+            };
+            let encoding =
+                Encoding::from_data_coding(m.data_coding, shared.config.default_encoding());
+            publish_mo(shared, &m, encoding, &joined.octets(), joined.incomplete()).await == ROK
+        })
+        .await;
+    if published { ROK } else { RX_T_APPN }
 }
 
 /// Publishes multipart messages whose parts stopped coming, every few seconds until `intake`.
 pub(super) async fn timer(shared: Arc<Shared>, intake: CancellationToken) {
-    let timeout = Duration::from_secs(shared.config.multipart_timeout_seconds);
-    let open = open_index(&shared);
-    crate::transport::common::sweep_expired_multipart(
-        &shared.ctx.store,
-        &shared.id,
-        &open,
-        timeout,
-        &intake,
-        |key, total| {
+    shared
+        .reassembly
+        .timer(&shared.ctx.store, &intake, |key, total| {
             let shared = shared.clone();
             async move {
                 join_and_publish(&shared, &key, total).await;
             }
-        },
-    )
-    .await;
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Meta, read};
+
+    #[test]
+    fn parts_stored_by_earlier_versions_are_still_read() {
+        let meta = br#"{"source":"2782","source_ton":1,"destination":"12345","data_coding":8}"#;
+        let mut old = u16::try_from(meta.len()).unwrap().to_be_bytes().to_vec();
+        old.extend_from_slice(meta);
+        old.extend_from_slice(&[0x00, 0x68, 0x00, 0x69]);
+        let part = read(&old).unwrap();
+        assert_eq!(part.octets, [0x00, 0x68, 0x00, 0x69]);
+        assert_eq!(
+            part.meta,
+            Meta {
+                source: "2782".into(),
+                source_ton: 1,
+                destination: "12345".into(),
+                data_coding: 8
+            }
+        );
+        // This version's JSON reads back to the same.
+        let json = serde_json::to_vec(&part).unwrap();
+        assert_eq!(read(&json).unwrap(), part);
+        // Garbage is no part.
+        assert_eq!(read(b"\x00"), None);
+        assert_eq!(read(b"\x00\x09{}"), None);
+    }
 }

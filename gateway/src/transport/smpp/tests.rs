@@ -51,7 +51,7 @@ async fn shared_with(dir: &std::path::Path, extra: &str) -> Arc<Shared> {
         next_ref: AtomicU64::new(0),
         intake: CancellationToken::new(),
         unstored_ids: std::sync::Mutex::default(),
-        joining: tokio::sync::Mutex::new(()),
+        reassembly: super::multipart::reassembly("sms", smpp),
     })
 }
 
@@ -302,9 +302,7 @@ async fn a_message_payload_over_65535_octets_is_refused_not_wrapped() {
 #[tokio::test]
 async fn parts_that_stop_coming_are_delivered_flagged_after_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Arc::try_unwrap(shared(dir.path()).await).ok().unwrap();
-    s.config.multipart_timeout_seconds = 1;
-    let shared = Arc::new(s);
+    let shared = shared_with(dir.path(), "multipart_timeout_seconds = 1").await;
     let mut inbound = shared.ctx.bus.consume("sms.inbound").await.unwrap();
     // Parts 1 and 3 of 3 come, each answered OK; part 2 never does.
     for (seq, text) in [(1, "one "), (3, "three")] {

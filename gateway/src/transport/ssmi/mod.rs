@@ -163,7 +163,15 @@ impl Shared {
 
     /// Publishes until the bus owns the message; gives up only when the bus is closed.
     async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        super::common::publish(&self.ctx.bus, &self.id, suffix, body).await
+        // SSMI has no answer that makes the peer send a line again: hold it.
+        super::common::publish(
+            &self.ctx.bus,
+            &self.id,
+            suffix,
+            body,
+            super::common::OnRefusal::Hold,
+        )
+        .await
     }
 }
 
