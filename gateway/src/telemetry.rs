@@ -47,18 +47,29 @@ const SECONDS_BUCKETS: &[f64] = &[
 /// Batch-size buckets (messages per group commit).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
+/// Why the metrics recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsError {
+    /// The histogram buckets were refused.
+    #[error("metric buckets refused")]
+    Buckets(#[from] metrics_exporter_prometheus::BuildError),
+    /// Another recorder is installed in this process.
+    #[error("cannot install the metrics recorder: another one is installed")]
+    AlreadyInstalled,
+}
+
 /// Builds the Prometheus recorder and installs it globally; returns the render handle.
 ///
 /// # Errors
 /// When the bucket configuration is rejected or a recorder is already installed.
-pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+pub fn init_metrics() -> Result<PrometheusHandle, MetricsError> {
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
         .set_buckets_for_metric(Matcher::Suffix("_batch_size".into()), BATCH_BUCKETS)?
         .build_recorder();
     let handle = recorder.handle();
-    metrics::set_global_recorder(recorder)
-        .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
+    metrics::set_global_recorder(recorder).map_err(|_| MetricsError::AlreadyInstalled)?;
     describe();
     describe_transports();
     describe_modems();

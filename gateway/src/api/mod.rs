@@ -45,7 +45,6 @@ pub mod send;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -177,26 +176,44 @@ fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
     socket.listen(4096)
 }
 
+/// Why the API could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The listener's certificate or key cannot be used.
+    #[error("{0}")]
+    Tls(String),
+    /// The address cannot be bound (in use, not this host's, a privileged port).
+    #[error("api.address {address}: cannot listen")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Binds the API listener and starts it, the bus consumers of every served transport and the
 /// callback worker on `tracker`; all stop when `intake` is cancelled.
 ///
 /// # Errors
-/// When the address cannot be bound.
+/// When the certificate cannot be loaded or the address cannot be bound.
 pub async fn spawn(
     config: &ApiConfig,
     bus: &Bus,
     store: &Store,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> anyhow::Result<Option<Arc<crate::listener_tls::ListenerTls>>> {
+) -> Result<Option<Arc<crate::listener_tls::ListenerTls>>, StartError> {
     let tls = crate::listener_tls::ListenerTls::new(
         "api",
         config.tls_cert_file.as_deref(),
         config.tls_key_file.as_deref(),
     )
-    .map_err(|e| anyhow::anyhow!(e))?;
-    let tcp = listen(config.address)
-        .with_context(|| format!("api.address {}: cannot listen", config.address))?;
+    .map_err(StartError::Tls)?;
+    let tcp = listen(config.address).map_err(|source| StartError::Listen {
+        address: config.address,
+        source,
+    })?;
     let state = ApiState {
         config: Arc::new(config.clone()),
         accounts: auth::Accounts::new(config),

@@ -80,7 +80,7 @@ pub fn spawn_all(
     ctx: &Context,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), StartError> {
     for (id, t) in transports {
         match t {
             TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake)?,
@@ -89,6 +89,23 @@ pub fn spawn_all(
         }
     }
     Ok(())
+}
+
+/// Why a transport could not start. Its configuration was validated at load, so this is
+/// what changed since (a certificate file gone) or what only the driver checks.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The transport's settings cannot be used.
+    #[error("transports.{id}: {detail}")]
+    Config { id: String, detail: String },
+    /// The SMPP driver refused a bind's settings.
+    #[error("transports.{id}: the SMPP driver refused the settings")]
+    Smpp {
+        id: String,
+        #[source]
+        source: richmond_drivers::smpp::Error,
+    },
 }
 
 /// A Vumi `failure_message` for an outbound body the transport could not even decode:

@@ -218,16 +218,22 @@ pub(crate) fn spawn(
     ctx: &Context,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), super::StartError> {
     let stop = CancellationToken::new();
     let mut transmitters = Vec::new();
     let mut receivers = Vec::new();
-    for bind in config
+    let binds = config
         .bind_configs(id)
-        .map_err(|e| anyhow::anyhow!("transports.{id}: {e}"))?
-    {
+        .map_err(|detail| super::StartError::Config {
+            id: id.to_owned(),
+            detail,
+        })?;
+    for bind in binds {
         let mode = bind.bind_mode;
-        let (handle, events, task) = client(bind)?;
+        let (handle, events, task) = client(bind).map_err(|source| super::StartError::Smpp {
+            id: id.to_owned(),
+            source,
+        })?;
         tracker.spawn(task.run(stop.clone()));
         if mode != BindMode::Receiver {
             transmitters.push(handle.clone());

@@ -183,10 +183,13 @@ pub(crate) fn spawn(
     ctx: &Context,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), super::StartError> {
     let task_config = config
         .task_config(id)
-        .map_err(|e| anyhow::anyhow!("transports.{id}: {e}"))?;
+        .map_err(|detail| super::StartError::Config {
+            id: id.to_owned(),
+            detail,
+        })?;
     let (handle, events, task) = client(task_config, config.max_in_flight);
     let shared = Arc::new(Shared {
         id: id.to_owned(),
