@@ -217,7 +217,10 @@ async fn tokens_authenticate_revoked_ones_do_not_and_no_secret_shows() {
     .await
     .unwrap();
     assert_eq!(a.status, 200, "{}", a.body);
-    let unknown = format!("{}0", &inline.0[..inline.0.len() - 1]);
+    // The real token with its last digit changed (never to itself).
+    let last = if inline.0.ends_with('0') { "1" } else { "0" };
+    let unknown = format!("{}{last}", &inline.0[..inline.0.len() - 1]);
+    assert_ne!(unknown, inline.0);
     for bad in [
         revoked.0.as_str(),
         unknown.as_str(),
