@@ -117,33 +117,30 @@ impl Inbound {
                 Bytes::copy_from_slice(octets)
             }
         };
+        // deliver_sm and data_sm are distinct rusmpp types with the same field names.
+        macro_rules! common_fields {
+            ($d:expr, $data_sm:expr) => {
+                Self {
+                    data_sm: $data_sm,
+                    service_type: $d.service_type.value().as_str().to_owned(),
+                    source: $d.source_addr.as_str().to_owned(),
+                    source_ton: u8::from($d.source_addr_ton),
+                    destination: $d.destination_addr.as_str().to_owned(),
+                    esm_class: u8::from($d.esm_class),
+                    data_coding: u8::from($d.data_coding),
+                    ..Self::default()
+                }
+            };
+        }
         let this = match pdu {
             Pdu::DeliverSm(d) => {
-                let mut this = Self {
-                    data_sm: false,
-                    service_type: d.service_type.value().as_str().to_owned(),
-                    source: d.source_addr.as_str().to_owned(),
-                    source_ton: u8::from(d.source_addr_ton),
-                    destination: d.destination_addr.as_str().to_owned(),
-                    esm_class: u8::from(d.esm_class),
-                    data_coding: u8::from(d.data_coding),
-                    payload: share(d.short_message().as_ref()),
-                    ..Self::default()
-                };
+                let mut this = common_fields!(d, false);
+                this.payload = share(d.short_message().as_ref());
                 this.read_tlvs(d.tlvs(), &share);
                 this
             }
             Pdu::DataSm(d) => {
-                let mut this = Self {
-                    data_sm: true,
-                    service_type: d.service_type.value().as_str().to_owned(),
-                    source: d.source_addr.as_str().to_owned(),
-                    source_ton: u8::from(d.source_addr_ton),
-                    destination: d.destination_addr.as_str().to_owned(),
-                    esm_class: u8::from(d.esm_class),
-                    data_coding: u8::from(d.data_coding),
-                    ..Self::default()
-                };
+                let mut this = common_fields!(d, true);
                 this.read_tlvs(d.tlvs(), &share);
                 this
             }
