@@ -70,7 +70,7 @@ pub(super) async fn run(
         match stop {
             Stop::Cancelled => break,
             Stop::Fatal(reason) => {
-                warn!(transport = %name, %reason, "modem stopped; fix the cause and restart");
+                warn!(message = "Modem stopped; fix the cause and restart.", transport = %name, %reason);
                 let _ = events
                     .send(Event::Down {
                         reason: reason.clone(),
@@ -81,7 +81,7 @@ pub(super) async fn run(
                 break;
             }
             Stop::Lost(reason) => {
-                warn!(transport = %name, %reason, retry_in = ?backoff, "modem link lost");
+                warn!(message = "Modem link lost.", transport = %name, %reason, retry_in = ?backoff);
                 counter!("richmond_modem_reopens_total", "transport" => name.clone()).increment(1);
                 let _ = events
                     .send(Event::Down {
@@ -96,7 +96,7 @@ pub(super) async fn run(
             }
         }
     }
-    debug!(transport = %name, "modem task stopped");
+    debug!(message = "Modem task stopped.", transport = %name);
 }
 
 /// Answers requests with [`Error::Down`] for `pause` (or until cancelled when None). False
@@ -193,8 +193,8 @@ impl Session<'_> {
     /// ESC, sync, init, sweep.
     async fn start(&mut self) -> Result<(), Stop> {
         let ready = self.init().await?;
-        info!(transport = %self.config.name, imei = ?ready.0, "modem ready");
-        debug!(transport = %self.config.name, imsi = ?ready.1, "SIM identity");
+        info!(message = "Modem ready.", transport = %self.config.name, imei = ?ready.0);
+        debug!(message = "SIM identity.", transport = %self.config.name, imsi = ?ready.1);
         let _ = self
             .events
             .send(Event::Ready {
@@ -213,7 +213,7 @@ impl Session<'_> {
         let Fail::Timeout = fail else {
             return Err(lost(fail));
         };
-        warn!(transport = %name, "modem stopped answering; recovering");
+        warn!(message = "Modem stopped answering; recovering.", transport = %name);
         counter!("richmond_modem_recoveries_total", "transport" => name.clone(), "step" => "escape")
             .increment(1);
         self.start().await.map_err(|stop| {
@@ -337,7 +337,7 @@ impl Session<'_> {
                     Ok(())
                 }
                 engine::Event::SimState(line) => {
-                    info!(transport = %self.config.name, state = %preview(&line), "SIM state changed");
+                    info!(message = "SIM state changed.", transport = %self.config.name, state = %preview(&line));
                     Ok(())
                 }
                 engine::Event::Other(_) => Ok(()),

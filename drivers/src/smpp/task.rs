@@ -226,12 +226,12 @@ impl Pump {
             let stream = match connected {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
-                    warn!(%addr, %error, "smpp connect failed");
+                    warn!(message = "SMPP connect failed.", %addr, %error);
                     task.session.handle_disconnected(now());
                     continue;
                 }
                 Err(_) => {
-                    warn!(%addr, "smpp connect timed out");
+                    warn!(message = "SMPP connect timed out.", %addr);
                     task.session.handle_disconnected(now());
                     continue;
                 }
@@ -251,22 +251,22 @@ impl Pump {
                     done = handshake => match done {
                         Ok(Ok(stream)) => stream,
                         Ok(Err(error)) => {
-                            warn!(%addr, %error, "smpp TLS handshake failed");
+                            warn!(message = "SMPP TLS handshake failed.", %addr, %error);
                             task.session.handle_disconnected(now());
                             continue;
                         }
                         Err(_) => {
-                            warn!(%addr, "smpp TLS handshake timed out");
+                            warn!(message = "SMPP TLS handshake timed out.", %addr);
                             task.session.handle_disconnected(now());
                             continue;
                         }
                     },
                 };
-                info!(%addr, mode = task.config.bind_mode.code(), "smpp connected over TLS, binding");
+                info!(message = "SMPP connected over TLS, binding.", %addr, mode = task.config.bind_mode.code());
                 task.session.handle_connected(now());
                 self.connection(task, stream).await;
             } else {
-                info!(%addr, mode = task.config.bind_mode.code(), "smpp connected, binding");
+                info!(message = "SMPP connected, binding.", %addr, mode = task.config.bind_mode.code());
                 task.session.handle_connected(now());
                 self.connection(task, stream).await;
             }
@@ -288,7 +288,7 @@ impl Pump {
         let mut closing = false;
         loop {
             if let Err(error) = write_transmits(task, &mut writer).await {
-                warn!(%error, "smpp write failed");
+                warn!(message = "SMPP write failed.", %error);
                 return;
             }
             self.dispatch(task).await;
@@ -323,11 +323,11 @@ impl Pump {
                     match read {
                         Ok(n) if n > 0 => {}
                         Ok(_) => {
-                            info!("smpp connection closed by the smsc");
+                            info!(message = "SMPP connection closed by the SMSC.");
                             return;
                         }
                         Err(error) => {
-                            warn!(%error, "smpp read failed");
+                            warn!(message = "SMPP read failed.", %error);
                             return;
                         }
                     }
@@ -340,7 +340,7 @@ impl Pump {
                             }
                             Ok(None) => break,
                             Err(error) => {
-                                warn!(code = error.code(), %error, "smpp framing lost");
+                                warn!(message = "SMPP framing lost.", code = error.code(), %error);
                                 task.session.handle_framing_error(now());
                                 break;
                             }
@@ -357,7 +357,7 @@ impl Pump {
                             self.waiting.insert(token, request.reply);
                         }
                         Err(refused) => {
-                            debug!(%refused, "smpp submit refused by the session");
+                            debug!(message = "SMPP submit refused by the session.", %refused);
                             let reason = RetryReason::NotBound;
                             let _ = request.reply.send(SubmitOutcome::Retry { reason });
                         }
@@ -365,7 +365,7 @@ impl Pump {
                 }
                 Some((id, status)) = task.responses.recv() => {
                     if !task.session.respond_deliver(id, status) {
-                        debug!(seq = id.sequence_number(), "smpp deliver answer for a gone connection, dropped");
+                        debug!(message = "SMPP deliver answer for a gone connection, dropped.", seq = id.sequence_number());
                     }
                 }
             }
@@ -393,20 +393,24 @@ impl Pump {
                     }
                     continue;
                 }
-                Event::Bound { mode, .. } => info!(mode = mode.code(), "smpp bound"),
-                Event::BindRejected { status } => warn!(status, "smpp bind rejected"),
+                Event::Bound { mode, .. } => info!(message = "SMPP bound.", mode = mode.code()),
+                Event::BindRejected { status } => warn!(message = "SMPP bind rejected.", status),
                 Event::Unbound { reason } => {
-                    info!(reason = reason.code(), "smpp unbound");
+                    info!(message = "SMPP unbound.", reason = reason.code());
                     counter!("richmond_smpp_unbinds_total", "transport" => transport.clone(), "reason" => reason.code())
                         .increment(1);
                 }
                 Event::Throttled { status } => {
-                    debug!(status, "smpp throttled by the smsc");
+                    debug!(message = "SMPP throttled by the SMSC.", status);
                     counter!("richmond_smpp_throttled_total", "transport" => transport.clone())
                         .increment(1);
                 }
                 Event::Malformed { error, command_id } => {
-                    warn!(command_id, code = error.code(), "smpp pdu undecodable");
+                    warn!(
+                        message = "SMPP PDU undecodable.",
+                        command_id,
+                        code = error.code()
+                    );
                     counter!("richmond_smpp_malformed_pdus_total", "transport" => transport.clone(), "code" => error.code())
                         .increment(1);
                 }
@@ -415,8 +419,8 @@ impl Pump {
                     sequence_number,
                 } => {
                     warn!(
-                        command_id,
-                        sequence_number, "smpp response to nothing outstanding; ignored"
+                        message = "SMPP response to nothing outstanding; ignored.",
+                        command_id, sequence_number
                     );
                     counter!("richmond_smpp_unmatched_responses_total", "transport" => transport.clone())
                         .increment(1);

@@ -225,12 +225,12 @@ impl Pump {
             let stream = match connected {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
-                    warn!(addr = %self.config.addr, %error, "ssmi connect failed");
+                    warn!(message = "SSMI connect failed.", addr = %self.config.addr, %error);
                     session.handle_disconnected(Instant::now());
                     continue;
                 }
                 Err(_) => {
-                    warn!(addr = %self.config.addr, "ssmi connect timed out");
+                    warn!(message = "SSMI connect timed out.", addr = %self.config.addr);
                     session.handle_disconnected(Instant::now());
                     continue;
                 }
@@ -246,19 +246,19 @@ impl Pump {
                 };
                 match done {
                     Ok(Ok(stream)) => {
-                        info!(addr = %self.config.addr, "ssmi connected over TLS");
+                        info!(message = "SSMI connected over TLS.", addr = %self.config.addr);
                         session.handle_connected(Instant::now());
                         self.connection(&mut session, stream, outbound).await;
                     }
                     Ok(Err(error)) => {
-                        warn!(addr = %self.config.addr, %error, "ssmi TLS handshake failed");
+                        warn!(message = "SSMI TLS handshake failed.", addr = %self.config.addr, %error);
                         counter!("richmond_ssmi_tls_failures_total", "transport" => self.config.transport.clone())
                             .increment(1);
                         session.handle_disconnected(Instant::now());
                         continue;
                     }
                     Err(_) => {
-                        warn!(addr = %self.config.addr, "ssmi TLS handshake timed out");
+                        warn!(message = "SSMI TLS handshake timed out.", addr = %self.config.addr);
                         counter!("richmond_ssmi_tls_failures_total", "transport" => self.config.transport.clone())
                             .increment(1);
                         session.handle_disconnected(Instant::now());
@@ -266,7 +266,7 @@ impl Pump {
                     }
                 }
             } else {
-                info!(addr = %self.config.addr, "ssmi connected");
+                info!(message = "SSMI connected.", addr = %self.config.addr);
                 session.handle_connected(Instant::now());
                 self.connection(&mut session, stream, outbound).await;
             }
@@ -299,7 +299,7 @@ impl Pump {
             if let Err(Error::Io(error)) =
                 self.write_transmits(session, &mut codec, &mut writer).await
             {
-                warn!(%error, "ssmi write failed");
+                warn!(message = "SSMI write failed.", %error);
                 return;
             }
             if self.forward_events(session).await {
@@ -330,8 +330,8 @@ impl Pump {
                     }
                     if end {
                         match read {
-                            Err(error) => warn!(%error, "ssmi read failed"),
-                            Ok(_) => info!("ssmi connection closed by the server"),
+                            Err(error) => warn!(message = "SSMI read failed.", %error),
+                            Ok(_) => info!(message = "SSMI connection closed by the server."),
                         }
                         return;
                     }
@@ -375,9 +375,9 @@ impl Pump {
                 }
                 Err(error) => {
                     warn!(
+                        message = "SSMI request not encodable, not sent.",
                         kind,
-                        code = error.code(),
-                        "ssmi request not encodable, not sent"
+                        code = error.code()
                     );
                     refused = Err(error);
                 }
@@ -413,12 +413,12 @@ impl Pump {
                     "code" => reason.code()
                 )
                 .increment(1);
-                warn!(code = reason.code(), %reason, "ssmi line rejected, skipped");
+                warn!(message = "SSMI line rejected, skipped.", code = reason.code(), %reason);
                 session.handle_unparsed(now);
             }
             Decoded::Unknown { id } => {
                 self.count_line("in", "unknown");
-                debug!(id, "ssmi line with unknown command id, skipped");
+                debug!(message = "SSMI line with unknown command id, skipped.", id);
                 session.handle_unparsed(now);
             }
         }
@@ -430,14 +430,14 @@ impl Pump {
         let mut disconnect = false;
         while let Some(event) = session.poll_event() {
             match &event {
-                Event::LoggedIn => info!("ssmi logged in"),
+                Event::LoggedIn => info!(message = "SSMI logged in."),
                 Event::LoginRejected { reason } => {
-                    warn!(reason = reason.name(), "ssmi login rejected")
+                    warn!(message = "SSMI login rejected.", reason = reason.name())
                 }
-                Event::RemoteLogout { .. } => warn!("ssmi remote logout"),
-                Event::LinkDead => warn!("ssmi link checks unanswered, link dead"),
+                Event::RemoteLogout { .. } => warn!(message = "SSMI remote logout."),
+                Event::LinkDead => warn!(message = "SSMI link checks unanswered, link dead."),
                 Event::Disconnect { reason } => {
-                    info!(reason = reason.code(), "ssmi disconnect");
+                    info!(message = "SSMI disconnect.", reason = reason.code());
                     disconnect |= *reason != DisconnectReason::ConnectionLost;
                 }
                 _ => {}

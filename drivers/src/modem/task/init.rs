@@ -86,13 +86,13 @@ impl Session<'_> {
                 .map_err(lost)?
                 .is_some()
             {
-                info!(transport = %self.config.name, cnmi = %params, "new-message indications set");
+                info!(message = "New-message indications set.", transport = %self.config.name, cnmi = %params);
                 cnmi_set = true;
                 break;
             }
         }
         if !cnmi_set {
-            warn!(transport = %self.config.name, "modem refused every AT+CNMI; storage is swept at each keepalive");
+            warn!(message = "Modem refused every AT+CNMI; storage is swept AT each keepalive.", transport = %self.config.name);
         }
         self.learn_memories().await.map_err(lost)?;
         for line in self.config.init_commands.clone() {

@@ -120,12 +120,12 @@ impl Link {
             Output::Unexpected(line) => {
                 counter!("richmond_modem_unexpected_lines_total", "transport" => self.name.clone())
                     .increment(1);
-                debug!(transport = %self.name, line = %preview(&line), "unexpected line from modem");
+                debug!(message = "Unexpected line from modem.", transport = %self.name, line = %preview(&line));
             }
             Output::Overlong => {
                 counter!("richmond_modem_unexpected_lines_total", "transport" => self.name.clone())
                     .increment(1);
-                warn!(transport = %self.name, "overlong line from modem dropped");
+                warn!(message = "Overlong line from modem dropped.", transport = %self.name);
             }
             Output::None | Output::Done(_) | Output::Prompt => {}
         }

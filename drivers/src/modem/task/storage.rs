@@ -76,7 +76,7 @@ impl Session<'_> {
         if ok {
             self.memory.current = Some(mem.to_owned());
         } else {
-            warn!(transport = %self.config.name, mem, "modem refused to select a message memory");
+            warn!(message = "Modem refused to select a message memory.", transport = %self.config.name, mem);
         }
         Ok(ok)
     }
@@ -97,7 +97,7 @@ impl Session<'_> {
         match (check(&reply), engine::read_pdu(&reply.lines)) {
             (Ok(()), Some(hex)) => self.offer(slot, hex),
             (r, _) => {
-                debug!(transport = %self.config.name, index = slot.index, result = ?r, "nothing to read in slot");
+                debug!(message = "Nothing to read in slot.", transport = %self.config.name, index = slot.index, result = ?r);
             }
         }
         Ok(())
@@ -123,7 +123,7 @@ impl Session<'_> {
             if !now.as_ref().is_some_and(|p| p.eq_ignore_ascii_case(expect)) {
                 counter!("richmond_modem_delete_skipped_total", "transport" => self.config.name.clone())
                     .increment(1);
-                debug!(transport = %self.config.name, index = slot.index, "slot no longer holds the message; not deleted");
+                debug!(message = "Slot no longer holds the message; not deleted.", transport = %self.config.name, index = slot.index);
                 return Ok(Ok(()));
             }
         }
@@ -151,7 +151,7 @@ impl Session<'_> {
                 .exec("AT+CMGL=4\r", None, self.config.command_timeout * 4)
                 .await?;
             if check(&reply).is_err() {
-                warn!(transport = %self.config.name, mem, result = ?reply.result, "storage sweep refused");
+                warn!(message = "Storage sweep refused.", transport = %self.config.name, mem, result = ?reply.result);
                 continue;
             }
             for (listed, hex) in engine::listed(&reply.lines) {
@@ -171,7 +171,7 @@ impl Session<'_> {
         let main = self.memory.main.clone();
         self.select(&main).await?;
         if found > 0 {
-            info!(transport = %self.config.name, messages = found, "storage sweep found messages");
+            info!(message = "Storage sweep found messages.", transport = %self.config.name, messages = found);
         }
         Ok(())
     }
