@@ -3,8 +3,11 @@
 //! [`RedbStore::purge_expired`], which the gateway runs periodically. Writes are durable and
 //! group-committed by one writer thread ([`writer`]); reads run on the blocking pool.
 
+mod index;
 mod purge;
 mod writer;
+
+use index::IndexTables;
 
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
@@ -317,89 +320,6 @@ impl RedbStore {
         } else {
             Err(self.err("the store writer thread has stopped"))
         }
-    }
-}
-
-/// The three tables of the sorted indexes, open in one write transaction.
-struct IndexTables<'t> {
-    order: redb::Table<'t, (&'static str, i64, &'static str), ()>,
-    scores: redb::Table<'t, (&'static str, &'static str), i64>,
-    expiry: redb::Table<'t, &'static str, i64>,
-}
-
-impl IndexTables<'_> {
-    /// Removes every entry of index `key`.
-    fn clear(&mut self, key: &str) -> Result<(), redb::StorageError> {
-        self.order.retain_in(
-            (key, i64::MIN, "")..=(key, i64::MAX, "\u{10FFFF}"),
-            |_, ()| false,
-        )?;
-        self.scores
-            .retain_in((key, "")..=(key, "\u{10FFFF}"), |_, _| false)?;
-        self.expiry.remove(key)?;
-        Ok(())
-    }
-
-    /// Clears an index whose expiry has passed; true when it did.
-    fn clear_if_expired(&mut self, key: &str, now: i64) -> Result<bool, redb::StorageError> {
-        let expired = self.expiry.get(key)?.is_some_and(|e| e.value() <= now);
-        if expired {
-            self.clear(key)?;
-        }
-        Ok(expired)
-    }
-
-    /// Adds or moves `member` at `score` and sets the index's expiry (µs since the epoch).
-    fn add(
-        &mut self,
-        key: &str,
-        member: &str,
-        score: i64,
-        expiry: i64,
-    ) -> Result<(), redb::StorageError> {
-        self.clear_if_expired(key, now_micros())?;
-        if let Some(old) = self.scores.insert((key, member), score)? {
-            self.order.remove((key, old.value(), member))?;
-        }
-        self.order.insert((key, score, member), ())?;
-        self.expiry.insert(key, expiry)?;
-        Ok(())
-    }
-
-    fn remove(&mut self, key: &str, member: &str) -> Result<(), redb::StorageError> {
-        if let Some(old) = self.scores.remove((key, member))? {
-            self.order.remove((key, old.value(), member))?;
-        }
-        Ok(())
-    }
-
-    /// Removes the entries scored below `below`; returns how many.
-    fn trim(&mut self, key: &str, below: i64) -> Result<usize, redb::StorageError> {
-        let mut gone = Vec::new();
-        for row in self.order.range((key, i64::MIN, "")..(key, below, ""))? {
-            let (k, _) = row?;
-            gone.push((k.value().1, k.value().2.to_owned()));
-        }
-        for (score, member) in &gone {
-            self.order.remove((key, *score, member.as_str()))?;
-            self.scores.remove((key, member.as_str()))?;
-        }
-        Ok(gone.len())
-    }
-
-    fn purge_expired(&mut self) -> Result<usize, redb::StorageError> {
-        let now = now_micros();
-        let mut dead = Vec::new();
-        for row in self.expiry.iter()? {
-            let (k, e) = row?;
-            if e.value() <= now {
-                dead.push(k.value().to_owned());
-            }
-        }
-        for k in &dead {
-            self.clear(k)?;
-        }
-        Ok(dead.len())
     }
 }
 
