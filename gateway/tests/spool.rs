@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use richmond::bus::embedded::{EmbeddedBus, spool_status};
 use richmond::config::{Durability, EmbeddedBusConfig};
@@ -88,8 +86,11 @@ async fn a_full_queue_makes_publishers_wait_and_drops_nothing() {
         let bus = bus.clone();
         tokio::spawn(async move { bus.publish("q", Bytes::from_static(b"3")).await })
     };
-    // The third publish cannot complete while the queue is full.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The third publish cannot complete while the queue is full: it waits for room.
+    common::wait_until("the publisher waiting for room", || {
+        bus.waiting_publishers("q") == 1
+    })
+    .await;
     assert!(!waiting.is_finished(), "publish to a full queue must wait");
     assert_eq!(bus.depth("q"), 2);
     let mut c = bus.consume("q");
@@ -124,7 +125,10 @@ async fn the_byte_bound_also_holds() {
         let bus = bus.clone();
         tokio::spawn(async move { bus.publish("q", Bytes::from_static(b"abcdef")).await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    common::wait_until("the publisher waiting for room", || {
+        bus.waiting_publishers("q") == 1
+    })
+    .await;
     assert!(
         !waiting.is_finished(),
         "publish over the byte bound must wait"

@@ -53,6 +53,17 @@ struct QueueState {
     unacked: HashMap<u64, Entry>,
     messages: usize,
     bytes: usize,
+    /// Publishers waiting for room.
+    waiting: usize,
+}
+
+/// A publisher counted in [`QueueState::waiting`] until dropped.
+struct Waiting<'q>(&'q Queue);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).waiting -= 1;
+    }
 }
 
 struct Entry {
@@ -242,6 +253,7 @@ impl EmbeddedBus {
         len: usize,
         admit_by: Option<tokio::time::Instant>,
     ) -> Result<(), BusError> {
+        let mut counted: Option<Waiting<'_>> = None;
         loop {
             if self.inner.closed.load(Ordering::SeqCst) {
                 return Err(BusError::Closed);
@@ -256,7 +268,13 @@ impl EmbeddedBus {
                 if fits {
                     st.messages += 1;
                     st.bytes += len;
+                    drop(st);
+                    drop(counted);
                     return Ok(());
+                }
+                if counted.is_none() {
+                    st.waiting += 1;
+                    counted = Some(Waiting(q));
                 }
             }
             match admit_by {
@@ -307,6 +325,11 @@ impl EmbeddedBus {
     /// Messages (ready + unacked) in `queue`.
     pub fn depth(&self, queue: &str) -> usize {
         lock(&self.queue(queue).state).messages
+    }
+
+    /// Publishers of `queue` waiting for room.
+    pub fn waiting_publishers(&self, queue: &str) -> usize {
+        lock(&self.queue(queue).state).waiting
     }
 }
 
