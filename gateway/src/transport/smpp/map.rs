@@ -23,7 +23,7 @@ use bytes::Bytes;
 use richmond_codecs::smpp::deliver::{Inbound, esm};
 use richmond_codecs::smpp::receipt::{self, DeliveryState};
 use richmond_codecs::smpp::status::{RINVOPTPARAMVAL, RX_P_APPN};
-use richmond_codecs::sms::{Encoding, Udh};
+use richmond_codecs::sms::{Encoding, Udh, udh};
 use richmond_codecs::vumi::{DeliveryStatus, Event, UserMessage};
 use serde_json::json;
 
@@ -110,11 +110,15 @@ pub(crate) fn split(m: &Inbound) -> Split {
     let mut bad_udh = None;
     if esm::has_udh(m.esm_class) {
         match Udh::parse(&m.payload) {
-            Ok((udh, rest)) => {
-                concat = udh.concat().map(|c| (c.reference, c.total, c.seq));
+            Ok((header, rest)) => {
+                concat = header.concat().map(|c| (c.reference, c.total, c.seq));
                 // A concatenation element the codec refused (part 0, beyond the total,
                 // total 0): a part that cannot be joined, never a whole message.
-                if concat.is_none() && udh.elements().any(|e| matches!(e.id, 0x00 | 0x08)) {
+                if concat.is_none()
+                    && header
+                        .elements()
+                        .any(|e| matches!(e.id, udh::IEI_CONCAT_8 | udh::IEI_CONCAT_16))
+                {
                     return Split {
                         concat: Concat::Refused(RX_P_APPN),
                         octets,

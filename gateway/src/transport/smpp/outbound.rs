@@ -116,7 +116,7 @@ pub(crate) fn submits(shared: &Shared, msg: &UserMessage) -> Result<Vec<SubmitSm
                 .map_err(|_| "content: a part is longer than 255 octets".to_owned())?;
             b = b.short_message(short);
             if total > 1 && c.multipart == Multipart::Udh {
-                b = b.esm_class(EsmClass::from(0x40));
+                b = b.esm_class(EsmClass::from(richmond_codecs::smpp::deliver::esm::UDHI));
             }
             if total > 1 && c.multipart == Multipart::Sar {
                 let (seq, n) = (u8::try_from(i + 1), u8::try_from(total));
