@@ -4,7 +4,7 @@
 //! broker's TLS listener, `RICHMOND_TEST_AMQPS_URL`, `RICHMOND_TEST_TLS_CA`). Runs against the
 //! private broker of ./scripts/test.
 
-mod common;
+use richmond_tests::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The real `richmond` binary: check-config exit codes, the admin endpoints (with promtool
 //! on /metrics), and a clean drain on SIGTERM.
 
-mod common;
+use richmond_tests::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

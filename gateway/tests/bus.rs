@@ -1,7 +1,7 @@
 //! The shared bus suite: every contract of `richmond::bus` checked on both implementations —
 //! RabbitMQ (the private broker of ./scripts/test) and the embedded durable bus.
 
-mod common;
+use richmond_tests::common;
 
 use std::collections::HashSet;
 

@@ -3,13 +3,9 @@
 //! `tls_ca_file`. An MT is acked and an MO arrives; a gateway that does not trust the
 //! certificate never binds or logs in (the simulator sees the failed handshake).
 
-#[path = "support/app.rs"]
-mod app;
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
-#[path = "support/vumi2.rs"]
-mod vumi2;
+use richmond_tests::app;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 use app::{App, kind};
 use procs::{Gateway, Sim};

@@ -4,9 +4,8 @@
 //! SIGHUP is sent, new connections get the new certificate; files that do not load leave the
 //! last good one in place.
 
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -6,13 +6,9 @@
 //! wrong PIN never retried; and modems that hang until ESC or until the device is reopened,
 //! losing no message either way (reference/modem.md §2.9).
 
-#[path = "support/app.rs"]
-mod app;
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
-#[path = "support/vumi2.rs"]
-mod vumi2;
+use richmond_tests::app;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 use std::collections::BTreeMap;
 

@@ -3,11 +3,8 @@
 //! bytes that come back, plus the simulator's JSON events. No timing is asserted; every wait
 //! is bounded.
 
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
-#[path = "support/serial.rs"]
-mod serial;
+use richmond_tests::procs;
+use richmond_tests::serial;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //!
 //! It uses the fixed loopback ports the README names (8080, 9464, 2775, 8000).
 
-mod common;
+use richmond_tests::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

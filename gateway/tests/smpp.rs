@@ -6,13 +6,9 @@
 //! id formats, an MO the broker cannot route handed back (ESME_RX_T_APPN) rather than held, and
 //! the same exchange with node-smpp as the SMSC.
 
-#[path = "support/app.rs"]
-mod app;
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
-#[path = "support/vumi2.rs"]
-mod vumi2;
+use richmond_tests::app;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 use std::collections::BTreeMap;
 

@@ -3,13 +3,9 @@
 //! ways, and two gateway instances sharing Redis, one matching receipts for messages the
 //! other submitted.
 
-#[path = "support/app.rs"]
-mod app;
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
-#[path = "support/vumi2.rs"]
-mod vumi2;
+use richmond_tests::app;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 use std::collections::BTreeSet;
 

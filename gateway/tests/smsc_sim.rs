@@ -5,9 +5,7 @@
 //! generic_nack while the bind stays up. No timing is asserted; every wait is bounded by
 //! `procs::PATIENCE`.
 
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
+use richmond_tests::procs;
 
 use procs::{PATIENCE, Sim};
 use richmond_codecs::smpp::receipt;

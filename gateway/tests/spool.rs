@@ -2,7 +2,7 @@
 //! Crash points are exercised through the bus interface without killing a process: dropping
 //! the bus is what a crash leaves behind (the spool file), reopening is the restart.
 
-mod common;
+use richmond_tests::common;
 
 use bytes::Bytes;
 use richmond::bus::embedded::{EmbeddedBus, spool_status};

@@ -4,13 +4,9 @@
 //! up, a login NACK with messages held until the login succeeds, a dead link detected and
 //! recovered, and a remote logout.
 
-#[path = "support/app.rs"]
-mod app;
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
-#[path = "support/vumi2.rs"]
-mod vumi2;
+use richmond_tests::app;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 use app::{App, kind};
 use procs::{Gateway, Sim};

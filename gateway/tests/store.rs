@@ -1,6 +1,6 @@
 //! The shared state-store suite, on redb (a temp file) and on the private Redis server.
 
-mod common;
+use richmond_tests::common;
 
 use std::time::Duration;
 

@@ -6,9 +6,8 @@
 //! smsc` with acks and delivery reports. The application validates everything it reads with
 //! vumi2's rules; the simulators show that every user got their own answers.
 
-mod common;
-#[path = "support/procs.rs"]
-mod procs;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 use procs::{Gateway, Sim};
 use tokio::process::{Child, Command};

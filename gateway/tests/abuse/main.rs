@@ -3,14 +3,9 @@
 //! rejection; after every row the link still carries messages (nothing accepted is lost), and
 //! at the end the log holds no panic.
 
-#[path = "../support/app.rs"]
-mod app;
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../support/procs.rs"]
-mod procs;
-#[path = "../support/vumi2.rs"]
-mod vumi2;
+use richmond_tests::app;
+use richmond_tests::common;
+use richmond_tests::procs;
 
 mod modem;
 mod smpp;

@@ -2,13 +2,10 @@
 //! the private RabbitMQ (consuming `<t>.outbound`, publishing events and inbound messages) and
 //! a callback receiver on loopback; schemathesis checks the OpenAPI description.
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../common/api.rs"]
-mod helpers;
+use richmond_tests::common;
+use richmond_tests::common::api as helpers;
 
-#[path = "../support/procs.rs"]
-mod procs;
+use richmond_tests::procs;
 
 mod abuse;
 mod access;

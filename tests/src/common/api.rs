@@ -1,8 +1,6 @@
 //! Helpers for the HTTP API suite: the real binary with an `[api]` section, a small HTTP/1.1
 //! client, a callback receiver that answers from a script, and the carrier side of the bus.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -135,7 +133,7 @@ impl Gateway {
     /// [`start`](Self::start), with the gateway's log (stdout and stderr, debug level) written
     /// to `log`.
     pub async fn start_with_log(config: &Path, addr: SocketAddr, log: Option<&Path>) -> Self {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_richmond"));
+        let mut command = tokio::process::Command::new(crate::richmond_bin());
         command
             .args(["--config", config.to_str().expect("utf-8 path"), "run"])
             .env("RUST_LOG", "info")

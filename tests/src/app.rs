@@ -3,15 +3,13 @@
 //! `<id>.outbound`, checking every message it reads against the Vumi model and against
 //! vumi2's rules (`support/vumi2.rs`).
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use richmond::bus::{Bus, Consumer};
 use richmond_codecs::vumi::{Event, EventKind, UserMessage};
 
-use super::procs::PATIENCE;
+use crate::procs::PATIENCE;
 
 pub struct App {
     pub bus: Bus,
@@ -43,7 +41,7 @@ impl App {
             .await
             .expect("an inbound message in time")
             .expect("consumer open");
-        if let Err(e) = super::vumi2::check_message(&d.body) {
+        if let Err(e) = crate::vumi2::check_message(&d.body) {
             panic!("vumi2 would drop {}: {e}", String::from_utf8_lossy(&d.body));
         }
         let msg = UserMessage::decode(&d.body).unwrap_or_else(|e| {
@@ -63,7 +61,7 @@ impl App {
             .await
             .expect("an event in time")
             .expect("consumer open");
-        if let Err(e) = super::vumi2::check_event(&d.body) {
+        if let Err(e) = crate::vumi2::check_event(&d.body) {
             panic!("vumi2 would drop {}: {e}", String::from_utf8_lossy(&d.body));
         }
         let e = Event::decode(&d.body)

@@ -1,14 +1,12 @@
 //! The test's end of a serial line to `richmond simulate modem`: raw bytes in and out, reads
 //! bounded by a timeout, and a helper for the simulator's `sent` events.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::{SerialPortBuilderExt, SerialStream};
 
-use super::procs::Sim;
+use crate::procs::Sim;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -100,6 +98,8 @@ impl Port {
     }
 }
 
+/// Only these suites implement and await it (a test harness: no `Send` bound needed).
+#[allow(async_fn_in_trait)]
 pub trait SentExt {
     /// The `sent` event number `n` (from 0).
     async fn expect_sent(&mut self, n: usize) -> serde_json::Value;

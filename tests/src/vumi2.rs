@@ -6,8 +6,6 @@
 //! rules (ack has `sent_message_id`, nack a `nack_reason`, delivery_report a standard status)
 //! and `transport_name` kept.
 
-#![allow(dead_code, unreachable_pub)]
-
 use serde_json::Value;
 
 const TRANSPORT_TYPES: &[&str] = &[

@@ -2,8 +2,6 @@
 //! events are read from its stdout and whose commands go to its stdin, and the gateway
 //! (`richmond run`) with a config written to a temp dir and its logs kept for assertions.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -36,7 +34,7 @@ impl Sim {
         let mut all = vec!["simulate"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--listen", "127.0.0.1:0"]);
-        Self::start_program(env!("CARGO_BIN_EXE_richmond"), &all, &[]).await
+        Self::start_program(crate::richmond_bin(), &all, &[]).await
     }
 
     /// Starts `program args…` as a simulator that speaks the same way (JSON events on stdout,
@@ -52,7 +50,7 @@ impl Sim {
     pub async fn start_modem(args: &[&str]) -> Self {
         let mut all = vec!["simulate", "modem"];
         all.extend_from_slice(args);
-        Self::spawn(env!("CARGO_BIN_EXE_richmond"), &all, &[]).await
+        Self::spawn(crate::richmond_bin(), &all, &[]).await
     }
 
     /// Starts a simulator and waits for its `listening` event.
@@ -226,7 +224,7 @@ impl Gateway {
             .append(true)
             .open(log)
             .expect("log file");
-        Command::new(env!("CARGO_BIN_EXE_richmond"))
+        Command::new(crate::richmond_bin())
             .args(["--config", config.to_str().expect("utf-8 path")])
             .args(["--log-format", "json", "--log-level", "debug", "run"])
             .stdout(Stdio::from(file.try_clone().expect("log")))

@@ -2,7 +2,7 @@
 //! `./scripts/test` starts. A test that needs one fails with instructions when it is absent;
 //! it never skips.
 
-#![allow(dead_code, unreachable_pub)]
+pub mod api;
 
 use std::time::Duration;
 
