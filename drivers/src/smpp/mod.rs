@@ -44,6 +44,10 @@ pub mod task;
 #[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
+mod pair;
+#[cfg(test)]
+mod pair_tests;
+#[cfg(test)]
 mod server_tests;
 #[cfg(test)]
 mod session_link_tests;
