@@ -24,6 +24,10 @@ pub mod task;
 #[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
+mod pair;
+#[cfg(test)]
+mod pair_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod task_tests;
