@@ -4,6 +4,11 @@
 //!   beside rusmpp's owned decode of the same bytes (what `rusmpp::tokio_codec` does), and a
 //!   plain copy of the bytes as the floor. Inputs from `fixtures/smpp/pdus.txt`: an MO and a
 //!   delivery receipt (with TLVs).
+//! * `smpp/inbound_deliver_sm`: what an inbound PDU costs from frame to the transport's
+//!   message: `decode_once` is the session's borrowed decode read into
+//!   `codecs::smpp::deliver::Inbound` (the payload a slice of the frame), as today;
+//!   `decode_twice` the borrowed decode followed by rusmpp's owned decode of the same frame,
+//!   as the inbound path did before (issue 19, point 1).
 //! * `smpp/encode_submit_sm`: encoding an owned `submit_sm` as the driver does (length field
 //!   included), plus patching a sequence number into an encoded copy (a throttled resend).
 
@@ -11,6 +16,7 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use richmond_codecs::smpp::deliver::Inbound;
 use richmond_codecs::smpp::pdu;
 use richmond_codecs::smpp::rusmpp::{Command, CommandStatus};
 
@@ -57,6 +63,32 @@ fn decode_deliver_sm(c: &mut Criterion) {
     group.finish();
 }
 
+fn inbound_deliver_sm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("smpp/inbound_deliver_sm");
+    for name in ["deliver_sm_mo", "deliver_sm_receipt"] {
+        let frame = bytes::Bytes::from(vector(name));
+        group.throughput(throughput(frame.len()));
+        group.bench_with_input(BenchmarkId::new("decode_once", name), &frame, |b, frame| {
+            b.iter(|| {
+                let command = pdu::decode(black_box(frame)).ok()?;
+                Inbound::from_pdu(command.pdu()?, frame)
+            });
+        });
+        group.bench_with_input(
+            BenchmarkId::new("decode_twice", name),
+            &frame,
+            |b, frame| {
+                b.iter(|| {
+                    let command = pdu::decode(black_box(frame)).ok()?;
+                    let _ = black_box(command.pdu()?);
+                    pdu::decode_owned(black_box(frame)).ok()
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
 fn encode_submit_sm(c: &mut Criterion) {
     let mut group = c.benchmark_group("smpp/encode_submit_sm");
     let bytes = vector("submit_sm");
@@ -86,5 +118,10 @@ fn encode_submit_sm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode_deliver_sm, encode_submit_sm);
+criterion_group!(
+    benches,
+    decode_deliver_sm,
+    inbound_deliver_sm,
+    encode_submit_sm
+);
 criterion_main!(benches);
