@@ -36,7 +36,7 @@ const SMALL_GAIN_PERCENT: u64 = 20;
 /// When a running file may be compacted (see the module docs). Pure: the caller passes the
 /// time and the sizes, checks [`due`](Self::due) at each maintenance tick, and asks
 /// [`decide`](Self::decide) once [`worth`] found the file worth compacting.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Cooldown {
     base: Duration,
     wait: Duration,
@@ -141,9 +141,19 @@ pub fn compact_if_worth(
     file: &'static str,
     min_bytes: u64,
 ) -> Result<Option<(u64, u64)>, String> {
-    let Some(before) = worth(db, path, min_bytes)? else {
+    if worth(db, path, min_bytes)?.is_none() {
         return Ok(None);
-    };
+    }
+    compact(db, path, file).map(Some)
+}
+
+/// Compacts `db` (at `path`, labelled `file`) without asking whether it pays; returns the
+/// sizes before and after. Logged and counted.
+///
+/// # Errors
+/// The file's size could not be read or the compaction failed (the file is left usable).
+pub fn compact(db: &mut Database, path: &Path, file: &'static str) -> Result<(u64, u64), String> {
+    let before = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     let started = Instant::now();
     // Each pass moves pages toward the start; a few passes reach the end.
     for _ in 0..8 {
@@ -160,6 +170,43 @@ pub fn compact_if_worth(
         bytes_after = after,
         seconds = started.elapsed().as_secs_f64()
     );
+    Ok((before, after))
+}
+
+/// One maintenance check of a running file (`file`, for the log): nothing unless `cooldown`
+/// has a check due at `now`; then `check` (the file's size when it is worth compacting, as
+/// [`worth`] gives it) and, when the cool-down decides to, `compact` (the sizes before and
+/// after, as [`compact`] gives them), each given `target`. The store and the spool both run
+/// their checks through this, each with its own way to reach the database.
+///
+/// # Errors
+/// `check` or `compact` failed (the file stays usable as it is).
+pub fn when_due<T>(
+    cooldown: &mut Cooldown,
+    now: Instant,
+    file: &'static str,
+    target: &mut T,
+    check: impl FnOnce(&T) -> Result<Option<u64>, String>,
+    compact: impl FnOnce(&mut T) -> Result<(u64, u64), String>,
+) -> Result<Option<(u64, u64)>, String> {
+    if !cooldown.due(now) {
+        return Ok(None);
+    }
+    let Some(size) = check(target)? else {
+        cooldown.not_worth(now);
+        return Ok(None);
+    };
+    if !cooldown.decide(now, size) {
+        tracing::info!(
+            message = "Data file not compacted: it regrew to its size before the last compaction, so the churn uses that room; checked again after the longer interval.",
+            file,
+            bytes = size,
+            next_check_seconds = cooldown.interval().as_secs()
+        );
+        return Ok(None);
+    }
+    let (before, after) = compact(target)?;
+    cooldown.compacted(before, after);
     Ok(Some((before, after)))
 }
 

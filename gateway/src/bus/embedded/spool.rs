@@ -329,36 +329,19 @@ impl Writer {
         }
     }
 
-    /// Compacts the file when the cool-down has a check due and decides to; a failure is
-    /// logged and the file used as it is.
+    /// Compacts the file when the cool-down has a check due and decides to
+    /// ([`crate::compact::when_due`]); a failure is logged and the file used as it is.
     fn compact_when_due(&mut self) {
-        let now = Instant::now();
-        let c = &mut self.compaction;
-        if !c.cooldown.due(now) {
-            return;
-        }
-        let result = match crate::compact::worth(&self.db, &self.path, c.min_bytes) {
-            Ok(None) => {
-                c.cooldown.not_worth(now);
-                return;
-            }
-            Ok(Some(size)) if !c.cooldown.decide(now, size) => {
-                tracing::info!(
-                    message = "Data file not compacted: it regrew to its size before the last compaction, so the churn uses that room; checked again after the longer interval.",
-                    file = "spool",
-                    bytes = size,
-                    next_check_seconds = c.cooldown.interval().as_secs()
-                );
-                return;
-            }
-            Ok(Some(_)) => {
-                crate::compact::compact_if_worth(&mut self.db, &self.path, "spool", c.min_bytes)
-            }
-            Err(e) => Err(e),
-        };
-        if let Ok(Some((before, after))) = result {
-            c.cooldown.compacted(before, after);
-        }
+        let (path, c) = (&self.path, &mut self.compaction);
+        let min_bytes = c.min_bytes;
+        let result = crate::compact::when_due(
+            &mut c.cooldown,
+            Instant::now(),
+            "spool",
+            &mut self.db,
+            |db| crate::compact::worth(db, path, min_bytes),
+            |db| crate::compact::compact(db, path, "spool"),
+        );
         if let Err(e) = result {
             tracing::warn!(message = "Data file compaction failed; the file is used as it is.", file = "spool", error = %e);
         }

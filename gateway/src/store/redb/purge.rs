@@ -59,34 +59,9 @@ impl RedbStore {
 }
 
 impl RedbStore {
-    /// Compacts the file when it is at least `min_bytes` and more than half free (after a
-    /// backlog was purged, say); returns the sizes before and after when it did. Every store
-    /// operation waits while the compaction runs: the check alone shares the database.
-    ///
-    /// # Errors
-    /// When the statistics or the compaction fail (the file stays usable as it is).
-    pub async fn compact_if_worth(&self, min_bytes: u64) -> Result<Option<(u64, u64)>, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let path = std::path::Path::new(&*this.location);
-            let worth = crate::compact::worth(&this.read_db(), path, min_bytes);
-            if worth.map_err(|e| this.err(e))?.is_none() {
-                return Ok(None);
-            }
-            let mut db = this
-                .db
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            crate::compact::compact_if_worth(&mut db, path, "store", min_bytes)
-                .map_err(|e| this.err(e))
-        })
-        .await
-        .map_err(|e| self.err(e))?
-    }
-
     /// Compacts the file when `cooldown` has a check due, the file is at least `min_bytes`
-    /// and more than half free, and `cooldown` decides to (see [`crate::compact`]); returns
-    /// the sizes before and after when it did. Checking shares the database; only a
+    /// and more than half free, and `cooldown` decides to ([`crate::compact::when_due`]);
+    /// returns the sizes before and after when it did. Checking shares the database; only a
     /// compaction stops the store's other operations.
     ///
     /// # Errors
@@ -100,31 +75,30 @@ impl RedbStore {
         if !cooldown.due(now) {
             return Ok(None);
         }
-        let this = self.clone();
-        let size = tokio::task::spawn_blocking(move || {
-            let path = std::path::Path::new(&*this.location);
-            crate::compact::worth(&this.read_db(), path, min_bytes).map_err(|e| this.err(e))
+        let (this, mut next) = (self.clone(), cooldown.clone());
+        let (next, result) = tokio::task::spawn_blocking(move || {
+            let path = std::path::PathBuf::from(&*this.location);
+            let mut store = this.clone();
+            let result = crate::compact::when_due(
+                &mut next,
+                now,
+                "store",
+                &mut store,
+                |s| crate::compact::worth(&s.read_db(), &path, min_bytes),
+                |s| {
+                    // Alone with the file: readers and the writer wait meanwhile.
+                    let mut db =
+                        s.db.write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    crate::compact::compact(&mut db, &path, "store")
+                },
+            );
+            (next, result.map_err(|e| this.err(e)))
         })
         .await
-        .map_err(|e| self.err(e))??;
-        let Some(size) = size else {
-            cooldown.not_worth(now);
-            return Ok(None);
-        };
-        if cooldown.decide(now, size) {
-            let done = self.compact_if_worth(min_bytes).await?;
-            if let Some((before, after)) = done {
-                cooldown.compacted(before, after);
-            }
-            return Ok(done);
-        }
-        tracing::info!(
-            message = "Data file not compacted: it regrew to its size before the last compaction, so the churn uses that room; checked again after the longer interval.",
-            file = "store",
-            bytes = size,
-            next_check_seconds = cooldown.interval().as_secs()
-        );
-        Ok(None)
+        .map_err(|e| self.err(e))?;
+        *cooldown = next;
+        result
     }
 }
 
@@ -193,6 +167,13 @@ mod compaction {
     use std::time::Duration;
 
     use super::RedbStore;
+    use crate::compact::Cooldown;
+
+    /// A cool-down whose first check is due at once.
+    fn due() -> Cooldown {
+        let long_ago = std::time::Instant::now() - Duration::from_secs(7200);
+        Cooldown::new(Duration::from_secs(3600), long_ago)
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_purged_backlog_is_compacted_while_readers_and_writers_go_on() {
@@ -212,7 +193,10 @@ mod compaction {
                 .unwrap();
         }
         // Under the threshold size nothing happens.
-        assert_eq!(store.compact_if_worth(u64::MAX).await.unwrap(), None);
+        assert_eq!(
+            store.compact_when_due(&mut due(), u64::MAX).await.unwrap(),
+            None
+        );
         assert!(store.purge_expired().await.unwrap() >= 512);
         // Readers and writers running beside the compaction all succeed.
         let busy: Vec<_> = (0..32)
@@ -227,7 +211,7 @@ mod compaction {
             })
             .collect();
         let (before, after) = store
-            .compact_if_worth(1024 * 1024)
+            .compact_when_due(&mut due(), 1024 * 1024)
             .await
             .unwrap()
             .expect("a mostly free file is compacted");
@@ -243,7 +227,13 @@ mod compaction {
             Some(&b"v"[..])
         );
         // Compacted once, it is not worth it again.
-        assert_eq!(store.compact_if_worth(1024 * 1024).await.unwrap(), None);
+        assert_eq!(
+            store
+                .compact_when_due(&mut due(), 1024 * 1024)
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     async fn backlog(store: &RedbStore, round: usize) {
@@ -259,7 +249,6 @@ mod compaction {
 
     #[tokio::test]
     async fn the_running_store_is_compacted_only_when_the_cooldown_allows() {
-        use crate::compact::Cooldown;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.redb");
         let store = RedbStore::open_with_cache(&path, 1024 * 1024).unwrap();
