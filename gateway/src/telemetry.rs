@@ -322,6 +322,10 @@ fn describe_transports() {
         "Messages through a transport, by direction (inbound, outbound) and kind (sms, ussd, \
          sms_part, delivery_report, ack, nack, failure, requeued)."
     );
+    describe_counter!(
+        "richmond_multipart_unreadable_total",
+        "Multipart messages whose stored parts could not be read back (dropped, logged)."
+    );
     describe_gauge!("richmond_smpp_binds_up", "SMPP binds currently bound.");
     describe_gauge!(
         "richmond_smpp_window_in_use",

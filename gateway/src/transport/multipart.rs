@@ -178,7 +178,14 @@ impl Reassembly {
             .filter_map(|(field, value)| Some((field.parse::<u8>().ok()?, read(value)?)))
             .collect();
         if parts.is_empty() {
-            // Already published (and deleted), or nothing readable.
+            if !fields.is_empty() {
+                // Stored, answered, and not one part readable: said loudly, never silently.
+                tracing::error!(message = "Multipart parts that cannot be read; dropped.", transport = %self.transport, parts = fields.len());
+                metrics::counter!("richmond_multipart_unreadable_total", "transport" => self.transport.clone())
+                    .increment(1);
+                let _ = store.delete(key).await;
+            }
+            // Already published (and deleted) by the other path, or unreadable.
             let _ = store.index_remove(&self.open, key).await;
             return true;
         }

@@ -164,3 +164,35 @@ fn a_modem_part_stored_by_an_earlier_version_reads_as_a_typed_part() {
     );
     assert!(read_json::<ModemMeta>(b"not json").is_none());
 }
+
+#[tokio::test]
+async fn unreadable_parts_are_dropped_loudly_not_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let r = Reassembly::new("t", "t:open".into(), Duration::from_secs(600));
+    let key = "t:mp:2782:5:2";
+    r.add(&store, key, 1, 2, &part(b"one")).await.unwrap();
+    store
+        .hash_put(key, "002", b"not a part", Duration::from_secs(60))
+        .await
+        .unwrap();
+    // A reader that reads nothing: the message is forgotten, publish never called.
+    assert!(
+        r.join(
+            &store,
+            key,
+            2,
+            |_| None::<Part<Meta>>,
+            |_| async { panic!("nothing readable must not be published") }
+        )
+        .await
+    );
+    assert!(store.hash_get_all(key).await.unwrap().is_empty());
+    assert!(
+        store
+            .index_range("t:open", 0, i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
