@@ -186,12 +186,11 @@ async fn message(shared: &Shared, hex: &Bytes) -> After {
 }
 
 /// What a part carries besides its octets and text, enough to publish the message alone
-/// (the JSON fields of parts stored by earlier versions, which are still read).
+/// (the JSON fields of parts stored by earlier versions, which are still read; their
+/// `binary`, the octets again in hex, is ignored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Meta {
     encoding: String,
-    #[serde(default)]
-    binary: Option<String>,
     from: String,
     scts: String,
     dcs: u8,
@@ -206,7 +205,6 @@ async fn deliver(shared: &Shared, d: Deliver) -> bool {
         text: Some(ud.text.clone()),
         meta: Meta {
             encoding: ud.encoding.as_str().to_owned(),
-            binary: (ud.encoding == Encoding::Binary).then(|| pdu::to_hex(&ud.octets)),
             from: d.originator.to_msisdn(),
             scts: d.scts.to_rfc3339(),
             dcs: d.dcs,
@@ -297,17 +295,28 @@ async fn join_and_publish(shared: &Shared, key: &str, total: u8) {
         .await;
 }
 
+/// The octets of `parts` joined, in hex, when every part is binary (`modem_binary`).
+fn binary_hex(parts: &[Part<Meta>]) -> Option<String> {
+    parts
+        .iter()
+        .all(|p| p.meta.encoding == Encoding::Binary.as_str())
+        .then(|| {
+            pdu::to_hex(
+                &parts
+                    .iter()
+                    .flat_map(|p| p.octets.clone())
+                    .collect::<Vec<_>>(),
+            )
+        })
+}
+
 /// Publishes the message made of `parts` (in order). True when the bus owns it.
 async fn publish_mo(shared: &Shared, parts: &[Part<Meta>], incomplete: Option<Incomplete>) -> bool {
     let Some(first) = parts.first() else {
         return true;
     };
     let text = join_text(parts);
-    let binary: Option<String> = parts
-        .iter()
-        .map(|p| p.meta.binary.clone())
-        .collect::<Option<Vec<_>>>()
-        .map(|v| v.concat());
+    let binary = binary_hex(parts);
     let content = if binary.is_some() { None } else { Some(text) };
     let mut msg = UserMessage::new(
         &shared.id,
@@ -357,4 +366,31 @@ pub(super) async fn multipart_timer(shared: Arc<Shared>, intake: CancellationTok
             async move { join_and_publish(&shared, &key, total).await }
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Meta, binary_hex, join_text};
+    use crate::transport::multipart::{Part, read_json};
+
+    fn part(json: &str) -> Part<Meta> {
+        read_json(json.as_bytes()).expect("a part")
+    }
+
+    #[test]
+    fn parts_of_earlier_versions_read_and_join_as_new_ones() {
+        // As stored before the shared module (with `binary`, the octets again in hex).
+        let one = part(
+            r#"{"text":"hi","octets":"6869","encoding":"binary","binary":"6869","from":"+2782","scts":"2024-01-01T12:00:00+02:00","dcs":4,"pid":0}"#,
+        );
+        let two = part(
+            r#"{"octets":"FF","encoding":"binary","from":"+2782","scts":"2024-01-01T12:00:00+02:00","dcs":4,"pid":0}"#,
+        );
+        assert_eq!(binary_hex(&[one.clone(), two]).as_deref(), Some("6869FF"));
+        let text = part(
+            r#"{"text":"A","octets":"41","encoding":"gsm7","from":"+2782","scts":"2024-01-01T12:00:00+02:00","dcs":0,"pid":0}"#,
+        );
+        assert_eq!(binary_hex(&[one, text.clone()]), None);
+        assert_eq!(join_text(&[text.clone(), text]), "AA");
+    }
 }
