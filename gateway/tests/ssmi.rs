@@ -310,6 +310,23 @@ async fn ussd_menu_and_sms_over_the_embedded_bus() {
         kind(&app.event().await),
         ("delivery_report", "delivered".to_owned())
     );
+    // The report matched its SEQ mapping, so the mapping's job is done: it is deleted (just
+    // after the publish, hence awaited).
+    let Store::Redb(redb) = &ctx.store else {
+        panic!("the default store is redb")
+    };
+    let deadline = tokio::time::Instant::now() + procs::PATIENCE;
+    loop {
+        let (_, kinds) = redb.purge_and_count().await.expect("store");
+        if kinds.get("ssmi:dr").copied().unwrap_or(0) == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the DR mapping outlived its report: {kinds:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     intake.cancel();
     tracker.close();
