@@ -170,6 +170,23 @@ async fn sms_both_ways_in_gsm7_and_ucs2_single_and_multipart_with_acks_and_repor
     })
     .await;
     assert_eq!(gw.stop().await, Some(0));
+    // Every report published and every MO joined: the entries whose job that was are gone
+    // from the store (the dedup keys of read messages stay for their lifetime).
+    let path = gw.dir.path().join("data").join("store.redb");
+    assert!(path.exists(), "{}", path.display());
+    let store = richmond::store::redb::RedbStore::open(&path).expect("the stopped gateway's store");
+    let (_, kinds) = store.purge_and_count().await.expect("store");
+    assert!(
+        kinds.get("modem:seen").copied().unwrap_or(0) > 0,
+        "{kinds:?}"
+    );
+    for kind in ["modem:dr", "modem:drparts", "modem:progress", "modem:mp"] {
+        assert_eq!(
+            kinds.get(kind).copied().unwrap_or(0),
+            0,
+            "{kind}: {kinds:?}"
+        );
+    }
 }
 
 #[tokio::test]
