@@ -1,6 +1,6 @@
 //! The OpenAPI 3.0 description served at `/api/v1/openapi.json`, built from the running
 //! configuration (the `transport` parameter lists the served transports, the limits are the
-//! configured ones). `./scripts/test` runs schemathesis against it (`gateway/tests/api.rs`).
+//! configured ones). `./scripts/test` runs schemathesis against it (`gateway/tests/suite/api/schema.rs`).
 
 use serde_json::{Value, json};
 

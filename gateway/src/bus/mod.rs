@@ -1,6 +1,6 @@
 //! The message bus transports use to reach applications: publish-with-confirm and
 //! consume-with-explicit-ack, over RabbitMQ ([`amqp`]) or the embedded durable spool
-//! ([`embedded`]). Both pass one shared test suite (`gateway/tests/bus.rs`).
+//! ([`embedded`]). Both pass one shared test suite (`gateway/tests/suite/bus.rs`).
 //!
 //! The contract, which decides whether Richmond ever loses a message:
 //! - [`Bus::publish`] completes only when the next hop owns the message: a broker confirm

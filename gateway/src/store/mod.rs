@@ -1,7 +1,7 @@
 //! The state store: what transports must remember beyond one message — carrier message id →
 //! Vumi message id (for delivery reports), multipart reassembly buffers, USSD session state.
 //! Every entry has an expiry. Two backends behind one interface and one test suite
-//! (`gateway/tests/store.rs`): [`redb`](self::redb) (embedded default, a file in the data
+//! (`gateway/tests/suite/store.rs`): [`redb`](self::redb) (embedded default, a file in the data
 //! directory, survives restarts) and [`redis`](self::redis) (shared by several gateways).
 //!
 //! Besides values and hashes it keeps sorted indexes (member → integer score, ranged by score,

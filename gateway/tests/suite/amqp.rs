@@ -1,12 +1,11 @@
 //! RabbitMQ specifics: a plain pika application interoperates; a broker restart in the middle
-//! of a stream loses nothing; a queue pre-declared with other arguments is a clear error and
+//! of a stream loses nothing (in the `broker_outage` test binary); a queue pre-declared with other arguments is a clear error and
 //! keeps the bus not ready; `amqps://` is TLS from the first byte and verified (the private
 //! broker's TLS listener, `RICHMOND_TEST_AMQPS_URL`, `RICHMOND_TEST_TLS_CA`). Runs against the
 //! private broker of ./scripts/test.
 
 use richmond_tests::common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +16,6 @@ use richmond_codecs::vumi::{Event, SessionEvent, UserMessage};
 
 #[tokio::test]
 async fn a_plain_pika_vumi_application_works_unchanged() {
-    let _broker = common::broker_lock().read().await;
     for style in ["vumi2", "vumi06"] {
         let t = common::unique("pika");
         let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
@@ -64,50 +62,8 @@ async fn a_plain_pika_vumi_application_works_unchanged() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broker_restart_mid_stream_loses_nothing() {
-    let _broker = common::broker_lock().write().await;
-    let t = common::unique("restart");
-    let q = format!("{t}.inbound");
-    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
-    bus.declare_transport(&t).await.unwrap();
-    let n: usize = 300;
-    let publisher = {
-        let (bus, q) = (bus.clone(), q.clone());
-        tokio::spawn(async move {
-            for i in 0..n {
-                bus.publish(&q, Bytes::from(format!("{i}"))).await.unwrap();
-                if i == n / 3 {
-                    // Restart the broker while the stream is under way.
-                    tokio::task::spawn_blocking(|| common::rabbitmq_ctl("restart"))
-                        .await
-                        .unwrap();
-                }
-            }
-        })
-    };
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut c = bus.consume(&q).await.unwrap();
-    while seen.len() < n {
-        let d = c.next().await.expect("consumer ended");
-        let key = String::from_utf8(d.body.to_vec()).unwrap();
-        *seen.entry(key).or_default() += 1;
-        // An ack on a channel that died with the broker fails; the message comes back.
-        let _ = d.ack().await;
-    }
-    publisher.await.unwrap();
-    let duplicates: usize = seen.values().map(|c| c - 1).sum();
-    assert_eq!(seen.len(), n, "every message arrived");
-    for i in 0..n {
-        assert!(seen.contains_key(&i.to_string()), "message {i} lost");
-    }
-    eprintln!("broker restart: {n} messages, {duplicates} duplicates (at-least-once)");
-    bus.close().await;
-}
-
 #[tokio::test]
 async fn a_queue_declared_with_other_arguments_is_named_and_not_ready() {
-    let _broker = common::broker_lock().read().await;
     let t = common::unique("mismatch");
     // Another party declared <t>.event as a quorum-less TTL queue first.
     let mut other = common::amqp_config();
@@ -142,7 +98,6 @@ async fn a_queue_declared_with_other_arguments_is_named_and_not_ready() {
 
 #[tokio::test]
 async fn a_consumer_of_a_queue_nobody_declared_yet_gets_its_messages() {
-    let _broker = common::broker_lock().read().await;
     // Nothing declares this queue before the consumer starts (as at a gateway's start, when
     // the connection is made while transports subscribe): the consumer must not subscribe to
     // a queue that does not exist.
@@ -182,7 +137,6 @@ fn tls_config(url: &str, ca: Option<&str>) -> AmqpConfig {
 
 #[tokio::test]
 async fn an_amqps_url_speaks_tls_from_the_first_byte() {
-    let _broker = common::broker_lock().read().await;
     // A listener that only records what the client sends first.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -215,7 +169,6 @@ async fn an_amqps_url_speaks_tls_from_the_first_byte() {
 
 #[tokio::test]
 async fn amqps_to_rabbitmq_works_with_its_ca_and_is_refused_without() {
-    let _broker = common::broker_lock().read().await;
     let url = common::env("RICHMOND_TEST_AMQPS_URL");
     let ca = common::env("RICHMOND_TEST_TLS_CA");
     let bus = Bus::Amqp(common::amqp_bus(&tls_config(&url, Some(&ca))).await);

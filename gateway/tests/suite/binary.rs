@@ -216,55 +216,6 @@ async fn sigterm_and_wait(child: tokio::process::Child) -> std::process::Output 
     child.wait_with_output().await.unwrap()
 }
 
-async fn ready_status(addr: std::net::SocketAddr) -> (u16, String) {
-    common::http_get(addr, "/ready")
-        .await
-        .unwrap_or((0, String::new()))
-}
-
-async fn wait_ready(addr: std::net::SocketAddr, want: u16) -> String {
-    for _ in 0..1200 {
-        let (s, body) = ready_status(addr).await;
-        if s == want {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("/ready never answered {want}");
-}
-
-#[tokio::test]
-async fn ready_follows_the_broker_and_redis_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let extra = format!(
-        "[bus]\ntype = \"amqp\"\nurl = {:?}\nreconnect_initial_seconds = 0.1\nreconnect_max_seconds = 0.5\n[store]\ntype = \"redis\"\nurl = {:?}\n",
-        common::amqp_url(),
-        common::redis_url()
-    );
-    let cfg = write_config(dir.path(), port, &extra);
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_richmond"))
-        .args(["--config", cfg.to_str().unwrap(), "run"])
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_ready(addr, 200).await;
-    // The broker goes away: not ready, naming the bus; it comes back: ready again.
-    tokio::task::spawn_blocking(|| common::rabbitmq_ctl("stop_app"))
-        .await
-        .unwrap();
-    let body = wait_ready(addr, 503).await;
-    assert!(body.contains("bus"), "{body}");
-    tokio::task::spawn_blocking(|| common::rabbitmq_ctl("start_app"))
-        .await
-        .unwrap();
-    wait_ready(addr, 200).await;
-    let out = sigterm_and_wait(child).await;
-    assert_eq!(out.status.code(), Some(0));
-}
-
 #[tokio::test]
 async fn no_configured_secret_shows_in_print_errors_or_logs() {
     let dir = tempfile::tempdir().unwrap();

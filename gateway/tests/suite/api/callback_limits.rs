@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use super::callbacks::admin_addr;
 use super::*;
-use crate::callbacks::admin_addr;
 
 /// A self-signed certificate for `localhost`: (PEM certificate, PEM key).
 fn self_signed() -> (String, String) {
