@@ -1,16 +1,18 @@
 //! GSM modems over serial ports: SMS and USSD through AT commands (TS 27.005, TS 27.007).
 //!
 //! One tokio task per modem ([`spawn`]) owns the serial port (tokio-serial: device path, baud,
-//! flow control), runs one command at a time through the sans-IO [`engine`], and talks to the
-//! transport through a [`Handle`] (send an SMS, delete a stored one, USSD) and a channel of
-//! [`Event`]s (ready/down, received PDUs, USSD answers, signal, registration, storage use).
+//! flow control) and pumps bytes and time into the sans-IO [`session`] (init, PIN, sweep,
+//! keepalive, requests, the recovery ladder), which runs one command at a time through the
+//! sans-IO [`engine`]. The task talks to the transport through a [`Handle`] (send an SMS,
+//! delete a stored one, USSD) and a channel of [`Event`]s (ready/down, received PDUs, USSD
+//! answers, signal, registration, storage use).
 //! It knows nothing about PDUs: the transport encodes and decodes them
 //! (`richmond_codecs::sms::pdu`), so this driver only moves hex.
 //!
 //! Reference: reference/modem.md §0 (takeaways), §2.1–§2.5 (AT protocol, commands, errors,
 //! init, USSD), §2.9 (timeouts and the recovery ladder), §2.10 (ports, flow control).
 //!
-//! * Init ([`task`]): ESC to leave a stuck prompt, `AT` until OK, `ATE0`, `AT+CMEE=1`, IMEI,
+//! * Init ([`session`]): ESC to leave a stuck prompt, `AT` until OK, `ATE0`, `AT+CMEE=1`, IMEI,
 //!   PIN (entered once; a rejected PIN is never retried: the modem stops and says so), IMSI,
 //!   PDU mode, `AT+CSMS=0` (no +CNMA needed), storage (`AT+CPMS`), store-and-notify
 //!   `AT+CNMI` with fallbacks, the operator's extra commands, then a storage sweep
@@ -31,6 +33,7 @@
 
 pub mod codec;
 pub mod engine;
+pub mod session;
 mod task;
 
 use std::path::PathBuf;

@@ -1,37 +1,28 @@
-//! The task of one modem: open the port, init, serve requests and URCs, keep alive, recover.
+//! The task of one modem: open the port, pump bytes and time between it and the sans-IO
+//! [`Session`], pass events and answers on, record what the session notes, and reopen the
+//! device with backoff when a session ends.
 //!
-//! Reference: reference/modem.md §2.9 (timeouts, the recovery ladder, a vanished device reads
-//! as EOF or EIO), §5.1 (ptys behave like this too).
-//!
-//! [`Link`] is one open port with its [`Engine`]; [`Link::exec`] runs one command to its final
-//! result within a deadline, queueing the URCs that arrive meanwhile. The session loop in
-//! [`run`] handles those URCs after each command, so a `+CMTI` inside a `+CMGS` exchange is
-//! read right after it rather than lost or mistaken for its answer.
+//! Reference: reference/modem.md §2.9 (the recovery ladder ends in a reopen: a reset modem
+//! re-enumerates and the old fd is dead), §5.1 (ptys behave like this too).
 
-mod init;
-mod link;
-mod storage;
+mod port;
+mod record;
 
 use std::time::Duration;
 
 use metrics::{counter, gauge};
-use richmond_codecs::at::{command, fields};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
-use self::link::{Fail, Link, check, open};
-use super::engine::{self, Reply};
-use super::{Config, Error, Event, Request, Slot, preview};
+use super::session::{Action, Job, Session, Stop};
+use super::{Config, Error, Event, Final, Request};
 
-/// Why a session ended.
-enum Stop {
+/// How a session ended for the task.
+enum Exit {
     Cancelled,
-    /// The port or the modem is gone; reopen after a pause.
-    Lost(String),
-    /// Never try again (a rejected PIN, a SIM asking for its PUK).
-    Fatal(String),
+    Stopped(Stop),
 }
 
 pub(super) async fn run(
@@ -48,28 +39,26 @@ pub(super) async fn run(
         if cancel.is_cancelled() {
             break;
         }
-        let stop = match open(&config) {
-            Ok(port) => {
-                let mut session = Session {
-                    config: &config,
-                    events: &events,
-                    link: Link::new(port, &name),
-                    pin_uncertain,
-                    memory: storage::Memory::default(),
-                };
-                let stop = session.run(&mut requests, &cancel).await;
-                pin_uncertain = session.pin_uncertain;
-                if matches!(stop, Stop::Lost(_)) && session.link.ready_once {
+        let exit = match port::open(&config) {
+            Ok(mut port) => {
+                let now = Instant::now().into_std();
+                let mut session = Session::new(config.clone(), now, pin_uncertain);
+                let exit = pump(&mut session, &mut port, &events, &mut requests, &cancel).await;
+                pin_uncertain = session.pin_uncertain();
+                if session.was_ready() {
                     backoff = config.reopen_backoff;
                 }
-                stop
+                exit
             }
-            Err(e) => Stop::Lost(format!("cannot open {}: {e}", config.device.display())),
+            Err(e) => Exit::Stopped(Stop::Lost(format!(
+                "cannot open {}: {e}",
+                config.device.display()
+            ))),
         };
         gauge!("richmond_modem_up", "transport" => name.clone()).set(0.0);
-        match stop {
-            Stop::Cancelled => break,
-            Stop::Fatal(reason) => {
+        match exit {
+            Exit::Cancelled => break,
+            Exit::Stopped(Stop::Fatal(reason)) => {
                 warn!(message = "Modem stopped; fix the cause and restart.", transport = %name, %reason);
                 let _ = events
                     .send(Event::Down {
@@ -80,7 +69,7 @@ pub(super) async fn run(
                 refuse_until(&mut requests, &cancel, None).await;
                 break;
             }
-            Stop::Lost(reason) => {
+            Exit::Stopped(Stop::Lost(reason)) => {
                 warn!(message = "Modem link lost.", transport = %name, %reason, retry_in = ?backoff);
                 counter!("richmond_modem_reopens_total", "transport" => name.clone()).increment(1);
                 let _ = events
@@ -97,6 +86,114 @@ pub(super) async fn run(
         }
     }
     debug!(message = "Modem task stopped.", transport = %name);
+}
+
+/// Runs one session on an open port until it stops or the task is cancelled.
+async fn pump(
+    session: &mut Session,
+    port: &mut port::Port,
+    events: &mpsc::Sender<Event>,
+    requests: &mut mpsc::Receiver<Request>,
+    cancel: &CancellationToken,
+) -> Exit {
+    let name = session.name().to_owned();
+    // The requester of the job in progress (the session takes one at a time).
+    let mut pending: Option<Replier> = None;
+    loop {
+        while let Some(action) = session.poll_action() {
+            match action {
+                Action::Write(bytes) => {
+                    if let Err(e) = port.send(&bytes).await {
+                        session.handle_gone(format!("write: {e}"));
+                    }
+                }
+                Action::Emit(event) => {
+                    record::event(&name, &event);
+                    tokio::select! {
+                        () = cancel.cancelled() => return Exit::Cancelled,
+                        _ = events.send(event) => {}
+                    }
+                }
+                Action::Offer(event) => {
+                    if events.try_send(event).is_err() {
+                        counter!("richmond_modem_deferred_reads_total", "transport" => name.clone())
+                            .increment(1);
+                    }
+                }
+                Action::Answer(result) => {
+                    if let Some(replier) = pending.take() {
+                        replier.answer(result);
+                    }
+                }
+                Action::Note(note) => record::note(&name, note),
+                Action::Stop(stop) => return Exit::Stopped(stop),
+            }
+        }
+        let deadline = session.poll_timeout().map(Instant::from_std);
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => return Exit::Cancelled,
+            req = requests.recv(), if session.wants_job() => match req {
+                None => return Exit::Cancelled,
+                Some(req) => {
+                    let (job, replier) = split(req);
+                    pending = Some(replier);
+                    session.handle_job(job, Instant::now().into_std());
+                }
+            },
+            item = port.next() => match item {
+                None => session.handle_gone("end of file".into()),
+                Some(Err(e)) => session.handle_gone(format!("read: {e}")),
+                Some(Ok(item)) => session.handle_item(item, Instant::now().into_std()),
+            },
+            () = timer => session.handle_timeout(Instant::now().into_std()),
+        }
+    }
+}
+
+/// Where the answer to a request goes.
+enum Replier {
+    /// A send: the message reference.
+    Reference(oneshot::Sender<Result<u8, Error>>),
+    /// Everything else.
+    Done(oneshot::Sender<Result<(), Error>>),
+}
+
+impl Replier {
+    fn answer(self, result: Result<Option<u8>, Error>) {
+        match self {
+            Self::Reference(tx) => {
+                let _ = tx.send(result.and_then(|mr| mr.ok_or(Error::Rejected(Final::Ok))));
+            }
+            Self::Done(tx) => drop(tx.send(result.map(|_| ()))),
+        }
+    }
+}
+
+fn split(req: Request) -> (Job, Replier) {
+    match req {
+        Request::Send {
+            hex,
+            tpdu_len,
+            reply,
+        } => (Job::Send { hex, tpdu_len }, Replier::Reference(reply)),
+        Request::Delete {
+            slot,
+            expect,
+            reply,
+        } => (Job::Delete { slot, expect }, Replier::Done(reply)),
+        Request::Ussd {
+            argument,
+            dcs,
+            reply,
+        } => (Job::Ussd { argument, dcs }, Replier::Done(reply)),
+        Request::UssdCancel { reply } => (Job::UssdCancel, Replier::Done(reply)),
+    }
 }
 
 /// Answers requests with [`Error::Down`] for `pause` (or until cancelled when None). False
@@ -118,245 +215,9 @@ async fn refuse_until(
             () = cancel.cancelled() => return false,
             () = wait => return true,
             req = requests.recv() => match req {
-                Some(req) => refuse(req, Error::Down),
+                Some(req) => split(req).1.answer(Err(Error::Down)),
                 None => return false,
             },
         }
-    }
-}
-
-fn refuse(req: Request, error: Error) {
-    match req {
-        Request::Send { reply, .. } => drop(reply.send(Err(error))),
-        Request::Delete { reply, .. }
-        | Request::Ussd { reply, .. }
-        | Request::UssdCancel { reply } => drop(reply.send(Err(error))),
-    }
-}
-
-struct Session<'a> {
-    config: &'a Config,
-    events: &'a mpsc::Sender<Event>,
-    link: Link,
-    /// A PIN was sent and its answer never came (in this or an earlier session).
-    pin_uncertain: bool,
-    memory: storage::Memory,
-}
-
-impl Session<'_> {
-    async fn run(
-        &mut self,
-        requests: &mut mpsc::Receiver<Request>,
-        cancel: &CancellationToken,
-    ) -> Stop {
-        let name = self.config.name.clone();
-        let result = tokio::select! {
-            () = cancel.cancelled() => return Stop::Cancelled,
-            r = self.start() => r,
-        };
-        if let Err(stop) = result {
-            return stop;
-        }
-        self.link.ready_once = true;
-        gauge!("richmond_modem_up", "transport" => name.clone()).set(1.0);
-        let mut keepalive = tokio::time::interval(self.config.keepalive);
-        keepalive.reset();
-        loop {
-            if let Err(stop) = self.handle_urcs().await {
-                return stop;
-            }
-            let step = tokio::select! {
-                () = cancel.cancelled() => return Stop::Cancelled,
-                req = requests.recv() => match req {
-                    Some(req) => self.request(req).await,
-                    None => return Stop::Cancelled,
-                },
-                item = self.link.port.next() => match item {
-                    None => Err(Fail::Gone("end of file".into())),
-                    Some(Err(e)) => Err(Fail::Gone(format!("read: {e}"))),
-                    Some(Ok(item)) => {
-                        let out = self.link.engine.handle(item);
-                        self.link.side(out);
-                        Ok(())
-                    }
-                },
-                _ = keepalive.tick() => self.keepalive().await,
-            };
-            if let Err(fail) = step
-                && let Err(stop) = self.recover(fail).await
-            {
-                return stop;
-            }
-        }
-    }
-
-    /// ESC, sync, init, sweep.
-    async fn start(&mut self) -> Result<(), Stop> {
-        let ready = self.init().await?;
-        info!(message = "Modem ready.", transport = %self.config.name, imei = ?ready.0);
-        debug!(message = "SIM identity.", transport = %self.config.name, imsi = ?ready.1);
-        let _ = self
-            .events
-            .send(Event::Ready {
-                imei: ready.0,
-                imsi: ready.1,
-            })
-            .await;
-        self.sweep().await.map_err(lost)
-    }
-
-    /// The recovery ladder after a failed command: ESC + CR, `AT` until OK, re-init and sweep.
-    /// A port that is gone, or a modem that does not come back, ends the session (the caller
-    /// reopens the device path).
-    async fn recover(&mut self, fail: Fail) -> Result<(), Stop> {
-        let name = self.config.name.clone();
-        let Fail::Timeout = fail else {
-            return Err(lost(fail));
-        };
-        warn!(message = "Modem stopped answering; recovering.", transport = %name);
-        counter!("richmond_modem_recoveries_total", "transport" => name.clone(), "step" => "escape")
-            .increment(1);
-        self.start().await.map_err(|stop| {
-            if matches!(stop, Stop::Lost(_)) {
-                counter!("richmond_modem_recoveries_total", "transport" => name.clone(), "step" => "reopen")
-                    .increment(1);
-            }
-            stop
-        })
-    }
-
-    async fn request(&mut self, req: Request) -> Result<(), Fail> {
-        let timeout = self.config.command_timeout;
-        match req {
-            Request::Send {
-                hex,
-                tpdu_len,
-                reply,
-            } => {
-                let line = command::cmgs(tpdu_len);
-                let r = self
-                    .link
-                    .exec(
-                        &line,
-                        Some((&hex, self.config.prompt_timeout)),
-                        self.config.send_timeout,
-                    )
-                    .await;
-                let (answer, fail) = match r {
-                    Ok(rep) => (
-                        check(&rep).and_then(|()| {
-                            rep.line("+CMGS:")
-                                .and_then(|l| fields::cmgs(l).ok())
-                                .ok_or(Error::Rejected(super::Final::Ok))
-                        }),
-                        None,
-                    ),
-                    Err(f) => (Err(Error::Timeout), Some(f)),
-                };
-                let _ = reply.send(answer);
-                fail.map_or(Ok(()), Err)
-            }
-            Request::Delete {
-                slot,
-                expect,
-                reply,
-            } => match self.delete(&slot, expect.as_ref()).await {
-                Ok(r) => {
-                    let _ = reply.send(r);
-                    Ok(())
-                }
-                Err(f) => {
-                    let _ = reply.send(Err(Error::Timeout));
-                    Err(f)
-                }
-            },
-            Request::Ussd {
-                argument,
-                dcs,
-                reply,
-            } => {
-                let line = match argument.as_deref().map(command::quoted) {
-                    None => "AT+CUSD=1\r".to_owned(),
-                    Some(Some(q)) => format!("AT+CUSD=1,{q},{dcs}\r"),
-                    Some(None) => {
-                        let _ = reply.send(Err(Error::Invalid("quote in a USSD string")));
-                        return Ok(());
-                    }
-                };
-                let r = self.link.exec(&line, None, timeout).await;
-                self.answer(r, reply)
-            }
-            Request::UssdCancel { reply } => {
-                let r = self.link.exec("AT+CUSD=2\r", None, timeout).await;
-                self.answer(r, reply)
-            }
-        }
-    }
-
-    fn answer(
-        &self,
-        r: Result<Reply, Fail>,
-        reply: tokio::sync::oneshot::Sender<Result<(), Error>>,
-    ) -> Result<(), Fail> {
-        match r {
-            Ok(rep) => {
-                let _ = reply.send(check(&rep));
-                Ok(())
-            }
-            Err(f) => {
-                let _ = reply.send(Err(Error::Timeout));
-                Err(f)
-            }
-        }
-    }
-
-    /// Reads what the URCs announced and passes the rest on.
-    async fn handle_urcs(&mut self) -> Result<(), Stop> {
-        while let Some(urc) = self.link.urcs.pop_front() {
-            let r = match urc {
-                engine::Event::Stored { mem, index, .. } => {
-                    self.read_slot(Slot { mem, index }).await
-                }
-                engine::Event::Routed { hex, .. } => {
-                    self.emit(Event::Message { slot: None, hex }).await;
-                    Ok(())
-                }
-                engine::Event::Ussd(line) => {
-                    self.emit(Event::Ussd(line)).await;
-                    Ok(())
-                }
-                engine::Event::Registration { kind, stat } => {
-                    let family = match kind {
-                        super::Registration::Cs => "cs",
-                        super::Registration::Gprs => "gprs",
-                        super::Registration::Eps => "eps",
-                    };
-                    gauge!("richmond_modem_registration", "transport" => self.config.name.clone(), "kind" => family)
-                        .set(f64::from(stat));
-                    self.emit(Event::Registration { kind, stat }).await;
-                    Ok(())
-                }
-                engine::Event::SimState(line) => {
-                    info!(message = "SIM state changed.", transport = %self.config.name, state = %preview(&line));
-                    Ok(())
-                }
-                engine::Event::Other(_) => Ok(()),
-            };
-            if let Err(fail) = r {
-                self.recover(fail).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn emit(&self, event: Event) {
-        let _ = self.events.send(event).await;
-    }
-}
-
-fn lost(fail: Fail) -> Stop {
-    match fail {
-        Fail::Timeout => Stop::Lost("modem does not answer".into()),
-        Fail::Gone(reason) => Stop::Lost(reason),
     }
 }
