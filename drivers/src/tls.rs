@@ -15,6 +15,49 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
 
+/// Why TLS cannot be set up from the configured files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    #[error("TLS server name {name:?}: {source}")]
+    ServerName {
+        name: String,
+        #[source]
+        source: rustls::pki_types::InvalidDnsNameError,
+    },
+    /// A PEM file (`what`: the CA bundle, the certificate, the key) does not parse.
+    #[error("{what}: {source}")]
+    Pem {
+        what: &'static str,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A PEM file holds no certificate.
+    #[error("{0}: no certificate in it")]
+    NoCertificate(&'static str),
+    /// rustls refused a certificate, the key, or the protocol versions.
+    #[error("{what}: {source}")]
+    Rustls {
+        what: &'static str,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn rustls_error(what: &'static str) -> impl FnOnce(rustls::Error) -> TlsError {
+    move |source| TlsError::Rustls { what, source }
+}
+
+fn pem_error(what: &'static str) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError {
+    move |source| TlsError::Pem { what, source }
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -39,23 +82,27 @@ impl Tls {
     /// name or an IP address).
     ///
     /// # Errors
-    /// A message when the name is invalid or the bundle holds no usable certificate.
-    pub fn new(server_name: &str, ca_pem: &[u8]) -> Result<Self, String> {
-        let server_name = ServerName::try_from(server_name.to_owned())
-            .map_err(|e| format!("TLS server name {server_name:?}: {e}"))?;
+    /// When the name is invalid or the bundle holds no usable certificate.
+    pub fn new(server_name: &str, ca_pem: &[u8]) -> Result<Self, TlsError> {
+        let server_name = ServerName::try_from(server_name.to_owned()).map_err(|source| {
+            TlsError::ServerName {
+                name: server_name.to_owned(),
+                source,
+            }
+        })?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(ca_pem) {
-            let cert = cert.map_err(|e| format!("CA bundle: {e}"))?;
+            let cert = cert.map_err(pem_error("CA bundle"))?;
             roots
                 .add(cert)
-                .map_err(|e| format!("CA bundle: a certificate is not usable: {e}"))?;
+                .map_err(rustls_error("CA bundle: a certificate is not usable"))?;
         }
         if roots.is_empty() {
-            return Err("CA bundle: no certificate in it".into());
+            return Err(TlsError::NoCertificate("CA bundle"));
         }
         let config = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
+            .map_err(rustls_error("TLS"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(Self {
@@ -79,21 +126,21 @@ pub struct TlsServer(TlsAcceptor);
 
 impl TlsServer {
     /// # Errors
-    /// A message when the PEM holds no certificate or no usable key.
-    pub fn new(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, String> {
+    /// When the PEM holds no certificate or no usable key.
+    pub fn new(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
         let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("certificate: {e}"))?;
+            .map_err(pem_error("certificate"))?;
         if chain.is_empty() {
-            return Err("certificate: no certificate in the PEM".into());
+            return Err(TlsError::NoCertificate("certificate"));
         }
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("key: {e}"))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(pem_error("key"))?;
         let config = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
+            .map_err(rustls_error("TLS"))?
             .with_no_client_auth()
             .with_single_cert(chain, key)
-            .map_err(|e| format!("certificate and key: {e}"))?;
+            .map_err(rustls_error("certificate and key"))?;
         Ok(Self(TlsAcceptor::from(Arc::new(config))))
     }
 
@@ -101,9 +148,12 @@ impl TlsServer {
     ///
     /// # Errors
     /// A file cannot be read, or [`Self::new`] refuses them.
-    pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Self, String> {
+    pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Self, TlsError> {
         let read = |p: &std::path::Path| {
-            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            std::fs::read(p).map_err(|source| TlsError::Read {
+                path: p.to_owned(),
+                source,
+            })
         };
         Self::new(&read(cert)?, &read(key)?)
     }
@@ -114,5 +164,41 @@ impl TlsServer {
     /// The handshake failed.
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<server::TlsStream<TcpStream>> {
         self.0.accept(tcp).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::{Tls, TlsError, TlsServer};
+
+    #[test]
+    fn errors_name_the_file_and_keep_their_cause() {
+        let missing = std::path::Path::new("/nonexistent/richmond/cert.pem");
+        let Err(e) = TlsServer::from_files(missing, missing) else {
+            panic!("loaded a missing file");
+        };
+        assert!(matches!(e, TlsError::Read { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("/nonexistent/richmond/cert.pem"),
+            "{e}"
+        );
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        let Err(e) = Tls::new("smsc.example", b"not a certificate") else {
+            panic!("trusted an empty bundle");
+        };
+        assert_eq!(e.to_string(), "CA bundle: no certificate in it");
+        let Err(e) = Tls::new("bad name!", b"") else {
+            panic!("took a bad server name");
+        };
+        assert!(
+            matches!(e, TlsError::ServerName { .. }) && e.source().is_some(),
+            "{e}"
+        );
     }
 }

@@ -106,22 +106,32 @@ impl Cooldown {
     }
 }
 
+/// Why a compaction check or a compaction failed (the file stays usable as it is).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompactError {
+    #[error("cannot read the file's size: {0}")]
+    Size(#[from] std::io::Error),
+    #[error("{0}")]
+    Redb(#[from] redb::Error),
+}
+
 /// The file's size when it is at least `min_bytes` and more than [`FREE_SHARE`] of it is
 /// free; `None` when a compaction is not worth it. Needs only shared access (it opens and
 /// aborts a write transaction, so it waits for a commit under way).
 ///
 /// # Errors
 /// The file's size or the statistics could not be read.
-pub fn worth(db: &Database, path: &Path, min_bytes: u64) -> Result<Option<u64>, String> {
-    let before = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+pub fn worth(db: &Database, path: &Path, min_bytes: u64) -> Result<Option<u64>, CompactError> {
+    let before = std::fs::metadata(path)?.len();
     if before < min_bytes {
         return Ok(None);
     }
     let used = {
-        let txn = db.begin_write().map_err(|e| e.to_string())?;
-        let stats = txn.stats().map_err(|e| e.to_string())?;
+        let txn = db.begin_write().map_err(redb::Error::from)?;
+        let stats = txn.stats().map_err(redb::Error::from)?;
         let used = stats.allocated_pages() * stats.page_size() as u64;
-        txn.abort().map_err(|e| e.to_string())?;
+        txn.abort().map_err(redb::Error::from)?;
         used
     };
     // Precision is not needed for a threshold.
@@ -140,7 +150,7 @@ pub fn compact_if_worth(
     path: &Path,
     file: &'static str,
     min_bytes: u64,
-) -> Result<Option<(u64, u64)>, String> {
+) -> Result<Option<(u64, u64)>, CompactError> {
     if worth(db, path, min_bytes)?.is_none() {
         return Ok(None);
     }
@@ -152,16 +162,20 @@ pub fn compact_if_worth(
 ///
 /// # Errors
 /// The file's size could not be read or the compaction failed (the file is left usable).
-pub fn compact(db: &mut Database, path: &Path, file: &'static str) -> Result<(u64, u64), String> {
-    let before = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+pub fn compact(
+    db: &mut Database,
+    path: &Path,
+    file: &'static str,
+) -> Result<(u64, u64), CompactError> {
+    let before = std::fs::metadata(path)?.len();
     let started = Instant::now();
     // Each pass moves pages toward the start; a few passes reach the end.
     for _ in 0..8 {
-        if !db.compact().map_err(|e| e.to_string())? {
+        if !db.compact().map_err(redb::Error::from)? {
             break;
         }
     }
-    let after = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    let after = std::fs::metadata(path)?.len();
     metrics::counter!("richmond_data_file_compactions_total", "file" => file).increment(1);
     tracing::info!(
         message = "Data file compacted.",
@@ -186,9 +200,9 @@ pub fn when_due<T>(
     now: Instant,
     file: &'static str,
     target: &mut T,
-    check: impl FnOnce(&T) -> Result<Option<u64>, String>,
-    compact: impl FnOnce(&mut T) -> Result<(u64, u64), String>,
-) -> Result<Option<(u64, u64)>, String> {
+    check: impl FnOnce(&T) -> Result<Option<u64>, CompactError>,
+    compact: impl FnOnce(&mut T) -> Result<(u64, u64), CompactError>,
+) -> Result<Option<(u64, u64)>, CompactError> {
     if !cooldown.due(now) {
         return Ok(None);
     }

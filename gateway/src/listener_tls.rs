@@ -48,7 +48,7 @@ pub(crate) fn check(prefix: &str, cert: Option<&Path>, key: Option<&Path>) -> Re
     }
 }
 
-fn load(cert: &Path, key: &Path) -> Result<TlsServer, String> {
+fn load(cert: &Path, key: &Path) -> Result<TlsServer, richmond_drivers::tls::TlsError> {
     TlsServer::from_files(cert, key)
 }
 

@@ -34,12 +34,11 @@ pub use super::credentials::check_phc;
 ///
 /// # Errors
 /// When hashing fails (it does not with the default parameters).
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
 }
 
 /// One configured account, ready for requests.

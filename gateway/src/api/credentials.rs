@@ -223,15 +223,20 @@ fn verify_with(phc: &str, password: &str, memory: &mut Vec<argon2::Block>) -> bo
 /// The prefix of every token [`new_token`] makes (so a leaked one is recognisable).
 pub const TOKEN_PREFIX: &str = "rmd_";
 
+/// The system random source failed (ring says no more than that).
+#[derive(Debug, thiserror::Error)]
+#[error("the system random source failed")]
+pub struct NoRandomness;
+
 /// A new random API token: [`TOKEN_PREFIX`] and 256 random bits in hex.
 ///
 /// # Errors
 /// When the system random source fails.
-pub fn new_token() -> Result<String, String> {
+pub fn new_token() -> Result<String, NoRandomness> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| "the system random source failed".to_owned())?;
+        .map_err(|_| NoRandomness)?;
     Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
 }
 

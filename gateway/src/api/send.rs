@@ -59,10 +59,10 @@ pub(crate) async fn run(state: &ApiState, job: Job) -> Result<Outcome, StoreErro
         .spawn(async move { send(&state, job).await })
         .await
         .unwrap_or_else(|e| {
-            Err(StoreError::Unavailable {
-                location: "api send".into(),
-                detail: format!("the send task failed: {e}"),
-            })
+            Err(StoreError::unavailable(
+                "api send",
+                format!("the send task failed: {e}"),
+            ))
         })
 }
 

@@ -14,19 +14,83 @@
 pub mod redb;
 pub mod redis;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, StoreConfig};
 
-/// A store failure.
-#[derive(Debug, Clone, thiserror::Error)]
+/// What made a store operation fail (shared: one failed commit fails every write in it).
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// A store failure. Its text names the store and the cause (logs print it on one line); the
+/// cause is also its [`source`](std::error::Error::source) (written by hand: thiserror would
+/// hand out the `Arc`, which no caller can downcast to the backend's error).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("store {location}: {detail}")]
-    Unavailable { location: String, detail: String },
+    /// The backend could not do it.
+    Unavailable {
+        /// The file, or the Redis URL without its password.
+        location: String,
+        cause: Cause,
+        /// The same call can succeed later (a dropped, refused or timed-out connection), as
+        /// opposed to a fault of the file, the data or the configuration.
+        retryable: bool,
+    },
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unavailable {
+                location, cause, ..
+            } => write!(f, "store {location}: {cause}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Unavailable { cause, .. } => Some(&**cause),
+        }
+    }
 }
 
 impl StoreError {
+    /// A failure a retry cannot help (a damaged or full file, a bad configuration, a write
+    /// that failed in the store's own code).
+    pub fn unavailable(
+        location: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Unavailable {
+            location: location.into(),
+            cause: Arc::from(cause.into()),
+            retryable: false,
+        }
+    }
+
+    /// A Redis failure, retryable when the connection was at fault.
+    pub fn redis(location: impl Into<String>, e: ::redis::RedisError) -> Self {
+        let retryable = e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal();
+        Self::Unavailable {
+            location: location.into(),
+            cause: Arc::new(e),
+            retryable,
+        }
+    }
+
+    /// Whether trying the same operation again later can succeed.
+    pub const fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unavailable { retryable, .. } => *retryable,
+        }
+    }
+
     /// A stable snake_case code for metric labels.
     pub fn code(&self) -> &'static str {
         match self {
@@ -235,5 +299,47 @@ impl Store {
     /// When it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, "ping", s => s.ping())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::StoreError;
+    use super::redb::RedbStore;
+    use super::redis::RedisStore;
+
+    #[tokio::test]
+    async fn a_refused_redis_connection_is_retryable_and_keeps_its_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        // Nothing listens there once the listener above is dropped.
+        let url = format!("redis://127.0.0.1:{port}/");
+        let Err(e) = RedisStore::connect(&url, "t:", None).await else {
+            panic!("connected to a closed port");
+        };
+        assert!(e.is_retryable(), "{e}");
+        let cause = e.source().expect("the cause");
+        assert!(
+            cause.downcast_ref::<::redis::RedisError>().is_some(),
+            "{cause}"
+        );
+        assert!(e.to_string().contains(&port.to_string()), "{e}");
+    }
+
+    #[test]
+    fn a_store_file_that_cannot_be_opened_is_not_retryable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A directory where the file should be.
+        let e: StoreError = match RedbStore::open(dir.path()) {
+            Err(e) => e,
+            Ok(_) => panic!("opened a directory as a store"),
+        };
+        assert!(!e.is_retryable(), "{e}");
+        assert!(e.source().is_some());
+        assert!(e.to_string().contains("damaged file"), "{e}");
     }
 }

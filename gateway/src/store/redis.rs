@@ -33,16 +33,15 @@ impl RedisStore {
         tls_ca_file: Option<&std::path::Path>,
     ) -> Result<Self, StoreError> {
         let location = crate::config::redact_url(url);
-        let err = |e: redis::RedisError| StoreError::Unavailable {
-            location: location.clone(),
-            detail: e.to_string(),
-        };
+        let err = |e: redis::RedisError| StoreError::redis(location.clone(), e);
         let client = match tls_ca_file {
             None => redis::Client::open(url).map_err(err)?,
             Some(f) => {
-                let pem = std::fs::read(f).map_err(|e| StoreError::Unavailable {
-                    location: location.clone(),
-                    detail: format!("store.tls_ca_file {}: {e}", f.display()),
+                let pem = std::fs::read(f).map_err(|e| {
+                    StoreError::unavailable(
+                        location.clone(),
+                        format!("store.tls_ca_file {}: {e}", f.display()),
+                    )
                 })?;
                 let certs = redis::TlsCertificates {
                     client_tls: None,
@@ -60,10 +59,7 @@ impl RedisStore {
     }
 
     fn err(&self, e: redis::RedisError) -> StoreError {
-        StoreError::Unavailable {
-            location: self.location.clone(),
-            detail: e.to_string(),
-        }
+        StoreError::redis(self.location.clone(), e)
     }
 
     fn key(&self, key: &str) -> String {

@@ -5,10 +5,10 @@ use bytes::Bytes;
 use richmond_codecs::ssmi::{Coding, Pid, Response, Text, UssdType};
 use serde_json::json;
 
-use super::{Closed, Conn, Dial};
+use super::{Closed, Conn, Dial, Open};
 
 impl Conn {
-    pub(super) async fn command(&mut self, cmd: &str) -> Closed {
+    pub(super) async fn command(&mut self, cmd: &str) -> Open {
         if let Some(raw) = cmd.strip_prefix("\u{0}dr ") {
             return self.raw(raw.as_bytes()).await;
         }
@@ -89,7 +89,7 @@ impl Conn {
             "short" => return self.raw(b"SSMI,104,2700000000\r").await,
             "silence" => self.silent = true,
             "logout" => self.session.remote_logout(Bytes::from_static(b"127.0.0.2")),
-            "disconnect" => return Err(()),
+            "disconnect" => return Err(Closed),
             _ => {
                 self.sim.out.emit(&json!({"event": "command_error", "command": cmd, "error": "unknown command (try help)"}));
                 return Ok(());

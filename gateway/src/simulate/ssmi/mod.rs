@@ -239,10 +239,14 @@ async fn serve(sim: Sim, stream: Box<dyn Io>, stop: CancellationToken) {
         .emit(&json!({"event": "disconnected", "reason": reason}));
 }
 
-type Closed = Result<(), ()>;
+/// The connection is over (the client went, or a command or the session closed it).
+#[derive(Debug)]
+struct Closed;
+
+type Open = Result<(), Closed>;
 
 impl Conn {
-    async fn on_bytes(&mut self, buf: &mut BytesMut) -> Closed {
+    async fn on_bytes(&mut self, buf: &mut BytesMut) -> Open {
         while let Ok(Some(decoded)) = self.codec.decode(buf) {
             if self.silent {
                 continue;
@@ -272,7 +276,7 @@ impl Conn {
         Ok(())
     }
 
-    fn on_event(&mut self, event: ServerEvent) -> Closed {
+    fn on_event(&mut self, event: ServerEvent) -> Open {
         let out = self.sim.out.clone();
         match event {
             ServerEvent::LoggedIn { username } => {
@@ -300,7 +304,7 @@ impl Conn {
                 out.emit(&json!({"event": "bad_line", "nack": reason.value()}));
             }
             ServerEvent::LoggedOut => out.emit(&json!({"event": "logout"})),
-            ServerEvent::Disconnect => return Err(()),
+            ServerEvent::Disconnect => return Err(Closed),
             _ => {}
         }
         Ok(())
@@ -406,14 +410,14 @@ impl Conn {
             message: Text::new(text),
         });
     }
-    async fn raw(&mut self, bytes: &[u8]) -> Closed {
+    async fn raw(&mut self, bytes: &[u8]) -> Open {
         if self.silent {
             return Ok(());
         }
-        self.stream.write_all(bytes).await.map_err(|_| ())
+        self.stream.write_all(bytes).await.map_err(|_| Closed)
     }
 
-    async fn flush(&mut self) -> Closed {
+    async fn flush(&mut self) -> Open {
         let mut buf = BytesMut::new();
         while let Some(response) = self.session.poll_transmit() {
             if self.silent {
@@ -426,7 +430,7 @@ impl Conn {
             }
         }
         if !buf.is_empty() {
-            self.stream.write_all(&buf).await.map_err(|_| ())?;
+            self.stream.write_all(&buf).await.map_err(|_| Closed)?;
         }
         Ok(())
     }

@@ -88,10 +88,10 @@ impl RedbStore {
         let db = Arc::new(RwLock::new(db));
         let location: Arc<str> = path.display().to_string().into();
         let writer = writer::Writer::start(db.clone(), location.clone()).map_err(|e| {
-            StoreError::Unavailable {
-                location: location.to_string(),
-                detail: format!("cannot start the writer thread: {e}"),
-            }
+            StoreError::unavailable(
+                location.to_string(),
+                format!("cannot start the writer thread: {e}"),
+            )
         })?;
         Ok(Self {
             writer: Arc::new(writer),
@@ -111,11 +111,8 @@ impl RedbStore {
         self.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Unavailable {
-            location: self.location.to_string(),
-            detail: e.to_string(),
-        }
+    fn err(&self, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+        StoreError::unavailable(self.location.to_string(), e)
     }
 
     /// Queues `f` for the writer's next transaction at once (not on first poll); the future
@@ -127,14 +124,13 @@ impl RedbStore {
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let location = self.location.clone();
-        let failed = move |detail: String| StoreError::Unavailable {
-            location: location.to_string(),
-            detail,
+        let failed = move |cause: Box<dyn std::error::Error + Send + Sync>| {
+            StoreError::unavailable(location.to_string(), cause)
         };
         let job_failed = failed.clone();
         let job: writer::Job = Box::new(move |tables| {
             let result = match tables {
-                Ok(t) => f(t).map_err(|e| job_failed(e.to_string())),
+                Ok(t) => f(t).map_err(|e| job_failed(e.into())),
                 Err(e) => Err(e.clone()),
             };
             match result {
@@ -430,8 +426,8 @@ fn create_tables(db: &Database) -> Result<(), redb::Error> {
 }
 
 fn unavailable(path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable {
-        location: path.display().to_string(),
-        detail: format!("{e} (another richmond using the same data_dir, or a damaged file)"),
-    }
+    StoreError::unavailable(
+        path.display().to_string(),
+        format!("{e} (another richmond using the same data_dir, or a damaged file)"),
+    )
 }

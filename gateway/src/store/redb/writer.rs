@@ -138,9 +138,8 @@ fn open_tables(txn: &redb::WriteTransaction) -> Result<Tables<'_>, redb::TableEr
 /// Runs `batch` in one transaction; counts a commit in `commits` before any of its writers
 /// is told (so a writer that saw its write done also sees it counted).
 fn commit(db: &Database, location: &str, batch: Vec<Job>, commits: &AtomicU64) {
-    let err = |e: &dyn std::fmt::Display| StoreError::Unavailable {
-        location: location.to_owned(),
-        detail: e.to_string(),
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| {
+        StoreError::unavailable(location.to_owned(), e)
     };
     let fail_all = |batch: Vec<Job>, e: StoreError| {
         for job in batch {
@@ -150,14 +149,14 @@ fn commit(db: &Database, location: &str, batch: Vec<Job>, commits: &AtomicU64) {
     let txn = match db.begin_write() {
         Ok(t) => t,
         Err(e) => {
-            fail_all(batch, err(&e));
+            fail_all(batch, err(e.into()));
             return;
         }
     };
     let mut tables = match open_tables(&txn) {
         Ok(t) => t,
         Err(e) => {
-            fail_all(batch, err(&e));
+            fail_all(batch, err(e.into()));
             return;
         }
     };
@@ -177,13 +176,11 @@ fn commit(db: &Database, location: &str, batch: Vec<Job>, commits: &AtomicU64) {
     drop(tables);
     let outcome = match steps.iter().find_map(|s| s.failed.as_deref()) {
         Some(failure) => {
-            let e = err(&format!(
-                "a write failed, its batch was rolled back: {failure}"
-            ));
+            let e = err(format!("a write failed, its batch was rolled back: {failure}").into());
             let _ = txn.abort();
             Err(e)
         }
-        None => txn.commit().map_err(|e| err(&e)),
+        None => txn.commit().map_err(|e| err(e.into())),
     };
     if outcome.is_ok() {
         commits.fetch_add(1, Ordering::Relaxed);

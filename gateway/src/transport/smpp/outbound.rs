@@ -150,11 +150,17 @@ pub(super) async fn run(shared: Arc<Shared>, intake: CancellationToken, stop: Ca
     stop.cancel();
 }
 
+/// A part not sent because the gateway is stopping (when no part was sent, the bus keeps the
+/// message).
+#[derive(Debug, thiserror::Error)]
+#[error("the gateway stopped before every part was sent")]
+struct Stopping;
+
 /// Submits one part until the SMSC answers it, or it is known the SMSC may hold it. A part
 /// the SMSC certainly did not take (queued when the link dropped, no bind up, the bind
 /// closing) is submitted again on a bind that is up, with a growing pause, for as long as
 /// the gateway runs: giving up there would turn a short outage into nacks.
-async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitOutcome, ()> {
+async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitOutcome, Stopping> {
     let mut pause = Duration::from_millis(100);
     loop {
         match shared.pick_transmitter().submit(pdu.clone()).await {
@@ -167,7 +173,7 @@ async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitO
             }
             Ok(SubmitOutcome::Retry { reason }) if reason.not_taken() => {
                 if shared.intake.is_cancelled() {
-                    return Err(());
+                    return Err(Stopping);
                 }
                 counter!("richmond_smpp_resubmits_total", "transport" => shared.id.clone(), "reason" => reason.code())
                     .increment(1);
@@ -178,7 +184,7 @@ async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitO
             // The bind's task has ended: the gateway is stopping.
             Err(e) => {
                 tracing::warn!(message = "Submit not sent; handing the message back.", transport = %shared.id, error = %e);
-                return Err(());
+                return Err(Stopping);
             }
         }
     }
@@ -231,10 +237,8 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             Ok(_) => {
                 failure.get_or_insert_with(|| "unexpected submit outcome".to_owned());
             }
-            Err(()) => {
-                failure.get_or_insert_with(|| {
-                    "the gateway stopped before every part was sent".to_owned()
-                });
+            Err(stopping) => {
+                failure.get_or_insert_with(|| stopping.to_string());
             }
         }
     }
