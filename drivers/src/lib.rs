@@ -12,4 +12,5 @@
 pub mod modem;
 pub mod smpp;
 pub mod ssmi;
+pub mod telemetry;
 pub mod tls;

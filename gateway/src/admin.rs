@@ -5,6 +5,8 @@
 //! up and no drain is under way; otherwise 503 with a body naming what is not ready.
 //! Reference: style-and-operations.md B.5 (linkerd2-proxy's admin server).
 
+use crate::telemetry::ReadinessChanged;
+use richmond_drivers::telemetry::Event as _;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -50,7 +52,11 @@ impl Readiness {
     /// Starts the drain: readiness turns false for good.
     pub fn start_draining(&self) {
         self.lock().draining = true;
-        metrics::gauge!("richmond_ready").set(0.0);
+        ReadinessChanged {
+            component: None,
+            ready: false,
+        }
+        .emit();
     }
 
     /// Whether the gateway takes traffic, and if not, why.
@@ -73,13 +79,11 @@ impl Readiness {
     }
 
     fn publish(&self, name: &str, up: bool) {
-        metrics::gauge!("richmond_component_up", "component" => name.to_owned()).set(if up {
-            1.0
-        } else {
-            0.0
-        });
-        let ready = self.check().is_ok();
-        metrics::gauge!("richmond_ready").set(if ready { 1.0 } else { 0.0 });
+        ReadinessChanged {
+            component: Some((name, up)),
+            ready: self.check().is_ok(),
+        }
+        .emit();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ReadyState> {
@@ -145,8 +149,7 @@ pub async fn serve(
         header_timeout: std::time::Duration::from_secs(10),
         max_connections: 256,
         tls,
-        gauge: "richmond_admin_connections",
-        accept_errors: "richmond_admin_accept_errors_total",
+        listener: crate::api::telemetry::Listener::Admin,
     };
     crate::api::listener::serve(listener, router(metrics, readiness), limits, stop).await;
 }

@@ -14,6 +14,7 @@
 //! A backlog that was purged is given back within one interval; a churning file is compacted
 //! at most once per longest interval.
 
+use richmond_drivers::telemetry::{Event, Metric};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -176,15 +177,46 @@ pub fn compact(
         }
     }
     let after = std::fs::metadata(path)?.len();
-    metrics::counter!("richmond_data_file_compactions_total", "file" => file).increment(1);
-    tracing::info!(
-        message = "Data file compacted.",
+    Compacted {
         file,
-        bytes_before = before,
-        bytes_after = after,
-        seconds = started.elapsed().as_secs_f64()
-    );
+        before,
+        after,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+    .emit();
     Ok((before, after))
+}
+
+/// The compaction metric (its event is [`Compacted`]).
+pub const COMPACTIONS: Metric = Metric::counter(
+    "richmond_data_file_compactions_total",
+    "redb files (store, spool) compacted because over half of them was free (at start, or while running under the cool-down).",
+);
+
+/// The metrics of this module.
+pub const METRICS: &[Metric] = &[COMPACTIONS];
+
+/// A data file was compacted from `before` to `after` bytes.
+struct Compacted {
+    file: &'static str,
+    before: u64,
+    after: u64,
+    seconds: f64,
+}
+
+impl Event for Compacted {
+    const METRICS: &'static [Metric] = &[COMPACTIONS];
+
+    fn emit(self) {
+        metrics::counter!(COMPACTIONS.name, "file" => self.file).increment(1);
+        tracing::info!(
+            message = "Data file compacted.",
+            file = self.file,
+            bytes_before = self.before,
+            bytes_after = self.after,
+            seconds = self.seconds
+        );
+    }
 }
 
 /// One maintenance check of a running file (`file`, for the log): nothing unless `cooldown`

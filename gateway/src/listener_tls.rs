@@ -8,6 +8,8 @@
 //! Does not handle: client certificates, SNI with several certificates, the handshake's time
 //! limit (the listener's header timeout, see `crate::api::listener`).
 
+use crate::telemetry::CertificateReloaded;
+use richmond_drivers::telemetry::Event as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -91,17 +93,18 @@ impl ListenerTls {
                     .current
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = server;
-                metrics::counter!("richmond_listener_tls_reloads_total", "listener" => self.listener, "outcome" => "ok")
-                    .increment(1);
-                tracing::info!(
-                    message = "TLS certificate reloaded.",
-                    listener = self.listener
-                );
+                CertificateReloaded {
+                    listener: self.listener,
+                    error: None,
+                }
+                .emit();
             }
             Err(e) => {
-                metrics::counter!("richmond_listener_tls_reloads_total", "listener" => self.listener, "outcome" => "failed")
-                    .increment(1);
-                tracing::error!(message = "TLS certificate reload failed; the old one stays.", listener = self.listener, error = %e);
+                CertificateReloaded {
+                    listener: self.listener,
+                    error: Some(&e),
+                }
+                .emit();
             }
         }
     }

@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use metrics::{counter, describe_counter, describe_gauge, gauge};
+use metrics::{counter, gauge};
+use richmond_drivers::telemetry::Metric;
 
 /// Data files whose size is exported, by label.
 static FILES: Mutex<Vec<(&'static str, PathBuf)>> = Mutex::new(Vec::new());
@@ -20,41 +21,59 @@ pub fn watch_file(name: &'static str, path: PathBuf) {
     files.push((name, path));
 }
 
-/// HELP texts of the metrics below.
-pub fn describe() {
-    describe_gauge!(
-        "process_resident_memory_bytes",
-        "Resident memory size in bytes."
-    );
-    describe_gauge!(
-        "process_virtual_memory_bytes",
-        "Virtual memory size in bytes."
-    );
-    describe_gauge!("process_open_fds", "Number of open file descriptors.");
-    describe_gauge!(
-        "process_max_fds",
-        "Maximum number of open file descriptors."
-    );
-    describe_gauge!("process_threads", "Number of OS threads in the process.");
-    describe_counter!(
-        "process_cpu_seconds_total",
-        "Total user and system CPU time spent, in whole seconds."
-    );
-    describe_gauge!(
-        "process_start_time_seconds",
-        "Start time of the process since the Unix epoch, in seconds."
-    );
-    describe_gauge!(
-        "richmond_data_file_bytes",
-        "Size of the data files (store.redb, spool.redb), by file."
-    );
-}
+/// Resident memory size in bytes.
+pub const RESIDENT_MEMORY: Metric = Metric::gauge(
+    "process_resident_memory_bytes",
+    "Resident memory size in bytes.",
+);
+/// Virtual memory size in bytes.
+pub const VIRTUAL_MEMORY: Metric = Metric::gauge(
+    "process_virtual_memory_bytes",
+    "Virtual memory size in bytes.",
+);
+/// Number of open file descriptors.
+pub const OPEN_FDS: Metric = Metric::gauge("process_open_fds", "Number of open file descriptors.");
+/// Maximum number of open file descriptors.
+pub const MAX_FDS: Metric = Metric::gauge(
+    "process_max_fds",
+    "Maximum number of open file descriptors.",
+);
+/// Number of OS threads in the process.
+pub const THREADS: Metric =
+    Metric::gauge("process_threads", "Number of OS threads in the process.");
+/// Total user and system CPU time spent, in whole seconds.
+pub const CPU_SECONDS: Metric = Metric::counter(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent, in whole seconds.",
+);
+/// Start time of the process since the Unix epoch, in seconds.
+pub const START_TIME: Metric = Metric::gauge(
+    "process_start_time_seconds",
+    "Start time of the process since the Unix epoch, in seconds.",
+);
+/// Size of the data files (store.redb, spool.redb), by file.
+pub const DATA_FILE_BYTES: Metric = Metric::gauge(
+    "richmond_data_file_bytes",
+    "Size of the data files (store.redb, spool.redb), by file.",
+);
+
+/// The metrics the sampler sets (the conventional `process_*` names, and the data files').
+pub const METRICS: &[Metric] = &[
+    RESIDENT_MEMORY,
+    VIRTUAL_MEMORY,
+    OPEN_FDS,
+    MAX_FDS,
+    THREADS,
+    CPU_SECONDS,
+    START_TIME,
+    DATA_FILE_BYTES,
+];
 
 /// Reads the current values; called before each render.
 pub fn sample() {
     for (name, path) in FILES.lock().unwrap_or_else(PoisonError::into_inner).iter() {
         if let Ok(meta) = std::fs::metadata(path) {
-            gauge!("richmond_data_file_bytes", "file" => *name).set(meta.len() as f64);
+            gauge!(DATA_FILE_BYTES.name, "file" => *name).set(meta.len() as f64);
         }
     }
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
@@ -70,25 +89,25 @@ pub fn sample() {
     // USER_HZ is 100 on every Linux this runs on (sysconf needs libc; not worth the unsafe).
     let ticks = 100.0;
     if let (Some(utime), Some(stime)) = (field(11), field(12)) {
-        counter!("process_cpu_seconds_total").absolute(((utime + stime) / ticks) as u64);
+        counter!(CPU_SECONDS.name).absolute(((utime + stime) / ticks) as u64);
     }
     if let Some(threads) = field(17) {
-        gauge!("process_threads").set(threads);
+        gauge!(THREADS.name).set(threads);
     }
     if let Some(vsize) = field(20) {
-        gauge!("process_virtual_memory_bytes").set(vsize);
+        gauge!(VIRTUAL_MEMORY.name).set(vsize);
     }
     if let Some(rss_pages) = field(21) {
-        gauge!("process_resident_memory_bytes").set(rss_pages * 4096.0);
+        gauge!(RESIDENT_MEMORY.name).set(rss_pages * 4096.0);
     }
     if let (Some(start), Some(boot)) = (field(19), boot_time()) {
-        gauge!("process_start_time_seconds").set(boot + start / ticks);
+        gauge!(START_TIME.name).set(boot + start / ticks);
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        gauge!("process_open_fds").set(fds.count() as f64);
+        gauge!(OPEN_FDS.name).set(fds.count() as f64);
     }
     if let Some(max) = max_fds() {
-        gauge!("process_max_fds").set(max);
+        gauge!(MAX_FDS.name).set(max);
     }
 }
 

@@ -35,6 +35,7 @@ pub mod codec;
 pub mod engine;
 pub mod session;
 mod task;
+pub mod telemetry;
 
 use std::path::PathBuf;
 use std::time::Duration;

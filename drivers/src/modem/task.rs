@@ -6,18 +6,18 @@
 //! re-enumerates and the old fd is dead), §5.1 (ptys behave like this too).
 
 mod port;
-mod record;
 
 use std::time::Duration;
 
-use metrics::{counter, gauge};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::session::{Action, Job, Session, Stop};
+use super::telemetry::{LinkLost, Noted, ReadDeferred, Reported, SessionEnded, StoppedForGood};
 use super::{Config, Error, Event, Final, Request};
+use crate::telemetry::Event as _;
 
 /// How a session ended for the task.
 enum Exit {
@@ -55,11 +55,15 @@ pub(super) async fn run(
                 config.device.display()
             ))),
         };
-        gauge!("richmond_modem_up", "transport" => name.clone()).set(0.0);
+        SessionEnded { transport: &name }.emit();
         match exit {
             Exit::Cancelled => break,
             Exit::Stopped(Stop::Fatal(reason)) => {
-                warn!(message = "Modem stopped; fix the cause and restart.", transport = %name, %reason);
+                StoppedForGood {
+                    transport: &name,
+                    reason: &reason,
+                }
+                .emit();
                 let _ = events
                     .send(Event::Down {
                         reason: reason.clone(),
@@ -70,8 +74,12 @@ pub(super) async fn run(
                 break;
             }
             Exit::Stopped(Stop::Lost(reason)) => {
-                warn!(message = "Modem link lost.", transport = %name, %reason, retry_in = ?backoff);
-                counter!("richmond_modem_reopens_total", "transport" => name.clone()).increment(1);
+                LinkLost {
+                    transport: &name,
+                    reason: &reason,
+                    retry_in: backoff,
+                }
+                .emit();
                 let _ = events
                     .send(Event::Down {
                         reason,
@@ -108,7 +116,11 @@ async fn pump(
                     }
                 }
                 Action::Emit(event) => {
-                    record::event(&name, &event);
+                    Reported {
+                        transport: &name,
+                        event: &event,
+                    }
+                    .emit();
                     tokio::select! {
                         () = cancel.cancelled() => return Exit::Cancelled,
                         _ = events.send(event) => {}
@@ -116,8 +128,7 @@ async fn pump(
                 }
                 Action::Offer(event) => {
                     if events.try_send(event).is_err() {
-                        counter!("richmond_modem_deferred_reads_total", "transport" => name.clone())
-                            .increment(1);
+                        ReadDeferred { transport: &name }.emit();
                     }
                 }
                 Action::Answer(result) => {
@@ -125,7 +136,11 @@ async fn pump(
                         replier.answer(result);
                     }
                 }
-                Action::Note(note) => record::note(&name, note),
+                Action::Note(note) => Noted {
+                    transport: &name,
+                    note,
+                }
+                .emit(),
                 Action::Stop(stop) => return Exit::Stopped(stop),
             }
         }

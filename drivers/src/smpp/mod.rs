@@ -40,6 +40,7 @@ mod pace;
 pub mod server;
 pub mod session;
 pub mod task;
+pub mod telemetry;
 
 #[cfg(test)]
 mod codec_tests;

@@ -27,7 +27,6 @@ use std::io;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use metrics::{counter, gauge};
 use richmond_codecs::smpp::pdu::Header;
 use richmond_codecs::smpp::rusmpp::pdus::SubmitSm;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -42,6 +41,8 @@ use super::codec::Codec;
 use super::config::Config;
 use super::event::{DeliverId, Event, RetryReason, SubmitOutcome};
 use super::session::Session;
+use super::telemetry::{BindMoved, Connecting, PduMoved};
+use crate::telemetry::Event as _;
 
 mod dispatch;
 
@@ -154,12 +155,16 @@ impl Task {
                 cancel,
             };
             pump.run(&mut self).await;
-            let transport = self.config.transport.clone();
-            if self.bound.send_replace(false) {
-                gauge!("richmond_smpp_binds_up", "transport" => transport.clone()).decrement(1.0);
+            BindMoved {
+                transport: &self.config.transport,
+                binds: if self.bound.send_replace(false) {
+                    -1
+                } else {
+                    0
+                },
+                window: -(self.reported_window as f64),
             }
-            gauge!("richmond_smpp_window_in_use", "transport" => transport)
-                .decrement(self.reported_window as f64);
+            .emit();
         }
         .instrument(span)
         .await;
@@ -206,12 +211,11 @@ impl Pump {
                 self.flush_held(task).await;
                 break;
             }
-            let transport = task.config.transport.clone();
-            counter!("richmond_smpp_connect_attempts_total", "transport" => transport.clone())
-                .increment(1);
-            if attempts > 0 {
-                counter!("richmond_smpp_reconnects_total", "transport" => transport).increment(1);
+            Connecting {
+                transport: &task.config.transport,
+                before: attempts,
             }
+            .emit();
             attempts += 1;
             let connect =
                 tokio::time::timeout(task.config.connect_timeout, TcpStream::connect(&addr));
@@ -398,12 +402,10 @@ async fn write_transmits(
 }
 
 fn count_pdu(transport: &str, direction: &'static str, header: Option<Header>) {
-    let command = header.map_or("other", |header| header.name());
-    counter!(
-        "richmond_smpp_pdus_total",
-        "transport" => transport.to_owned(),
-        "direction" => direction,
-        "command" => command
-    )
-    .increment(1);
+    PduMoved {
+        transport,
+        direction,
+        command: header.map_or("other", |header| header.name()),
+    }
+    .emit();
 }

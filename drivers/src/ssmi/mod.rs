@@ -20,6 +20,7 @@ pub mod codec;
 pub mod server;
 pub mod session;
 pub mod task;
+pub mod telemetry;
 
 #[cfg(test)]
 mod codec_tests;

@@ -32,7 +32,6 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use metrics::counter;
 use richmond_codecs::ssmi::{Charset, Decoded, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -44,6 +43,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::Error;
 use super::codec::{ClientCodec, DEFAULT_MAX_LINE_BYTES};
 use super::session::{ClientConfig, ClientSession, DisconnectReason, Event};
+use super::telemetry::{LineMoved, LineRejected, Reconnecting, TlsFailed};
+use crate::telemetry::Event as _;
 
 /// Settings of the client task.
 #[derive(Clone, Debug)]
@@ -209,8 +210,10 @@ impl Pump {
                 () = tokio::time::sleep_until(at) => {}
             }
             if attempts > 0 {
-                counter!("richmond_ssmi_reconnects_total", "transport" => self.config.transport.clone())
-                    .increment(1);
+                Reconnecting {
+                    transport: &self.config.transport,
+                }
+                .emit();
             }
             attempts += 1;
             let connect = tokio::time::timeout(
@@ -251,16 +254,22 @@ impl Pump {
                         self.connection(&mut session, stream, outbound).await;
                     }
                     Ok(Err(error)) => {
-                        warn!(message = "SSMI TLS handshake failed.", addr = %self.config.addr, %error);
-                        counter!("richmond_ssmi_tls_failures_total", "transport" => self.config.transport.clone())
-                            .increment(1);
+                        TlsFailed {
+                            transport: &self.config.transport,
+                            addr: &self.config.addr,
+                            error: Some(&error),
+                        }
+                        .emit();
                         session.handle_disconnected(Instant::now());
                         continue;
                     }
                     Err(_) => {
-                        warn!(message = "SSMI TLS handshake timed out.", addr = %self.config.addr);
-                        counter!("richmond_ssmi_tls_failures_total", "transport" => self.config.transport.clone())
-                            .increment(1);
+                        TlsFailed {
+                            transport: &self.config.transport,
+                            addr: &self.config.addr,
+                            error: None,
+                        }
+                        .emit();
                         session.handle_disconnected(Instant::now());
                         continue;
                     }
@@ -364,15 +373,8 @@ impl Pump {
         let mut refused = Ok(());
         while let Some(request) = session.poll_transmit() {
             let kind = request.kind();
-            let link_check = request == Request::LinkCheck;
             match codec.encode(request, &mut buf) {
-                Ok(()) => {
-                    self.count_line("out", kind);
-                    if link_check {
-                        counter!("richmond_ssmi_link_checks_total", "transport" => self.config.transport.clone())
-                            .increment(1);
-                    }
-                }
+                Ok(()) => self.count_line("out", kind),
                 Err(error) => {
                     warn!(
                         message = "SSMI request not encodable, not sent.",
@@ -407,13 +409,11 @@ impl Pump {
             }
             Decoded::Rejected { reason } => {
                 self.count_line("in", "rejected");
-                counter!(
-                    "richmond_ssmi_rejected_lines_total",
-                    "transport" => self.config.transport.clone(),
-                    "code" => reason.code()
-                )
-                .increment(1);
-                warn!(message = "SSMI line rejected, skipped.", code = reason.code(), %reason);
+                LineRejected {
+                    transport: &self.config.transport,
+                    reason: &reason,
+                }
+                .emit();
                 session.handle_unparsed(now);
             }
             Decoded::Unknown { id } => {
@@ -458,12 +458,11 @@ impl Pump {
     }
 
     fn count_line(&self, direction: &'static str, kind: &'static str) {
-        counter!(
-            "richmond_ssmi_lines_total",
-            "transport" => self.config.transport.clone(),
-            "direction" => direction,
-            "kind" => kind
-        )
-        .increment(1);
+        LineMoved {
+            transport: &self.config.transport,
+            direction,
+            kind,
+        }
+        .emit();
     }
 }

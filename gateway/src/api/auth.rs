@@ -12,6 +12,8 @@
 //! balancer, each enforces the limit on its own share.
 //! Does not handle: other auth schemes, TLS (put a proxy in front).
 
+use super::telemetry::Login;
+use richmond_drivers::telemetry::Event as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -214,11 +216,11 @@ impl Accounts {
         peer: Option<std::net::IpAddr>,
     ) -> Option<Result<bool, ApiError>> {
         if account.verified.admits(&account.phc, password) {
-            metrics::counter!("richmond_api_credential_cache_hits_total").increment(1);
+            Login::Cached.emit();
             return Some(Ok(true));
         }
         let secs = peer.and_then(|ip| self.failed_logins.blocked(ip, Instant::now()))?;
-        metrics::counter!("richmond_api_failed_login_blocks_total").increment(1);
+        Login::Blocked.emit();
         Some(Err(ApiError::RateLimited {
             retry_after_seconds: secs.max(1),
         }))
@@ -254,9 +256,7 @@ impl Accounts {
         if ok {
             account.verified.remember(&account.phc, &password);
         }
-        let result = if ok { "ok" } else { "wrong" };
-        metrics::counter!("richmond_api_password_verifications_total", "result" => result)
-            .increment(1);
+        Login::Verified { ok }.emit();
         Ok(ok)
     }
 

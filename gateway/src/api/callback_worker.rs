@@ -9,6 +9,8 @@
 //!
 //! Does not handle: what is queued (see [`super::callbacks`]).
 
+use super::telemetry::Callback;
+use richmond_drivers::telemetry::Event as _;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,45 +193,39 @@ async fn attempt(
     }
     pending.attempts += 1;
     let kind = pending.kind.label();
-    metrics::counter!("richmond_api_callback_attempts_total", "kind" => kind).increment(1);
+    Callback::Attempt { kind }.emit();
     let outcome = post(client, &retry.policy, &pending, retry.timeout).await;
     match outcome {
         Ok(()) => {
-            metrics::counter!("richmond_api_callbacks_total", "kind" => kind, "outcome" => "delivered")
-                .increment(1);
-            tracing::debug!(
-                message = "Callback delivered.",
+            Callback::Delivered {
                 kind,
-                attempts = pending.attempts
-            );
+                attempts: pending.attempts,
+            }
+            .emit();
             store.write_batch(forget(index, &id)).await?;
             queue.left(index, true);
             Ok(())
         }
         Err(code) => {
-            metrics::counter!("richmond_api_callback_failures_total", "kind" => kind, "code" => code)
-                .increment(1);
             if pending.attempts >= retry.max_attempts {
-                metrics::counter!("richmond_api_callbacks_total", "kind" => kind, "outcome" => "gave_up")
-                    .increment(1);
-                tracing::warn!(
-                    message = "Callback given up.",
+                Callback::GaveUp {
                     kind,
-                    attempts = pending.attempts,
-                    code
-                );
+                    attempts: pending.attempts,
+                    code,
+                }
+                .emit();
                 store.write_batch(forget(index, &id)).await?;
                 queue.left(index, false);
                 return Ok(());
             }
             let delay = retry.backoff(pending.attempts);
-            tracing::info!(
-                message = "Callback failed; will retry.",
+            Callback::Failed {
                 kind,
-                attempts = pending.attempts,
+                attempts: pending.attempts,
                 code,
-                retry_in_seconds = delay.as_secs_f64()
-            );
+                retry_in: delay.as_secs_f64(),
+            }
+            .emit();
             store
                 .write_batch(schedule(index, id, &pending, now_micros() + micros(delay)))
                 .await

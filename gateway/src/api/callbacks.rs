@@ -28,6 +28,8 @@
 //! `https://` URLs are verified against the system's roots or `api.callback_tls_ca_file`
 //! ([`super::callback_client`]).
 
+use super::telemetry::Callback;
+use richmond_drivers::telemetry::Event as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -250,7 +252,7 @@ impl Queue {
             }
             if !waited {
                 waited = true;
-                metrics::counter!("richmond_api_callback_queue_waits_total").increment(1);
+                Callback::Waiting.emit();
             }
             // Re-checked at least every second: a Redis queue may drain in another gateway.
             let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
@@ -291,14 +293,12 @@ impl Queue {
     ) -> Result<(), StoreError> {
         let index = account_index(account);
         if !self.room_for(&index).await? {
-            metrics::counter!("richmond_api_callbacks_total", "kind" => kind.label(), "outcome" => "dropped")
-                .increment(1);
-            tracing::warn!(
-                message = "Callback queue full; callback dropped.",
+            Callback::Dropped {
+                kind: kind.label(),
                 account,
-                kind = kind.label(),
-                max = self.max
-            );
+                max: self.max,
+            }
+            .emit();
             return if writes.is_empty() {
                 Ok(())
             } else {

@@ -15,6 +15,8 @@
 //! of its transports.
 //! Metric: `richmond_api_bus_messages_total{transport,kind,outcome}`.
 
+use super::telemetry::BusMessage;
+use richmond_drivers::telemetry::Event as _;
 use std::time::Duration;
 
 use richmond_codecs::vumi::{Event, EventKind, Timestamp, UserMessage};
@@ -209,13 +211,12 @@ impl Lane {
 }
 
 fn count(transport: &str, kind: &str, outcome: &'static str) {
-    metrics::counter!(
-        "richmond_api_bus_messages_total",
-        "transport" => transport.to_owned(),
-        "kind" => kind.to_owned(),
-        "outcome" => outcome
-    )
-    .increment(1);
+    BusMessage {
+        transport,
+        kind,
+        outcome,
+    }
+    .emit();
 }
 
 async fn handle_event(

@@ -13,6 +13,8 @@
 //! Written on hyper's connection builder rather than `axum::serve`, which has no header-read
 //! timeout or connection cap. Does not handle: routing (see `super`).
 
+use super::telemetry::{AcceptFailed, Connection, HandshakeFailed, Listener, TimedOut};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,10 +43,8 @@ pub(crate) struct Limits {
     pub(crate) max_connections: usize,
     /// Serve TLS with this certificate (reloadable), or plain HTTP.
     pub(crate) tls: Option<Arc<ListenerTls>>,
-    /// The gauge of open connections (`richmond_api_connections`, `richmond_admin_connections`).
-    pub(crate) gauge: &'static str,
-    /// The counter of failed accepts (`richmond_api_accept_errors_total`, `…admin…`).
-    pub(crate) accept_errors: &'static str,
+    /// Which listener this is (its connection and accept-error metrics).
+    pub(crate) listener: Listener,
 }
 
 /// Serves `app` on `listener` until `stop`; then stops accepting, lets each connection finish
@@ -71,8 +71,11 @@ pub(crate) async fn serve(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: wait rather than spin.
-                    metrics::counter!(limits.accept_errors).increment(1);
-                    tracing::warn!(message = "Accept failed; retrying shortly.", counter = limits.accept_errors, error = %e);
+                    AcceptFailed {
+                        listener: limits.listener,
+                        error: &e,
+                    }
+                    .emit();
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -88,11 +91,12 @@ pub(crate) async fn serve(
         });
         let stop = stop.clone();
         let (header_timeout, tls, gauge) =
-            (limits.header_timeout, limits.tls.clone(), limits.gauge);
+            (limits.header_timeout, limits.tls.clone(), limits.listener);
         tracker.spawn(async move {
             let _permit = permit;
             let Some(tls) = tls else {
-                return connection(TokioIo::new(stream), service, header_timeout, gauge, stop).await;
+                return connection(TokioIo::new(stream), service, header_timeout, gauge, stop)
+                    .await;
             };
             let server = tls.server();
             let handshake = tokio::time::timeout(header_timeout, server.accept(stream));
@@ -100,12 +104,18 @@ pub(crate) async fn serve(
                 done = handshake => match done {
                     Ok(Ok(stream)) => stream,
                     Ok(Err(e)) => {
-                        metrics::counter!("richmond_listener_tls_failures_total", "listener" => tls.listener()).increment(1);
-                        return tracing::debug!(message = "TLS handshake failed.", listener = tls.listener(), error = %e);
+                        return HandshakeFailed {
+                            listener: tls.listener(),
+                            error: Some(&e),
+                        }
+                        .emit();
                     }
                     Err(_) => {
-                        metrics::counter!("richmond_listener_tls_failures_total", "listener" => tls.listener()).increment(1);
-                        return;
+                        return HandshakeFailed {
+                            listener: tls.listener(),
+                            error: None,
+                        }
+                        .emit();
                     }
                 },
                 () = stop.cancelled() => return,
@@ -122,7 +132,7 @@ async fn connection<I, S>(
     io: I,
     service: S,
     header_timeout: Duration,
-    gauge: &'static str,
+    listener: Listener,
     stop: CancellationToken,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -132,7 +142,11 @@ async fn connection<I, S>(
     <S::ResBody as hyper::body::Body>::Data: Send,
     <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    metrics::gauge!(gauge).increment(1.0);
+    Connection {
+        listener,
+        open: true,
+    }
+    .emit();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -150,7 +164,11 @@ async fn connection<I, S>(
     if let Err(e) = result {
         tracing::debug!(message = "Connection ended with an error.", error = %e);
     }
-    metrics::gauge!(gauge).decrement(1.0);
+    Connection {
+        listener,
+        open: false,
+    }
+    .emit();
 }
 
 /// Per-request bounds, shared by every connection of one listener.
@@ -175,7 +193,7 @@ pub(crate) async fn read_body(
     next: Next,
 ) -> Response {
     let Ok(_place) = tokio::time::timeout(limits.timeout, limits.running.acquire()).await else {
-        metrics::counter!("richmond_api_request_timeouts_total").increment(1);
+        TimedOut.emit();
         return ApiError::Timeout.into_response();
     };
     let (parts, body) = request.into_parts();
@@ -194,7 +212,7 @@ pub(crate) async fn read_body(
             return ApiError::invalid("body", "the body could not be read").into_response();
         }
         Err(_) => {
-            metrics::counter!("richmond_api_request_timeouts_total").increment(1);
+            TimedOut.emit();
             return ApiError::Timeout.into_response();
         }
     };

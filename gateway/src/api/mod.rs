@@ -41,6 +41,7 @@ pub mod login_limit;
 pub mod openapi;
 pub mod record;
 pub mod send;
+pub mod telemetry;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -149,17 +150,11 @@ async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status();
-    metrics::counter!(
-        "richmond_api_requests_total",
-        "route" => route.clone(),
-        "status" => status.as_str().to_owned()
-    )
-    .increment(1);
-    metrics::histogram!("richmond_api_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    if status == axum::http::StatusCode::TOO_MANY_REQUESTS {
-        metrics::counter!("richmond_api_rate_limited_total").increment(1);
-    }
+    richmond_drivers::telemetry::Event::emit(telemetry::Served {
+        route,
+        status,
+        seconds: started.elapsed().as_secs_f64(),
+    });
     response
 }
 
@@ -249,8 +244,7 @@ pub async fn spawn(
         header_timeout: Duration::from_secs(config.header_timeout_seconds),
         max_connections: config.max_connections,
         tls: tls.clone(),
-        gauge: "richmond_api_connections",
-        accept_errors: "richmond_api_accept_errors_total",
+        listener: telemetry::Listener::Api,
     };
     let app = router(state);
     tracker.spawn(listener::serve(tcp, app, limits, intake.clone()));

@@ -17,8 +17,10 @@
 //!
 //! Not handled here: input checks (`handlers`, `input`), the answer's shape (`handlers`).
 
+use super::telemetry::Sent;
 use bytes::Bytes;
 use richmond_codecs::vumi::{Timestamp, UserMessage};
+use richmond_drivers::telemetry::Event as _;
 
 use super::ApiState;
 use super::record::{self, Record, Status};
@@ -149,8 +151,11 @@ async fn send(state: &ApiState, job: Job) -> Result<Outcome, StoreError> {
             error = %outcome.refused[0].1
         );
     }
-    metrics::counter!("richmond_api_messages_sent_total", "transport" => job.transport)
-        .increment(outcome.sent.len() as u64);
+    Sent {
+        transport: &job.transport,
+        count: outcome.sent.len(),
+    }
+    .emit();
     Ok(outcome)
 }
 

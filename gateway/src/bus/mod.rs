@@ -15,8 +15,10 @@
 
 pub mod amqp;
 pub mod embedded;
+pub mod telemetry;
 
 use bytes::Bytes;
+use richmond_drivers::telemetry::Event as _;
 
 /// Queue suffixes a transport owns; Richmond declares all of them, at start and after every
 /// reconnect, so nothing it publishes before an application starts is unroutable.
@@ -153,19 +155,11 @@ impl Bus {
             tracing::error!(message = "A publish task failed.", error = %e);
             vec![Err(BusError::Closed); n]
         });
-        metrics::counter!("richmond_bus_publishes_total").increment(n as u64);
-        let elapsed = started.elapsed().as_secs_f64();
-        for r in &results {
-            match r {
-                Ok(()) => {
-                    metrics::histogram!("richmond_bus_publish_duration_seconds").record(elapsed)
-                }
-                Err(e) => {
-                    metrics::counter!("richmond_bus_publish_errors_total", "code" => e.code())
-                        .increment(1);
-                }
-            }
+        telemetry::Published {
+            results: &results,
+            seconds: started.elapsed().as_secs_f64(),
         }
+        .emit();
         results
     }
 
@@ -211,10 +205,10 @@ impl Consumer {
             Self::Amqp(c) => c.next().await,
             Self::Embedded(c) => c.next().await,
         }?;
-        metrics::counter!("richmond_bus_deliveries_total").increment(1);
-        if d.redelivered {
-            metrics::counter!("richmond_bus_redeliveries_total").increment(1);
+        telemetry::Delivered {
+            redelivered: d.redelivered,
         }
+        .emit();
         Some(d)
     }
 }
@@ -249,7 +243,7 @@ impl Delivery {
     /// # Errors
     /// When the channel it came on is gone (the broker will redeliver it).
     pub async fn ack(self) -> Result<(), BusError> {
-        metrics::counter!("richmond_bus_acks_total").increment(1);
+        telemetry::Settled::Ack.emit();
         match self.acker {
             Acker::Amqp(a) => a.ack(),
             Acker::Embedded(a) => a.ack(),
@@ -261,8 +255,7 @@ impl Delivery {
     /// # Errors
     /// When the channel it came on is gone (the broker will redeliver it).
     pub async fn nack(self, requeue: bool) -> Result<(), BusError> {
-        let label = if requeue { "requeue" } else { "drop" };
-        metrics::counter!("richmond_bus_nacks_total", "kind" => label).increment(1);
+        telemetry::Settled::Nack { requeue }.emit();
         match self.acker {
             Acker::Amqp(a) => a.nack(requeue),
             Acker::Embedded(a) => a.nack(requeue),

@@ -13,6 +13,7 @@
 
 pub mod redb;
 pub mod redis;
+pub mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,14 +133,14 @@ pub enum Store {
 
 macro_rules! dispatch {
     ($self:ident, $op:literal, $s:ident => $call:expr) => {{
-        metrics::counter!("richmond_store_operations_total", "op" => $op).increment(1);
         let r = match $self {
             Store::Redb($s) => $call.await,
             Store::Redis($s) => $call.await,
         };
-        if let Err(e) = &r {
-            metrics::counter!("richmond_store_errors_total", "op" => $op, "code" => e.code()).increment(1);
-        }
+        richmond_drivers::telemetry::Event::emit(telemetry::Operated {
+            op: $op,
+            error: r.as_ref().err(),
+        });
         r
     }};
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use metrics::counter;
 use richmond_codecs::vumi::{Event as VumiEvent, EventKind};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -56,9 +55,11 @@ pub(crate) fn client_tls(
 
 /// Counts one message of transport `id`.
 pub(crate) fn count(id: &str, direction: &'static str, kind: &'static str) {
-    counter!("richmond_transport_messages_total", "transport" => id.to_owned(),
-        "direction" => direction, "kind" => kind)
-    .increment(1);
+    richmond_drivers::telemetry::Event::emit(super::telemetry::Message {
+        transport: id,
+        direction,
+        kind,
+    });
 }
 
 /// What a publisher does when the bus refuses a message for a reason no retry can help

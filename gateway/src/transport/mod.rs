@@ -14,6 +14,7 @@ pub mod modem;
 mod multipart;
 pub mod smpp;
 pub mod ssmi;
+pub mod telemetry;
 
 use std::path::Path;
 

@@ -17,6 +17,8 @@
 //!
 //! Not handled here: how a transport numbers its parts and decodes the joined text.
 
+use crate::transport::telemetry::MultipartUnreadable;
+use richmond_drivers::telemetry::Event as _;
 use std::time::Duration;
 
 use richmond_codecs::vumi::Metadata;
@@ -180,9 +182,11 @@ impl Reassembly {
         if parts.is_empty() {
             if !fields.is_empty() {
                 // Stored, answered, and not one part readable: said loudly, never silently.
-                tracing::error!(message = "Multipart parts that cannot be read; dropped.", transport = %self.transport, parts = fields.len());
-                metrics::counter!("richmond_multipart_unreadable_total", "transport" => self.transport.clone())
-                    .increment(1);
+                MultipartUnreadable {
+                    transport: &self.transport,
+                    parts: fields.len(),
+                }
+                .emit();
                 let _ = store.delete(key).await;
             }
             // Already published (and deleted) by the other path, or unreadable.

@@ -1,72 +1,35 @@
-//! The bind task's routing of session events: submit results to their callers (with the
-//! submit metrics), the rest to the transport through the bounded event channel (held in
+//! The bind task's routing of session events: each recorded ([`super::super::telemetry`]),
+//! submit results to their callers, the rest to the transport through the bounded event channel (held in
 //! order while it is full), and the bind-state gauges. Split out of `task.rs` to keep each
 //! file readable.
 //!
 //! Reference: DESIGN.md (metrics naming, back-pressure on the SMSC).
 
-use metrics::{counter, gauge, histogram};
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
 
 use super::super::event::Event;
+use super::super::telemetry::{BindMoved, Observed};
 use super::{Pump, Task};
+use crate::telemetry::Event as _;
 
 impl Pump {
     /// Routes session events: submit results to their callers, the rest to the transport.
     pub(super) async fn dispatch(&mut self, task: &mut Task) {
         let transport = task.config.transport.clone();
         while let Some(event) = task.session.poll_event() {
+            Observed {
+                transport: &transport,
+                event: &event,
+            }
+            .emit();
             match event {
-                Event::SubmitResult {
-                    token,
-                    outcome,
-                    latency,
-                } => {
-                    counter!("richmond_smpp_submits_total", "transport" => transport.clone(), "outcome" => outcome.code())
-                        .increment(1);
-                    if let Some(latency) = latency {
-                        histogram!("richmond_smpp_submit_latency_seconds", "transport" => transport.clone())
-                            .record(latency.as_secs_f64());
-                    }
+                Event::SubmitResult { token, outcome, .. } => {
                     if let Some(reply) = self.waiting.remove(&token) {
                         let _ = reply.send(outcome);
                     }
                     continue;
                 }
-                Event::Bound { mode, .. } => info!(message = "SMPP bound.", mode = mode.code()),
-                Event::BindRejected { status } => warn!(message = "SMPP bind rejected.", status),
-                Event::Unbound { reason } => {
-                    info!(message = "SMPP unbound.", reason = reason.code());
-                    counter!("richmond_smpp_unbinds_total", "transport" => transport.clone(), "reason" => reason.code())
-                        .increment(1);
-                }
-                Event::Throttled { status } => {
-                    debug!(message = "SMPP throttled by the SMSC.", status);
-                    counter!("richmond_smpp_throttled_total", "transport" => transport.clone())
-                        .increment(1);
-                }
-                Event::Malformed { error, command_id } => {
-                    warn!(
-                        message = "SMPP PDU undecodable.",
-                        command_id,
-                        code = error.code()
-                    );
-                    counter!("richmond_smpp_malformed_pdus_total", "transport" => transport.clone(), "code" => error.code())
-                        .increment(1);
-                }
-                Event::UnmatchedResponse {
-                    command_id,
-                    sequence_number,
-                } => {
-                    warn!(
-                        message = "SMPP response to nothing outstanding; ignored.",
-                        command_id, sequence_number
-                    );
-                    counter!("richmond_smpp_unmatched_responses_total", "transport" => transport.clone())
-                        .increment(1);
-                    continue;
-                }
+                Event::UnmatchedResponse { .. } => continue,
                 _ => {}
             }
             if !self.held.is_empty() {
@@ -101,20 +64,18 @@ impl Pump {
         let changed = task
             .bound
             .send_if_modified(|state| std::mem::replace(state, bound) != bound);
-        let transport = task.config.transport.clone();
-        if changed {
-            let g = gauge!("richmond_smpp_binds_up", "transport" => transport.clone());
-            if bound {
-                g.increment(1.0)
-            } else {
-                g.decrement(1.0)
-            }
-        }
         let in_flight = task.session.in_flight();
-        if in_flight != task.reported_window {
-            let g = gauge!("richmond_smpp_window_in_use", "transport" => transport);
-            g.increment(in_flight as f64 - task.reported_window as f64);
-            task.reported_window = in_flight;
+        let binds = match (changed, bound) {
+            (false, _) => 0,
+            (true, true) => 1,
+            (true, false) => -1,
+        };
+        BindMoved {
+            transport: &task.config.transport,
+            binds,
+            window: in_flight as f64 - task.reported_window as f64,
         }
+        .emit();
+        task.reported_window = in_flight;
     }
 }

@@ -17,6 +17,8 @@
 //! not gone out (the nack is sent before anything decided after it). Written here: lapin acks
 //! one delivery per call and has no coalescing of its own.
 
+use crate::bus::telemetry::AckFrame;
+use richmond_drivers::telemetry::Event as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -184,8 +186,10 @@ async fn send_prefix(st: &mut State, queue: &str) {
     let count = prefix.len();
     if let Some((_, acker)) = prefix.into_iter().next_back() {
         let multiple = BasicAckOptions { multiple: true };
-        metrics::counter!("richmond_amqp_ack_frames_total", "kind" => "multiple").increment(1);
-        metrics::histogram!("richmond_amqp_acks_per_frame").record(count as f64);
+        AckFrame {
+            multiple: Some(count),
+        }
+        .emit();
         if let Err(e) = acker.ack(multiple).await {
             tracing::warn!(message = "Ack not sent; the broker will redeliver.", queue = %queue, error = %e);
         }
@@ -195,7 +199,7 @@ async fn send_prefix(st: &mut State, queue: &str) {
 /// Every waiting ack on its own (the deliveries below them are still being worked on).
 async fn send_singly(st: &mut State, queue: &str) {
     for (_, acker) in std::mem::take(&mut st.acked) {
-        metrics::counter!("richmond_amqp_ack_frames_total", "kind" => "single").increment(1);
+        AckFrame { multiple: None }.emit();
         if let Err(e) = acker.ack(BasicAckOptions::default()).await {
             tracing::warn!(message = "Ack not sent; the broker will redeliver.", queue = %queue, error = %e);
         }

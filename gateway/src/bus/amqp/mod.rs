@@ -19,6 +19,8 @@ mod consume;
 mod tls;
 mod topology;
 
+use crate::bus::telemetry::{Connected, Returned};
+use richmond_drivers::telemetry::Event as _;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -227,7 +229,7 @@ impl AmqpBus {
                         return match c.take_message() {
                             None => Ok(()),
                             Some(_) => {
-                                metrics::counter!("richmond_bus_returns_total").increment(1);
+                                Returned.emit();
                                 Err(BusError::Unroutable {
                                     routing_key: routing_key.to_owned(),
                                 })
@@ -378,10 +380,7 @@ async fn supervise(inner: Arc<Inner>) {
                     tracing::warn!(message = "Cannot declare queues added during the connect; reconnecting.", error = %e);
                     let _ = link.connection.close(320, "topology refused".into()).await;
                 }
-                if generation > 1 {
-                    metrics::counter!("richmond_bus_reconnects_total").increment(1);
-                }
-                tracing::info!(message = "Connected to the broker.", generation);
+                Connected { generation }.emit();
                 let mut check = tokio::time::interval(Duration::from_millis(500));
                 loop {
                     tokio::select! {

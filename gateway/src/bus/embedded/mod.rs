@@ -10,6 +10,8 @@
 
 pub mod spool;
 
+use crate::bus::telemetry::QueueSize;
+use richmond_drivers::telemetry::Event as _;
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -87,10 +89,12 @@ impl Queue {
     }
 
     fn report(&self, st: &QueueState) {
-        metrics::gauge!("richmond_bus_queue_messages", "queue" => self.name.clone())
-            .set(st.messages as f64);
-        metrics::gauge!("richmond_bus_queue_bytes", "queue" => self.name.clone())
-            .set(st.bytes as f64);
+        QueueSize {
+            queue: &self.name,
+            messages: st.messages,
+            bytes: st.bytes,
+        }
+        .emit();
     }
 }
 

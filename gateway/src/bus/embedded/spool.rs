@@ -16,6 +16,8 @@
 //!
 //! Not handled here: queue limits and delivery state (see `super`).
 
+use crate::bus::telemetry::SpoolCommitted;
+use richmond_drivers::telemetry::Event as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
@@ -380,9 +382,11 @@ impl Writer {
         }
         txn.commit().map_err(|e| err(&e))?;
         self.commits.fetch_add(1, Ordering::Relaxed);
-        metrics::histogram!("richmond_spool_commit_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
-        metrics::histogram!("richmond_spool_commit_batch_size").record(batch.len() as f64);
+        SpoolCommitted {
+            seconds: started.elapsed().as_secs_f64(),
+            batch: batch.len(),
+        }
+        .emit();
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 //! while running, when most of it is free and the cool-down allows ([`crate::compact`]).
 
 use super::{RedbStore, StoreError, live, now_micros};
+use crate::store::telemetry::Entries;
+use richmond_drivers::telemetry::Event as _;
 
 impl RedbStore {
     /// Removes every expired entry; returns how many.
@@ -50,9 +52,7 @@ impl RedbStore {
         let m = self.index_write(|t| t.purge_expired()).await?;
         for k in KINDS {
             let count = kinds.get(k).copied().unwrap_or(0);
-            // Gauges are f64; entry counts stay far below 2^53.
-            #[allow(clippy::cast_precision_loss)]
-            metrics::gauge!("richmond_store_entries", "kind" => *k).set(count as f64);
+            Entries { kind: k, count }.emit();
         }
         Ok((n + m, kinds))
     }

@@ -8,6 +8,8 @@
 //! Written here rather than taken from a crate: redb has no group commit of its own, and the
 //! embedded bus's spool (`bus/embedded/spool.rs`) batches typed records, not closures.
 
+use crate::store::telemetry::Committed;
+use richmond_drivers::telemetry::Event as _;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -116,7 +118,10 @@ fn run(db: &RwLock<Database>, location: &str, rx: &Receiver<Job>, commits: &Atom
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        metrics::histogram!("richmond_store_commit_batch_size").record(batch.len() as f64);
+        Committed {
+            writes: batch.len(),
+        }
+        .emit();
         // Held for the commit only: a compaction takes the database alone between batches.
         let db = db.read().unwrap_or_else(PoisonError::into_inner);
         commit(&db, location, batch, commits);

@@ -7,12 +7,13 @@
 //! so this loop never waits on the modem (whose task may be waiting to hand it the next
 //! event).
 
+use crate::transport::telemetry::{Modem, ModemEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use metrics::counter;
 use richmond_codecs::sms::pdu::{self, Deliver, Direction, Tpdu};
 use richmond_codecs::sms::{Encoding, Udh, udh};
 use richmond_codecs::vumi::UserMessage;
@@ -82,9 +83,11 @@ pub(super) async fn run(
                         tries += 1;
                     }
                     if matches!(after, After::Keep) {
-                        counter!("richmond_modem_dropped_total", "transport" => shared.id.clone(), "kind" => "routed")
-                            .increment(1);
-                        tracing::error!(message = "A routed message (+CMT/+CDS) could not be handed on and is lost; prefer store-and-notify CNMI settings.", transport = %shared.id);
+                        ModemEvent {
+                            transport: &shared.id,
+                            what: Modem::RoutedLost,
+                        }
+                        .emit();
                     }
                 }
                 finish(&shared, &tracker, slot, hex, after);
@@ -131,8 +134,11 @@ fn count(shared: &Shared, kind: &'static str) {
 }
 
 fn rejected(shared: &Shared, code: &'static str) {
-    counter!("richmond_modem_rejected_pdus_total", "transport" => shared.id.clone(), "code" => code)
-        .increment(1);
+    ModemEvent {
+        transport: &shared.id,
+        what: Modem::PduRejected { code },
+    }
+    .emit();
 }
 
 async fn message(shared: &Shared, hex: &Bytes) -> After {
@@ -157,8 +163,11 @@ async fn message(shared: &Shared, hex: &Bytes) -> After {
     let seen = shared.key("seen", &String::from_utf8_lossy(hex));
     match shared.ctx.store.get(&seen).await {
         Ok(Some(_)) => {
-            counter!("richmond_modem_duplicates_total", "transport" => shared.id.clone())
-                .increment(1);
+            ModemEvent {
+                transport: &shared.id,
+                what: Modem::Duplicate,
+            }
+            .emit();
             return After::Delete;
         }
         Ok(None) => {}

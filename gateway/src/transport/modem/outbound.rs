@@ -18,6 +18,8 @@
 //! `richmond_modem_send_retries_total{code="timeout"}`): the network may have taken it, so the
 //! recipient can get it twice — the price of never losing it.
 
+use crate::transport::telemetry::{Modem, ModemEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -147,8 +149,11 @@ async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Op
                 }
             }
             Err(e) => {
-                metrics::counter!("richmond_modem_send_failures_total", "transport" => shared.id.clone(), "code" => e.code())
-                    .increment(1);
+                ModemEvent {
+                    transport: &shared.id,
+                    what: Modem::SendFailed { code: e.code() },
+                }
+                .emit();
                 let where_ = if total > 1 {
                     format!(" (part {} of {total}; {} sent)", i + 1, i)
                 } else {

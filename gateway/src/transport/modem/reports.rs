@@ -5,9 +5,10 @@
 //! time window, like Gammu's DeliveryReportDelay and Kannel's MR + receiver), §2.6 (TP-ST:
 //! 0x00–0x1F delivered, 0x20–0x3F still trying, the rest failed).
 
+use crate::transport::telemetry::{Modem, ModemEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::time::Duration;
 
-use metrics::counter;
 use richmond_codecs::sms::pdu::{Outcome, StatusReport};
 use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent};
 use serde_json::{Value, json};
@@ -61,8 +62,11 @@ pub(super) async fn remember(
 }
 
 fn outcome_label(shared: &Shared, outcome: &'static str) {
-    counter!("richmond_modem_status_reports_total", "transport" => shared.id.clone(), "outcome" => outcome)
-        .increment(1);
+    ModemEvent {
+        transport: &shared.id,
+        what: Modem::StatusReport { outcome },
+    }
+    .emit();
 }
 
 /// Handles one report. True when done with it (published, or nothing to publish); false when

@@ -2,6 +2,8 @@
 //! failure (doubling pause from `retry_backoff_seconds`), up to `send_attempts`, and waits
 //! without counting while the modem is down. Used by SMS and USSD sends alike.
 
+use crate::transport::telemetry::{Modem, ModemEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -39,8 +41,11 @@ where
                 if tries >= shared.config.send_attempts {
                     return Some(r);
                 }
-                metrics::counter!("richmond_modem_send_retries_total", "transport" => shared.id.clone(), "code" => e.code())
-                    .increment(1);
+                ModemEvent {
+                    transport: &shared.id,
+                    what: Modem::SendRetried { code: e.code() },
+                }
+                .emit();
                 let p = pause;
                 pause = (pause * 2).min(Duration::from_secs(300));
                 p

@@ -5,9 +5,11 @@
 //! Reference: reference/modem.md §2.5 (`<m>` values, CBS DCS, Huawei packed-hex strings, UCS2
 //! hex labelled 15). One session at a time per modem, as on a handset.
 
+use crate::transport::telemetry::{Modem, ModemEvent};
 use richmond_codecs::at::fields;
 use richmond_codecs::sms;
 use richmond_codecs::vumi::{Event as VumiEvent, SessionEvent, UserMessage};
+use richmond_drivers::telemetry::Event as _;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -126,8 +128,10 @@ pub(super) async fn inbound(shared: &Shared, line: &[u8]) {
         common::count(&shared.id, "inbound", "ussd");
     } else {
         // The bus only refuses when it is closing; a USSD answer cannot be read again.
-        metrics::counter!("richmond_modem_dropped_total", "transport" => shared.id.clone(), "kind" => "ussd")
-            .increment(1);
-        tracing::warn!(message = "USSD answer not published: the bus is closing.", transport = %shared.id);
+        ModemEvent {
+            transport: &shared.id,
+            what: Modem::UssdLost,
+        }
+        .emit();
     }
 }

@@ -18,10 +18,11 @@
 //!
 //! Not handled here: USSD over SMPP (`ussd_service_op`).
 
+use crate::transport::telemetry::{Smpp, SmppEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::counter;
 use richmond_codecs::smpp::deliver::Inbound;
 use richmond_codecs::smpp::status::{ROK, RX_T_APPN};
 use richmond_codecs::sms::Encoding;
@@ -45,8 +46,11 @@ impl Place {
         transport: &str,
     ) -> Result<Self, tokio::sync::AcquireError> {
         let permit = places.clone().acquire_owned().await?;
-        metrics::gauge!("richmond_smpp_unanswered_delivers", "transport" => transport.to_owned())
-            .increment(1.0);
+        SmppEvent {
+            transport,
+            what: Smpp::Unanswered { taken: true },
+        }
+        .emit();
         Ok(Self {
             _permit: permit,
             transport: transport.to_owned(),
@@ -56,8 +60,11 @@ impl Place {
 
 impl Drop for Place {
     fn drop(&mut self) {
-        metrics::gauge!("richmond_smpp_unanswered_delivers", "transport" => self.transport.clone())
-            .decrement(1.0);
+        SmppEvent {
+            transport: &self.transport,
+            what: Smpp::Unanswered { taken: false },
+        }
+        .emit();
     }
 }
 
@@ -131,7 +138,7 @@ fn count(shared: &Shared, kind: &'static str) {
 
 pub(super) async fn receipt(shared: &Shared, m: &Inbound) -> u32 {
     let Some(r) = map::receipt(m) else {
-        counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "unparsed").increment(1);
+        receipt_outcome(shared, "unparsed");
         return ROK;
     };
     // The submit_sm_resp that maps the id may still be on its way to the store when the
@@ -157,14 +164,13 @@ pub(super) async fn receipt(shared: &Shared, m: &Inbound) -> u32 {
         }
     }
     let Some((key, message_id)) = found else {
-        counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "unmatched").increment(1);
-        tracing::warn!(message = "Receipt for an unknown message id.", transport = %shared.id);
+        receipt_outcome(shared, "unmatched");
         return ROK;
     };
     let event = map::delivery_report(&shared.id, &message_id, &r);
     match shared.publish("event", event.encode()).await {
         Ok(()) => {
-            counter!("richmond_smpp_receipts_total", "transport" => shared.id.clone(), "outcome" => "matched").increment(1);
+            receipt_outcome(shared, "matched");
             count(shared, "delivery_report");
             if r.status != richmond_codecs::vumi::DeliveryStatus::Pending {
                 shared.finish_receipt_id(&key, &message_id).await;
@@ -205,8 +211,11 @@ pub(super) async fn lookup(
 pub(super) async fn mo(shared: &Shared, m: Inbound) -> u32 {
     let split = map::split(&m);
     if let Some(e) = &split.bad_udh {
-        counter!("richmond_smpp_bad_udh_total", "transport" => shared.id.clone()).increment(1);
-        tracing::warn!(message = "Bad UDH in an MO; taken as text.", transport = %shared.id, error = %e);
+        SmppEvent {
+            transport: &shared.id,
+            what: Smpp::BadUdh { error: e },
+        }
+        .emit();
     }
     match split.concat {
         Concat::Refused(status) => reject_part(shared, "bad_part_number", status),
@@ -223,14 +232,21 @@ pub(super) async fn mo(shared: &Shared, m: Inbound) -> u32 {
     }
 }
 
+fn receipt_outcome(shared: &Shared, outcome: &'static str) {
+    SmppEvent {
+        transport: &shared.id,
+        what: Smpp::Receipt { outcome },
+    }
+    .emit();
+}
+
 /// Refuses a part whose numbering cannot be joined: counted, logged, answered `status`.
 fn reject_part(shared: &Shared, reason: &'static str, status: u32) -> u32 {
-    counter!("richmond_smpp_rejected_parts_total", "transport" => shared.id.clone(), "reason" => reason)
-        .increment(1);
-    tracing::warn!(
-        message = "A multipart MO part with impossible numbering; refused.",
-        transport = %shared.id, reason, status = format!("0x{status:08X}")
-    );
+    SmppEvent {
+        transport: &shared.id,
+        what: Smpp::PartRejected { reason, status },
+    }
+    .emit();
     status
 }
 

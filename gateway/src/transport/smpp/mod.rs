@@ -22,6 +22,8 @@ mod map;
 mod multipart;
 mod outbound;
 
+use crate::transport::telemetry::{Smpp, SmppEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -106,7 +108,11 @@ impl Shared {
             } else if unstored.len() < MAX_UNSTORED {
                 unstored.insert(key.clone(), message_id.into());
             } else {
-                metrics::counter!("richmond_smpp_receipt_ids_unguarded_total", "transport" => self.id.clone()).increment(1);
+                SmppEvent {
+                    transport: &self.id,
+                    what: Smpp::ReceiptIdUnguarded,
+                }
+                .emit();
             }
         }
         let ttl = Duration::from_secs(self.config.receipt_ttl_seconds);

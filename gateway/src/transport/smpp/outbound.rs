@@ -17,11 +17,12 @@
 //!   session when the gateway stops goes back to the bus.
 //! * The driver retries throttling (`ESME_RTHROTTLED`, `ESME_RMSGQFUL`) itself: no nack.
 
+use crate::transport::telemetry::{Smpp, SmppEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use metrics::counter;
 use richmond_codecs::smpp::rusmpp::pdus::SubmitSm;
 use richmond_codecs::smpp::rusmpp::tlvs::MessageSubmissionRequestTlvValue as Tlv;
 use richmond_codecs::smpp::rusmpp::types::{AnyOctetString, COctetString, OctetString};
@@ -175,8 +176,13 @@ async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitO
                 if shared.intake.is_cancelled() {
                     return Err(Stopping);
                 }
-                counter!("richmond_smpp_resubmits_total", "transport" => shared.id.clone(), "reason" => reason.code())
-                    .increment(1);
+                SmppEvent {
+                    transport: &shared.id,
+                    what: Smpp::Resubmit {
+                        reason: reason.code(),
+                    },
+                }
+                .emit();
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }

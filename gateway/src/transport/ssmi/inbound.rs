@@ -5,10 +5,11 @@
 //! Reading stops while a message waits for the bus (the driver's channel fills and the
 //! driver stops reading the socket), so nothing is dropped when the broker is away.
 
+use crate::transport::telemetry::{Ssmi, SsmiEvent};
+use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::counter;
 use richmond_codecs::ssmi::{Response, UssdType};
 use richmond_codecs::vumi::{Event as VumiEvent, SessionEvent};
 use richmond_drivers::ssmi::Event;
@@ -52,8 +53,11 @@ fn count(shared: &Shared, kind: &'static str) {
 }
 
 fn unmatched(shared: &Shared, kind: &'static str) {
-    counter!("richmond_ssmi_unmatched_total", "transport" => shared.id.clone(), "kind" => kind)
-        .increment(1);
+    SsmiEvent {
+        transport: &shared.id,
+        what: Ssmi::Unmatched { kind },
+    }
+    .emit();
 }
 
 /// Publishes until the bus owns the message; false when the bus closed first.
@@ -219,9 +223,11 @@ async fn session_code(shared: &Shared, msisdn: &[u8], t: UssdType, text: &str) -
             String::from_utf8_lossy(&code).into_owned()
         }
         Ok(None) | Err(_) => {
-            counter!("richmond_ssmi_ussd_sessions_missing_total", "transport" => shared.id.clone())
-                .increment(1);
-            tracing::warn!(message = "USSD message for an unknown session; to_addr left empty.", transport = %shared.id);
+            SsmiEvent {
+                transport: &shared.id,
+                what: Ssmi::UssdSessionMissing,
+            }
+            .emit();
             String::new()
         }
     }
