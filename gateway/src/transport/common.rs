@@ -6,6 +6,7 @@
 //! Reference: DESIGN.md (the no-loss rule: the previous hop is acknowledged only after the
 //! next hop owns the message); reference/vumi.md §2.2 (queues and acks), §2.4 (failures).
 
+use richmond_codecs::vumi::UserMessage;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +77,26 @@ pub(crate) enum OnRefusal {
     Hold,
 }
 
+/// What every transport's shared state gives the helpers here: its bus and id, and what it
+/// does with a message the bus refuses for good.
+pub(crate) trait Carrier: Sync {
+    /// See [`OnRefusal`]: whether the carrier can be asked to offer a message again.
+    const ON_REFUSAL: OnRefusal;
+
+    fn bus(&self) -> &Bus;
+
+    fn id(&self) -> &str;
+
+    /// [`publish`] to `<id>.<suffix>` with this transport's [`Carrier::ON_REFUSAL`].
+    fn publish(
+        &self,
+        suffix: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<(), BusError>> + Send {
+        publish(self.bus(), self.id(), suffix, body, Self::ON_REFUSAL)
+    }
+}
+
 /// Publishes `body` to `<id>.<suffix>` until the bus owns it, retrying with backoff (100 ms
 /// doubling to 5 s) what can pass (a broker reconnect, a full embedded queue); a refusal no
 /// retry can help is returned or retried as `on_refusal` says; a closed bus (the gateway is
@@ -138,7 +159,7 @@ pub(crate) async fn settle(bus: &Bus, id: &str, delivery: Delivery, event: VumiE
 
 /// An outbound body that is not a Vumi user message: a `failure_message` on `<id>.failures`,
 /// then the delivery is acked (it can never succeed).
-pub(crate) async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, error: &str) {
+async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, error: &str) {
     tracing::warn!(message = "Outbound message does not decode; sent to failures.", transport = %id, error = %error);
     count(id, "outbound", "failure");
     let body = super::failure_body(&delivery.body, error);
@@ -150,8 +171,9 @@ pub(crate) async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, 
     }
 }
 
-/// Consumes `<id>.outbound` until `intake` is cancelled, running `handle` on each delivery in
-/// its own task, at most `max_in_flight` at once; then waits for the running ones to finish
+/// Consumes `<id>.outbound` until `intake` is cancelled, running `handle` on each decoded
+/// message and its delivery in its own task, at most `max_in_flight` at once (a body that is
+/// no Vumi message goes to `<id>.failures` instead); then waits for the running ones to finish
 /// before the consumer is closed.
 /// A consumer the bus closes (a reconnect) is opened again.
 pub(crate) async fn consume_outbound<F, Fut>(
@@ -161,7 +183,7 @@ pub(crate) async fn consume_outbound<F, Fut>(
     intake: &CancellationToken,
     handle: F,
 ) where
-    F: Fn(Delivery) -> Fut,
+    F: Fn(UserMessage, Delivery) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let queue = format!("{id}.outbound");
@@ -197,11 +219,22 @@ pub(crate) async fn consume_outbound<F, Fut>(
             consumer = None;
             continue;
         };
-        let work = handle(delivery);
-        tasks.spawn(async move {
-            work.await;
-            drop(permit);
-        });
+        match UserMessage::decode(&delivery.body) {
+            Ok(msg) => {
+                let work = handle(msg, delivery);
+                tasks.spawn(async move {
+                    work.await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                let (bus, id) = (bus.clone(), id.to_owned());
+                tasks.spawn(async move {
+                    reject_undecodable(&bus, &id, delivery, &e.to_string()).await;
+                    drop(permit);
+                });
+            }
+        }
     }
     // The running deliveries finish (and ack) while their consumer is still open: dropping it
     // first would close a RabbitMQ channel under them, and a message already handed to the

@@ -7,6 +7,7 @@
 //! so this loop never waits on the modem (whose task may be waiting to hand it the next
 //! event).
 
+use crate::transport::common::Carrier as _;
 use crate::transport::telemetry::{Modem, ModemEvent};
 use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;

@@ -50,7 +50,6 @@ use tokio_util::task::TaskTracker;
 pub use config::ModemConfig;
 
 use super::Context;
-use crate::bus::BusError;
 
 /// The identity the modem reported.
 #[derive(Clone, Debug, Default)]
@@ -94,17 +93,18 @@ impl Shared {
             self.config.msisdn.clone()
         }
     }
+}
 
-    async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        // Routed messages (+CMT/+CDS) and USSD answers cannot be read from the modem again.
-        super::common::publish(
-            &self.ctx.bus,
-            &self.id,
-            suffix,
-            body,
-            super::common::OnRefusal::Hold,
-        )
-        .await
+impl super::common::Carrier for Shared {
+    // Routed messages (+CMT/+CDS) and USSD answers cannot be read from the modem again.
+    const ON_REFUSAL: super::common::OnRefusal = super::common::OnRefusal::Hold;
+
+    fn bus(&self) -> &crate::bus::Bus {
+        &self.ctx.bus
+    }
+
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 

@@ -41,27 +41,20 @@ pub(super) async fn run(
 ) {
     let (bus, id) = (shared.ctx.bus.clone(), shared.id.clone());
     let stop = intake.clone();
-    common::consume_outbound(&bus, &id, 1, &intake, |delivery| {
+    common::consume_outbound(&bus, &id, 1, &intake, |msg, delivery| {
         let (shared, stop) = (shared.clone(), stop.clone());
-        async move { handle_delivery(&shared, delivery, &stop).await }
+        async move { handle_delivery(&shared, msg, delivery, &stop).await }
     })
     .await;
     stop_driver.cancel();
 }
 
-async fn handle_delivery(shared: &Shared, delivery: Delivery, stop: &CancellationToken) {
-    let msg = match UserMessage::decode(&delivery.body) {
-        Ok(m) => m,
-        Err(e) => {
-            return common::reject_undecodable(
-                &shared.ctx.bus,
-                &shared.id,
-                delivery,
-                &e.to_string(),
-            )
-            .await;
-        }
-    };
+async fn handle_delivery(
+    shared: &Shared,
+    msg: UserMessage,
+    delivery: Delivery,
+    stop: &CancellationToken,
+) {
     let is_ussd = msg.transport_type.as_deref() == Some("ussd") || msg.session_event.is_some();
     let event = if is_ussd {
         ussd::outbound(shared, &msg, stop).await

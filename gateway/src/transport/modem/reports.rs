@@ -5,6 +5,7 @@
 //! time window, like Gammu's DeliveryReportDelay and Kannel's MR + receiver), §2.6 (TP-ST:
 //! 0x00–0x1F delivered, 0x20–0x3F still trying, the rest failed).
 
+use crate::transport::common::Carrier as _;
 use crate::transport::telemetry::{Modem, ModemEvent};
 use richmond_drivers::telemetry::Event as _;
 use std::time::Duration;

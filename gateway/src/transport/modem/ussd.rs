@@ -5,6 +5,7 @@
 //! Reference: reference/modem.md §2.5 (`<m>` values, CBS DCS, Huawei packed-hex strings, UCS2
 //! hex labelled 15). One session at a time per modem, as on a handset.
 
+use crate::transport::common::Carrier as _;
 use crate::transport::telemetry::{Modem, ModemEvent};
 use richmond_codecs::at::fields;
 use richmond_codecs::sms;

@@ -18,6 +18,7 @@
 //!
 //! Not handled here: USSD over SMPP (`ussd_service_op`).
 
+use crate::transport::common::Carrier as _;
 use crate::transport::telemetry::{Smpp, SmppEvent};
 use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;

@@ -38,7 +38,6 @@ pub use config::SmppConfig;
 mod tests;
 
 use super::Context;
-use crate::bus::BusError;
 
 /// The store key mapping an SMSC message id to the Vumi message id.
 pub(crate) fn receipt_key(transport: &str, smsc_id: &str) -> String {
@@ -198,18 +197,18 @@ impl Shared {
             .find(|h| h.is_bound())
             .unwrap_or(&self.transmitters[start % n])
     }
+}
 
-    /// Publishes until the bus owns the message; gives up only when the bus is closed.
-    async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        // Every caller answers the SMSC ESME_RX_T_APPN when the bus does not take the message.
-        super::common::publish(
-            &self.ctx.bus,
-            &self.id,
-            suffix,
-            body,
-            super::common::OnRefusal::HandBack,
-        )
-        .await
+impl super::common::Carrier for Shared {
+    // Every caller answers the SMSC ESME_RX_T_APPN when the bus does not take the message.
+    const ON_REFUSAL: super::common::OnRefusal = super::common::OnRefusal::HandBack;
+
+    fn bus(&self) -> &crate::bus::Bus {
+        &self.ctx.bus
+    }
+
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 

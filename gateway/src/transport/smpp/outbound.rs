@@ -142,9 +142,9 @@ pub(super) async fn run(shared: Arc<Shared>, intake: CancellationToken, stop: Ca
         &id,
         shared.config.max_in_flight,
         &intake,
-        |delivery| {
+        |msg, delivery| {
             let shared = shared.clone();
-            async move { handle(&shared, delivery).await }
+            async move { handle(&shared, msg, delivery).await }
         },
     )
     .await;
@@ -196,12 +196,8 @@ async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitO
     }
 }
 
-async fn handle(shared: &Shared, delivery: Delivery) {
+async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
     let (bus, tid) = (&shared.ctx.bus, shared.id.as_str());
-    let msg = match UserMessage::decode(&delivery.body) {
-        Ok(m) => m,
-        Err(e) => return common::reject_undecodable(bus, tid, delivery, &e.to_string()).await,
-    };
     let id = msg.message_id.clone();
     let pdus = match submits(shared, &msg) {
         Ok(p) => p,

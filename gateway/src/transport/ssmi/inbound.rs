@@ -5,6 +5,7 @@
 //! Reading stops while a message waits for the bus (the driver's channel fills and the
 //! driver stops reading the socket), so nothing is dropped when the broker is away.
 
+use crate::transport::common::Carrier as _;
 use crate::transport::telemetry::{Ssmi, SsmiEvent};
 use richmond_drivers::telemetry::Event as _;
 use std::sync::Arc;

@@ -41,7 +41,6 @@ use tokio_util::task::TaskTracker;
 pub use config::SsmiConfig;
 
 use super::Context;
-use crate::bus::BusError;
 
 /// What answered an outbound SMS.
 #[derive(Debug)]
@@ -160,18 +159,18 @@ impl Shared {
     fn key(&self, kind: &str, rest: &str) -> String {
         format!("ssmi:{}:{kind}:{rest}", self.id)
     }
+}
 
-    /// Publishes until the bus owns the message; gives up only when the bus is closed.
-    async fn publish(&self, suffix: &str, body: Vec<u8>) -> Result<(), BusError> {
-        // SSMI has no answer that makes the peer send a line again: hold it.
-        super::common::publish(
-            &self.ctx.bus,
-            &self.id,
-            suffix,
-            body,
-            super::common::OnRefusal::Hold,
-        )
-        .await
+impl super::common::Carrier for Shared {
+    // SSMI has no answer that makes the peer send a line again: hold it.
+    const ON_REFUSAL: super::common::OnRefusal = super::common::OnRefusal::Hold;
+
+    fn bus(&self) -> &crate::bus::Bus {
+        &self.ctx.bus
+    }
+
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 

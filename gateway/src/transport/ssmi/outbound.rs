@@ -41,9 +41,9 @@ pub(super) async fn run(
         &id,
         shared.config.max_in_flight,
         &intake,
-        |delivery| {
+        |msg, delivery| {
             let (shared, handle) = (shared.clone(), handle.clone());
-            async move { handle_delivery(&shared, &handle, delivery).await }
+            async move { handle_delivery(&shared, &handle, msg, delivery).await }
         },
     )
     .await;
@@ -55,19 +55,12 @@ async fn settle(shared: &Shared, delivery: Delivery, event: VumiEvent) {
     common::settle(&shared.ctx.bus, &shared.id, delivery, event).await;
 }
 
-async fn handle_delivery(shared: &Shared, handle: &ClientHandle, delivery: Delivery) {
-    let msg = match UserMessage::decode(&delivery.body) {
-        Ok(m) => m,
-        Err(e) => {
-            return common::reject_undecodable(
-                &shared.ctx.bus,
-                &shared.id,
-                delivery,
-                &e.to_string(),
-            )
-            .await;
-        }
-    };
+async fn handle_delivery(
+    shared: &Shared,
+    handle: &ClientHandle,
+    msg: UserMessage,
+    delivery: Delivery,
+) {
     let request = match map::request(&msg, shared.charset, shared.config.sms_validity_minutes) {
         Ok(r) => r,
         Err(reason) => {
