@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -74,13 +73,16 @@ impl SimulatorConfig {
     ///
     /// # Errors
     /// When a listen address cannot be bound.
-    pub async fn start(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+    pub async fn start(&self, stop: &CancellationToken) -> Result<(), super::SimulateError> {
         let Some(s) = &self.smsc else {
             return Ok(());
         };
         let listener = tokio::net::TcpListener::bind(s.listen)
             .await
-            .with_context(|| format!("simulator.smsc.listen {}: cannot listen", s.listen))?;
+            .map_err(super::io(format!(
+                "simulator.smsc.listen {}: cannot listen",
+                s.listen
+            )))?;
         let args = smsc::Args {
             listen: s.listen,
             system_id: s.system_id.clone(),

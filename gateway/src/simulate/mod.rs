@@ -47,13 +47,39 @@ impl Output {
 pub(crate) fn tls_server(
     cert: Option<&std::path::Path>,
     key: Option<&std::path::Path>,
-) -> anyhow::Result<Option<richmond_drivers::tls::TlsServer>> {
+) -> Result<Option<richmond_drivers::tls::TlsServer>, SimulateError> {
     match (cert, key) {
         (Some(cert), Some(key)) => richmond_drivers::tls::TlsServer::from_files(cert, key)
             .map(Some)
-            .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}")),
+            .map_err(SimulateError::Tls),
         _ => Ok(None),
     }
+}
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimulateError {
+    /// `what` (a listen address, the `--link` path, the runtime) failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--tls-cert/--tls-key: {0}")]
+    Tls(#[source] richmond_drivers::tls::TlsError),
+    /// The pseudo-terminal pair of the modem simulator.
+    #[error("the pty pair: {0}")]
+    Pty(#[source] tokio_serial::Error),
+    #[error("the pty slave has no name")]
+    PtyName,
+}
+
+/// Maps an I/O error of `what` to [`SimulateError::Io`].
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SimulateError {
+    let what = what.into();
+    move |source| SimulateError::Io { what, source }
 }
 
 /// The simulators.
@@ -75,11 +101,12 @@ pub enum SimulateKind {
 ///
 /// # Errors
 /// When the listener cannot be bound or the runtime cannot start.
-pub fn run(kind: &SimulateKind) -> anyhow::Result<()> {
+pub fn run(kind: &SimulateKind) -> Result<(), SimulateError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(io("the runtime"))?;
     let result = runtime.block_on(async {
         let stop = tokio_util::sync::CancellationToken::new();
         let signal_stop = stop.clone();

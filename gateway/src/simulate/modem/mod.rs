@@ -74,6 +74,7 @@ mod ussd;
 
 pub use args::{Args, Memory};
 
+use super::{SimulateError, io};
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -139,19 +140,17 @@ async fn read(master: &mut SerialStream, open: bool) -> Read {
 ///
 /// # Errors
 /// When the pty or the `--link` symlink cannot be made.
-pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
-    let (mut master, slave) = SerialStream::pair()?;
-    let path = slave
-        .name()
-        .ok_or_else(|| anyhow::anyhow!("the pty slave has no name"))?;
+pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateError> {
+    let (mut master, slave) = SerialStream::pair().map_err(SimulateError::Pty)?;
+    let path = slave.name().ok_or(SimulateError::PtyName)?;
     drop(slave);
     let _link = match &args.link {
         Some(link) => {
             if std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) {
-                std::fs::remove_file(link)?;
+                std::fs::remove_file(link).map_err(io(format!("--link {}", link.display())))?;
             }
             std::os::unix::fs::symlink(&path, link)
-                .map_err(|e| anyhow::anyhow!("--link {}: {e}", link.display()))?;
+                .map_err(io(format!("--link {}", link.display())))?;
             Link(Some(link.clone()))
         }
         None => Link(None),

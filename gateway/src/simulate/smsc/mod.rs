@@ -70,6 +70,7 @@ mod sms;
 
 pub use args::{Args, IdFormat};
 
+use super::{SimulateError, io};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -366,10 +367,12 @@ const fn can_receive(mode: BindMode) -> bool {
 ///
 /// # Errors
 /// When the address cannot be bound.
-pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(args.listen).await?;
+pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateError> {
+    let what = format!("--listen {}", args.listen);
+    let listener = TcpListener::bind(args.listen).await.map_err(io(&what))?;
     let out = Output::default();
-    out.emit(&json!({"event": "listening", "address": listener.local_addr()?.to_string()}));
+    let address = listener.local_addr().map_err(io(what))?;
+    out.emit(&json!({"event": "listening", "address": address.to_string()}));
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -395,7 +398,7 @@ pub async fn serve(
     events: Events,
     commands: Option<mpsc::Receiver<String>>,
     stop: CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), SimulateError> {
     let stop = stop.child_token();
     let tls = super::tls_server(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     let sim = Sim {

@@ -26,6 +26,7 @@
 //! quit                               stop
 //! ```
 
+use super::{SimulateError, io};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,8 +112,10 @@ impl Sim {
 ///
 /// # Errors
 /// When the address cannot be bound.
-pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(args.listen).await?;
+pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateError> {
+    let what = format!("--listen {}", args.listen);
+    let listener = TcpListener::bind(args.listen).await.map_err(io(&what))?;
+    let address = listener.local_addr().map_err(io(what))?;
     let tls = super::tls_server(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     let sim = Sim {
         args: Arc::new(args),
@@ -121,7 +124,7 @@ pub async fn run(args: Args, stop: CancellationToken) -> anyhow::Result<()> {
         current: Arc::default(),
     };
     sim.out
-        .emit(&json!({"event": "listening", "address": listener.local_addr()?.to_string()}));
+        .emit(&json!({"event": "listening", "address": address.to_string()}));
     tokio::spawn(read_commands(sim.clone(), stop.clone()));
     loop {
         tokio::select! {
