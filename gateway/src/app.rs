@@ -142,6 +142,9 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         &tracker,
         &intake,
     )?;
+    for (name, router) in &config.routers {
+        crate::router::spawn(name, router, &bus, &store, &tracker, &intake).await?;
+    }
     if let Some(api) = &config.api {
         certificates.extend(crate::api::spawn(api, &bus, &store, &tracker, &intake).await?);
     }

@@ -55,6 +55,9 @@ pub struct Config {
     /// Simulated carriers inside this process (the quick start's SMSC).
     #[serde(default)]
     pub simulator: crate::simulate::inprocess::SimulatorConfig,
+    /// Routers between transports and applications, keyed by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub routers: BTreeMap<String, crate::router::RouterConfig>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -172,6 +175,50 @@ impl Config {
         Ok(())
     }
 
+    /// Each router's own checks, then what routers must not share: a transport's inbound and
+    /// event queues, or an application's outbound queue, have one consumer; a router's name
+    /// (its failures queue) is no transport's or application's.
+    fn validate_routers(&self) -> Result<(), String> {
+        let transports: Vec<&str> = self.transports.keys().map(String::as_str).collect();
+        let api: &[String] = self.api.as_ref().map_or(&[], |a| &a.transports);
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, r) in &self.routers {
+            if !valid_transport_id(name) {
+                return Err(format!(
+                    "routers.{name}: a router name is a routing key prefix: use only lower-case \
+                     letters, digits, '_' and '-'"
+                ));
+            }
+            r.validate(&transports)
+                .map_err(|m| format!("routers.{name}: {m}"))?;
+            if self.transports.contains_key(name) {
+                return Err(format!("routers.{name}: the name of a transport too"));
+            }
+            for t in r.transports.iter().chain(&r.applications) {
+                if let Some(other) = owner.insert(t, name) {
+                    return Err(format!(
+                        "routers.{name}: {t:?} is routed by routers.{other} already (one router \
+                         per transport and per application)"
+                    ));
+                }
+                if api.contains(t) {
+                    return Err(format!(
+                        "routers.{name}: {t:?} is one of api.transports too (its messages would \
+                         go to one of them at random)"
+                    ));
+                }
+            }
+        }
+        for name in self.routers.keys() {
+            if let Some(other) = owner.get(name.as_str()) {
+                return Err(format!(
+                    "routers.{name}: the name of an application or transport of routers.{other}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&mut self, path: &Path, base: &Path) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -195,6 +242,7 @@ impl Config {
             }
         }
         self.simulator.validate().map_err(invalid)?;
+        self.validate_routers().map_err(invalid)?;
         check_seconds(
             "shutdown.drain_timeout_seconds",
             self.shutdown.drain_timeout_seconds,

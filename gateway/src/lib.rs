@@ -26,6 +26,7 @@ pub mod compact;
 pub mod config;
 pub mod listener_tls;
 pub mod process_metrics;
+pub mod router;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;

@@ -87,6 +87,7 @@ pub const CATALOGUES: &[&[Metric]] = &[
     crate::api::telemetry::METRICS,
     crate::transport::telemetry::METRICS,
     crate::process_metrics::METRICS,
+    crate::router::telemetry::METRICS,
 ];
 
 /// Every metric, once (a metric several events update is listed by each).

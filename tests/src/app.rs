@@ -14,11 +14,21 @@ use crate::procs::PATIENCE;
 pub struct App {
     pub bus: Bus,
     pub id: String,
+    /// The `transport_name` its inbound carries and its own messages name (the app's id when
+    /// it sits on a transport's queues; the transport's behind a router).
+    pub transport: String,
     inbound: Consumer,
     events: Consumer,
 }
 
 impl App {
+    /// An application `id` behind a router, whose messages come from and go to `transport`.
+    pub async fn routed(bus: Bus, id: &str, transport: &str) -> Self {
+        let mut app = Self::new(bus, id).await;
+        app.transport = transport.to_owned();
+        app
+    }
+
     /// Consumes the transport's inbound and event queues (declared first).
     pub async fn new(bus: Bus, id: &str) -> Self {
         bus.declare_transport(id).await.expect("declare");
@@ -30,6 +40,7 @@ impl App {
         Self {
             bus,
             id: id.to_owned(),
+            transport: id.to_owned(),
             inbound,
             events,
         }
@@ -50,7 +61,7 @@ impl App {
                 String::from_utf8_lossy(&d.body)
             )
         });
-        assert_eq!(msg.transport_name.as_deref(), Some(self.id.as_str()));
+        assert_eq!(msg.transport_name.as_deref(), Some(self.transport.as_str()));
         d.ack().await.expect("ack");
         msg
     }
@@ -103,7 +114,7 @@ impl App {
 
     /// An outbound SMS from this app.
     pub fn sms(&self, to: &str, text: &str) -> UserMessage {
-        UserMessage::new(&self.id, "sms", "12345", to, Some(text.to_owned()))
+        UserMessage::new(&self.transport, "sms", "12345", to, Some(text.to_owned()))
     }
 }
 

@@ -106,10 +106,18 @@ impl Bus {
     /// # Errors
     /// When a queue exists with other settings, or the bus is closed.
     pub async fn declare_transport(&self, id: &str) -> Result<(), BusError> {
+        self.declare_queues(&transport_queues(id)).await
+    }
+
+    /// Declares (and keeps declared across reconnects) the queues `names`.
+    ///
+    /// # Errors
+    /// When a queue exists with other settings, or the bus is closed.
+    pub async fn declare_queues(&self, names: &[String]) -> Result<(), BusError> {
         match self {
-            Self::Amqp(b) => b.declare_queues(&transport_queues(id)).await,
+            Self::Amqp(b) => b.declare_queues(names).await,
             Self::Embedded(b) => {
-                b.declare_queues(&transport_queues(id));
+                b.declare_queues(names);
                 Ok(())
             }
         }

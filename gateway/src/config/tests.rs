@@ -133,14 +133,16 @@ fn amqp_needs_a_url() {
 fn shipped_configs_load() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     let mut n = 0;
-    for entry in std::fs::read_dir(root).unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "toml") {
-            Config::load(&p, no_env()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            n += 1;
+    for dir in [root.clone(), root.join("examples")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                Config::load(&p, no_env()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
         }
     }
-    assert!(n >= 2, "expected the shipped configs");
+    assert!(n >= 3, "expected the shipped configs and examples");
 }
 
 fn api_section(hash: &str, extra: &str) -> String {
@@ -380,5 +382,73 @@ fn redb_caches_and_compaction_intervals_are_bounded_by_configuration() {
             .unwrap_err()
             .to_string();
         assert!(e.contains(key), "{e}");
+    }
+}
+
+#[test]
+fn routers_own_their_transports_and_applications_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let transports = "[transports.sms]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = 1\n\
+                      username = \"u\"\npassword = \"p\"\n\
+                      [transports.ussd]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = 1\n\
+                      username = \"u\"\npassword = \"p\"\n";
+    let router = |name: &str, t: &str, a: &str| {
+        format!("[routers.{name}]\ntransports = [\"{t}\"]\napplications = [\"{a}\"]\n")
+    };
+    let ok = format!(
+        "{transports}{}{}",
+        router("r1", "sms", "quiz"),
+        router("r2", "ussd", "echo")
+    );
+    let c = Config::load(&write(&dir, "ok.toml", &ok), no_env()).unwrap();
+    assert_eq!(c.routers.len(), 2);
+    let cases = [
+        (
+            format!(
+                "{transports}{}{}",
+                router("r1", "sms", "quiz"),
+                router("r2", "sms", "echo")
+            ),
+            "\"sms\" is routed by routers.r1 already",
+        ),
+        (
+            format!(
+                "{transports}{}{}",
+                router("r1", "sms", "quiz"),
+                router("r2", "ussd", "quiz")
+            ),
+            "\"quiz\" is routed by routers.r1 already",
+        ),
+        (
+            format!("{transports}{}", router("sms", "sms", "quiz")),
+            "routers.sms: the name of a transport too",
+        ),
+        (
+            format!("{transports}{}", router("r1", "fax", "quiz")),
+            "routers.r1: transports: \"fax\" is not a configured transport",
+        ),
+        (
+            format!(
+                "{transports}{}{}",
+                router("r1", "sms", "quiz"),
+                router("quiz", "ussd", "echo")
+            ),
+            "routers.quiz: the name of an application or transport of routers.r1",
+        ),
+        (
+            format!(
+                "{transports}{}[api]\ntransports = [\"sms\"]\n[[api.accounts]]\n\
+                 username = \"a\"\npassword_hash = {:?}\n",
+                router("r1", "sms", "quiz"),
+                crate::api::auth::hash_password("pw").unwrap()
+            ),
+            "\"sms\" is one of api.transports too",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Config::load(&write(&dir, "bad.toml", &text), no_env())
+            .expect_err(want)
+            .to_string();
+        assert!(e.contains(want), "{e} should say {want}");
     }
 }

@@ -159,7 +159,7 @@ pub(crate) async fn settle(bus: &Bus, id: &str, delivery: Delivery, event: VumiE
 
 /// An outbound body that is not a Vumi user message: a `failure_message` on `<id>.failures`,
 /// then the delivery is acked (it can never succeed).
-async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, error: &str) {
+pub(crate) async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, error: &str) {
     tracing::warn!(message = "Outbound message does not decode; sent to failures.", transport = %id, error = %error);
     count(id, "outbound", "failure");
     let body = super::failure_body(&delivery.body, error);
@@ -173,9 +173,7 @@ async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, error: &str
 
 /// Consumes `<id>.outbound` until `intake` is cancelled, running `handle` on each decoded
 /// message and its delivery in its own task, at most `max_in_flight` at once (a body that is
-/// no Vumi message goes to `<id>.failures` instead); then waits for the running ones to finish
-/// before the consumer is closed.
-/// A consumer the bus closes (a reconnect) is opened again.
+/// no Vumi message goes to `<id>.failures` instead); see [`consume`].
 pub(crate) async fn consume_outbound<F, Fut>(
     bus: &Bus,
     id: &str,
@@ -187,13 +185,43 @@ pub(crate) async fn consume_outbound<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let queue = format!("{id}.outbound");
+    let (bus2, id2) = (bus.clone(), id.to_owned());
+    consume(bus, &queue, max_in_flight, intake, move |delivery| {
+        let (bus, id) = (bus2.clone(), id2.clone());
+        let outcome = match UserMessage::decode(&delivery.body) {
+            Ok(msg) => Ok(handle(msg, delivery)),
+            Err(e) => Err((delivery, e.to_string())),
+        };
+        async move {
+            match outcome {
+                Ok(work) => work.await,
+                Err((delivery, error)) => reject_undecodable(&bus, &id, delivery, &error).await,
+            }
+        }
+    })
+    .await;
+}
+
+/// Consumes `queue` until `intake` is cancelled, running `handle` on each delivery in its
+/// own task, at most `max_in_flight` at once; then waits for the running ones to finish
+/// before the consumer is closed. A consumer the bus closes (a reconnect) is opened again.
+pub(crate) async fn consume<F, Fut>(
+    bus: &Bus,
+    queue: &str,
+    max_in_flight: usize,
+    intake: &CancellationToken,
+    handle: F,
+) where
+    F: Fn(Delivery) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let limit = Arc::new(Semaphore::new(max_in_flight));
     let tasks = TaskTracker::new();
     let mut consumer = None;
     while !intake.is_cancelled() {
         let c = match consumer.as_mut() {
             Some(c) => c,
-            None => match bus.consume(&queue).await {
+            None => match bus.consume(queue).await {
                 Ok(c) => consumer.insert(c),
                 Err(e) => {
                     tracing::warn!(message = "Cannot consume; retrying.", queue = %queue, error = %e);
@@ -219,22 +247,11 @@ pub(crate) async fn consume_outbound<F, Fut>(
             consumer = None;
             continue;
         };
-        match UserMessage::decode(&delivery.body) {
-            Ok(msg) => {
-                let work = handle(msg, delivery);
-                tasks.spawn(async move {
-                    work.await;
-                    drop(permit);
-                });
-            }
-            Err(e) => {
-                let (bus, id) = (bus.clone(), id.to_owned());
-                tasks.spawn(async move {
-                    reject_undecodable(&bus, &id, delivery, &e.to_string()).await;
-                    drop(permit);
-                });
-            }
-        }
+        let work = handle(delivery);
+        tasks.spawn(async move {
+            work.await;
+            drop(permit);
+        });
     }
     // The running deliveries finish (and ack) while their consumer is still open: dropping it
     // first would close a RabbitMQ channel under them, and a message already handed to the

@@ -9,7 +9,7 @@
 //! carrier only after [`Bus::publish`] returned `Ok`; an outbound delivery is acked on the bus
 //! only after its `ack`/`nack` event was published.
 
-mod common;
+pub(crate) mod common;
 pub mod modem;
 mod multipart;
 pub mod smpp;

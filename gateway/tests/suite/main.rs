@@ -13,6 +13,7 @@ mod listener_tls;
 mod modem;
 mod modem_sim;
 mod quickstart;
+mod router;
 mod smpp;
 mod smpp_modes;
 mod smsc_sim;

@@ -1,0 +1,289 @@
+//! Routers (`[routers.<name>]`, issue 20): a dispatcher between transports and applications,
+//! on either bus, in the gateway process.
+//!
+//! Reference: reference/routing-and-apps.md §5 (Vumi's dispatchers: a router consumes
+//! `<t>.inbound` and `<t>.event` of its transports and `<a>.outbound` of its applications,
+//! and publishes `<a>.inbound`, `<a>.event` and `<t>.outbound`; the keyword router remembers
+//! `message:<id>` → application so events come back to the sender).
+//!
+//! Three kinds of consumers per router, each acknowledging a delivery only after its onward
+//! publish is confirmed (a crash between the two gives a duplicate, never a loss):
+//! - `<t>.inbound` of each transport → the application [`rules::Rules::inbound`] picks →
+//!   `<a>.inbound`, the message unchanged (so any Vumi application sits behind it and replies
+//!   through the transport it came from);
+//! - `<a>.outbound` of each application → the transport [`rules::Rules::outbound`] picks →
+//!   `<t>.outbound`, after the store remembers `message_id` → application (with the
+//!   configured TTL; in Redis, every instance finds it);
+//! - `<t>.event` → the application that sent the message → `<a>.event`.
+//!
+//! What has nowhere to go (no rule and no default, no transport, an event of a message no
+//! application of this router sent, a body that does not decode) goes to `<router>.failures`
+//! with the reason, counted. A router owns its transports' inbound and event queues: they
+//! are not also the API's (checked at load).
+
+pub mod rules;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_drivers::telemetry::Event as _;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::rules::{Rules, Unroutable};
+use self::telemetry::{Direction, Routed, Unrouted};
+use crate::bus::{Bus, Delivery};
+use crate::store::Store;
+use crate::transport::common::{self, OnRefusal};
+
+pub use self::rules::{RouterConfig, Rule};
+
+/// Deliveries each consumer of a router works on at once.
+const IN_FLIGHT: usize = 64;
+
+/// One router, shared by its consumers.
+struct Router {
+    name: String,
+    rules: Rules,
+    bus: Bus,
+    store: Store,
+}
+
+/// Why a router could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A rule's regex (validated at load, so not expected).
+    #[error("routers.{name}: {source}")]
+    Regex {
+        name: String,
+        #[source]
+        source: regex::Error,
+    },
+}
+
+/// Declares the router's queues and starts its consumers; they stop taking deliveries when
+/// `intake` is cancelled and finish the ones they hold.
+///
+/// # Errors
+/// [`StartError`].
+pub async fn spawn(
+    name: &str,
+    config: &RouterConfig,
+    bus: &Bus,
+    store: &Store,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+) -> Result<(), StartError> {
+    let rules = Rules::new(config.clone()).map_err(|source| StartError::Regex {
+        name: name.to_owned(),
+        source,
+    })?;
+    let mut queues = vec![format!("{name}.failures")];
+    for a in &config.applications {
+        queues.extend(crate::bus::transport_queues(a));
+    }
+    // A refused topology keeps the bus not ready (and is retried); it is not fatal.
+    if let Err(e) = bus.declare_queues(&queues).await {
+        tracing::error!(message = "Cannot declare the router's queues.", router = name, error = %e);
+    }
+    let router = Arc::new(Router {
+        name: name.to_owned(),
+        rules,
+        bus: bus.clone(),
+        store: store.clone(),
+    });
+    for t in &config.transports {
+        let (r, t2) = (router.clone(), t.clone());
+        spawn_consumer(
+            tracker,
+            intake,
+            &router.bus,
+            format!("{t}.inbound"),
+            move |d| {
+                let (r, t) = (r.clone(), t2.clone());
+                async move { r.inbound(&t, d).await }
+            },
+        );
+        let r = router.clone();
+        spawn_consumer(
+            tracker,
+            intake,
+            &router.bus,
+            format!("{t}.event"),
+            move |d| {
+                let r = r.clone();
+                async move { r.event(d).await }
+            },
+        );
+    }
+    for a in &config.applications {
+        let (r, a2) = (router.clone(), a.clone());
+        spawn_consumer(
+            tracker,
+            intake,
+            &router.bus,
+            format!("{a}.outbound"),
+            move |d| {
+                let (r, a) = (r.clone(), a2.clone());
+                async move { r.outbound(&a, d).await }
+            },
+        );
+    }
+    tracing::info!(
+        message = "Router up.",
+        router = name,
+        transports = config.transports.len(),
+        applications = config.applications.len(),
+        rules = config.rules.len()
+    );
+    Ok(())
+}
+
+fn spawn_consumer<F, Fut>(
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+    bus: &Bus,
+    queue: String,
+    handle: F,
+) where
+    F: Fn(Delivery) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (bus, intake) = (bus.clone(), intake.clone());
+    tracker.spawn(async move { common::consume(&bus, &queue, IN_FLIGHT, &intake, handle).await });
+}
+
+impl Router {
+    async fn inbound(&self, transport: &str, delivery: Delivery) {
+        let msg = match UserMessage::decode(&delivery.body) {
+            Ok(m) => m,
+            Err(e) => {
+                return self
+                    .fail(delivery, Direction::Inbound, &e.to_string())
+                    .await;
+            }
+        };
+        match self.rules.inbound(transport, &msg) {
+            Ok((app, rule)) => {
+                let (app, body) = (app.to_owned(), delivery.body.clone());
+                if self.forward(&app, "inbound", body).await {
+                    Routed {
+                        router: &self.name,
+                        direction: Direction::Inbound,
+                        to: &app,
+                        rule,
+                    }
+                    .emit();
+                    let _ = delivery.ack().await;
+                }
+            }
+            Err(e) => self.unroutable(delivery, Direction::Inbound, &e).await,
+        }
+    }
+
+    async fn outbound(&self, application: &str, delivery: Delivery) {
+        let msg = match UserMessage::decode(&delivery.body) {
+            Ok(m) => m,
+            Err(e) => {
+                return self
+                    .fail(delivery, Direction::Outbound, &e.to_string())
+                    .await;
+            }
+        };
+        let transport = match self.rules.outbound(application, &msg) {
+            Ok(t) => t.to_owned(),
+            Err(e) => return self.unroutable(delivery, Direction::Outbound, &e).await,
+        };
+        // Remembered before the transport can see the message, so its events find the sender.
+        let ttl = Duration::from_secs(self.rules.config().event_memory_seconds);
+        let key = self.memory_key(&msg.message_id);
+        if let Err(e) = self.store.put(&key, application.as_bytes(), ttl).await {
+            tracing::warn!(message = "Store error; the message goes back to the queue.", router = %self.name, error = %e);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = delivery.nack(true).await;
+            return;
+        }
+        if self
+            .forward(&transport, "outbound", delivery.body.clone())
+            .await
+        {
+            Routed {
+                router: &self.name,
+                direction: Direction::Outbound,
+                to: &transport,
+                rule: None,
+            }
+            .emit();
+            let _ = delivery.ack().await;
+        }
+    }
+
+    async fn event(&self, delivery: Delivery) {
+        let event = match VumiEvent::decode(&delivery.body) {
+            Ok(e) => e,
+            Err(e) => return self.fail(delivery, Direction::Event, &e.to_string()).await,
+        };
+        let key = self.memory_key(&event.user_message_id);
+        let app = match self.store.get(&key).await {
+            Ok(Some(app)) => String::from_utf8_lossy(&app).into_owned(),
+            Ok(None) => {
+                let reason = "no application of this router sent the message (or its memory \
+                              expired: event_memory_seconds)";
+                return self.fail(delivery, Direction::Event, reason).await;
+            }
+            Err(e) => {
+                tracing::warn!(message = "Store error; the event goes back to the queue.", router = %self.name, error = %e);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = delivery.nack(true).await;
+                return;
+            }
+        };
+        if self.forward(&app, "event", delivery.body.clone()).await {
+            Routed {
+                router: &self.name,
+                direction: Direction::Event,
+                to: &app,
+                rule: None,
+            }
+            .emit();
+            let _ = delivery.ack().await;
+        }
+    }
+
+    fn memory_key(&self, message_id: &str) -> String {
+        format!("router:{}:msg:{message_id}", self.name)
+    }
+
+    /// Publishes `body` to `<to>.<suffix>` until the bus owns it; false when the bus closed
+    /// first (the delivery is left unacknowledged and comes back).
+    async fn forward(&self, to: &str, suffix: &str, body: Bytes) -> bool {
+        common::publish(&self.bus, to, suffix, body.to_vec(), OnRefusal::Hold)
+            .await
+            .is_ok()
+    }
+
+    async fn unroutable(&self, delivery: Delivery, direction: Direction, why: &Unroutable) {
+        self.fail(delivery, direction, &why.to_string()).await;
+    }
+
+    /// Sends the delivery to `<router>.failures` with `reason`, then acknowledges it.
+    async fn fail(&self, delivery: Delivery, direction: Direction, reason: &str) {
+        Unrouted {
+            router: &self.name,
+            direction,
+            reason,
+        }
+        .emit();
+        let body = crate::transport::failure_body(&delivery.body, reason);
+        if common::publish(&self.bus, &self.name, "failures", body, OnRefusal::Hold)
+            .await
+            .is_ok()
+        {
+            let _ = delivery.ack().await;
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! A router's configuration and its rules, pure: which application an inbound message goes
+//! to, and which transport an application's outbound message goes to. No bus, no store.
+//!
+//! Reference: reference/routing-and-apps.md §5.2 (Vumi's `ContentKeywordRouter`: the first
+//! word, lower-cased, compared whole — no prefix match; `to_addr` and `from_addr` prefix
+//! conditions; a fallback application), routing-peers.md (Jasmin's MO routes and filters,
+//! Kannel's keyword services).
+//!
+//! Rules are tried in order and the first that matches wins; a rule matches when every
+//! condition it sets holds (AND): the transport the message came from, `to_addr` (exact, or a
+//! regex that must match all of it), a `from_addr` prefix, a keyword (the first word of the
+//! content, split on white space, compared case-insensitively and whole: `join` does not match
+//! `joinme`; several keywords are aliases), `transport_type`, `session_event`. Inbound that
+//! matches no rule goes to `default`, or is unroutable (the router sends it to its failures).
+//! Outbound goes to the transport the application names in `transport_name` when it is one of
+//! the router's (a reply keeps the transport it came in on; an application may name another:
+//! USSD in, SMS out); otherwise to the application's `mt_transport`, else unroutable.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use richmond_codecs::vumi::UserMessage;
+use serde::{Deserialize, Serialize};
+
+/// `[routers.<name>]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Transports whose `<t>.inbound` and `<t>.event` this router consumes and whose
+    /// `<t>.outbound` it feeds.
+    pub transports: Vec<String>,
+    /// Applications behind the router: it feeds their `<a>.inbound` and `<a>.event` and
+    /// consumes their `<a>.outbound`.
+    pub applications: Vec<String>,
+    /// Tried in order; the first that matches wins.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// The application for inbound that matches no rule (none: such inbound goes to
+    /// `<router>.failures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Per application, the transport for outbound that names none of the router's
+    /// transports (a message the application starts itself).
+    #[serde(default)]
+    pub mt_transport: BTreeMap<String, String>,
+    /// How long an outbound message id is remembered, so its ack and delivery report find
+    /// the application that sent it (default 7 days, as Vumi's `expire_routing_memory`).
+    #[serde(default = "default_event_memory")]
+    pub event_memory_seconds: u64,
+}
+
+const fn default_event_memory() -> u64 {
+    7 * 24 * 3600
+}
+
+/// One rule: the application, and the conditions that must all hold.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub application: String,
+    /// The transport the message came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    /// `to_addr` exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_addr: Option<String>,
+    /// A regex that must match the whole `to_addr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_addr_regex: Option<String>,
+    /// `from_addr` starts with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_addr_prefix: Option<String>,
+    /// The first word of the content is one of these (case-insensitive, whole word).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// `sms`, `ussd`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_type: Option<String>,
+    /// `new`, `resume` or `close`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_event: Option<String>,
+}
+
+impl RouterConfig {
+    /// Checks names, references and regexes; the message names the key.
+    ///
+    /// # Errors
+    /// An empty list, an unknown application or transport, a bad regex or session event.
+    pub(crate) fn validate(&self, transports: &[&str]) -> Result<(), String> {
+        if self.transports.is_empty() || self.applications.is_empty() {
+            return Err("transports and applications: at least one of each".into());
+        }
+        for t in &self.transports {
+            if !transports.contains(&t.as_str()) {
+                return Err(format!("transports: {t:?} is not a configured transport"));
+            }
+        }
+        for a in &self.applications {
+            if !crate::config::error::valid_transport_id(a) {
+                return Err(format!(
+                    "applications: {a:?} is a routing key prefix: use only lower-case letters, \
+                     digits, '_' and '-'"
+                ));
+            }
+            if self.transports.contains(a) {
+                return Err(format!("applications: {a:?} is also a transport"));
+            }
+        }
+        let app = |key: &str, a: &str| {
+            if self.applications.iter().any(|x| x == a) {
+                Ok(())
+            } else {
+                Err(format!("{key}: {a:?} is not one of applications"))
+            }
+        };
+        if let Some(d) = &self.default {
+            app("default", d)?;
+        }
+        for (a, t) in &self.mt_transport {
+            app("mt_transport", a)?;
+            if !self.transports.contains(t) {
+                return Err(format!("mt_transport.{a}: {t:?} is not one of transports"));
+            }
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            let key = format!("rules[{i}]");
+            app(&format!("{key}.application"), &rule.application)?;
+            if let Some(t) = &rule.transport
+                && !self.transports.contains(t)
+            {
+                return Err(format!("{key}.transport: {t:?} is not one of transports"));
+            }
+            if let Some(r) = &rule.to_addr_regex {
+                anchored(r).map_err(|e| format!("{key}.to_addr_regex: {e}"))?;
+            }
+            if let Some(e) = &rule.session_event
+                && !["new", "resume", "close"].contains(&e.as_str())
+            {
+                return Err(format!("{key}.session_event: new, resume or close"));
+            }
+            if rule
+                .keywords
+                .iter()
+                .any(|k| k.split_whitespace().count() != 1)
+            {
+                return Err(format!("{key}.keywords: each one word"));
+            }
+        }
+        if !(60..=90 * 24 * 3600).contains(&self.event_memory_seconds) {
+            return Err("event_memory_seconds: 60 to 7776000 (90 days)".into());
+        }
+        Ok(())
+    }
+}
+
+/// `pattern` compiled to match a whole string.
+fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{pattern})$"))
+}
+
+/// The first word of `content` (split on white space), lower-cased; empty when none.
+pub fn keyword(content: Option<&str>) -> String {
+    content
+        .and_then(|c| c.split_whitespace().next())
+        .unwrap_or("")
+        .to_lowercase()
+}
+
+/// Why a message has nowhere to go.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unroutable {
+    #[error("no rule matches and the router has no default application")]
+    NoRule,
+    #[error(
+        "the message names no transport of this router and its application has no mt_transport"
+    )]
+    NoTransport,
+}
+
+/// A router's rules, compiled.
+#[derive(Debug)]
+pub struct Rules {
+    config: RouterConfig,
+    compiled: Vec<Compiled>,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    to_addr_regex: Option<Regex>,
+    keywords: Vec<String>,
+}
+
+impl Rules {
+    /// Compiles a validated configuration.
+    ///
+    /// # Errors
+    /// A regex that does not compile (validation has refused it already).
+    pub fn new(config: RouterConfig) -> Result<Self, regex::Error> {
+        let compiled = config
+            .rules
+            .iter()
+            .map(|r| {
+                Ok(Compiled {
+                    to_addr_regex: r.to_addr_regex.as_deref().map(anchored).transpose()?,
+                    keywords: r.keywords.iter().map(|k| k.to_lowercase()).collect(),
+                })
+            })
+            .collect::<Result<_, regex::Error>>()?;
+        Ok(Self { config, compiled })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// The application for `msg`, which came from `transport`, and the index of the rule that
+    /// matched (None: the default).
+    ///
+    /// # Errors
+    /// [`Unroutable::NoRule`].
+    pub fn inbound(
+        &self,
+        transport: &str,
+        msg: &UserMessage,
+    ) -> Result<(&str, Option<usize>), Unroutable> {
+        let word = keyword(msg.content.as_deref());
+        for (i, (rule, c)) in self.config.rules.iter().zip(&self.compiled).enumerate() {
+            if matches(rule, c, transport, msg, &word) {
+                return Ok((&rule.application, Some(i)));
+            }
+        }
+        self.config
+            .default
+            .as_deref()
+            .map(|d| (d, None))
+            .ok_or(Unroutable::NoRule)
+    }
+
+    /// The transport for `msg`, an outbound message of `application`.
+    ///
+    /// # Errors
+    /// [`Unroutable::NoTransport`].
+    pub fn outbound(&self, application: &str, msg: &UserMessage) -> Result<&str, Unroutable> {
+        if let Some(t) = msg.transport_name.as_deref()
+            && let Some(t) = self.config.transports.iter().find(|x| *x == t)
+        {
+            return Ok(t);
+        }
+        self.config
+            .mt_transport
+            .get(application)
+            .map(String::as_str)
+            .ok_or(Unroutable::NoTransport)
+    }
+}
+
+fn matches(rule: &Rule, c: &Compiled, transport: &str, msg: &UserMessage, word: &str) -> bool {
+    let opt =
+        |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
+    opt(&rule.transport, Some(transport))
+        && opt(&rule.to_addr, msg.to_addr.as_deref())
+        && c.to_addr_regex
+            .as_ref()
+            .is_none_or(|r| msg.to_addr.as_deref().is_some_and(|a| r.is_match(a)))
+        && rule
+            .from_addr_prefix
+            .as_deref()
+            .is_none_or(|p| msg.from_addr.as_deref().is_some_and(|a| a.starts_with(p)))
+        && (c.keywords.is_empty() || c.keywords.iter().any(|k| k == word))
+        && opt(&rule.transport_type, msg.transport_type.as_deref())
+        && opt(
+            &rule.session_event,
+            msg.session_event.as_ref().map(|e| e.as_str()),
+        )
+}
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

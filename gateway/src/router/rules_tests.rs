@@ -1,0 +1,197 @@
+//! The router's rules without a bus: keyword semantics, AND of conditions, order, the
+//! default, outbound transport choice, and configuration checks.
+
+use richmond_codecs::vumi::{SessionEvent, UserMessage};
+
+use super::{RouterConfig, Rule, Rules, Unroutable, keyword};
+
+fn config(rules: Vec<Rule>) -> RouterConfig {
+    RouterConfig {
+        transports: vec!["sms".into(), "ussd".into()],
+        applications: vec!["quiz".into(), "echo".into(), "news".into()],
+        rules,
+        default: None,
+        mt_transport: [("news".to_owned(), "sms".to_owned())].into(),
+        event_memory_seconds: 3600,
+    }
+}
+
+fn rule(app: &str) -> Rule {
+    Rule {
+        application: app.into(),
+        ..Rule::default()
+    }
+}
+
+fn mo(transport: &str, to: &str, from: &str, text: &str) -> UserMessage {
+    UserMessage::new(transport, "sms", from, to, Some(text.into()))
+}
+
+#[test]
+fn a_keyword_is_the_whole_first_word_in_any_case_and_aliases_count() {
+    assert_eq!(keyword(Some("  JOIN now")), "join");
+    assert_eq!(keyword(Some("join\tnow")), "join");
+    assert_eq!(keyword(Some("")), "");
+    assert_eq!(keyword(None), "");
+    let rules = Rules::new(config(vec![Rule {
+        keywords: vec!["join".into(), "Subscribe".into()],
+        ..rule("quiz")
+    }]))
+    .unwrap();
+    for text in ["JOIN", "join now", "Join", "subscribe me", "SUBSCRIBE"] {
+        let got = rules.inbound("sms", &mo("sms", "123", "+27831", text));
+        assert_eq!(got, Ok(("quiz", Some(0))), "{text:?}");
+    }
+    for text in ["joinme", "rejoin", "", "now join"] {
+        let got = rules.inbound("sms", &mo("sms", "123", "+27831", text));
+        assert_eq!(got, Err(Unroutable::NoRule), "{text:?}");
+    }
+}
+
+#[test]
+fn every_condition_of_a_rule_must_hold_and_the_first_matching_rule_wins() {
+    let mut ussd = rule("echo");
+    ussd.transport = Some("ussd".into());
+    ussd.to_addr_regex = Some(r"\*120\*\d+#".into());
+    ussd.session_event = Some("new".into());
+    let mut local = rule("quiz");
+    local.from_addr_prefix = Some("+2783".into());
+    local.to_addr = Some("123".into());
+    local.transport_type = Some("sms".into());
+    let mut cfg = config(vec![ussd, local, rule("news")]);
+    cfg.default = Some("quiz".into());
+    let rules = Rules::new(cfg).unwrap();
+    let mut dial = UserMessage::new("ussd", "ussd", "+27831", "*120*7#", None);
+    dial.session_event = Some(SessionEvent::New);
+    assert_eq!(rules.inbound("ussd", &dial), Ok(("echo", Some(0))));
+    // The same code from the SMS transport, or a resume, or a longer code: not rule 0.
+    assert_eq!(rules.inbound("sms", &dial), Ok(("news", Some(2))));
+    dial.session_event = Some(SessionEvent::Resume);
+    assert_eq!(rules.inbound("ussd", &dial), Ok(("news", Some(2))));
+    dial.session_event = Some(SessionEvent::New);
+    dial.to_addr = Some("*120*7#1".into());
+    assert_eq!(rules.inbound("ussd", &dial), Ok(("news", Some(2))));
+    assert_eq!(
+        rules.inbound("sms", &mo("sms", "123", "+27831234567", "hi")),
+        Ok(("quiz", Some(1)))
+    );
+    assert_eq!(
+        rules.inbound("sms", &mo("sms", "123", "+27821234567", "hi")),
+        Ok(("news", Some(2))),
+        "another prefix"
+    );
+}
+
+#[test]
+fn inbound_without_a_rule_goes_to_the_default_or_nowhere() {
+    let mut only = rule("echo");
+    only.keywords = vec!["echo".into()];
+    let rules = Rules::new(config(vec![only.clone()])).unwrap();
+    assert_eq!(
+        rules.inbound("sms", &mo("sms", "1", "2", "hello")),
+        Err(Unroutable::NoRule)
+    );
+    let mut cfg = config(vec![only]);
+    cfg.default = Some("news".into());
+    let rules = Rules::new(cfg).unwrap();
+    assert_eq!(
+        rules.inbound("sms", &mo("sms", "1", "2", "hello")),
+        Ok(("news", None))
+    );
+}
+
+#[test]
+fn outbound_goes_to_the_named_transport_else_the_applications_mt_transport() {
+    let rules = Rules::new(config(vec![])).unwrap();
+    // A reply keeps its transport; an application may name the other one (USSD in, SMS out).
+    let reply = UserMessage::new("ussd", "ussd", "123", "+27831", Some("bye".into()));
+    assert_eq!(rules.outbound("echo", &reply), Ok("ussd"));
+    let sms = UserMessage::new("sms", "sms", "123", "+27831", Some("also".into()));
+    assert_eq!(rules.outbound("echo", &sms), Ok("sms"));
+    // Named after the application itself (a message it starts): its mt_transport, if any.
+    let own = UserMessage::new("news", "sms", "123", "+27831", Some("news".into()));
+    assert_eq!(rules.outbound("news", &own), Ok("sms"));
+    let own = UserMessage::new("echo", "sms", "123", "+27831", Some("x".into()));
+    assert_eq!(rules.outbound("echo", &own), Err(Unroutable::NoTransport));
+}
+
+#[test]
+fn configuration_mistakes_are_named() {
+    let transports = ["sms", "ussd"];
+    let ok = config(vec![rule("quiz")]);
+    assert_eq!(ok.validate(&transports), Ok(()));
+    let cases: Vec<(RouterConfig, &str)> = vec![
+        (
+            RouterConfig {
+                transports: vec!["fax".into()],
+                ..ok.clone()
+            },
+            "transports: \"fax\"",
+        ),
+        (
+            RouterConfig {
+                applications: vec![],
+                ..ok.clone()
+            },
+            "at least one of each",
+        ),
+        (
+            RouterConfig {
+                applications: vec!["Quiz".into()],
+                rules: vec![],
+                mt_transport: Default::default(),
+                ..ok.clone()
+            },
+            "applications: \"Quiz\"",
+        ),
+        (
+            RouterConfig {
+                applications: vec!["sms".into()],
+                rules: vec![],
+                mt_transport: Default::default(),
+                ..ok.clone()
+            },
+            "also a transport",
+        ),
+        (
+            RouterConfig {
+                default: Some("nobody".into()),
+                ..ok.clone()
+            },
+            "default: \"nobody\"",
+        ),
+        (config(vec![rule("nobody")]), "rules[0].application"),
+        (
+            config(vec![Rule {
+                to_addr_regex: Some("(".into()),
+                ..rule("quiz")
+            }]),
+            "rules[0].to_addr_regex",
+        ),
+        (
+            config(vec![Rule {
+                session_event: Some("open".into()),
+                ..rule("quiz")
+            }]),
+            "rules[0].session_event",
+        ),
+        (
+            config(vec![Rule {
+                keywords: vec!["two words".into()],
+                ..rule("quiz")
+            }]),
+            "rules[0].keywords",
+        ),
+        (
+            RouterConfig {
+                event_memory_seconds: 1,
+                ..ok.clone()
+            },
+            "event_memory_seconds",
+        ),
+    ];
+    for (cfg, want) in cases {
+        let got = cfg.validate(&transports).expect_err(want);
+        assert!(got.contains(want), "{got:?} should name {want:?}");
+    }
+}

@@ -1,0 +1,91 @@
+//! The routers' telemetry events (see `richmond_drivers::telemetry`): what each router routed,
+//! by direction and destination, which rule matched, and what had nowhere to go.
+
+use metrics::counter;
+use richmond_drivers::telemetry::{Event, Metric};
+
+pub const ROUTED: Metric = Metric::counter(
+    "richmond_router_messages_total",
+    "Messages a router handed on, by direction (inbound to an application, outbound to a transport, event to an application) and destination.",
+);
+pub const RULE_MATCHES: Metric = Metric::counter(
+    "richmond_router_rule_matches_total",
+    "Inbound messages routed by each rule (its index in the router's rules, or default).",
+);
+pub const UNROUTABLE: Metric = Metric::counter(
+    "richmond_router_unroutable_total",
+    "Messages a router sent to <router>.failures (no rule and no default, no transport, an event of a message it did not send, undecodable), by direction.",
+);
+
+/// Every metric of the routers.
+pub const METRICS: &[Metric] = &[ROUTED, RULE_MATCHES, UNROUTABLE];
+
+/// Which way a message went through a router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// From a transport's inbound queue to an application.
+    Inbound,
+    /// From an application's outbound queue to a transport.
+    Outbound,
+    /// From a transport's event queue to the application that sent the message.
+    Event,
+}
+
+impl Direction {
+    const fn label(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+            Self::Event => "event",
+        }
+    }
+}
+
+/// A message handed on to `to`; for inbound, by rule `rule` (None: the default).
+pub(crate) struct Routed<'a> {
+    pub(crate) router: &'a str,
+    pub(crate) direction: Direction,
+    pub(crate) to: &'a str,
+    pub(crate) rule: Option<usize>,
+}
+
+impl Event for Routed<'_> {
+    const METRICS: &'static [Metric] = &[ROUTED, RULE_MATCHES];
+
+    fn emit(self) {
+        let router = self.router.to_owned();
+        counter!(ROUTED.name, "router" => router.clone(), "direction" => self.direction.label(),
+            "to" => self.to.to_owned())
+        .increment(1);
+        if self.direction == Direction::Inbound {
+            let rule = self
+                .rule
+                .map_or_else(|| "default".to_owned(), |i| i.to_string());
+            counter!(RULE_MATCHES.name, "router" => router, "rule" => rule).increment(1);
+        }
+    }
+}
+
+/// A message sent to the router's failures, with `reason`.
+pub(crate) struct Unrouted<'a> {
+    pub(crate) router: &'a str,
+    pub(crate) direction: Direction,
+    pub(crate) reason: &'a str,
+}
+
+impl Event for Unrouted<'_> {
+    const METRICS: &'static [Metric] = &[UNROUTABLE];
+
+    fn emit(self) {
+        let (router, reason) = (self.router, self.reason);
+        let direction = self.direction.label();
+        counter!(UNROUTABLE.name, "router" => router.to_owned(), "direction" => direction)
+            .increment(1);
+        tracing::warn!(
+            message = "Message had nowhere to go; sent to the router's failures.",
+            router,
+            direction,
+            reason
+        );
+    }
+}

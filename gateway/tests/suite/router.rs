@@ -1,0 +1,134 @@
+//! A router between an SMPP transport (bound to `richmond simulate smsc`) and two Vumi
+//! applications on RabbitMQ, through the real binary: keywords pick the application (`JOIN`
+//! and `join now` reach one, `joinme` the default), replies go back through the transport,
+//! each application gets the events of its own messages and not the other's, and what has
+//! nowhere to go lands in the router's failures with its reason.
+
+use richmond_tests::app::{App, kind};
+use richmond_tests::common;
+use richmond_tests::procs::{Gateway, Sim};
+
+use richmond::bus::{Bus, Consumer};
+use richmond_codecs::vumi::{FailureMessage, UserMessage};
+
+fn config(t: &str, router: &str, quiz: &str, news: &str, port: u16, default: bool) -> String {
+    let default = if default {
+        format!("default = \"{news}\"\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
+         [transports.{t}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\n\
+         [routers.{router}]\ntransports = [\"{t}\"]\napplications = [\"{quiz}\", \"{news}\"]\n\
+         {default}\
+         [[routers.{router}.rules]]\napplication = \"{quiz}\"\nkeywords = [\"join\", \"quiz\"]\n",
+        common::amqp_url()
+    )
+}
+
+async fn setup(default: bool) -> (Sim, Gateway, App, App, String, Bus) {
+    let (t, router) = (common::unique("rt"), common::unique("router"));
+    let (quiz, news) = (common::unique("quiz"), common::unique("news"));
+    let mut sim = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
+    let gw = Gateway::start(&config(&t, &router, &quiz, &news, sim.addr.port(), default)).await;
+    sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let quiz = App::routed(bus.clone(), &quiz, &t).await;
+    let news = App::routed(bus.clone(), &news, &t).await;
+    (sim, gw, quiz, news, router, bus)
+}
+
+#[tokio::test]
+async fn keywords_pick_the_application_and_replies_and_events_go_back_to_their_sender() {
+    let (mut sim, mut gw, mut quiz, mut news, _router, _bus) = setup(true).await;
+    for text in ["JOIN", "join now", "Quiz me"] {
+        sim.cmd(&format!("mo 27820001111 555 {text}")).await;
+        let got = quiz.inbound().await;
+        assert_eq!(got.content.as_deref(), Some(text));
+    }
+    // Whole words only: `joinme` is not `join`; it goes to the default.
+    sim.cmd("mo 27820001111 555 joinme").await;
+    let other = news.inbound().await;
+    assert_eq!(other.content.as_deref(), Some("joinme"));
+
+    // Each answers; the reply goes out through the transport it came in on.
+    let q = other.reply(Some("news reply".into()), false);
+    news.send(&q).await;
+    let asked = UserMessage::new(
+        &quiz.transport,
+        "sms",
+        "555",
+        "+27820001111",
+        Some("quiz reply".into()),
+    );
+    quiz.send(&asked).await;
+    for text in ["news reply", "quiz reply"] {
+        sim.find("the reply at the SMSC", |e| {
+            e["event"] == "message" && e["text"] == text
+        })
+        .await;
+    }
+    // Acks and delivery reports come back to the application that sent the message only.
+    let (quiz_done, _) = quiz.outcomes(1).await;
+    assert_eq!(quiz_done[&asked.message_id].0, "ack", "{quiz_done:?}");
+    let (news_done, _) = news.outcomes(1).await;
+    assert_eq!(news_done[&q.message_id].0, "ack", "{news_done:?}");
+    for (app, id) in [(&mut quiz, &asked.message_id), (&mut news, &q.message_id)] {
+        loop {
+            let e = app.event().await;
+            assert_eq!(
+                &e.user_message_id, id,
+                "another app's event reached {}",
+                app.id
+            );
+            if kind(&e).0 == "delivery_report" {
+                break;
+            }
+        }
+    }
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+async fn next_failure(failures: &mut Consumer) -> FailureMessage {
+    let d = tokio::time::timeout(richmond_tests::procs::PATIENCE, failures.next())
+        .await
+        .expect("a failure in time")
+        .expect("consumer open");
+    let f = FailureMessage::decode(&d.body).expect("a Vumi failure message");
+    d.ack().await.expect("ack");
+    f
+}
+
+fn reason(f: &FailureMessage) -> &str {
+    f.reason.as_deref().unwrap_or("")
+}
+
+#[tokio::test]
+async fn what_has_nowhere_to_go_lands_in_the_routers_failures_with_its_reason() {
+    let (mut sim, mut gw, mut quiz, news, router, bus) = setup(false).await;
+    let mut failures = bus
+        .consume(&format!("{router}.failures"))
+        .await
+        .expect("consume the router's failures");
+    // No rule and no default.
+    sim.cmd("mo 27820001111 555 hello").await;
+    let f = next_failure(&mut failures).await;
+    assert!(reason(&f).contains("no rule matches"), "{f:?}");
+    assert_eq!(f.message["content"], "hello", "{f:?}");
+    // A message the application starts, naming no transport of the router (none configured).
+    let own = UserMessage::new(&news.id, "sms", "555", "+27820001111", Some("lost?".into()));
+    news.send(&own).await;
+    let f = next_failure(&mut failures).await;
+    assert!(reason(&f).contains("names no transport"), "{f:?}");
+    assert_eq!(f.message["message_id"], own.message_id.as_str(), "{f:?}");
+    // The routed path still works after both.
+    sim.cmd("mo 27820001111 555 join").await;
+    assert_eq!(quiz.inbound().await.content.as_deref(), Some("join"));
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
