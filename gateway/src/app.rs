@@ -142,6 +142,9 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         &tracker,
         &intake,
     )?;
+    for (name, application) in &config.applications {
+        crate::apps::spawn(name, application, &bus, &tracker, &intake).await;
+    }
     for (name, router) in &config.routers {
         crate::router::spawn(name, router, &bus, &store, &tracker, &intake).await?;
     }

@@ -58,6 +58,9 @@ pub struct Config {
     /// Routers between transports and applications, keyed by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub routers: BTreeMap<String, crate::router::RouterConfig>,
+    /// Built-in applications, keyed by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub applications: BTreeMap<String, crate::apps::ApplicationConfig>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -175,6 +178,43 @@ impl Config {
         Ok(())
     }
 
+    /// Each application's options, and its queues: one consumer each (not a routed
+    /// transport's, not one of `api.transports`, not another application's).
+    fn validate_applications(&self) -> Result<(), String> {
+        let api: &[String] = self.api.as_ref().map_or(&[], |a| &a.transports);
+        let mut taken: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, app) in &self.applications {
+            let q = app.queues(name);
+            if !valid_transport_id(name) || !valid_transport_id(q) {
+                return Err(format!(
+                    "applications.{name}: names and transport_name are routing key prefixes: \
+                     use only lower-case letters, digits, '_' and '-'"
+                ));
+            }
+            app.validate()
+                .map_err(|m| format!("applications.{name}: {m}"))?;
+            if let Some(other) = taken.insert(q, name) {
+                return Err(format!(
+                    "applications.{name}: the queues {q}.* are applications.{other}'s already"
+                ));
+            }
+            if api.iter().any(|t| t == q) {
+                return Err(format!(
+                    "applications.{name}: {q:?} is one of api.transports too"
+                ));
+            }
+            for (router, r) in &self.routers {
+                if r.transports.iter().any(|t| t == q) {
+                    return Err(format!(
+                        "applications.{name}: {q:?} is routed by routers.{router} (name the \
+                         application in its applications instead)"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Each router's own checks, then what routers must not share: a transport's inbound and
     /// event queues, or an application's outbound queue, have one consumer; a router's name
     /// (its failures queue) is no transport's or application's.
@@ -243,6 +283,7 @@ impl Config {
         }
         self.simulator.validate().map_err(invalid)?;
         self.validate_routers().map_err(invalid)?;
+        self.validate_applications().map_err(invalid)?;
         check_seconds(
             "shutdown.drain_timeout_seconds",
             self.shutdown.drain_timeout_seconds,

@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod apps;
 pub mod bus;
 pub mod cli;
 pub mod compact;

@@ -88,6 +88,7 @@ pub const CATALOGUES: &[&[Metric]] = &[
     crate::transport::telemetry::METRICS,
     crate::process_metrics::METRICS,
     crate::router::telemetry::METRICS,
+    crate::apps::telemetry::METRICS,
 ];
 
 /// Every metric, once (a metric several events update is listed by each).

@@ -452,3 +452,45 @@ fn routers_own_their_transports_and_applications_alone() {
         assert!(e.contains(want), "{e} should say {want}");
     }
 }
+
+#[test]
+fn applications_take_queues_nobody_else_consumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = "[transports.ussd]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = 1\n\
+                     username = \"u\"\npassword = \"p\"\n";
+    let echo = |name: &str, q: &str| {
+        format!("[applications.{name}]\ntype = \"ussd_echo\"\ntransport_name = \"{q}\"\n")
+    };
+    let ok = format!("{transport}{}", echo("echo", "ussd"));
+    let c = Config::load(&write(&dir, "ok.toml", &ok), no_env()).unwrap();
+    assert_eq!(c.applications.len(), 1);
+    let routed = "[routers.r]\ntransports = [\"ussd\"]\napplications = [\"quiz\"]\n";
+    let cases = [
+        (
+            format!("{transport}{}{}", echo("a", "ussd"), echo("b", "ussd")),
+            "the queues ussd.* are applications.a's already",
+        ),
+        (
+            format!("{transport}{routed}{}", echo("echo", "ussd")),
+            "\"ussd\" is routed by routers.r",
+        ),
+        (
+            format!("{transport}{}", echo("echo", "USSD")),
+            "routing key prefixes",
+        ),
+        (
+            format!("{transport}[applications.echo]\ntype = \"ussd_echo\"\ngoodbye = \"\"\n"),
+            "applications.echo: goodbye",
+        ),
+        (
+            format!("{transport}[applications.echo]\ntype = \"smitter2\"\n"),
+            "unknown variant",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Config::load(&write(&dir, "bad.toml", &text), no_env())
+            .expect_err(want)
+            .to_string();
+        assert!(e.contains(want), "{e} should say {want}");
+    }
+}

@@ -6,6 +6,7 @@
 mod abuse;
 mod amqp;
 mod api;
+mod apps;
 mod binary;
 mod bus;
 mod carrier_tls;

@@ -1,0 +1,103 @@
+//! The built-in `ussd_echo` application end to end through the real binary and
+//! `richmond simulate ssmi`: on a transport's own queues (embedded bus) and behind a router
+//! (RabbitMQ). A scripted user dials, answers twice and sends `0`: greeting, two echoes and
+//! the goodbye, in order; a session the network times out gets no answer and is counted.
+
+use richmond_tests::common;
+use richmond_tests::procs::{Gateway, Sim};
+
+fn config(t: &str, sim: &Sim, bus: &str, tail: &str) -> String {
+    format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n{bus}\n[transports.{t}]\ntype = \"ssmi\"\n\
+         host = \"127.0.0.1\"\nport = {}\nusername = \"richmond\"\npassword = \"richmond\"\n\
+         reconnect_initial_seconds = 0.2\nreconnect_max_seconds = 1.0\n{tail}",
+        sim.addr.port()
+    )
+}
+
+/// The sum of `name`'s series whose line contains `having`.
+async fn metric(gw: &Gateway, name: &str, having: &str) -> f64 {
+    let text = common::http_get(gw.admin, "/metrics")
+        .await
+        .map(|r| r.1)
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(having))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn echo_session_and_timeout(sim: &mut Sim, gw: &Gateway, app: &str) {
+    sim.cmd("dial 27831110001 *120*77 hello again 0").await;
+    let done = sim
+        .expect("the end of the session", |e| {
+            e["event"] == "ussd_session_done" && e["msisdn"] == "27831110001"
+        })
+        .await;
+    assert_eq!(
+        done["transcript"],
+        serde_json::json!(["Hi! Say something (0 ends).", "hello", "again", "Bye now."]),
+        "{done}"
+    );
+    // Another user dials and the network times the session out: counted, not answered.
+    sim.cmd("dial 27831110002 *120*77").await;
+    sim.expect("the greeting", |e| {
+        e["event"] == "ussd" && e["msisdn"] == "27831110002"
+    })
+    .await;
+    sim.cmd("ussd 27831110002 4 timeout").await;
+    let closed = format!("application=\"{app}\",kind=\"closed\"");
+    let deadline = tokio::time::Instant::now() + richmond_tests::procs::PATIENCE;
+    while metric(gw, "richmond_app_messages_total", &closed).await < 1.0 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", gw.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A later session's greeting comes after anything sent to the timed-out user.
+    sim.cmd("dial 27831110003 *120*77").await;
+    sim.expect("a later greeting", |e| {
+        e["event"] == "ussd" && e["msisdn"] == "27831110003"
+    })
+    .await;
+    let ended = format!("application=\"{app}\",kind=\"end\"");
+    assert_eq!(metric(gw, "richmond_app_messages_total", &ended).await, 1.0);
+    assert_eq!(
+        sim.count(|e| e["event"] == "ussd" && e["msisdn"] == "27831110002"),
+        1,
+        "only the greeting went to the user whose session timed out"
+    );
+}
+
+const ECHO: &str = "type = \"ussd_echo\"\ngreeting = \"Hi! Say something (0 ends).\"\n\
+                    goodbye = \"Bye now.\"\n";
+
+#[tokio::test]
+async fn ussd_echo_on_a_transports_queues_over_the_embedded_bus() {
+    let t = common::unique("ussd");
+    let mut sim = Sim::start(&["ssmi"]).await;
+    let tail = format!("[applications.echo]\ntransport_name = \"{t}\"\n{ECHO}");
+    let mut gw = Gateway::start(&config(&t, &sim, "[bus]\ntype = \"embedded\"", &tail)).await;
+    gw.wait_ready(200).await;
+    echo_session_and_timeout(&mut sim, &gw, "echo").await;
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn ussd_echo_behind_a_router_over_rabbitmq() {
+    let (t, echo) = (common::unique("ussd"), common::unique("echo"));
+    let mut sim = Sim::start(&["ssmi"]).await;
+    let bus = format!(
+        "[bus]\ntype = \"amqp\"\nurl = {:?}\nreconnect_initial_seconds = 0.1\n\
+         reconnect_max_seconds = 1.0",
+        common::amqp_url()
+    );
+    let tail = format!(
+        "[applications.{echo}]\n{ECHO}[routers.main]\ntransports = [\"{t}\"]\n\
+         applications = [\"{echo}\"]\n[[routers.main.rules]]\napplication = \"{echo}\"\n\
+         transport_type = \"ussd\"\nto_addr_regex = '\\*120\\*77#'\n"
+    );
+    let mut gw = Gateway::start(&config(&t, &sim, &bus, &tail)).await;
+    gw.wait_ready(200).await;
+    echo_session_and_timeout(&mut sim, &gw, &echo).await;
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
