@@ -2,7 +2,8 @@
 //! applications on RabbitMQ, through the real binary: keywords pick the application (`JOIN`
 //! and `join now` reach one, `joinme` the default), replies go back through the transport,
 //! each application gets the events of its own messages and not the other's, and what has
-//! nowhere to go lands in the router's failures with its reason.
+//! nowhere to go lands in the router's failures with its reason; a router killed with SIGKILL
+//! mid-stream loses nothing.
 
 use richmond_tests::app::{App, kind};
 use richmond_tests::common;
@@ -131,4 +132,61 @@ async fn what_has_nowhere_to_go_lands_in_the_routers_failures_with_its_reason() 
     sim.cmd("mo 27820001111 555 join").await;
     assert_eq!(quiz.inbound().await.content.as_deref(), Some("join"));
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_router_killed_mid_stream_loses_nothing() {
+    let (t, router, quiz) = (
+        common::unique("rt"),
+        common::unique("router"),
+        common::unique("quiz"),
+    );
+    let news = common::unique("news");
+    let sim = Sim::start(&["smsc"]).await;
+    let text = config(&t, &router, &quiz, &news, sim.addr.port(), false);
+    let mut gw = Gateway::start(&text).await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    bus.declare_transport(&t).await.expect("declare");
+    let mut app = App::routed(bus.clone(), &quiz, &t).await;
+    // The transport's inbound stream, as the transport would publish it, going on while the
+    // router is killed and restarted.
+    let n = 300;
+    let msgs: Vec<UserMessage> = (0..n)
+        .map(|i| UserMessage::new(&t, "sms", "+27820001111", "555", Some(format!("join {i}"))))
+        .collect();
+    let sent: std::collections::BTreeSet<String> =
+        msgs.iter().map(|m| m.message_id.clone()).collect();
+    let publisher = {
+        let (bus, key) = (bus.clone(), format!("{t}.inbound"));
+        tokio::spawn(async move {
+            for m in msgs {
+                bus.publish(&key, m.encode().into()).await.expect("publish");
+            }
+        })
+    };
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..n / 10 {
+        *seen.entry(app.inbound().await.message_id).or_default() += 1;
+    }
+    // SIGKILL mid-stream: no drain, no goodbye.
+    gw.child
+        .as_mut()
+        .expect("running")
+        .start_kill()
+        .expect("SIGKILL");
+    let _ = gw.child.as_mut().expect("running").wait().await;
+    let mut again = Gateway::start(&text).await;
+    again.wait_ready(200).await;
+    while !sent.iter().all(|id| seen.contains_key(id)) {
+        *seen.entry(app.inbound().await.message_id).or_default() += 1;
+    }
+    publisher.await.expect("the publisher");
+    assert!(
+        seen.keys().all(|id| sent.contains(id)),
+        "only what was sent"
+    );
+    let duplicates: usize = seen.values().map(|c| c - 1).sum();
+    eprintln!("router SIGKILL: {n} messages, {duplicates} duplicates (at-least-once)");
+    assert_eq!(again.stop().await, Some(0), "{}", again.logs());
 }
