@@ -7,16 +7,24 @@
 //! on `session_event` — `new` to `new_session`, `close` to `close_session` with no reply, the
 //! rest to `consume_user_message`; replies built with `reply(content, continue_session)`).
 //!
-//! Not here yet: `smitter` and `http_relay` (issue 20 lists them).
+//! Not here yet: `http_relay` (issue 20 lists it).
 
+pub mod smitter;
 pub mod telemetry;
 pub mod ussd_echo;
 
+use std::sync::Arc;
+
+use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_drivers::telemetry::Event as _;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::Bus;
+use self::telemetry::{Handled, Kind};
+use crate::bus::{Bus, Delivery};
+use crate::store::Store;
+use crate::transport::common::{self, OnRefusal};
 
 /// One built-in application.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -24,6 +32,8 @@ use crate::bus::Bus;
 pub enum ApplicationConfig {
     /// The original Richmond USSD echo worker.
     UssdEcho(ussd_echo::UssdEchoConfig),
+    /// The Vumi workshop's join/leave/broadcast app.
+    Smitter(smitter::SmitterConfig),
 }
 
 impl ApplicationConfig {
@@ -31,6 +41,7 @@ impl ApplicationConfig {
     pub fn queues<'a>(&'a self, name: &'a str) -> &'a str {
         match self {
             Self::UssdEcho(c) => c.transport_name.as_deref().unwrap_or(name),
+            Self::Smitter(c) => c.transport_name.as_deref().unwrap_or(name),
         }
     }
 
@@ -41,6 +52,7 @@ impl ApplicationConfig {
     pub(crate) fn validate(&self) -> Result<(), String> {
         match self {
             Self::UssdEcho(c) => c.validate(),
+            Self::Smitter(c) => c.validate(),
         }
     }
 }
@@ -51,6 +63,7 @@ pub async fn spawn(
     name: &str,
     config: &ApplicationConfig,
     bus: &Bus,
+    store: &Store,
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) {
@@ -59,8 +72,121 @@ pub async fn spawn(
     if let Err(e) = bus.declare_transport(&queues).await {
         tracing::error!(message = "Cannot declare the application's queues.", application = name, error = %e);
     }
-    match config {
-        ApplicationConfig::UssdEcho(c) => ussd_echo::spawn(name, &queues, c, bus, tracker, intake),
+    let app = Arc::new(App {
+        name: name.to_owned(),
+        queues: queues.clone(),
+        config: config.clone(),
+        bus: bus.clone(),
+        store: store.clone(),
+    });
+    for suffix in ["inbound", "event"] {
+        let (a, i) = (app.clone(), intake.clone());
+        tracker.spawn(async move {
+            let queue = format!("{}.{suffix}", a.queues);
+            let bus = a.bus.clone();
+            common::consume(&bus, &queue, IN_FLIGHT, &i, move |d| {
+                let a = a.clone();
+                async move {
+                    if suffix == "inbound" {
+                        a.inbound(d).await;
+                    } else {
+                        a.event(d).await;
+                    }
+                }
+            })
+            .await;
+        });
     }
     tracing::info!(message = "Application up.", application = name, queues = %queues);
+}
+
+/// Deliveries worked on at once per queue.
+const IN_FLIGHT: usize = 64;
+
+/// One running application.
+struct App {
+    name: String,
+    queues: String,
+    config: ApplicationConfig,
+    bus: Bus,
+    store: Store,
+}
+
+impl App {
+    async fn inbound(&self, delivery: Delivery) {
+        let msg = match UserMessage::decode(&delivery.body) {
+            Ok(m) => m,
+            Err(e) => return self.fail(delivery, &e.to_string()).await,
+        };
+        let kind = match &self.config {
+            ApplicationConfig::UssdEcho(c) => {
+                let (kind, reply) = ussd_echo::answer(c, &msg);
+                if let Some((text, go_on)) = reply {
+                    let body = msg.reply(Some(text), go_on).encode();
+                    let sent =
+                        common::publish(&self.bus, &self.queues, "outbound", body, OnRefusal::Hold);
+                    if sent.await.is_err() {
+                        return; // the bus closed: the delivery comes back
+                    }
+                }
+                kind
+            }
+            ApplicationConfig::Smitter(c) => {
+                let members = smitter::Members {
+                    store: &self.store,
+                    key: format!("app:{}:members", self.name),
+                    config: c,
+                };
+                match smitter::handle(&members, &msg).await {
+                    Ok((kind, batch, answer)) => {
+                        if !smitter::publish(&self.bus, &self.queues, batch, answer).await {
+                            return;
+                        }
+                        kind
+                    }
+                    Err(e) => {
+                        tracing::warn!(message = "Store error; the message goes back to the queue.", application = %self.name, error = %e);
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        let _ = delivery.nack(true).await;
+                        return;
+                    }
+                }
+            }
+        };
+        Handled {
+            application: &self.name,
+            kind,
+        }
+        .emit();
+        let _ = delivery.ack().await;
+    }
+
+    async fn event(&self, delivery: Delivery) {
+        let kind = match VumiEvent::decode(&delivery.body) {
+            Ok(e) => Kind::of_event(&e),
+            Err(_) => Kind::Undecodable,
+        };
+        Handled {
+            application: &self.name,
+            kind,
+        }
+        .emit();
+        let _ = delivery.ack().await;
+    }
+
+    /// A body that is no Vumi message: to `<q>.failures` with the reason, then acked.
+    async fn fail(&self, delivery: Delivery, reason: &str) {
+        Handled {
+            application: &self.name,
+            kind: Kind::Undecodable,
+        }
+        .emit();
+        let body = crate::transport::failure_body(&delivery.body, reason);
+        if common::publish(&self.bus, &self.queues, "failures", body, OnRefusal::Hold)
+            .await
+            .is_ok()
+        {
+            let _ = delivery.ack().await;
+        }
+    }
 }

@@ -6,7 +6,7 @@ use richmond_drivers::telemetry::{Event, Metric};
 
 pub const MESSAGES: Metric = Metric::counter(
     "richmond_app_messages_total",
-    "Messages and events a built-in application handled, by kind (new, echo, end, closed: a hang-up or timeout, ack, nack, delivery_report, undecodable).",
+    "Messages and events a built-in application handled, by kind (ussd_echo: new, echo, end, closed — a hang-up or timeout; smitter: join, leave, broadcast, refused; events: ack, nack, delivery_report; undecodable).",
 );
 
 /// Every metric of the built-in applications.
@@ -23,6 +23,11 @@ pub enum Kind {
     End,
     /// The user hung up or the network timed the session out.
     Closed,
+    /// Smitter: joined, left, broadcast, or a join or leave refused (full, not a member).
+    Join,
+    Leave,
+    Broadcast,
+    Refused,
     Ack,
     Nack,
     DeliveryReport,
@@ -46,6 +51,10 @@ impl Kind {
             Self::Echo => "echo",
             Self::End => "end",
             Self::Closed => "closed",
+            Self::Join => "join",
+            Self::Leave => "leave",
+            Self::Broadcast => "broadcast",
+            Self::Refused => "refused",
             Self::Ack => "ack",
             Self::Nack => "nack",
             Self::DeliveryReport => "delivery_report",

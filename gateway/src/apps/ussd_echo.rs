@@ -6,15 +6,10 @@
 //! Reference: reference/routing-and-apps.md §6.1 (session-event dispatch, `reply_to`), §6.2
 //! (the demo echo worker: `Enter text to echo:`).
 
-use richmond_codecs::vumi::{Event as VumiEvent, SessionEvent, UserMessage};
-use richmond_drivers::telemetry::Event as _;
+use richmond_codecs::vumi::{SessionEvent, UserMessage};
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::telemetry::{Handled, Kind};
-use crate::bus::{Bus, Delivery};
-use crate::transport::common::{self, OnRefusal};
+use super::telemetry::Kind;
 
 /// `[applications.<name>]` with `type = "ussd_echo"`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -39,9 +34,6 @@ fn default_goodbye() -> String {
     "Goodbye.".into()
 }
 
-/// Deliveries worked on at once per queue.
-const IN_FLIGHT: usize = 64;
-
 impl UssdEchoConfig {
     pub(crate) fn validate(&self) -> Result<(), String> {
         // A USSD screen holds 182 characters.
@@ -65,108 +57,6 @@ pub fn answer(config: &UssdEchoConfig, msg: &UserMessage) -> (Kind, Option<(Stri
             Some(text) if !text.is_empty() => (Kind::Echo, Some((text.to_owned(), true))),
             _ => (Kind::Echo, Some((config.greeting.clone(), true))),
         },
-    }
-}
-
-pub(super) fn spawn(
-    name: &str,
-    queues: &str,
-    config: &UssdEchoConfig,
-    bus: &Bus,
-    tracker: &TaskTracker,
-    intake: &CancellationToken,
-) {
-    let app = std::sync::Arc::new(Echo {
-        name: name.to_owned(),
-        queues: queues.to_owned(),
-        config: config.clone(),
-        bus: bus.clone(),
-    });
-    let (a, i) = (app.clone(), intake.clone());
-    tracker.spawn(async move {
-        let queue = format!("{}.inbound", a.queues);
-        let bus = a.bus.clone();
-        common::consume(&bus, &queue, IN_FLIGHT, &i, move |d| {
-            let a = a.clone();
-            async move { a.inbound(d).await }
-        })
-        .await;
-    });
-    let (a, i) = (app, intake.clone());
-    tracker.spawn(async move {
-        let queue = format!("{}.event", a.queues);
-        let bus = a.bus.clone();
-        common::consume(&bus, &queue, IN_FLIGHT, &i, move |d| {
-            let a = a.clone();
-            async move { a.event(d).await }
-        })
-        .await;
-    });
-}
-
-struct Echo {
-    name: String,
-    queues: String,
-    config: UssdEchoConfig,
-    bus: Bus,
-}
-
-impl Echo {
-    async fn inbound(&self, delivery: Delivery) {
-        let msg = match UserMessage::decode(&delivery.body) {
-            Ok(m) => m,
-            Err(e) => return self.fail(delivery, &e.to_string()).await,
-        };
-        let (kind, reply) = answer(&self.config, &msg);
-        if let Some((text, go_on)) = reply {
-            let reply = msg.reply(Some(text), go_on);
-            let sent = common::publish(
-                &self.bus,
-                &self.queues,
-                "outbound",
-                reply.encode(),
-                OnRefusal::Hold,
-            )
-            .await;
-            if sent.is_err() {
-                return; // the bus closed: the delivery comes back
-            }
-        }
-        Handled {
-            application: &self.name,
-            kind,
-        }
-        .emit();
-        let _ = delivery.ack().await;
-    }
-
-    async fn event(&self, delivery: Delivery) {
-        let kind = match VumiEvent::decode(&delivery.body) {
-            Ok(e) => Kind::of_event(&e),
-            Err(_) => Kind::Undecodable,
-        };
-        Handled {
-            application: &self.name,
-            kind,
-        }
-        .emit();
-        let _ = delivery.ack().await;
-    }
-
-    /// A body that is no Vumi message: to `<q>.failures` with the reason, then acked.
-    async fn fail(&self, delivery: Delivery, reason: &str) {
-        Handled {
-            application: &self.name,
-            kind: Kind::Undecodable,
-        }
-        .emit();
-        let body = crate::transport::failure_body(&delivery.body, reason);
-        if common::publish(&self.bus, &self.queues, "failures", body, OnRefusal::Hold)
-            .await
-            .is_ok()
-        {
-            let _ = delivery.ack().await;
-        }
     }
 }
 

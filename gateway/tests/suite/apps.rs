@@ -101,3 +101,64 @@ async fn ussd_echo_behind_a_router_over_rabbitmq() {
     echo_session_and_timeout(&mut sim, &gw, &echo).await;
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }
+
+/// Waits for the SMSC to get `text` for handset `to` (its number, without `+`).
+async fn got(sim: &mut Sim, to: &str, text: &str) {
+    let what = format!("{text:?} for {to}");
+    sim.find(&what, |e| {
+        e["event"] == "message"
+            && e["text"] == text
+            && e["destination"]
+                .as_str()
+                .is_some_and(|d| d.trim_start_matches('+') == to)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn smitter_joins_broadcasts_to_the_others_and_leaves() {
+    let t = common::unique("sms");
+    let mut sim = Sim::start(&["smsc"]).await;
+    let config = format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"embedded\"\n\
+         [transports.{t}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\n\
+         [applications.smitter]\ntype = \"smitter\"\ntransport_name = \"{t}\"\n",
+        sim.addr.port()
+    );
+    let mut gw = Gateway::start(&config).await;
+    sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    gw.wait_ready(200).await;
+    let (a, b, c) = ("27820000001", "27820000002", "27820000003");
+    for h in [a, b, c] {
+        sim.cmd(&format!("mo {h} 555 +")).await;
+        got(&mut sim, h, "You have joined Smitter! SMS \"-\" to leave.").await;
+    }
+    sim.cmd(&format!("mo {a} 555 hello all")).await;
+    got(&mut sim, a, "Broadcast to 2 members").await;
+    got(&mut sim, b, "hello all").await;
+    got(&mut sim, c, "hello all").await;
+    sim.cmd(&format!("mo {b} 555 -")).await;
+    got(&mut sim, b, "You have left Smitter. SMS \"+\" to join.").await;
+    sim.cmd(&format!("mo {a} 555 second")).await;
+    got(&mut sim, a, "Broadcast to 1 members").await;
+    got(&mut sim, c, "second").await;
+    // The sender never gets its own broadcast; the one who left gets no later one.
+    // A later message to b proves nothing was on its way to b before it.
+    sim.cmd(&format!("mo {b} 555 -")).await;
+    got(&mut sim, b, "You are not a member. SMS \"+\" to join.").await;
+    // The sender never gets its own broadcast; the one who left gets no later one.
+    let to = |h: &str, text: &str| {
+        sim.count(|e| {
+            e["event"] == "message"
+                && e["text"] == text
+                && e["destination"]
+                    .as_str()
+                    .is_some_and(|d| d.trim_start_matches('+') == h)
+        })
+    };
+    assert_eq!((to(a, "hello all"), to(b, "second")), (0, 0));
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
