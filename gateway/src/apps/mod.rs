@@ -181,12 +181,6 @@ impl App {
             kind: Kind::Undecodable,
         }
         .emit();
-        let body = crate::transport::failure_body(&delivery.body, reason);
-        if common::publish(&self.bus, &self.queues, "failures", body, OnRefusal::Hold)
-            .await
-            .is_ok()
-        {
-            let _ = delivery.ack().await;
-        }
+        common::to_failures(&self.bus, &self.queues, delivery, reason).await;
     }
 }

@@ -278,12 +278,6 @@ impl Router {
             reason,
         }
         .emit();
-        let body = crate::transport::failure_body(&delivery.body, reason);
-        if common::publish(&self.bus, &self.name, "failures", body, OnRefusal::Hold)
-            .await
-            .is_ok()
-        {
-            let _ = delivery.ack().await;
-        }
+        common::to_failures(&self.bus, &self.name, delivery, reason).await;
     }
 }

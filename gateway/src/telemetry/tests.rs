@@ -139,3 +139,53 @@ fn metric_names_follow_the_prometheus_conventions_and_are_unique() {
         }
     }
 }
+
+/// Every log call in the gateway's and the drivers' sources (test files left out) opens with
+/// `message = "A sentence."`: one log style, a capitalised sentence with its full stop, the
+/// details in fields after it.
+#[test]
+fn every_log_line_is_a_sentence_in_message_then_fields() {
+    fn scan(dir: &Path, bad: &mut Vec<String>, seen: &mut usize) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if name != "tests" {
+                    scan(&path, bad, seen);
+                }
+                continue;
+            }
+            if !name.ends_with(".rs") || name.ends_with("tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for level in ["trace!(", "debug!(", "info!(", "warn!(", "error!("] {
+                for (at, _) in text.match_indices(level) {
+                    // `tracing::info!(` or a bare `info!(`, not `debug_assert!(` or similar.
+                    let before = text[..at].chars().last().unwrap_or(' ');
+                    if before.is_alphanumeric() || before == '_' {
+                        continue;
+                    }
+                    *seen += 1;
+                    let rest = text[at + level.len()..].trim_start();
+                    let ok = rest.strip_prefix("message = \"").is_some_and(|m| {
+                        let end = m.find('"').unwrap_or(0);
+                        let sentence = &m[..end];
+                        sentence.starts_with(|c: char| c.is_uppercase())
+                            && (sentence.ends_with('.') || sentence.ends_with('?'))
+                    });
+                    if !ok {
+                        let line = text[..at].lines().count();
+                        bad.push(format!("{}:{line}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (mut bad, mut seen) = (Vec::new(), 0);
+    scan(&root.join("src"), &mut bad, &mut seen);
+    scan(&root.join("../drivers/src"), &mut bad, &mut seen);
+    assert!(seen > 100, "the scan found the log calls ({seen})");
+    assert!(bad.is_empty(), "log calls not in the one style: {bad:?}");
+}

@@ -162,12 +162,19 @@ pub(crate) async fn settle(bus: &Bus, id: &str, delivery: Delivery, event: VumiE
 pub(crate) async fn reject_undecodable(bus: &Bus, id: &str, delivery: Delivery, error: &str) {
     tracing::warn!(message = "Outbound message does not decode; sent to failures.", transport = %id, error = %error);
     count(id, "outbound", "failure");
-    let body = super::failure_body(&delivery.body, error);
-    match publish(bus, id, "failures", body, OnRefusal::Hold).await {
+    to_failures(bus, id, delivery, error).await;
+}
+
+/// Publishes `delivery`'s body to `<prefix>.failures` with `reason` (held until the bus takes
+/// it), then acknowledges the delivery; when the bus closes first the delivery is left
+/// unacknowledged and comes back.
+pub(crate) async fn to_failures(bus: &Bus, prefix: &str, delivery: Delivery, reason: &str) {
+    let body = super::failure_body(&delivery.body, reason);
+    match publish(bus, prefix, "failures", body, OnRefusal::Hold).await {
         Ok(()) => {
             let _ = delivery.ack().await;
         }
-        Err(e) => tracing::warn!(message = "Failure not published.", transport = %id, error = %e),
+        Err(e) => tracing::warn!(message = "Failure not published.", queue = %prefix, error = %e),
     }
 }
 
