@@ -22,6 +22,9 @@ fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// How long a Redis call may take to connect, or to be answered.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl RedisStore {
     /// Connects to `url`.
     ///
@@ -50,7 +53,15 @@ impl RedisStore {
                 redis::Client::build_with_tls(url, certs).map_err(err)?
             }
         };
-        let conn = ConnectionManager::new(client).await.map_err(err)?;
+        // redis-rs gives up on an answer after 500 ms by default: a busy host (or Redis
+        // saving its snapshot) then fails store calls that a moment's patience would have
+        // served. Seconds are what a gateway can afford to wait.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_connection_timeout(Some(REDIS_TIMEOUT));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(err)?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
