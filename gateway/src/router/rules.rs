@@ -102,7 +102,9 @@ impl RouterConfig {
                      digits, '_' and '-'"
                 ));
             }
-            if self.transports.contains(a) {
+            // Any configured transport, not only this router's: the router would take that
+            // transport's outbound queue from it.
+            if transports.contains(&a.as_str()) {
                 return Err(format!("applications: {a:?} is also a transport"));
             }
         }

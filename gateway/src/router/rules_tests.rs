@@ -194,4 +194,13 @@ fn configuration_mistakes_are_named() {
         let got = cfg.validate(&transports).expect_err(want);
         assert!(got.contains(want), "{got:?} should name {want:?}");
     }
+    // A transport of the config that this router does not route is no application name either.
+    let other = RouterConfig {
+        applications: vec!["fax".into()],
+        rules: vec![],
+        mt_transport: Default::default(),
+        ..ok.clone()
+    };
+    let got = other.validate(&["sms", "ussd", "fax"]).expect_err("fax");
+    assert!(got.contains("also a transport"), "{got:?}");
 }
