@@ -49,6 +49,11 @@ impl Readiness {
         }
     }
 
+    /// Whether component `name` is registered and up.
+    pub fn is_up(&self, name: &str) -> bool {
+        self.lock().components.get(name).copied().unwrap_or(false)
+    }
+
     /// Starts the drain: readiness turns false for good.
     pub fn start_draining(&self) {
         self.lock().draining = true;

@@ -146,7 +146,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         crate::apps::spawn(name, application, &bus, &store, &tracker, &intake).await;
     }
     for (name, router) in &config.routers {
-        crate::router::spawn(name, router, &bus, &store, &tracker, &intake).await?;
+        crate::router::spawn(name, router, &bus, &store, &readiness, &tracker, &intake).await?;
     }
     if let Some(api) = &config.api {
         certificates.extend(crate::api::spawn(api, &bus, &store, &tracker, &intake).await?);

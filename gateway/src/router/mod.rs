@@ -11,10 +11,16 @@
 //! - `<t>.inbound` of each transport → the application [`rules::Rules::inbound`] picks →
 //!   `<a>.inbound`, the message unchanged (so any Vumi application sits behind it and replies
 //!   through the transport it came from);
-//! - `<a>.outbound` of each application → the transport [`rules::Rules::outbound`] picks →
-//!   `<t>.outbound`, after the store remembers `message_id` → application (with the
-//!   configured TTL; in Redis, every instance finds it);
-//! - `<t>.event` → the application that sent the message → `<a>.event`.
+//! - `<a>.outbound` of each application → the transport [`rules::Rules::outbound`] picks (from
+//!   a pool: [`rules::Rules::pick`], by the transports' readiness) → `<t>.outbound`, after
+//!   the store remembers `message_id` → application (with the configured TTL; in Redis, every
+//!   instance finds it); for a pool of several, the message itself and the transports tried
+//!   are remembered too;
+//! - `<t>.event` → the application that sent the message → `<a>.event`. A `nack` that the
+//!   transport marks temporary (`transport_metadata.temporary`: the carrier took no part and
+//!   refused for a passing fault) of a pool message is not passed on while the pool has a
+//!   transport left to try: the message goes to that one instead (failover on refusal, not
+//!   only on a link that is down).
 //!
 //! What has nowhere to go (no rule and no default, no transport, an event of a message no
 //! application of this router sent, a body that does not decode) goes to `<router>.failures`
@@ -25,21 +31,23 @@ pub mod rules;
 pub mod telemetry;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_codecs::vumi::{Event as VumiEvent, EventKind, UserMessage};
 use richmond_drivers::telemetry::Event as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::rules::{Rules, Unroutable};
-use self::telemetry::{Direction, Routed, Unrouted};
+use self::telemetry::{Direction, FailedOver, Routed, Unrouted};
+use crate::admin::Readiness;
 use crate::bus::{Bus, Delivery};
 use crate::store::Store;
 use crate::transport::common::{self, OnRefusal};
 
-pub use self::rules::{RouterConfig, Rule};
+pub use self::rules::{RouterConfig, Rule, Strategy, Transports};
 
 /// Deliveries each consumer of a router works on at once.
 const IN_FLIGHT: usize = 64;
@@ -50,6 +58,45 @@ struct Router {
     rules: Rules,
     bus: Bus,
     store: Store,
+    readiness: Readiness,
+    /// Pool messages routed so far (round robin's turn).
+    turn: AtomicUsize,
+}
+
+/// What the router remembers of an outbound message: the application that sent it and, for
+/// a pool of several transports, the transports tried and the message (to try the next).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Sent {
+    app: String,
+    #[serde(default)]
+    tried: Vec<String>,
+    #[serde(default)]
+    body: String,
+}
+
+impl Sent {
+    /// The stored form: the application's name alone when there is nothing else to keep
+    /// (names cannot start with `{`), else JSON.
+    fn encode(&self) -> Vec<u8> {
+        if self.body.is_empty() {
+            self.app.clone().into_bytes()
+        } else {
+            serde_json::to_vec(self).unwrap_or_default()
+        }
+    }
+
+    fn decode(raw: &[u8]) -> Self {
+        if raw.first() == Some(&b'{')
+            && let Ok(sent) = serde_json::from_slice(raw)
+        {
+            return sent;
+        }
+        Self {
+            app: String::from_utf8_lossy(raw).into_owned(),
+            tried: Vec::new(),
+            body: String::new(),
+        }
+    }
 }
 
 /// Why a router could not start.
@@ -75,6 +122,7 @@ pub async fn spawn(
     config: &RouterConfig,
     bus: &Bus,
     store: &Store,
+    readiness: &Readiness,
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) -> Result<(), StartError> {
@@ -95,6 +143,8 @@ pub async fn spawn(
         rules,
         bus: bus.clone(),
         store: store.clone(),
+        readiness: readiness.clone(),
+        turn: AtomicUsize::new(0),
     });
     for t in &config.transports {
         let (r, t2) = (router.clone(), t.clone());
@@ -194,15 +244,36 @@ impl Router {
                     .await;
             }
         };
-        let transport = match self.rules.outbound(application, &msg) {
-            Ok(t) => t.to_owned(),
+        let pool = match self.rules.outbound(application, &msg) {
+            Ok(p) => p,
             Err(e) => return self.unroutable(delivery, Direction::Outbound, &e).await,
         };
+        let turn = if pool.len() > 1 {
+            self.turn.fetch_add(1, Ordering::Relaxed)
+        } else {
+            0
+        };
+        let Some(transport) = self.rules.pick(pool, &[], turn, |t| self.is_up(t)) else {
+            return self
+                .unroutable(delivery, Direction::Outbound, &Unroutable::NoTransport)
+                .await;
+        };
+        let transport = transport.to_owned();
+        let sent = Sent {
+            app: application.to_owned(),
+            tried: if pool.len() > 1 {
+                vec![transport.clone()]
+            } else {
+                Vec::new()
+            },
+            body: if pool.len() > 1 {
+                String::from_utf8_lossy(&delivery.body).into_owned()
+            } else {
+                String::new()
+            },
+        };
         // Remembered before the transport can see the message, so its events find the sender.
-        let ttl = Duration::from_secs(self.rules.config().event_memory_seconds);
-        let key = self.memory_key(&msg.message_id);
-        if let Err(e) = self.store.put(&key, application.as_bytes(), ttl).await {
-            tracing::warn!(message = "Store error; the message goes back to the queue.", router = %self.name, error = %e);
+        if !self.remember(&msg.message_id, &sent).await {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let _ = delivery.nack(true).await;
             return;
@@ -222,14 +293,70 @@ impl Router {
         }
     }
 
+    fn is_up(&self, transport: &str) -> bool {
+        self.readiness.is_up(&format!("transport:{transport}"))
+    }
+
+    /// Stores what the router keeps of message `id`; false (logged) when the store failed.
+    async fn remember(&self, id: &str, sent: &Sent) -> bool {
+        let ttl = Duration::from_secs(self.rules.config().event_memory_seconds);
+        match self
+            .store
+            .put(&self.memory_key(id), &sent.encode(), ttl)
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(message = "Store error; the message goes back to the queue.", router = %self.name, error = %e);
+                false
+            }
+        }
+    }
+
+    /// A temporary nack of a pool message with a transport left: the message goes there
+    /// instead. True when it went (the event is then not passed on).
+    async fn fail_over(&self, event: &VumiEvent, mut sent: Sent) -> bool {
+        let temporary = matches!(event.kind, EventKind::Nack { .. })
+            && event.transport_metadata.get("temporary") == Some(&serde_json::Value::Bool(true));
+        if !temporary || sent.body.is_empty() {
+            return false;
+        }
+        let Some(pool) = self.rules.config().mt_transport.get(&sent.app) else {
+            return false;
+        };
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let Some(next) = self
+            .rules
+            .pick(pool.as_slice(), &sent.tried, turn, |t| self.is_up(t))
+        else {
+            return false;
+        };
+        let next = next.to_owned();
+        sent.tried.push(next.clone());
+        if !self.remember(&event.user_message_id, &sent).await {
+            return false;
+        }
+        let body = Bytes::from(std::mem::take(&mut sent.body));
+        if !self.forward(&next, "outbound", body).await {
+            return false;
+        }
+        FailedOver {
+            router: &self.name,
+            from: event.transport_name.as_deref().unwrap_or(""),
+            to: &next,
+        }
+        .emit();
+        true
+    }
+
     async fn event(&self, delivery: Delivery) {
         let event = match VumiEvent::decode(&delivery.body) {
             Ok(e) => e,
             Err(e) => return self.fail(delivery, Direction::Event, &e.to_string()).await,
         };
         let key = self.memory_key(&event.user_message_id);
-        let app = match self.store.get(&key).await {
-            Ok(Some(app)) => String::from_utf8_lossy(&app).into_owned(),
+        let sent = match self.store.get(&key).await {
+            Ok(Some(raw)) => Sent::decode(&raw),
             Ok(None) => {
                 let reason = "no application of this router sent the message (or its memory \
                               expired: event_memory_seconds)";
@@ -242,6 +369,11 @@ impl Router {
                 return;
             }
         };
+        let app = sent.app.clone();
+        if self.fail_over(&event, sent).await {
+            let _ = delivery.ack().await;
+            return;
+        }
         if self.forward(&app, "event", delivery.body.clone()).await {
             Routed {
                 router: &self.name,

@@ -14,7 +14,11 @@
 //! matches no rule goes to `default`, or is unroutable (the router sends it to its failures).
 //! Outbound goes to the transport the application names in `transport_name` when it is one of
 //! the router's (a reply keeps the transport it came in on; an application may name another:
-//! USSD in, SMS out); otherwise to the application's `mt_transport`, else unroutable.
+//! USSD in, SMS out); otherwise to the application's `mt_transport`, else unroutable. An
+//! `mt_transport` may be a list (a pool): `mt_strategy = "failover"` takes the first transport
+//! that is up, `"round_robin"` rotates over those that are up; when none is up, the first (or
+//! the next in turn) still gets the message and holds it until its link comes back. A whole
+//! Vumi message goes to one transport, so all parts of a long message share a link.
 
 use std::collections::BTreeMap;
 
@@ -39,14 +43,52 @@ pub struct RouterConfig {
     /// `<router>.failures`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
-    /// Per application, the transport for outbound that names none of the router's
-    /// transports (a message the application starts itself).
+    /// Per application, the transport (or a pool of them) for outbound that names none of
+    /// the router's transports (a message the application starts itself).
     #[serde(default)]
-    pub mt_transport: BTreeMap<String, String>,
+    pub mt_transport: BTreeMap<String, Transports>,
+    /// How a pool is used: `failover` (the first that is up) or `round_robin`.
+    #[serde(default)]
+    pub mt_strategy: Strategy,
     /// How long an outbound message id is remembered, so its ack and delivery report find
     /// the application that sent it (default 7 days, as Vumi's `expire_routing_memory`).
     #[serde(default = "default_event_memory")]
     pub event_memory_seconds: u64,
+}
+
+/// One transport, or a pool.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Transports {
+    One(String),
+    Pool(Vec<String>),
+}
+
+impl Transports {
+    /// The transports, in configured order.
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Self::One(t) => std::slice::from_ref(t),
+            Self::Pool(p) => p,
+        }
+    }
+}
+
+impl From<&str> for Transports {
+    fn from(t: &str) -> Self {
+        Self::One(t.to_owned())
+    }
+}
+
+/// How an `mt_transport` pool is used.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The first transport of the list that is up.
+    #[default]
+    Failover,
+    /// Each message to the next transport in turn that is up.
+    RoundRobin,
 }
 
 const fn default_event_memory() -> u64 {
@@ -118,10 +160,18 @@ impl RouterConfig {
         if let Some(d) = &self.default {
             app("default", d)?;
         }
-        for (a, t) in &self.mt_transport {
+        for (a, pool) in &self.mt_transport {
             app("mt_transport", a)?;
-            if !self.transports.contains(t) {
-                return Err(format!("mt_transport.{a}: {t:?} is not one of transports"));
+            if pool.as_slice().is_empty() {
+                return Err(format!("mt_transport.{a}: at least one transport"));
+            }
+            for (i, t) in pool.as_slice().iter().enumerate() {
+                if !self.transports.contains(t) {
+                    return Err(format!("mt_transport.{a}: {t:?} is not one of transports"));
+                }
+                if pool.as_slice()[..i].contains(t) {
+                    return Err(format!("mt_transport.{a}: {t:?} is listed twice"));
+                }
             }
         }
         for (i, rule) in self.rules.iter().enumerate() {
@@ -239,21 +289,52 @@ impl Rules {
             .ok_or(Unroutable::NoRule)
     }
 
-    /// The transport for `msg`, an outbound message of `application`.
+    /// Where `msg`, an outbound message of `application`, goes: the transport it names, or
+    /// the application's `mt_transport` pool (one or more).
     ///
     /// # Errors
     /// [`Unroutable::NoTransport`].
-    pub fn outbound(&self, application: &str, msg: &UserMessage) -> Result<&str, Unroutable> {
+    pub fn outbound(&self, application: &str, msg: &UserMessage) -> Result<&[String], Unroutable> {
         if let Some(t) = msg.transport_name.as_deref()
             && let Some(t) = self.config.transports.iter().find(|x| *x == t)
         {
-            return Ok(t);
+            return Ok(std::slice::from_ref(t));
         }
         self.config
             .mt_transport
             .get(application)
-            .map(String::as_str)
+            .map(Transports::as_slice)
             .ok_or(Unroutable::NoTransport)
+    }
+
+    /// The transport of `pool` for the next message: not one of `tried`, preferring those
+    /// `up`; `turn` counts the router's pool messages (for round robin). None: every one
+    /// has been tried.
+    pub fn pick<'a>(
+        &self,
+        pool: &'a [String],
+        tried: &[String],
+        turn: usize,
+        up: impl Fn(&str) -> bool,
+    ) -> Option<&'a str> {
+        let left: Vec<&'a str> = pool
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !tried.iter().any(|x| x == t))
+            .collect();
+        let first = *left.first()?;
+        let order: Vec<&'a str> = match self.config.mt_strategy {
+            Strategy::Failover => left,
+            Strategy::RoundRobin => {
+                let n = left.len();
+                (0..n).map(|i| left[(turn + i) % n]).collect()
+            }
+        };
+        let fallback = match self.config.mt_strategy {
+            Strategy::Failover => first,
+            Strategy::RoundRobin => order[0],
+        };
+        Some(order.into_iter().find(|t| up(t)).unwrap_or(fallback))
     }
 }
 

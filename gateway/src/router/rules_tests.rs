@@ -3,7 +3,7 @@
 
 use richmond_codecs::vumi::{SessionEvent, UserMessage};
 
-use super::{RouterConfig, Rule, Rules, Unroutable, keyword};
+use super::{RouterConfig, Rule, Rules, Strategy, Transports, Unroutable, keyword};
 
 fn config(rules: Vec<Rule>) -> RouterConfig {
     RouterConfig {
@@ -11,7 +11,8 @@ fn config(rules: Vec<Rule>) -> RouterConfig {
         applications: vec!["quiz".into(), "echo".into(), "news".into()],
         rules,
         default: None,
-        mt_transport: [("news".to_owned(), "sms".to_owned())].into(),
+        mt_transport: [("news".to_owned(), "sms".into())].into(),
+        mt_strategy: Strategy::Failover,
         event_memory_seconds: 3600,
     }
 }
@@ -104,13 +105,14 @@ fn inbound_without_a_rule_goes_to_the_default_or_nowhere() {
 fn outbound_goes_to_the_named_transport_else_the_applications_mt_transport() {
     let rules = Rules::new(config(vec![])).unwrap();
     // A reply keeps its transport; an application may name the other one (USSD in, SMS out).
+    let one = |t: &str| vec![t.to_owned()];
     let reply = UserMessage::new("ussd", "ussd", "123", "+27831", Some("bye".into()));
-    assert_eq!(rules.outbound("echo", &reply), Ok("ussd"));
+    assert_eq!(rules.outbound("echo", &reply), Ok(&one("ussd")[..]));
     let sms = UserMessage::new("sms", "sms", "123", "+27831", Some("also".into()));
-    assert_eq!(rules.outbound("echo", &sms), Ok("sms"));
+    assert_eq!(rules.outbound("echo", &sms), Ok(&one("sms")[..]));
     // Named after the application itself (a message it starts): its mt_transport, if any.
     let own = UserMessage::new("news", "sms", "123", "+27831", Some("news".into()));
-    assert_eq!(rules.outbound("news", &own), Ok("sms"));
+    assert_eq!(rules.outbound("news", &own), Ok(&one("sms")[..]));
     let own = UserMessage::new("echo", "sms", "123", "+27831", Some("x".into()));
     assert_eq!(rules.outbound("echo", &own), Err(Unroutable::NoTransport));
 }
@@ -140,6 +142,7 @@ fn configuration_mistakes_are_named() {
                 applications: vec!["Quiz".into()],
                 rules: vec![],
                 mt_transport: Default::default(),
+                mt_strategy: Strategy::Failover,
                 ..ok.clone()
             },
             "applications: \"Quiz\"",
@@ -149,6 +152,7 @@ fn configuration_mistakes_are_named() {
                 applications: vec!["sms".into()],
                 rules: vec![],
                 mt_transport: Default::default(),
+                mt_strategy: Strategy::Failover,
                 ..ok.clone()
             },
             "also a transport",
@@ -199,8 +203,95 @@ fn configuration_mistakes_are_named() {
         applications: vec!["fax".into()],
         rules: vec![],
         mt_transport: Default::default(),
+        mt_strategy: Strategy::Failover,
         ..ok.clone()
     };
     let got = other.validate(&["sms", "ussd", "fax"]).expect_err("fax");
     assert!(got.contains("also a transport"), "{got:?}");
+}
+
+fn pool(strategy: Strategy) -> Rules {
+    let mut c = config(vec![]);
+    c.transports = vec!["a".into(), "b".into(), "c".into()];
+    c.mt_transport = [(
+        "news".to_owned(),
+        Transports::Pool(vec!["a".into(), "b".into(), "c".into()]),
+    )]
+    .into();
+    c.mt_strategy = strategy;
+    Rules::new(c).unwrap()
+}
+
+#[test]
+fn failover_takes_the_first_transport_that_is_up_and_skips_those_tried() {
+    let rules = pool(Strategy::Failover);
+    let own = UserMessage::new("news", "sms", "123", "+27831", Some("news".into()));
+    let p = rules.outbound("news", &own).unwrap();
+    assert_eq!(p.len(), 3);
+    let all_up = |_: &str| true;
+    for turn in 0..4 {
+        assert_eq!(rules.pick(p, &[], turn, all_up), Some("a"));
+    }
+    assert_eq!(rules.pick(p, &[], 0, |t| t != "a"), Some("b"));
+    assert_eq!(rules.pick(p, &[], 0, |t| t == "c"), Some("c"));
+    // None up: the first still gets it (and holds it until its link is back).
+    assert_eq!(rules.pick(p, &[], 0, |_| false), Some("a"));
+    // After a temporary refusal by a, then by b.
+    assert_eq!(rules.pick(p, &["a".into()], 0, all_up), Some("b"));
+    assert_eq!(
+        rules.pick(p, &["a".into(), "b".into()], 0, |_| false),
+        Some("c")
+    );
+    let tried: Vec<String> = vec!["a".into(), "b".into(), "c".into()];
+    assert_eq!(rules.pick(p, &tried, 0, all_up), None);
+}
+
+#[test]
+fn round_robin_rotates_over_the_transports_that_are_up() {
+    let rules = pool(Strategy::RoundRobin);
+    let own = UserMessage::new("news", "sms", "123", "+27831", Some("news".into()));
+    let p = rules.outbound("news", &own).unwrap();
+    let picks: Vec<_> = (0..6).map(|t| rules.pick(p, &[], t, |_| true)).collect();
+    assert_eq!(
+        picks,
+        [
+            Some("a"),
+            Some("b"),
+            Some("c"),
+            Some("a"),
+            Some("b"),
+            Some("c")
+        ]
+    );
+    // b down: its turns go to the next one up.
+    let picks: Vec<_> = (0..3)
+        .map(|t| rules.pick(p, &[], t, |t| t != "b"))
+        .collect();
+    assert_eq!(picks, [Some("a"), Some("c"), Some("c")]);
+    assert_eq!(rules.pick(p, &["b".into()], 1, |_| true), Some("c"));
+}
+
+#[test]
+fn a_pool_is_checked_and_reads_from_toml() {
+    let c: RouterConfig = toml::from_str(
+        "transports = [\"a\", \"b\"]\napplications = [\"x\"]\nmt_strategy = \"round_robin\"\n\
+         mt_transport = { x = [\"a\", \"b\"] }\n",
+    )
+    .unwrap();
+    assert_eq!(c.mt_strategy, Strategy::RoundRobin);
+    assert_eq!(c.mt_transport["x"].as_slice(), ["a", "b"]);
+    assert_eq!(c.validate(&["a", "b"]), Ok(()));
+    for (pool, want) in [
+        (vec![], "at least one"),
+        (vec!["a", "a"], "listed twice"),
+        (vec!["a", "z"], "not one of transports"),
+    ] {
+        let mut bad = c.clone();
+        bad.mt_transport.insert(
+            "x".into(),
+            Transports::Pool(pool.into_iter().map(String::from).collect()),
+        );
+        let err = bad.validate(&["a", "b"]).unwrap_err();
+        assert!(err.contains(want), "{err}");
+    }
 }

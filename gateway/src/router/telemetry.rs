@@ -17,8 +17,13 @@ pub const UNROUTABLE: Metric = Metric::counter(
     "Messages a router sent to <router>.failures (no rule and no default, no transport, an event of a message it did not send, undecodable), by direction.",
 );
 
+pub const FAILOVERS: Metric = Metric::counter(
+    "richmond_router_failovers_total",
+    "Outbound messages of an mt_transport pool sent again through another transport after a temporary nack, by the transport that refused and the one tried next.",
+);
+
 /// Every metric of the routers.
-pub const METRICS: &[Metric] = &[ROUTED, RULE_MATCHES, UNROUTABLE];
+pub const METRICS: &[Metric] = &[ROUTED, RULE_MATCHES, UNROUTABLE, FAILOVERS];
 
 /// Which way a message went through a router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +91,30 @@ impl Event for Unrouted<'_> {
             router,
             direction,
             reason
+        );
+    }
+}
+
+/// A temporary nack from `from`: the message went to `to` instead.
+pub(crate) struct FailedOver<'a> {
+    pub(crate) router: &'a str,
+    pub(crate) from: &'a str,
+    pub(crate) to: &'a str,
+}
+
+impl Event for FailedOver<'_> {
+    const METRICS: &'static [Metric] = &[FAILOVERS];
+
+    fn emit(self) {
+        let (router, from, to) = (self.router, self.from, self.to);
+        counter!(FAILOVERS.name, "router" => router.to_owned(), "from" => from.to_owned(),
+            "to" => to.to_owned())
+        .increment(1);
+        tracing::warn!(
+            message = "Temporary nack; the message goes to the next transport of the pool.",
+            router,
+            from,
+            to
         );
     }
 }

@@ -15,6 +15,7 @@ mod modem;
 mod modem_sim;
 mod quickstart;
 mod router;
+mod router_pool;
 mod smpp;
 mod smpp_modes;
 mod smsc_sim;

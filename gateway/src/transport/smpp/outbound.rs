@@ -16,6 +16,10 @@
 //!   bind up) is submitted again once a bind is up; a message none of whose parts reached a
 //!   session when the gateway stops goes back to the bus.
 //! * The driver retries throttling (`ESME_RTHROTTLED`, `ESME_RMSGQFUL`) itself: no nack.
+//! * A nack is marked temporary (`transport_metadata.temporary = true`) when the SMSC took no
+//!   part and refused every one it answered with a status for a passing fault
+//!   ([`richmond_codecs::smpp::status::is_transient`]): sending the message again, on this
+//!   link later or on another now, cannot deliver it twice. A router fails over on it.
 
 use crate::transport::telemetry::{Smpp, SmppEvent};
 use richmond_drivers::telemetry::Event as _;
@@ -215,12 +219,14 @@ async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
     }
     let mut ids = Vec::new();
     let mut failure = None;
+    let mut temporary = true;
     for outcome in outcomes {
         match outcome {
             Ok(SubmitOutcome::Accepted { message_id }) => {
                 ids.push(String::from_utf8_lossy(&message_id).into_owned());
             }
             Ok(SubmitOutcome::Rejected { status, .. }) => {
+                temporary &= richmond_codecs::smpp::status::is_transient(status);
                 failure.get_or_insert_with(|| {
                     format!(
                         "{} (0x{status:08X})",
@@ -229,6 +235,7 @@ async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
                 });
             }
             Ok(SubmitOutcome::Retry { reason }) => {
+                temporary = false;
                 failure.get_or_insert_with(|| {
                     format!(
                         "no answer from the SMSC ({}); the message may have been sent",
@@ -237,15 +244,23 @@ async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
                 });
             }
             Ok(_) => {
+                temporary = false;
                 failure.get_or_insert_with(|| "unexpected submit outcome".to_owned());
             }
             Err(stopping) => {
+                temporary = false;
                 failure.get_or_insert_with(|| stopping.to_string());
             }
         }
     }
     let event = match (failure, ids.first()) {
         (None, Some(first)) => VumiEvent::ack(tid, &id, first),
+        (Some(reason), None) if temporary => {
+            let mut nack = VumiEvent::nack(tid, &id, &reason);
+            nack.transport_metadata
+                .insert("temporary".into(), serde_json::Value::Bool(true));
+            nack
+        }
         (Some(reason), _) => VumiEvent::nack(tid, &id, &reason),
         (None, None) => VumiEvent::nack(tid, &id, "no part was submitted"),
     };
