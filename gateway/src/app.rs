@@ -143,7 +143,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         &intake,
     )?;
     for (name, application) in &config.applications {
-        crate::apps::spawn(name, application, &bus, &store, &tracker, &intake).await;
+        crate::apps::spawn(name, application, &bus, &store, &tracker, &intake).await?;
     }
     for (name, router) in &config.routers {
         crate::router::spawn(name, router, &bus, &store, &readiness, &tracker, &intake).await?;

@@ -272,14 +272,22 @@ async fn post(
         .map_err(|_| "bad_url")?;
     match tokio::time::timeout(timeout, client.request(request)).await {
         Err(_) => Err("timeout"),
-        Ok(Err(e)) if format!("{e:?}").contains("callback address policy") => {
-            Err("refused_address")
-        }
-        Ok(Err(e)) if is_tls_failure(&e) => Err("tls"),
-        Ok(Err(_)) => Err("connect"),
+        Ok(Err(e)) => Err(failure_code(&e)),
         Ok(Ok(response)) if response.status().is_success() => Ok(()),
         Ok(Ok(response)) if response.status().is_server_error() => Err("status_5xx"),
         Ok(Ok(_)) => Err("status_other"),
+    }
+}
+
+/// Why a request got no answer, as a metric label: `refused_address` (the address policy),
+/// `tls` (the handshake) or `connect`.
+pub(crate) fn failure_code(e: &hyper_util::client::legacy::Error) -> &'static str {
+    if format!("{e:?}").contains("callback address policy") {
+        "refused_address"
+    } else if is_tls_failure(e) {
+        "tls"
+    } else {
+        "connect"
     }
 }
 

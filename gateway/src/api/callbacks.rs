@@ -99,8 +99,9 @@ pub(crate) fn check_url(url: &str, policy: &Policy) -> Result<(), &'static str> 
         && !policy.permits(ip)
     {
         return Err(
-            "the address is not allowed for callbacks (loopback, private, link-local \
-                    and other internal addresses need api.callback_allowed_networks)",
+            "the address is not allowed (loopback, private, link-local and other internal \
+             addresses must be listed: api.callback_allowed_networks for API callbacks, \
+             allowed_networks for an http_relay application)",
         );
     }
     match uri.scheme_str() {
@@ -114,7 +115,7 @@ pub(crate) fn check_url(url: &str, policy: &Policy) -> Result<(), &'static str> 
 }
 
 /// The host of `uri` when it is a literal address (`[::1]` unbracketed).
-pub(super) fn literal_ip(uri: &Uri) -> Option<std::net::IpAddr> {
+pub(crate) fn literal_ip(uri: &Uri) -> Option<std::net::IpAddr> {
     let host = uri.host()?;
     host.trim_start_matches('[')
         .trim_end_matches(']')

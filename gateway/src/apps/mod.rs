@@ -6,9 +6,9 @@
 //! Reference: reference/routing-and-apps.md §6 (Vumi's `ApplicationWorker`: inbound dispatched
 //! on `session_event` — `new` to `new_session`, `close` to `close_session` with no reply, the
 //! rest to `consume_user_message`; replies built with `reply(content, continue_session)`).
-//!
-//! Not here yet: `http_relay` (issue 20 lists it).
 
+pub mod http_relay;
+mod relay_client;
 pub mod smitter;
 pub mod telemetry;
 pub mod ussd_echo;
@@ -34,6 +34,8 @@ pub enum ApplicationConfig {
     UssdEcho(ussd_echo::UssdEchoConfig),
     /// The Vumi workshop's join/leave/broadcast app.
     Smitter(smitter::SmitterConfig),
+    /// Relays inbound to a web application over HTTP; its answer is the reply.
+    HttpRelay(http_relay::HttpRelayConfig),
 }
 
 impl ApplicationConfig {
@@ -42,6 +44,7 @@ impl ApplicationConfig {
         match self {
             Self::UssdEcho(c) => c.transport_name.as_deref().unwrap_or(name),
             Self::Smitter(c) => c.transport_name.as_deref().unwrap_or(name),
+            Self::HttpRelay(c) => c.transport_name.as_deref().unwrap_or(name),
         }
     }
 
@@ -53,12 +56,24 @@ impl ApplicationConfig {
         match self {
             Self::UssdEcho(c) => c.validate(),
             Self::Smitter(c) => c.validate(),
+            Self::HttpRelay(c) => c.validate(),
         }
     }
 }
 
+/// Why an application could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("applications.{name}: {reason}")]
+pub struct StartError {
+    name: String,
+    reason: String,
+}
+
 /// Declares the application's queues and starts it; it stops taking messages when `intake`
 /// is cancelled and finishes the ones it holds.
+///
+/// # Errors
+/// [`StartError`]: an http_relay's client cannot be made (its settings were checked at load).
 pub async fn spawn(
     name: &str,
     config: &ApplicationConfig,
@@ -66,7 +81,23 @@ pub async fn spawn(
     store: &Store,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) {
+) -> Result<(), StartError> {
+    let relay = match config {
+        ApplicationConfig::HttpRelay(c) => Some(relay_client::Relay::new(name, c).map_err(
+            |reason| StartError {
+                name: name.to_owned(),
+                reason,
+            },
+        )?),
+        _ => None,
+    };
+    // A relay waits on web applications: a larger window, so one slow URL (which holds at
+    // most its max_requests_per_url requests) leaves room for the others.
+    let in_flight = if relay.is_some() {
+        RELAY_IN_FLIGHT
+    } else {
+        IN_FLIGHT
+    };
     let queues = config.queues(name).to_owned();
     // A refused topology keeps the bus not ready (and is retried); it is not fatal.
     if let Err(e) = bus.declare_transport(&queues).await {
@@ -78,13 +109,14 @@ pub async fn spawn(
         config: config.clone(),
         bus: bus.clone(),
         store: store.clone(),
+        relay,
     });
     for suffix in ["inbound", "event"] {
         let (a, i) = (app.clone(), intake.clone());
         tracker.spawn(async move {
             let queue = format!("{}.{suffix}", a.queues);
             let bus = a.bus.clone();
-            common::consume(&bus, &queue, IN_FLIGHT, &i, move |d| {
+            common::consume(&bus, &queue, in_flight, &i, move |d| {
                 let a = a.clone();
                 async move {
                     if suffix == "inbound" {
@@ -98,10 +130,13 @@ pub async fn spawn(
         });
     }
     tracing::info!(message = "Application up.", application = name, queues = %queues);
+    Ok(())
 }
 
 /// Deliveries worked on at once per queue.
 const IN_FLIGHT: usize = 64;
+/// … by an http_relay.
+const RELAY_IN_FLIGHT: usize = 512;
 
 /// One running application.
 struct App {
@@ -110,6 +145,7 @@ struct App {
     config: ApplicationConfig,
     bus: Bus,
     store: Store,
+    relay: Option<relay_client::Relay>,
 }
 
 impl App {
@@ -152,6 +188,29 @@ impl App {
                     }
                 }
             }
+            ApplicationConfig::HttpRelay(c) => {
+                let Some(relay) = &self.relay else { return };
+                let body = http_relay::message_body(c.format, &msg, &delivery.body);
+                let answer = match relay.post("message", c.url_for(&msg), body).await {
+                    Ok(a) => a,
+                    Err(reason) => return self.give_up(delivery, &reason).await,
+                };
+                let reply = http_relay::reply(
+                    &msg,
+                    &answer.body,
+                    answer.header("x-richmond-reply"),
+                    answer.header("x-richmond-session"),
+                );
+                if let Some((text, go_on)) = reply {
+                    let body = msg.reply(Some(text), go_on).encode();
+                    let sent =
+                        common::publish(&self.bus, &self.queues, "outbound", body, OnRefusal::Hold);
+                    if sent.await.is_err() {
+                        return; // the bus closed: the delivery comes back
+                    }
+                }
+                Kind::Relayed
+            }
         };
         Handled {
             application: &self.name,
@@ -163,7 +222,17 @@ impl App {
 
     async fn event(&self, delivery: Delivery) {
         let kind = match VumiEvent::decode(&delivery.body) {
-            Ok(e) => Kind::of_event(&e),
+            Ok(e) => {
+                if let (ApplicationConfig::HttpRelay(c), Some(relay)) = (&self.config, &self.relay)
+                    && let Some(url) = &c.event_url
+                {
+                    let body = http_relay::event_body(c.format, &e, &delivery.body);
+                    if let Err(reason) = relay.post("event", url, body).await {
+                        return self.give_up(delivery, &reason).await;
+                    }
+                }
+                Kind::of_event(&e)
+            }
             Err(_) => Kind::Undecodable,
         };
         Handled {
@@ -172,6 +241,16 @@ impl App {
         }
         .emit();
         let _ = delivery.ack().await;
+    }
+
+    /// The web application did not take it: to `<q>.failures` with the reason, then acked.
+    async fn give_up(&self, delivery: Delivery, reason: &str) {
+        Handled {
+            application: &self.name,
+            kind: Kind::RelayFailed,
+        }
+        .emit();
+        common::to_failures(&self.bus, &self.queues, delivery, reason).await;
     }
 
     /// A body that is no Vumi message: to `<q>.failures` with the reason, then acked.

@@ -17,7 +17,7 @@ fn config(t: &str, sim: &Sim, bus: &str, tail: &str) -> String {
 }
 
 /// The sum of `name`'s series whose line contains `having`.
-async fn metric(gw: &Gateway, name: &str, having: &str) -> f64 {
+pub(crate) async fn metric(gw: &Gateway, name: &str, having: &str) -> f64 {
     let text = common::http_get(gw.admin, "/metrics")
         .await
         .map(|r| r.1)

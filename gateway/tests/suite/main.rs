@@ -14,6 +14,7 @@ mod listener_tls;
 mod modem;
 mod modem_sim;
 mod quickstart;
+mod relay;
 mod router;
 mod router_pool;
 mod smpp;
