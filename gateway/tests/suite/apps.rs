@@ -162,3 +162,56 @@ async fn smitter_joins_broadcasts_to_the_others_and_leaves() {
     assert_eq!((to(a, "hello all"), to(b, "second")), (0, 0));
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }
+
+/// One gateway of the pair: its own SMSC link `t`, the shared Smitter `name`, the shared
+/// RabbitMQ and Redis.
+fn smitter_instance(t: &str, name: &str, sim: &Sim) -> String {
+    format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
+         [store]\ntype = \"redis\"\nurl = {:?}\n\
+         [transports.{t}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\n\
+         [applications.{name}]\ntype = \"smitter\"\ntransport_name = \"{t}\"\n",
+        common::amqp_url(),
+        common::redis_url(),
+        sim.addr.port()
+    )
+}
+
+#[tokio::test]
+async fn two_gateways_share_smitters_membership_through_redis() {
+    let name = common::unique("smitter");
+    let (t1, t2) = (common::unique("sm1"), common::unique("sm2"));
+    let (mut one, mut two) = (Sim::start(&["smsc"]).await, Sim::start(&["smsc"]).await);
+    let mut gw1 = Gateway::start(&smitter_instance(&t1, &name, &one)).await;
+    let mut gw2 = Gateway::start(&smitter_instance(&t2, &name, &two)).await;
+    gw1.wait_ready(200).await;
+    gw2.wait_ready(200).await;
+    let (a, b, c) = ("27820000011", "27820000012", "27820000013");
+    // a and b join through the first gateway, c through the second.
+    for h in [a, b] {
+        one.cmd(&format!("mo {h} 555 +")).await;
+        got(&mut one, h, "You have joined Smitter! SMS \"-\" to leave.").await;
+    }
+    two.cmd(&format!("mo {c} 555 +")).await;
+    got(&mut two, c, "You have joined Smitter! SMS \"-\" to leave.").await;
+    // Each gateway sees all three members: a broadcast from either reaches the other two.
+    two.cmd(&format!("mo {c} 555 from the second")).await;
+    got(&mut two, c, "Broadcast to 2 members").await;
+    got(&mut two, a, "from the second").await;
+    got(&mut two, b, "from the second").await;
+    one.cmd(&format!("mo {a} 555 from the first")).await;
+    got(&mut one, a, "Broadcast to 2 members").await;
+    got(&mut one, b, "from the first").await;
+    got(&mut one, c, "from the first").await;
+    // b leaves through the second gateway; the first no longer counts it.
+    two.cmd(&format!("mo {b} 555 -")).await;
+    got(&mut two, b, "You have left Smitter. SMS \"+\" to join.").await;
+    one.cmd(&format!("mo {a} 555 again")).await;
+    got(&mut one, a, "Broadcast to 1 members").await;
+    got(&mut one, c, "again").await;
+    assert_eq!(gw1.stop().await, Some(0), "{}", gw1.logs());
+    assert_eq!(gw2.stop().await, Some(0), "{}", gw2.logs());
+}

@@ -16,6 +16,7 @@ mod modem_sim;
 mod quickstart;
 mod relay;
 mod router;
+mod router_interop;
 mod router_pool;
 mod smpp;
 mod smpp_modes;
