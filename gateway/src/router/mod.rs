@@ -16,7 +16,9 @@
 //!   the store remembers `message_id` → application (with the configured TTL; in Redis, every
 //!   instance finds it); for a pool of several, the message itself and the transports tried
 //!   are remembered too;
-//! - `<t>.event` → the application that sent the message → `<a>.event`. A `nack` that the
+//! - `<t>.event` → the application that sent the message → `<a>.event` (a router with one
+//!   application and no pool of several transports remembers nothing: every event is its
+//!   application's). A `nack` that the
 //!   transport marks temporary (`transport_metadata.temporary`: the carrier took no part and
 //!   refused for a passing fault) of a pool message is not passed on while the pool has a
 //!   transport left to try: the message goes to that one instead (failover on refusal, not
@@ -27,25 +29,22 @@
 //! with the reason, counted. A router owns its transports' inbound and event queues: they
 //! are not also the API's (checked at load).
 
+pub mod local;
+mod route;
 pub mod rules;
 pub mod telemetry;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicUsize;
 
-use bytes::Bytes;
-use richmond_codecs::vumi::{Event as VumiEvent, EventKind, UserMessage};
-use richmond_drivers::telemetry::Event as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use self::rules::{Rules, Unroutable};
-use self::telemetry::{Direction, FailedOver, Routed, Unrouted};
+use self::rules::Rules;
 use crate::admin::Readiness;
 use crate::bus::{Bus, Delivery};
 use crate::store::Store;
-use crate::transport::common::{self, OnRefusal};
+use crate::transport::common;
 
 pub use self::rules::{RouterConfig, Rule, Strategy, Transports};
 
@@ -147,6 +146,7 @@ pub async fn spawn(
         turn: AtomicUsize::new(0),
     });
     for t in &config.transports {
+        local::register_router(t, router.clone());
         let (r, t2) = (router.clone(), t.clone());
         spawn_consumer(
             tracker,
@@ -205,211 +205,4 @@ fn spawn_consumer<F, Fut>(
 {
     let (bus, intake) = (bus.clone(), intake.clone());
     tracker.spawn(async move { common::consume(&bus, &queue, IN_FLIGHT, &intake, handle).await });
-}
-
-impl Router {
-    async fn inbound(&self, transport: &str, delivery: Delivery) {
-        let msg = match UserMessage::decode(&delivery.body) {
-            Ok(m) => m,
-            Err(e) => {
-                return self
-                    .fail(delivery, Direction::Inbound, &e.to_string())
-                    .await;
-            }
-        };
-        match self.rules.inbound(transport, &msg) {
-            Ok((app, rule)) => {
-                let (app, body) = (app.to_owned(), delivery.body.clone());
-                if self.forward(&app, "inbound", body).await {
-                    Routed {
-                        router: &self.name,
-                        direction: Direction::Inbound,
-                        to: &app,
-                        rule,
-                    }
-                    .emit();
-                    let _ = delivery.ack().await;
-                }
-            }
-            Err(e) => self.unroutable(delivery, Direction::Inbound, &e).await,
-        }
-    }
-
-    async fn outbound(&self, application: &str, delivery: Delivery) {
-        let msg = match UserMessage::decode(&delivery.body) {
-            Ok(m) => m,
-            Err(e) => {
-                return self
-                    .fail(delivery, Direction::Outbound, &e.to_string())
-                    .await;
-            }
-        };
-        let pool = match self.rules.outbound(application, &msg) {
-            Ok(p) => p,
-            Err(e) => return self.unroutable(delivery, Direction::Outbound, &e).await,
-        };
-        let turn = if pool.len() > 1 {
-            self.turn.fetch_add(1, Ordering::Relaxed)
-        } else {
-            0
-        };
-        let Some(transport) = self.rules.pick(pool, &[], turn, |t| self.is_up(t)) else {
-            return self
-                .unroutable(delivery, Direction::Outbound, &Unroutable::NoTransport)
-                .await;
-        };
-        let transport = transport.to_owned();
-        let sent = Sent {
-            app: application.to_owned(),
-            tried: if pool.len() > 1 {
-                vec![transport.clone()]
-            } else {
-                Vec::new()
-            },
-            body: if pool.len() > 1 {
-                String::from_utf8_lossy(&delivery.body).into_owned()
-            } else {
-                String::new()
-            },
-        };
-        // Remembered before the transport can see the message, so its events find the sender.
-        if !self.remember(&msg.message_id, &sent).await {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let _ = delivery.nack(true).await;
-            return;
-        }
-        if self
-            .forward(&transport, "outbound", delivery.body.clone())
-            .await
-        {
-            Routed {
-                router: &self.name,
-                direction: Direction::Outbound,
-                to: &transport,
-                rule: None,
-            }
-            .emit();
-            let _ = delivery.ack().await;
-        }
-    }
-
-    fn is_up(&self, transport: &str) -> bool {
-        self.readiness.is_up(&format!("transport:{transport}"))
-    }
-
-    /// Stores what the router keeps of message `id`; false (logged) when the store failed.
-    async fn remember(&self, id: &str, sent: &Sent) -> bool {
-        let ttl = Duration::from_secs(self.rules.config().event_memory_seconds);
-        match self
-            .store
-            .put(&self.memory_key(id), &sent.encode(), ttl)
-            .await
-        {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(message = "Store error; the message goes back to the queue.", router = %self.name, error = %e);
-                false
-            }
-        }
-    }
-
-    /// A temporary nack of a pool message with a transport left: the message goes there
-    /// instead. True when it went (the event is then not passed on).
-    async fn fail_over(&self, event: &VumiEvent, mut sent: Sent) -> bool {
-        let temporary = matches!(event.kind, EventKind::Nack { .. })
-            && event.transport_metadata.get("temporary") == Some(&serde_json::Value::Bool(true));
-        if !temporary || sent.body.is_empty() {
-            return false;
-        }
-        let Some(pool) = self.rules.config().mt_transport.get(&sent.app) else {
-            return false;
-        };
-        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        let Some(next) = self
-            .rules
-            .pick(pool.as_slice(), &sent.tried, turn, |t| self.is_up(t))
-        else {
-            return false;
-        };
-        let next = next.to_owned();
-        sent.tried.push(next.clone());
-        if !self.remember(&event.user_message_id, &sent).await {
-            return false;
-        }
-        let body = Bytes::from(std::mem::take(&mut sent.body));
-        if !self.forward(&next, "outbound", body).await {
-            return false;
-        }
-        FailedOver {
-            router: &self.name,
-            from: event.transport_name.as_deref().unwrap_or(""),
-            to: &next,
-        }
-        .emit();
-        true
-    }
-
-    async fn event(&self, delivery: Delivery) {
-        let event = match VumiEvent::decode(&delivery.body) {
-            Ok(e) => e,
-            Err(e) => return self.fail(delivery, Direction::Event, &e.to_string()).await,
-        };
-        let key = self.memory_key(&event.user_message_id);
-        let sent = match self.store.get(&key).await {
-            Ok(Some(raw)) => Sent::decode(&raw),
-            Ok(None) => {
-                let reason = "no application of this router sent the message (or its memory \
-                              expired: event_memory_seconds)";
-                return self.fail(delivery, Direction::Event, reason).await;
-            }
-            Err(e) => {
-                tracing::warn!(message = "Store error; the event goes back to the queue.", router = %self.name, error = %e);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = delivery.nack(true).await;
-                return;
-            }
-        };
-        let app = sent.app.clone();
-        if self.fail_over(&event, sent).await {
-            let _ = delivery.ack().await;
-            return;
-        }
-        if self.forward(&app, "event", delivery.body.clone()).await {
-            Routed {
-                router: &self.name,
-                direction: Direction::Event,
-                to: &app,
-                rule: None,
-            }
-            .emit();
-            let _ = delivery.ack().await;
-        }
-    }
-
-    fn memory_key(&self, message_id: &str) -> String {
-        format!("router:{}:msg:{message_id}", self.name)
-    }
-
-    /// Publishes `body` to `<to>.<suffix>` until the bus owns it; false when the bus closed
-    /// first (the delivery is left unacknowledged and comes back).
-    async fn forward(&self, to: &str, suffix: &str, body: Bytes) -> bool {
-        common::publish(&self.bus, to, suffix, body.to_vec(), OnRefusal::Hold)
-            .await
-            .is_ok()
-    }
-
-    async fn unroutable(&self, delivery: Delivery, direction: Direction, why: &Unroutable) {
-        self.fail(delivery, direction, &why.to_string()).await;
-    }
-
-    /// Sends the delivery to `<router>.failures` with `reason`, then acknowledges it.
-    async fn fail(&self, delivery: Delivery, direction: Direction, reason: &str) {
-        Unrouted {
-            router: &self.name,
-            direction,
-            reason,
-        }
-        .emit();
-        common::to_failures(&self.bus, &self.name, delivery, reason).await;
-    }
 }

@@ -20,6 +20,7 @@
 //! the next in turn) still gets the message and holds it until its link comes back. A whole
 //! Vumi message goes to one transport, so all parts of a long message share a link.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use regex::Regex;
@@ -205,6 +206,79 @@ impl RouterConfig {
     }
 }
 
+/// What the rules look at in a message (the Vumi field names).
+#[allow(clippy::wrong_self_convention)] // `from_addr` is a field name, not a conversion
+pub trait Routable {
+    fn to_addr(&self) -> Option<&str>;
+    fn from_addr(&self) -> Option<&str>;
+    fn content(&self) -> Option<&str>;
+    fn transport_type(&self) -> Option<&str>;
+    fn session_event(&self) -> Option<&str>;
+}
+
+impl Routable for UserMessage {
+    fn to_addr(&self) -> Option<&str> {
+        self.to_addr.as_deref()
+    }
+    fn from_addr(&self) -> Option<&str> {
+        self.from_addr.as_deref()
+    }
+    fn content(&self) -> Option<&str> {
+        self.content.as_deref()
+    }
+    fn transport_type(&self) -> Option<&str> {
+        self.transport_type.as_deref()
+    }
+    fn session_event(&self) -> Option<&str> {
+        self.session_event.as_ref().map(|e| e.as_str())
+    }
+}
+
+/// The fields the rules look at, read from an encoded user message without building the
+/// rest — for messages a transport of this process just encoded (already valid); a message
+/// from a queue is decoded whole, so an invalid one goes to the failures.
+#[derive(Debug, Default, Deserialize)]
+pub struct Peek<'a> {
+    #[serde(borrow, default)]
+    to_addr: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    from_addr: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    transport_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    session_event: Option<Cow<'a, str>>,
+}
+
+impl<'a> Peek<'a> {
+    /// Reads the fields from `body`.
+    ///
+    /// # Errors
+    /// Not a JSON object, or one of the fields not a string or null.
+    pub fn read(body: &'a [u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+}
+
+impl Routable for Peek<'_> {
+    fn to_addr(&self) -> Option<&str> {
+        self.to_addr.as_deref()
+    }
+    fn from_addr(&self) -> Option<&str> {
+        self.from_addr.as_deref()
+    }
+    fn content(&self) -> Option<&str> {
+        self.content.as_deref()
+    }
+    fn transport_type(&self) -> Option<&str> {
+        self.transport_type.as_deref()
+    }
+    fn session_event(&self) -> Option<&str> {
+        self.session_event.as_deref()
+    }
+}
+
 /// `pattern` compiled to match a whole string.
 fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{pattern})$"))
@@ -274,9 +348,9 @@ impl Rules {
     pub fn inbound(
         &self,
         transport: &str,
-        msg: &UserMessage,
+        msg: &impl Routable,
     ) -> Result<(&str, Option<usize>), Unroutable> {
-        let word = keyword(msg.content.as_deref());
+        let word = keyword(msg.content());
         for (i, (rule, c)) in self.config.rules.iter().zip(&self.compiled).enumerate() {
             if matches(rule, c, transport, msg, &word) {
                 return Ok((&rule.application, Some(i)));
@@ -338,24 +412,21 @@ impl Rules {
     }
 }
 
-fn matches(rule: &Rule, c: &Compiled, transport: &str, msg: &UserMessage, word: &str) -> bool {
+fn matches(rule: &Rule, c: &Compiled, transport: &str, msg: &impl Routable, word: &str) -> bool {
     let opt =
         |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
     opt(&rule.transport, Some(transport))
-        && opt(&rule.to_addr, msg.to_addr.as_deref())
+        && opt(&rule.to_addr, msg.to_addr())
         && c.to_addr_regex
             .as_ref()
-            .is_none_or(|r| msg.to_addr.as_deref().is_some_and(|a| r.is_match(a)))
+            .is_none_or(|r| msg.to_addr().is_some_and(|a| r.is_match(a)))
         && rule
             .from_addr_prefix
             .as_deref()
-            .is_none_or(|p| msg.from_addr.as_deref().is_some_and(|a| a.starts_with(p)))
+            .is_none_or(|p| msg.from_addr().is_some_and(|a| a.starts_with(p)))
         && (c.keywords.is_empty() || c.keywords.iter().any(|k| k == word))
-        && opt(&rule.transport_type, msg.transport_type.as_deref())
-        && opt(
-            &rule.session_event,
-            msg.session_event.as_ref().map(|e| e.as_str()),
-        )
+        && opt(&rule.transport_type, msg.transport_type())
+        && opt(&rule.session_event, msg.session_event())
 }
 
 #[cfg(test)]

@@ -295,3 +295,41 @@ fn a_pool_is_checked_and_reads_from_toml() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+#[test]
+fn a_peek_at_the_encoded_message_routes_as_the_whole_message_does() {
+    use super::Peek;
+    let mut ussd = rule("echo");
+    ussd.session_event = Some("new".into());
+    ussd.to_addr_regex = Some(r"\*120#".into());
+    let quiz = Rule {
+        keywords: vec!["join".into()],
+        from_addr_prefix: Some("+2783".into()),
+        ..rule("quiz")
+    };
+    let rules = Rules::new(RouterConfig {
+        default: Some("news".into()),
+        ..config(vec![ussd, quiz])
+    })
+    .unwrap();
+    let mut new = UserMessage::new("ussd", "ussd", "+27831", "*120#", None);
+    new.session_event = Some(SessionEvent::New);
+    let msgs = [
+        new,
+        mo("sms", "123", "+27831", "JOIN \"the quiz\"\n\u{e9}"),
+        mo("sms", "123", "+27721", "join"),
+        mo("sms", "123", "+27831", "joinme"),
+    ];
+    let want = [
+        ("echo", Some(0)),
+        ("quiz", Some(1)),
+        ("news", None),
+        ("news", None),
+    ];
+    for (m, want) in msgs.iter().zip(want) {
+        let raw = m.encode();
+        let peek = Peek::read(&raw).unwrap();
+        assert_eq!(rules.inbound("sms", &peek), Ok(want), "{m:?}");
+        assert_eq!(rules.inbound("sms", m), Ok(want), "{m:?}");
+    }
+}

@@ -111,8 +111,12 @@ pub(crate) async fn publish(
     body: Vec<u8>,
     on_refusal: OnRefusal,
 ) -> Result<(), BusError> {
-    let key = format!("{id}.{suffix}");
     let body = Bytes::from(body);
+    // A router beside this transport takes its inbound and events without the queue hop.
+    if let Some(taken) = crate::router::local::take(id, suffix, &body, on_refusal).await {
+        return taken;
+    }
+    let key = format!("{id}.{suffix}");
     let mut delay = Duration::from_millis(100);
     loop {
         match bus.publish(&key, body.clone()).await {
@@ -180,7 +184,8 @@ pub(crate) async fn to_failures(bus: &Bus, prefix: &str, delivery: Delivery, rea
 
 /// Consumes `<id>.outbound` until `intake` is cancelled, running `handle` on each decoded
 /// message and its delivery in its own task, at most `max_in_flight` at once (a body that is
-/// no Vumi message goes to `<id>.failures` instead); see [`consume`].
+/// no Vumi message goes to `<id>.failures` instead); see [`consume`]. `handle` is also
+/// offered to a router in this process ([`crate::router::local`]), under the same limit.
 pub(crate) async fn consume_outbound<F, Fut>(
     bus: &Bus,
     id: &str,
@@ -188,12 +193,27 @@ pub(crate) async fn consume_outbound<F, Fut>(
     intake: &CancellationToken,
     handle: F,
 ) where
-    F: Fn(UserMessage, Delivery) -> Fut,
+    F: Fn(UserMessage, Delivery) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let queue = format!("{id}.outbound");
+    let limit = Arc::new(Semaphore::new(max_in_flight));
+    // Shared with the router's hand-offs, so the transport waits for those too before it
+    // stops its carrier link.
+    let tasks = TaskTracker::new();
+    let handle = Arc::new(handle);
+    let direct = handle.clone();
+    crate::router::local::register_handler(
+        id,
+        crate::router::local::Handler::new(
+            Arc::new(move |msg, delivery| Box::pin(direct(msg, delivery))),
+            limit.clone(),
+            intake.clone(),
+            tasks.clone(),
+        ),
+    );
     let (bus2, id2) = (bus.clone(), id.to_owned());
-    consume(bus, &queue, max_in_flight, intake, move |delivery| {
+    consume_limited(bus, &queue, limit, tasks, intake, move |delivery| {
         let (bus, id) = (bus2.clone(), id2.clone());
         let outcome = match UserMessage::decode(&delivery.body) {
             Ok(msg) => Ok(handle(msg, delivery)),
@@ -223,7 +243,22 @@ pub(crate) async fn consume<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let limit = Arc::new(Semaphore::new(max_in_flight));
-    let tasks = TaskTracker::new();
+    consume_limited(bus, queue, limit, TaskTracker::new(), intake, handle).await;
+}
+
+/// [`consume`] with the limit and the tracker of running deliveries given (shared with the
+/// router's hand-offs).
+async fn consume_limited<F, Fut>(
+    bus: &Bus,
+    queue: &str,
+    limit: Arc<Semaphore>,
+    tasks: TaskTracker,
+    intake: &CancellationToken,
+    handle: F,
+) where
+    F: Fn(Delivery) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let mut consumer = None;
     while !intake.is_cancelled() {
         let c = match consumer.as_mut() {

@@ -1,7 +1,8 @@
 //! The built-in `http_relay` application end to end through the real binary, behind a router
 //! on RabbitMQ, relaying to a web application served by this test on loopback: the reply
 //! comes from the web application's answer (SMS through `simulate smsc`, Vumi JSON, a bearer
-//! token; a USSD menu through `simulate ssmi`, form fields, the session ended by a header);
+//! token; a USSD menu through `simulate ssmi`, form fields, the session ended by a header, on
+//! the embedded bus);
 //! acks and delivery reports reach the event URL; a web application that fails is tried
 //! `attempts` times and the message then lands in the relay's failures; a slow one does not
 //! hold back the messages of other keywords.
@@ -123,16 +124,25 @@ async fn serve() -> Served {
     }
 }
 
-fn config(t: &str, transport: &str, relay: &str, extra: &str) -> String {
+/// The gateway: `transport` (`t`), a router feeding the relay application `relay`, on
+/// RabbitMQ or (`embedded`) on the embedded bus.
+fn config(t: &str, transport: &str, relay: &str, extra: &str, embedded: bool) -> String {
     let router = common::unique("relayr");
+    let bus = if embedded {
+        "[bus]\ntype = \"embedded\"\n".to_owned()
+    } else {
+        format!(
+            "[bus]\ntype = \"amqp\"\nurl = {:?}\nreconnect_initial_seconds = 0.1\n\
+             reconnect_max_seconds = 1.0\n",
+            common::amqp_url()
+        )
+    };
     format!(
         "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
-         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
-         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n{transport}\
+         drain_timeout_seconds = 10\n{bus}{transport}\
          [routers.{router}]\ntransports = [\"{t}\"]\napplications = [\"{relay}\"]\n\
          default = \"{relay}\"\n[applications.{relay}]\ntype = \"http_relay\"\n\
-         token = \"t0k-relay\"\nallowed_networks = [\"127.0.0.1/32\"]\n{extra}",
-        common::amqp_url(),
+         token = \"t0k-relay\"\nallowed_networks = [\"127.0.0.1/32\"]\n{extra}"
     )
 }
 
@@ -159,7 +169,7 @@ async fn sms_replies_come_from_the_answer_events_are_posted_and_failures_are_bou
          retry_initial_seconds = 0.05\ntimeout_seconds = 60\n\
          [applications.{relay}.keyword_urls]\nslow = \"{base}/slow\"\nfail = \"{base}/fail\"\n"
     );
-    let mut gw = Gateway::start(&config(&t, &transport, &relay, &extra)).await;
+    let mut gw = Gateway::start(&config(&t, &transport, &relay, &extra, false)).await;
     sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
         .await;
     gw.wait_ready(200).await;
@@ -238,7 +248,8 @@ async fn a_ussd_menu_from_form_posts_ends_when_the_answer_says_so() {
         sim.addr.port()
     );
     let extra = format!("url = \"{}/menu\"\nformat = \"form\"\n", web.base);
-    let mut gw = Gateway::start(&config(&t, &transport, &relay, &extra)).await;
+    // The router and the relay on the embedded bus, in the gateway's process.
+    let mut gw = Gateway::start(&config(&t, &transport, &relay, &extra, true)).await;
     gw.wait_ready(200).await;
     sim.cmd("dial 27831110009 *120*88 2").await;
     let done = sim

@@ -164,11 +164,30 @@ fn config_text(dir: &Path, id: &str, port: u16, run: &Run, amqp: Option<&str>) -
         || "[bus]\ntype = \"embedded\"\nmax_queue_messages = 1000000\n".to_owned(),
         |url| format!("[bus]\ntype = \"amqp\"\nurl = {url:?}\nprefetch_count = 500\n"),
     );
+    let router = match run.routed {
+        0 => String::new(),
+        n => {
+            let apps: Vec<String> = (1..=n)
+                .map(|i| {
+                    if i == 1 {
+                        format!("\"{id}app\"")
+                    } else {
+                        format!("\"{id}app{i}\"")
+                    }
+                })
+                .collect();
+            format!(
+                "[routers.{id}r]\ntransports = [\"{id}\"]\napplications = [{}]\n\
+                 default = \"{id}app\"\nmt_transport = {{ {id}app = \"{id}\" }}\n",
+                apps.join(", ")
+            )
+        }
+    };
     format!(
         "data_dir = {:?}\n[admin]\naddress = \"{admin}\"\n{bus}[transports.{id}]\ntype = \"smpp\"\n\
          host = \"127.0.0.1\"\nport = {port}\nsystem_id = \"richmond\"\npassword = \"richmond\"\n\
          binds = {binds}\nwindow = 50\nmax_in_flight = 1000\nregistered_delivery = {receipts}\n\
-         reconnect_initial_seconds = 0.2\nreconnect_max_seconds = 2.0\n",
+         reconnect_initial_seconds = 0.2\nreconnect_max_seconds = 2.0\n{router}",
         dir.join("data").display().to_string()
     )
 }
@@ -214,14 +233,24 @@ pub(crate) async fn start(
         let store = Store::open(&config).await.expect("store");
         let ctx = richmond::transport::Context {
             bus: bus.clone(),
-            store,
+            store: store.clone(),
             readiness: richmond::admin::Readiness::default(),
         };
         let (tracker, intake) = (TaskTracker::new(), CancellationToken::new());
         richmond::transport::spawn_all(&config.transports, &ctx, &tracker, &intake).expect("spawn");
+        for (name, r) in &config.routers {
+            richmond::router::spawn(name, r, &bus, &store, &ctx.readiness, &tracker, &intake)
+                .await
+                .expect("router");
+        }
         (Gateway::InProcess(intake, tracker), bus)
     };
     bus.declare_transport(id).await.expect("declare");
+    if run.routed > 0 {
+        bus.declare_transport(&format!("{id}app"))
+            .await
+            .expect("declare");
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     while smsc.binds.load(Ordering::Relaxed) < binds {
         assert!(

@@ -22,6 +22,9 @@
 //!   Latency: the simulator's send time (in the text) to the consumer's receipt.
 //! * MT: N user messages published to `<id>.outbound` (500 in flight); a consumer reads the
 //!   `ack` events (and the `delivery_report`s, receipts on). Latency: publish start to ack.
+//! * Routed rows (`, routed`): the same flows through a router beside the transport, with one
+//!   application (or two, one idle, so events need the router's memory); the application's
+//!   queues are `<id>app.*`.
 //! * Ceiling: bare lapin clients moving messages of the same size through RabbitMQ in the
 //!   same shape, all stages at once ([`richmond_benches::pipeline`]): one hop for MO (the
 //!   gateway publishes, the application consumes), two hops for MT (the application
@@ -65,6 +68,10 @@ pub(crate) struct Run {
     pub(crate) receipts: bool,
     /// MT text length in characters (0: the short `load <i>` text).
     text_len: usize,
+    /// Through a router with this many applications (0: none): the application under load is
+    /// `<id>app` behind `[routers.<id>r]`; a second one, `<id>app2`, stays idle (its router
+    /// must remember which application sent each message).
+    pub(crate) routed: usize,
 }
 
 impl Run {
@@ -81,6 +88,11 @@ impl Run {
             ));
         } else if self.text_len > 0 {
             l.push_str(&format!(", {} chars", self.text_len));
+        }
+        match self.routed {
+            0 => {}
+            1 => l.push_str(", routed"),
+            n => l.push_str(&format!(", routed ({n} apps)")),
         }
         l
     }
@@ -110,11 +122,16 @@ fn runs(only: &str) -> Vec<Run> {
             mo: true,
             receipts: false,
             text_len: 0,
+            routed: 0,
         };
         for binds in [1, 100] {
             for mo in [true, false] {
                 v.push(Run { binds, mo, ..base });
             }
+        }
+        // The same flows through a router (issue 20: its added CPU per message).
+        for (mo, routed) in [(true, 1), (false, 1), (false, 2)] {
+            v.push(Run { mo, routed, ..base });
         }
         v.push(Run {
             mo: false,
@@ -264,6 +281,12 @@ async fn smpp_rows(n: usize, only: &str, filter: &str) -> bool {
         .await;
         let pid = gateway.pid();
         eprintln!("load: {id} {} started", run.label());
+        // The application's queues: the transport's own, or those the router feeds.
+        let id = if run.routed > 0 {
+            format!("{id}app")
+        } else {
+            id
+        };
         let (_, cpu_before) = usage(pid);
         let mut o = measure(&mut smsc, &bus, &id, &run, n, None).await;
         let (rss, cpu_after) = usage(pid);

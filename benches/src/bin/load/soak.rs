@@ -72,6 +72,7 @@ pub(crate) async fn run(minutes: usize, amqp: bool, rate: f64) -> bool {
         mo: true,
         receipts: true,
         text_len: 0,
+        routed: 0,
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut smsc = Smsc::start();

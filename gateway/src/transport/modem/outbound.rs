@@ -41,7 +41,7 @@ pub(super) async fn run(
 ) {
     let (bus, id) = (shared.ctx.bus.clone(), shared.id.clone());
     let stop = intake.clone();
-    common::consume_outbound(&bus, &id, 1, &intake, |msg, delivery| {
+    common::consume_outbound(&bus, &id, 1, &intake, move |msg, delivery| {
         let (shared, stop) = (shared.clone(), stop.clone());
         async move { handle_delivery(&shared, msg, delivery, &stop).await }
     })

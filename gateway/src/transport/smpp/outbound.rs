@@ -146,7 +146,7 @@ pub(super) async fn run(shared: Arc<Shared>, intake: CancellationToken, stop: Ca
         &id,
         shared.config.max_in_flight,
         &intake,
-        |msg, delivery| {
+        move |msg, delivery| {
             let shared = shared.clone();
             async move { handle(&shared, msg, delivery).await }
         },

@@ -41,7 +41,7 @@ pub(super) async fn run(
         &id,
         shared.config.max_in_flight,
         &intake,
-        |msg, delivery| {
+        move |msg, delivery| {
             let (shared, handle) = (shared.clone(), handle.clone());
             async move { handle_delivery(&shared, &handle, msg, delivery).await }
         },

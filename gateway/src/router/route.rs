@@ -1,0 +1,331 @@
+//! What a router does with one message: an inbound message to its application, an
+//! application's outbound message to a transport (remembered first, so its events find the
+//! sender), an event to the application that sent the message (or, a temporary nack of a pool
+//! message, the message to the next transport of the pool). Each path is used by the router's
+//! queue consumers and by the in-process shortcuts of [`super::local`] alike.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use richmond_codecs::vumi::{Event as VumiEvent, EventKind, UserMessage};
+use richmond_drivers::telemetry::Event as _;
+
+use super::rules::{Peek, Routable, Unroutable};
+use super::telemetry::{Direction, FailedOver, Routed, Unrouted};
+use super::{Router, Sent, local};
+use crate::bus::{BusError, Delivery};
+use crate::transport::common::{self, OnRefusal};
+
+/// How long a store error keeps a delivery before it goes back to its queue.
+const STORE_PAUSE: Duration = Duration::from_secs(1);
+
+impl Router {
+    /// A delivery of `<transport>.inbound`.
+    pub(super) async fn inbound(&self, transport: &str, delivery: Delivery) {
+        if self
+            .pass_inbound(transport, &delivery.body, OnRefusal::Hold, false)
+            .await
+            .is_ok()
+        {
+            let _ = delivery.ack().await;
+        }
+    }
+
+    /// Publishes inbound `body` from `transport` to its application's `<a>.inbound`, or to
+    /// the router's failures with the reason; returns once the bus owns it. A body a
+    /// transport of this process just encoded (`trusted`) is only peeked at.
+    ///
+    /// # Errors
+    /// The bus closed (or refused for good, with [`OnRefusal::HandBack`]).
+    pub(super) async fn pass_inbound(
+        &self,
+        transport: &str,
+        body: &Bytes,
+        on_refusal: OnRefusal,
+        trusted: bool,
+    ) -> Result<(), BusError> {
+        let route = if trusted {
+            Peek::read(body)
+                .map_err(|e| e.to_string())
+                .and_then(|p| self.route(transport, &p))
+        } else {
+            UserMessage::decode(body)
+                .map_err(|e| e.to_string())
+                .and_then(|m| self.route(transport, &m))
+        };
+        match route {
+            Ok((app, rule)) => {
+                common::publish(&self.bus, app, "inbound", body.to_vec(), on_refusal).await?;
+                Routed {
+                    router: &self.name,
+                    direction: Direction::Inbound,
+                    to: app,
+                    rule,
+                }
+                .emit();
+                Ok(())
+            }
+            Err(why) => {
+                self.publish_failure(body, Direction::Inbound, &why, on_refusal)
+                    .await
+            }
+        }
+    }
+
+    /// The application for an inbound message and the rule that chose it.
+    fn route(&self, transport: &str, msg: &impl Routable) -> Result<(&str, Option<usize>), String> {
+        self.rules
+            .inbound(transport, msg)
+            .map_err(|e| e.to_string())
+    }
+
+    /// A delivery of `<application>.outbound`.
+    pub(super) async fn outbound(&self, application: &str, delivery: Delivery) {
+        let msg = match UserMessage::decode(&delivery.body) {
+            Ok(m) => m,
+            Err(e) => {
+                return self
+                    .fail(delivery, Direction::Outbound, &e.to_string())
+                    .await;
+            }
+        };
+        let pool = match self.rules.outbound(application, &msg) {
+            Ok(p) => p,
+            Err(e) => {
+                return self
+                    .fail(delivery, Direction::Outbound, &e.to_string())
+                    .await;
+            }
+        };
+        let turn = if pool.len() > 1 {
+            self.turn.fetch_add(1, Ordering::Relaxed)
+        } else {
+            0
+        };
+        let Some(transport) = self.rules.pick(pool, &[], turn, |t| self.is_up(t)) else {
+            let why = Unroutable::NoTransport.to_string();
+            return self.fail(delivery, Direction::Outbound, &why).await;
+        };
+        let transport = transport.to_owned();
+        let several = pool.len() > 1;
+        let sent = Sent {
+            app: application.to_owned(),
+            tried: if several {
+                vec![transport.clone()]
+            } else {
+                Vec::new()
+            },
+            body: if several {
+                String::from_utf8_lossy(&delivery.body).into_owned()
+            } else {
+                String::new()
+            },
+        };
+        // Remembered before the transport can see the message, so its events find the sender
+        // (a router with one application and no pool has nothing to remember).
+        if self.needs_memory() && !self.remember(&msg.message_id, &sent).await {
+            tokio::time::sleep(STORE_PAUSE).await;
+            let _ = delivery.nack(true).await;
+            return;
+        }
+        let routed = Routed {
+            router: &self.name,
+            direction: Direction::Outbound,
+            to: &transport,
+            rule: None,
+        };
+        // The transport runs here: it takes the delivery itself and acknowledges it once the
+        // carrier answered.
+        if let Some(handler) = local::handler(&transport) {
+            routed.emit();
+            return handler.run(msg, delivery).await;
+        }
+        if self
+            .forward(&transport, "outbound", delivery.body.clone())
+            .await
+        {
+            routed.emit();
+            let _ = delivery.ack().await;
+        }
+    }
+
+    /// A delivery of `<transport>.event`.
+    pub(super) async fn event(&self, delivery: Delivery) {
+        match self.pass_event(&delivery.body, OnRefusal::Hold).await {
+            Some(Ok(())) => {
+                let _ = delivery.ack().await;
+            }
+            Some(Err(_)) => {} // the bus closed: the delivery comes back
+            None => {
+                tokio::time::sleep(STORE_PAUSE).await;
+                let _ = delivery.nack(true).await;
+            }
+        }
+    }
+
+    /// Publishes event `body` to the application that sent its message (a temporary nack of
+    /// a pool message: the message to the next transport instead), or to the failures. None:
+    /// the store cannot say now.
+    pub(super) async fn pass_event(
+        &self,
+        body: &Bytes,
+        on_refusal: OnRefusal,
+    ) -> Option<Result<(), BusError>> {
+        let event = match VumiEvent::decode(body) {
+            Ok(e) => e,
+            Err(e) => {
+                let why = e.to_string();
+                return Some(
+                    self.publish_failure(body, Direction::Event, &why, on_refusal)
+                        .await,
+                );
+            }
+        };
+        let sent = if self.needs_memory() {
+            self.store
+                .get(&self.memory_key(&event.user_message_id))
+                .await
+        } else {
+            Ok(Some(
+                self.rules.config().applications[0].clone().into_bytes(),
+            ))
+        };
+        let sent = match sent {
+            Ok(Some(raw)) => Sent::decode(&raw),
+            Ok(None) => {
+                let reason = "no application of this router sent the message (or its memory \
+                              expired: event_memory_seconds)";
+                return Some(
+                    self.publish_failure(body, Direction::Event, reason, on_refusal)
+                        .await,
+                );
+            }
+            Err(e) => {
+                tracing::warn!(message = "Store error; the event waits.", router = %self.name, error = %e);
+                return None;
+            }
+        };
+        let app = sent.app.clone();
+        if self.fail_over(&event, sent).await {
+            return Some(Ok(()));
+        }
+        let published = common::publish(&self.bus, &app, "event", body.to_vec(), on_refusal).await;
+        if published.is_ok() {
+            Routed {
+                router: &self.name,
+                direction: Direction::Event,
+                to: &app,
+                rule: None,
+            }
+            .emit();
+        }
+        Some(published)
+    }
+
+    /// Whether events need the store to find their application: not when the router has
+    /// one application and no pool of several transports (every event is that
+    /// application's, and there is nothing to fail over to).
+    fn needs_memory(&self) -> bool {
+        let c = self.rules.config();
+        c.applications.len() > 1 || c.mt_transport.values().any(|p| p.as_slice().len() > 1)
+    }
+
+    pub(super) fn is_up(&self, transport: &str) -> bool {
+        self.readiness.is_up(&format!("transport:{transport}"))
+    }
+
+    /// Stores what the router keeps of message `id`; false (logged) when the store failed.
+    async fn remember(&self, id: &str, sent: &Sent) -> bool {
+        let ttl = Duration::from_secs(self.rules.config().event_memory_seconds);
+        match self
+            .store
+            .put(&self.memory_key(id), &sent.encode(), ttl)
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(message = "Store error; the message goes back to the queue.", router = %self.name, error = %e);
+                false
+            }
+        }
+    }
+
+    /// A temporary nack of a pool message with a transport left: the message goes there
+    /// instead. True when it went (the event is then not passed on).
+    async fn fail_over(&self, event: &VumiEvent, mut sent: Sent) -> bool {
+        let temporary = matches!(event.kind, EventKind::Nack { .. })
+            && event.transport_metadata.get("temporary") == Some(&serde_json::Value::Bool(true));
+        if !temporary || sent.body.is_empty() {
+            return false;
+        }
+        let Some(pool) = self.rules.config().mt_transport.get(&sent.app) else {
+            return false;
+        };
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let Some(next) = self
+            .rules
+            .pick(pool.as_slice(), &sent.tried, turn, |t| self.is_up(t))
+        else {
+            return false;
+        };
+        let next = next.to_owned();
+        sent.tried.push(next.clone());
+        if !self.remember(&event.user_message_id, &sent).await {
+            return false;
+        }
+        let body = Bytes::from(std::mem::take(&mut sent.body));
+        if !self.forward(&next, "outbound", body).await {
+            return false;
+        }
+        FailedOver {
+            router: &self.name,
+            from: event.transport_name.as_deref().unwrap_or(""),
+            to: &next,
+        }
+        .emit();
+        true
+    }
+
+    fn memory_key(&self, message_id: &str) -> String {
+        format!("router:{}:msg:{message_id}", self.name)
+    }
+
+    /// Publishes `body` to `<to>.<suffix>` until the bus owns it; false when the bus closed
+    /// first (the delivery is left unacknowledged and comes back).
+    async fn forward(&self, to: &str, suffix: &str, body: Bytes) -> bool {
+        common::publish(&self.bus, to, suffix, body.to_vec(), OnRefusal::Hold)
+            .await
+            .is_ok()
+    }
+
+    /// Publishes `body` to `<router>.failures` with `reason`, counted.
+    async fn publish_failure(
+        &self,
+        body: &[u8],
+        direction: Direction,
+        reason: &str,
+        on_refusal: OnRefusal,
+    ) -> Result<(), BusError> {
+        let failure = crate::transport::failure_body(body, reason);
+        common::publish(&self.bus, &self.name, "failures", failure, on_refusal).await?;
+        Unrouted {
+            router: &self.name,
+            direction,
+            reason,
+        }
+        .emit();
+        Ok(())
+    }
+
+    /// Sends the delivery to `<router>.failures` with `reason`, then acknowledges it.
+    async fn fail(&self, delivery: Delivery, direction: Direction, reason: &str) {
+        if self
+            .publish_failure(&delivery.body, direction, reason, OnRefusal::Hold)
+            .await
+            .is_ok()
+        {
+            let _ = delivery.ack().await;
+        }
+    }
+}
