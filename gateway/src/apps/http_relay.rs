@@ -102,6 +102,12 @@ const fn default_concurrency() -> usize {
 
 /// The most of an answer read (a reply is one message; more is an error).
 pub const MAX_ANSWER: usize = 64 * 1024;
+/// The longest pause between two attempts.
+pub const MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The longest a message may wait for its web application, all attempts and pauses
+/// together: half of RabbitMQ's default consumer timeout (30 minutes), beyond which the
+/// broker would close the channel and deliver every message on it again.
+pub const MAX_TOTAL_SECONDS: f64 = 900.0;
 
 impl HttpRelayConfig {
     pub(crate) fn validate(&self) -> Result<(), String> {
@@ -131,6 +137,18 @@ impl HttpRelayConfig {
         if !(1..=1024).contains(&self.max_requests_per_url) {
             return Err("max_requests_per_url: 1 to 1024".into());
         }
+        if self.longest_seconds() > MAX_TOTAL_SECONDS {
+            return Err(format!(
+                "attempts, timeout_seconds and retry_initial_seconds: a message could wait \
+                 {:.0} s for its web application; at most {MAX_TOTAL_SECONDS:.0}",
+                self.longest_seconds()
+            ));
+        }
+        if let Some(auth) = self.authorization()
+            && axum::http::HeaderValue::from_str(&auth).is_err()
+        {
+            return Err("username, password, token: only visible ASCII characters".into());
+        }
         match (&self.username, &self.password, &self.token) {
             (Some(_), Some(_), None) | (None, None, _) => {}
             (_, _, Some(_)) => return Err("token: not with username and password".into()),
@@ -140,6 +158,17 @@ impl HttpRelayConfig {
             crate::api::callback_client::roots(Some(f)).map_err(|e| format!("tls_ca_file: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The longest one message can take: every attempt timing out, with the pauses between.
+    fn longest_seconds(&self) -> f64 {
+        let mut pause = self.retry_initial_seconds;
+        let mut total = self.timeout_seconds;
+        for _ in 1..self.attempts {
+            total += pause + self.timeout_seconds;
+            pause = (pause * 2.0).min(MAX_PAUSE.as_secs_f64());
+        }
+        total
     }
 
     /// Where the relay may connect.

@@ -150,6 +150,8 @@ fn configuration_mistakes_are_named() {
             "token",
         ),
         ("max_requests_per_url = 0\n", "max_requests_per_url"),
+        ("attempts = 20\ntimeout_seconds = 60\n", "could wait"),
+        ("token = \"t\\n\"\n", "visible ASCII"),
     ] {
         let err = config(extra).validate().unwrap_err();
         assert!(err.contains(want), "{extra}: {err}");

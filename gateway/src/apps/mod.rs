@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::relay_client::GaveUp;
 use self::telemetry::{Handled, Kind};
 use crate::bus::{Bus, Delivery};
 use crate::store::Store;
@@ -83,12 +84,12 @@ pub async fn spawn(
     intake: &CancellationToken,
 ) -> Result<(), StartError> {
     let relay = match config {
-        ApplicationConfig::HttpRelay(c) => Some(relay_client::Relay::new(name, c).map_err(
-            |reason| StartError {
+        ApplicationConfig::HttpRelay(c) => Some(
+            relay_client::Relay::new(name, c, intake.clone()).map_err(|reason| StartError {
                 name: name.to_owned(),
                 reason,
-            },
-        )?),
+            })?,
+        ),
         _ => None,
     };
     // A relay waits on web applications: a larger window, so one slow URL (which holds at
@@ -189,11 +190,18 @@ impl App {
                 }
             }
             ApplicationConfig::HttpRelay(c) => {
-                let Some(relay) = &self.relay else { return };
+                let Some(relay) = &self.relay else {
+                    let _ = delivery.nack(true).await;
+                    return;
+                };
                 let body = http_relay::message_body(c.format, &msg, &delivery.body);
                 let answer = match relay.post("message", c.url_for(&msg), body).await {
                     Ok(a) => a,
-                    Err(reason) => return self.give_up(delivery, &reason).await,
+                    Err(GaveUp::Failed(reason)) => return self.give_up(delivery, &reason).await,
+                    Err(GaveUp::Stopping) => {
+                        let _ = delivery.nack(true).await;
+                        return;
+                    }
                 };
                 let reply = http_relay::reply(
                     &msg,
@@ -227,8 +235,15 @@ impl App {
                     && let Some(url) = &c.event_url
                 {
                     let body = http_relay::event_body(c.format, &e, &delivery.body);
-                    if let Err(reason) = relay.post("event", url, body).await {
-                        return self.give_up(delivery, &reason).await;
+                    match relay.post("event", url, body).await {
+                        Ok(_) => {}
+                        Err(GaveUp::Failed(reason)) => {
+                            return self.give_up(delivery, &reason).await;
+                        }
+                        Err(GaveUp::Stopping) => {
+                            let _ = delivery.nack(true).await;
+                            return;
+                        }
                     }
                 }
                 Kind::of_event(&e)
@@ -245,19 +260,18 @@ impl App {
 
     /// The web application did not take it: to `<q>.failures` with the reason, then acked.
     async fn give_up(&self, delivery: Delivery, reason: &str) {
-        Handled {
-            application: &self.name,
-            kind: Kind::RelayFailed,
-        }
-        .emit();
-        common::to_failures(&self.bus, &self.queues, delivery, reason).await;
+        self.to_failures(delivery, Kind::RelayFailed, reason).await;
     }
 
     /// A body that is no Vumi message: to `<q>.failures` with the reason, then acked.
     async fn fail(&self, delivery: Delivery, reason: &str) {
+        self.to_failures(delivery, Kind::Undecodable, reason).await;
+    }
+
+    async fn to_failures(&self, delivery: Delivery, kind: Kind, reason: &str) {
         Handled {
             application: &self.name,
-            kind: Kind::Undecodable,
+            kind,
         }
         .emit();
         common::to_failures(&self.bus, &self.queues, delivery, reason).await;

@@ -14,8 +14,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use richmond_drivers::telemetry::Event as _;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
-use super::http_relay::{Body, HttpRelayConfig, MAX_ANSWER};
+use super::http_relay::{Body, HttpRelayConfig, MAX_ANSWER, MAX_PAUSE};
 use super::telemetry::RelayRequest;
 use crate::api::callback_client::{self, CallbackClient};
 use crate::api::callback_policy::Policy;
@@ -41,6 +42,17 @@ pub(super) struct Relay {
     policy: Arc<Policy>,
     authorization: Option<String>,
     per_url: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Cancelled when the gateway stops taking work: waits and pauses end, and the message
+    /// goes back to its queue.
+    intake: CancellationToken,
+}
+
+/// Why a relay gave up on a message.
+pub(super) enum GaveUp {
+    /// The web application refused it or never answered: to the failures, with the reason.
+    Failed(String),
+    /// The gateway is stopping: the message goes back to its queue.
+    Stopping,
 }
 
 /// How one attempt ended.
@@ -57,7 +69,11 @@ impl Relay {
     ///
     /// # Errors
     /// The address policy or the TLS settings cannot be made (validated at load).
-    pub(super) fn new(application: &str, config: &HttpRelayConfig) -> Result<Self, String> {
+    pub(super) fn new(
+        application: &str,
+        config: &HttpRelayConfig,
+        intake: CancellationToken,
+    ) -> Result<Self, String> {
         let policy = Arc::new(config.policy()?);
         let client = callback_client::new(policy.clone(), config.tls_ca_file.as_deref())?;
         Ok(Self {
@@ -67,6 +83,7 @@ impl Relay {
             client,
             policy,
             per_url: Mutex::new(HashMap::new()),
+            intake,
         })
     }
 
@@ -78,48 +95,63 @@ impl Relay {
     }
 
     /// POSTs `body` to `url` until it is answered with a 2xx, refused, or the attempts are
-    /// spent; `what` (`message` or `event`) labels the metrics.
+    /// spent; `what` (`message` or `event`) labels the metrics. A place of the URL's limit is
+    /// held for each attempt only, not during the pauses between them.
     ///
     /// # Errors
-    /// Why the relay gave up, for the failures queue.
+    /// [`GaveUp`].
     pub(super) async fn post(
         &self,
         what: &'static str,
         url: &str,
         body: Body,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, GaveUp> {
         let limit = self.limit(url);
-        let _place = limit.acquire().await.map_err(|_| "closed".to_owned())?;
         let mut pause = Duration::from_secs_f64(self.config.retry_initial_seconds);
         let mut last = "";
         for attempt in 1..=self.config.attempts {
-            let started = Instant::now();
-            let outcome = self.attempt(url, &body).await;
-            let label = match &outcome {
-                Attempt::Answered(_) => "ok",
-                Attempt::Retry(l) | Attempt::Refused(l, _) => l,
+            let outcome = {
+                let place = tokio::select! {
+                    biased;
+                    () = self.intake.cancelled() => return Err(GaveUp::Stopping),
+                    p = limit.acquire() => p,
+                };
+                let Ok(_place) = place else {
+                    return Err(GaveUp::Stopping);
+                };
+                let started = Instant::now();
+                let outcome = self.attempt(url, &body).await;
+                let label = match &outcome {
+                    Attempt::Answered(_) => "ok",
+                    Attempt::Retry(l) | Attempt::Refused(l, _) => l,
+                };
+                RelayRequest {
+                    application: &self.application,
+                    what,
+                    outcome: label,
+                    seconds: started.elapsed().as_secs_f64(),
+                }
+                .emit();
+                outcome
             };
-            RelayRequest {
-                application: &self.application,
-                what,
-                outcome: label,
-                seconds: started.elapsed().as_secs_f64(),
-            }
-            .emit();
             match outcome {
                 Attempt::Answered(a) => return Ok(a),
-                Attempt::Refused(_, reason) => return Err(reason),
+                Attempt::Refused(_, reason) => return Err(GaveUp::Failed(reason)),
                 Attempt::Retry(l) => last = l,
             }
             if attempt < self.config.attempts {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
+                tokio::select! {
+                    biased;
+                    () = self.intake.cancelled() => return Err(GaveUp::Stopping),
+                    () = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(MAX_PAUSE);
             }
         }
-        Err(format!(
+        Err(GaveUp::Failed(format!(
             "{url}: no answer after {} attempts (last: {last})",
             self.config.attempts
-        ))
+        )))
     }
 
     async fn attempt(&self, url: &str, (body, content_type): &Body) -> Attempt {
@@ -139,8 +171,11 @@ impl Relay {
                 header::USER_AGENT,
                 concat!("richmond/", env!("CARGO_PKG_VERSION")),
             );
-        if let Some(auth) = &self.authorization {
-            request = request.header(header::AUTHORIZATION, auth);
+        if let Some(auth) = &self.authorization
+            && let Ok(mut value) = header::HeaderValue::from_str(auth)
+        {
+            value.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, value);
         }
         let Ok(request) = request.body(Full::new(Bytes::from(body.clone()))) else {
             return Attempt::Refused("bad_url", format!("{url}: not a URL"));

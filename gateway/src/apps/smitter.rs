@@ -151,15 +151,33 @@ pub(super) async fn handle(
 }
 
 /// Publishes the broadcast batch, then the answer, to `<queues>.outbound`; false when the
-/// bus did not take them all (the delivery is not acknowledged and comes back).
+/// bus closed before it took them all (the delivery is not acknowledged and comes back). Of a
+/// batch the bus took only in part, only the refused messages are published again (with a
+/// growing pause): sending the whole broadcast again would give its members duplicates.
 pub(super) async fn publish(bus: &Bus, queues: &str, batch: Vec<Bytes>, answer: Bytes) -> bool {
     let key = format!("{queues}.outbound");
-    if !batch.is_empty() {
-        let results = bus.publish_batch(&key, batch, None).await;
-        if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-            tracing::warn!(message = "Broadcast not all published; the message comes back.", queues, error = %e);
+    let mut left = batch;
+    let mut pause = Duration::from_millis(100);
+    while !left.is_empty() {
+        let results = bus.publish_batch(&key, left.clone(), None).await;
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(crate::bus::BusError::Closed)))
+        {
             return false;
         }
+        let refused: Vec<Bytes> = left
+            .into_iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_err())
+            .map(|(b, _)| b)
+            .collect();
+        if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+            tracing::warn!(message = "Broadcast not all published; publishing the rest again.", queues, left = refused.len(), error = %e);
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+        left = refused;
     }
     crate::transport::common::publish(
         bus,

@@ -61,17 +61,25 @@ impl Handler {
     }
 
     /// Runs the transport's handler on `msg` once one of its places is free; a transport
-    /// that is stopping gives the delivery back to its queue.
+    /// that is stopping gives the delivery back to its queue. The tracker is joined before
+    /// the intake is looked at: a transport that has not yet begun to stop waits for this
+    /// message before it stops its carrier link.
     pub(crate) async fn run(&self, msg: UserMessage, delivery: Delivery) {
-        let permit = tokio::select! {
-            () = self.intake.cancelled() => None,
-            p = self.limit.acquire() => p.ok(),
+        let _running = self.tasks.token();
+        let permit = if self.intake.is_cancelled() {
+            None
+        } else {
+            tokio::select! {
+                biased;
+                () = self.intake.cancelled() => None,
+                p = self.limit.acquire() => p.ok(),
+            }
         };
         if permit.is_none() {
             let _ = delivery.nack(true).await;
             return;
         }
-        self.tasks.track_future((self.handle)(msg, delivery)).await;
+        (self.handle)(msg, delivery).await;
     }
 }
 
@@ -124,6 +132,6 @@ pub(crate) async fn take(
     if suffix == "inbound" {
         Some(Box::pin(router.pass_inbound(transport, body, on_refusal, true)).await)
     } else {
-        Box::pin(router.pass_event(body, on_refusal)).await
+        Box::pin(router.pass_event(body, on_refusal, true)).await
     }
 }

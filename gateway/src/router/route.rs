@@ -17,6 +17,16 @@ use super::{Router, Sent, local};
 use crate::bus::{BusError, Delivery};
 use crate::transport::common::{self, OnRefusal};
 
+/// What a failover did with a nack.
+enum FailOver {
+    /// Not a temporary nack of a pool message, or no transport left up: the nack goes on.
+    PassOn,
+    /// The message went to the next transport (or the nack was stale): nothing to pass on.
+    Done,
+    /// The store or the bus failed: decide again later.
+    Wait,
+}
+
 /// How long a store error keeps a delivery before it goes back to its queue.
 const STORE_PAUSE: Duration = Duration::from_secs(1);
 
@@ -152,7 +162,10 @@ impl Router {
 
     /// A delivery of `<transport>.event`.
     pub(super) async fn event(&self, delivery: Delivery) {
-        match self.pass_event(&delivery.body, OnRefusal::Hold).await {
+        match self
+            .pass_event(&delivery.body, OnRefusal::Hold, false)
+            .await
+        {
             Some(Ok(())) => {
                 let _ = delivery.ack().await;
             }
@@ -166,12 +179,18 @@ impl Router {
 
     /// Publishes event `body` to the application that sent its message (a temporary nack of
     /// a pool message: the message to the next transport instead), or to the failures. None:
-    /// the store cannot say now.
+    /// the store cannot say now. An event a transport of this process just encoded
+    /// (`trusted`) for a router that remembers nothing is not even decoded.
     pub(super) async fn pass_event(
         &self,
         body: &Bytes,
         on_refusal: OnRefusal,
+        trusted: bool,
     ) -> Option<Result<(), BusError>> {
+        if trusted && !self.needs_memory() {
+            let app = &self.rules.config().applications[0];
+            return Some(self.event_to(app, body, on_refusal).await);
+        }
         let event = match VumiEvent::decode(body) {
             Ok(e) => e,
             Err(e) => {
@@ -207,20 +226,29 @@ impl Router {
             }
         };
         let app = sent.app.clone();
-        if self.fail_over(&event, sent).await {
-            return Some(Ok(()));
+        match self.fail_over(&event, sent).await {
+            FailOver::Done => Some(Ok(())),
+            FailOver::Wait => None,
+            FailOver::PassOn => Some(self.event_to(&app, body, on_refusal).await),
         }
-        let published = common::publish(&self.bus, &app, "event", body.to_vec(), on_refusal).await;
-        if published.is_ok() {
-            Routed {
-                router: &self.name,
-                direction: Direction::Event,
-                to: &app,
-                rule: None,
-            }
-            .emit();
+    }
+
+    /// Publishes an event to `<app>.event`, counted.
+    async fn event_to(
+        &self,
+        app: &str,
+        body: &Bytes,
+        on_refusal: OnRefusal,
+    ) -> Result<(), BusError> {
+        common::publish(&self.bus, app, "event", body.to_vec(), on_refusal).await?;
+        Routed {
+            router: &self.name,
+            direction: Direction::Event,
+            to: app,
+            rule: None,
         }
-        Some(published)
+        .emit();
+        Ok(())
     }
 
     /// Whether events need the store to find their application: not when the router has
@@ -251,32 +279,40 @@ impl Router {
         }
     }
 
-    /// A temporary nack of a pool message with a transport left: the message goes there
-    /// instead. True when it went (the event is then not passed on).
-    async fn fail_over(&self, event: &VumiEvent, mut sent: Sent) -> bool {
+    /// A temporary nack of a pool message with a transport left that is up: the message
+    /// goes there instead ([`FailOver::Done`]: the nack is not passed on). A nack from a
+    /// transport the message has since left (a nack delivered again after its failover) is
+    /// stale: dropped, so the message is not sent a third time.
+    async fn fail_over(&self, event: &VumiEvent, mut sent: Sent) -> FailOver {
         let temporary = matches!(event.kind, EventKind::Nack { .. })
             && event.transport_metadata.get("temporary") == Some(&serde_json::Value::Bool(true));
         if !temporary || sent.body.is_empty() {
-            return false;
+            return FailOver::PassOn;
+        }
+        if sent.tried.last().map(String::as_str) != event.transport_name.as_deref() {
+            return FailOver::Done;
         }
         let Some(pool) = self.rules.config().mt_transport.get(&sent.app) else {
-            return false;
+            return FailOver::PassOn;
         };
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        let Some(next) = self
+        // Only to a link that is up: a message parked on a dead link would leave the
+        // application without an answer for as long as the link stays down.
+        let next = self
             .rules
             .pick(pool.as_slice(), &sent.tried, turn, |t| self.is_up(t))
-        else {
-            return false;
+            .filter(|t| self.is_up(t));
+        let Some(next) = next else {
+            return FailOver::PassOn;
         };
         let next = next.to_owned();
         sent.tried.push(next.clone());
         if !self.remember(&event.user_message_id, &sent).await {
-            return false;
+            return FailOver::Wait;
         }
         let body = Bytes::from(std::mem::take(&mut sent.body));
         if !self.forward(&next, "outbound", body).await {
-            return false;
+            return FailOver::Wait;
         }
         FailedOver {
             router: &self.name,
@@ -284,7 +320,7 @@ impl Router {
             to: &next,
         }
         .emit();
-        true
+        FailOver::Done
     }
 
     fn memory_key(&self, message_id: &str) -> String {

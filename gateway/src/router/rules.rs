@@ -397,18 +397,16 @@ impl Rules {
             .filter(|t| !tried.iter().any(|x| x == t))
             .collect();
         let first = *left.first()?;
-        let order: Vec<&'a str> = match self.config.mt_strategy {
-            Strategy::Failover => left,
+        let up: Vec<&'a str> = left.iter().copied().filter(|t| up(t)).collect();
+        match self.config.mt_strategy {
+            Strategy::Failover => Some(up.first().copied().unwrap_or(first)),
+            // Rotates over the transports that are up (all of them when none is), so a link
+            // that is down gives its turns to every other in equal share.
             Strategy::RoundRobin => {
-                let n = left.len();
-                (0..n).map(|i| left[(turn + i) % n]).collect()
+                let ring = if up.is_empty() { &left } else { &up };
+                Some(ring[turn % ring.len()])
             }
-        };
-        let fallback = match self.config.mt_strategy {
-            Strategy::Failover => first,
-            Strategy::RoundRobin => order[0],
-        };
-        Some(order.into_iter().find(|t| up(t)).unwrap_or(fallback))
+        }
     }
 }
 

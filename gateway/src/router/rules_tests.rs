@@ -263,11 +263,13 @@ fn round_robin_rotates_over_the_transports_that_are_up() {
             Some("c")
         ]
     );
-    // b down: its turns go to the next one up.
-    let picks: Vec<_> = (0..3)
+    // b down: the turns go round the two that are up, in equal share.
+    let picks: Vec<_> = (0..4)
         .map(|t| rules.pick(p, &[], t, |t| t != "b"))
         .collect();
-    assert_eq!(picks, [Some("a"), Some("c"), Some("c")]);
+    assert_eq!(picks, [Some("a"), Some("c"), Some("a"), Some("c")]);
+    // None up: round all three.
+    assert_eq!(rules.pick(p, &[], 4, |_| false), Some("b"));
     assert_eq!(rules.pick(p, &["b".into()], 1, |_| true), Some("c"));
 }
 

@@ -274,13 +274,6 @@ async fn consume_limited<F, Fut>(
                 }
             },
         };
-        let permit = tokio::select! {
-            () = intake.cancelled() => break,
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let delivery = tokio::select! {
             () = intake.cancelled() => break,
             d = c.next() => d,
@@ -288,6 +281,22 @@ async fn consume_limited<F, Fut>(
         let Some(delivery) = delivery else {
             consumer = None;
             continue;
+        };
+        // The place is taken after the delivery, so a consumer waiting on an empty queue
+        // holds none (a router hands this transport work under the same limit).
+        let permit = tokio::select! {
+            biased;
+            () = intake.cancelled() => {
+                let _ = delivery.nack(true).await;
+                break;
+            }
+            p = limit.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => {
+                    let _ = delivery.nack(true).await;
+                    break;
+                }
+            },
         };
         let work = handle(delivery);
         tasks.spawn(async move {

@@ -28,6 +28,15 @@ pub(crate) async fn metric(gw: &Gateway, name: &str, having: &str) -> f64 {
         .sum()
 }
 
+/// Waits until `name`'s series containing `having` add up to at least `least`.
+pub(crate) async fn await_metric(gw: &Gateway, name: &str, having: &str, least: f64) {
+    let deadline = tokio::time::Instant::now() + richmond_tests::procs::PATIENCE;
+    while metric(gw, name, having).await < least {
+        assert!(tokio::time::Instant::now() < deadline, "{}", gw.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn echo_session_and_timeout(sim: &mut Sim, gw: &Gateway, app: &str) {
     sim.cmd("dial 27831110001 *120*77 hello again 0").await;
     let done = sim
@@ -48,11 +57,7 @@ async fn echo_session_and_timeout(sim: &mut Sim, gw: &Gateway, app: &str) {
     .await;
     sim.cmd("ussd 27831110002 4 timeout").await;
     let closed = format!("application=\"{app}\",kind=\"closed\"");
-    let deadline = tokio::time::Instant::now() + richmond_tests::procs::PATIENCE;
-    while metric(gw, "richmond_app_messages_total", &closed).await < 1.0 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", gw.logs());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    await_metric(gw, "richmond_app_messages_total", &closed, 1.0).await;
     // A later session's greeting comes after anything sent to the timed-out user.
     sim.cmd("dial 27831110003 *120*77").await;
     sim.expect("a later greeting", |e| {

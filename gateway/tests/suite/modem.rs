@@ -522,3 +522,43 @@ async fn two_modems_in_one_gateway_and_a_wrong_device_refused_by_imei() {
     // The waiting message is handed back to the bus on a clean stop.
     assert_eq!(gw.stop().await, Some(0));
 }
+
+/// The modem works one message at a time (`max_in_flight` 1): a router in the same process
+/// hands it its application's messages under that same limit (issue 20), and its MO and
+/// events come back to the application through the router.
+#[tokio::test]
+async fn behind_a_router_one_message_at_a_time() {
+    let id = common::unique("modem");
+    let (router, name, other) = (
+        common::unique("mrouter"),
+        common::unique("mapp"),
+        common::unique("mother"),
+    );
+    let mut sim = Sim::start_modem(&[]).await;
+    let extra = format!(
+        "[routers.{router}]\ntransports = [\"{id}\"]\napplications = [\"{name}\", \"{other}\"]\n\
+         default = \"{name}\"\nmt_transport = {{ {name} = \"{id}\" }}\n"
+    );
+    let mut gw = Gateway::start(&config(&id, &sim.address, &extra)).await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::routed(bus, &name, &id).await;
+    let msgs = [
+        app.sms("+27820004444", "first through the router"),
+        app.sms("+27820004444", "second through the router"),
+        app.sms("+27820005555", "third through the router"),
+    ];
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let (done, early) = app.outcomes(msgs.len()).await;
+    for m in &msgs {
+        assert_eq!(done[&m.message_id].0, "ack", "{done:?}");
+    }
+    let ids: Vec<&str> = msgs.iter().map(|m| m.message_id.as_str()).collect();
+    reports_for(&mut app, early, &ids).await;
+    sim.cmd_done("mo +27821117777 hello router").await;
+    let mo = app.inbound().await;
+    assert_eq!(mo.content.as_deref(), Some("hello router"));
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}

@@ -224,11 +224,7 @@ async fn sms_replies_come_from_the_answer_events_are_posted_and_failures_are_bou
     .await;
     // Three relayed (the failing one is counted as relay_failed).
     let relayed = format!("application=\"{relay}\",kind=\"relayed\"");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while crate::apps::metric(&gw, "richmond_app_messages_total", &relayed).await < 3.0 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", gw.logs());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    crate::apps::await_metric(&gw, "richmond_app_messages_total", &relayed, 3.0).await;
     let failed = format!("application=\"{relay}\",kind=\"relay_failed\"");
     for (kind, want) in [(&relayed, 3.0), (&failed, 1.0)] {
         let got = crate::apps::metric(&gw, "richmond_app_messages_total", kind).await;
