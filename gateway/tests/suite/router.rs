@@ -190,3 +190,58 @@ async fn a_router_killed_mid_stream_loses_nothing() {
     eprintln!("router SIGKILL: {n} messages, {duplicates} duplicates (at-least-once)");
     assert_eq!(again.stop().await, Some(0), "{}", again.logs());
 }
+
+/// A Redis server of this test's own, on `port`, so it can be stopped without touching the
+/// one the other tests share.
+fn own_redis(port: u16) -> tokio::process::Child {
+    tokio::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start redis-server")
+}
+
+#[tokio::test]
+async fn a_router_holds_outbound_while_its_redis_store_is_down() {
+    let port = common::free_port();
+    let mut redis = own_redis(port);
+    let (t, router) = (common::unique("rr"), common::unique("rrouter"));
+    let (quiz, news) = (common::unique("rquiz"), common::unique("rnews"));
+    let mut sim = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
+    // Two applications (the router must remember who sent what), `news` sending through `t`.
+    let base = config(&t, &router, &quiz, &news, sim.addr.port(), true).replace(
+        &format!("default = \"{news}\"\n"),
+        &format!("default = \"{news}\"\nmt_transport = {{ {news} = \"{t}\" }}\n"),
+    );
+    let config = format!("{base}[store]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}/\"\n");
+    let mut gw = Gateway::start(&config).await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::new(bus, &news).await;
+    // The store goes away: the router cannot remember who sends, so it holds the message.
+    redis.start_kill().expect("stop redis");
+    let _ = redis.wait().await;
+    let body = gw.wait_ready(503).await;
+    assert!(body.contains("store"), "{body}");
+    let held = app.sms("+27820009999", "sent while the store was down");
+    app.send(&held).await;
+    // It comes back (empty): the message goes out, and its events find the application.
+    let _redis = own_redis(port);
+    gw.wait_ready(200).await;
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&held.message_id].0, "ack", "{done:?}");
+    sim.find("the held message at the SMSC", |e| {
+        e["event"] == "message" && e["text"] == "sent while the store was down"
+    })
+    .await;
+    loop {
+        let e = app.event().await;
+        assert_eq!(e.user_message_id, held.message_id);
+        if kind(&e).0 == "delivery_report" {
+            break;
+        }
+    }
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
