@@ -83,21 +83,23 @@ pub async fn spawn(
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) -> Result<(), StartError> {
-    let relay = match config {
-        ApplicationConfig::HttpRelay(c) => Some(
-            relay_client::Relay::new(name, c, intake.clone()).map_err(|reason| StartError {
-                name: name.to_owned(),
-                reason,
-            })?,
-        ),
-        _ => None,
+    let worker = match config {
+        ApplicationConfig::UssdEcho(c) => Worker::UssdEcho(c.clone()),
+        ApplicationConfig::Smitter(c) => Worker::Smitter(c.clone()),
+        ApplicationConfig::HttpRelay(c) => {
+            let relay =
+                relay_client::Relay::new(name, c, intake.clone()).map_err(|reason| StartError {
+                    name: name.to_owned(),
+                    reason,
+                })?;
+            Worker::HttpRelay(Box::new(relay))
+        }
     };
     // A relay waits on web applications: a larger window, so one slow URL (which holds at
     // most its max_requests_per_url requests) leaves room for the others.
-    let in_flight = if relay.is_some() {
-        RELAY_IN_FLIGHT
-    } else {
-        IN_FLIGHT
+    let in_flight = match worker {
+        Worker::HttpRelay(..) => RELAY_IN_FLIGHT,
+        _ => IN_FLIGHT,
     };
     let queues = config.queues(name).to_owned();
     // A refused topology keeps the bus not ready (and is retried); it is not fatal.
@@ -107,10 +109,9 @@ pub async fn spawn(
     let app = Arc::new(App {
         name: name.to_owned(),
         queues: queues.clone(),
-        config: config.clone(),
+        worker,
         bus: bus.clone(),
         store: store.clone(),
-        relay,
     });
     for suffix in ["inbound", "event"] {
         let (a, i) = (app.clone(), intake.clone());
@@ -143,131 +144,155 @@ const RELAY_IN_FLIGHT: usize = 512;
 struct App {
     name: String,
     queues: String,
-    config: ApplicationConfig,
+    worker: Worker,
     bus: Bus,
     store: Store,
-    relay: Option<relay_client::Relay>,
+}
+
+/// What the application is, with what it needs at run time.
+enum Worker {
+    UssdEcho(ussd_echo::UssdEchoConfig),
+    Smitter(smitter::SmitterConfig),
+    /// The relay keeps its configuration.
+    HttpRelay(Box<relay_client::Relay>),
+}
+
+/// What became of one delivery.
+enum Outcome {
+    /// Handled (its replies owned by the bus): counted, then acked.
+    Done(Kind),
+    /// The store failed: back to the queue after a pause.
+    Again,
+    /// The gateway is stopping: back to the queue at once.
+    Back,
+    /// The web application did not take it: to the failures with the reason.
+    Failed(String),
+    /// The bus closed while publishing: left unacknowledged, it comes back.
+    Closed,
+}
+
+impl From<GaveUp> for Outcome {
+    fn from(g: GaveUp) -> Self {
+        match g {
+            GaveUp::Failed(reason) => Self::Failed(reason),
+            GaveUp::Stopping => Self::Back,
+        }
+    }
 }
 
 impl App {
     async fn inbound(&self, delivery: Delivery) {
         let msg = match UserMessage::decode(&delivery.body) {
             Ok(m) => m,
-            Err(e) => return self.fail(delivery, &e.to_string()).await,
+            Err(e) => {
+                return self
+                    .to_failures(delivery, Kind::Undecodable, &e.to_string())
+                    .await;
+            }
         };
-        let kind = match &self.config {
-            ApplicationConfig::UssdEcho(c) => {
+        let outcome = match &self.worker {
+            Worker::UssdEcho(c) => {
                 let (kind, reply) = ussd_echo::answer(c, &msg);
-                if let Some((text, go_on)) = reply {
-                    let body = msg.reply(Some(text), go_on).encode();
-                    let sent =
-                        common::publish(&self.bus, &self.queues, "outbound", body, OnRefusal::Hold);
-                    if sent.await.is_err() {
-                        return; // the bus closed: the delivery comes back
-                    }
-                }
-                kind
+                self.reply(&msg, reply, kind).await
             }
-            ApplicationConfig::Smitter(c) => {
-                let members = smitter::Members {
-                    store: &self.store,
-                    key: format!("app:{}:members", self.name),
-                    config: c,
-                };
-                match smitter::handle(&members, &msg).await {
-                    Ok((kind, batch, answer)) => {
-                        if !smitter::publish(&self.bus, &self.queues, batch, answer).await {
-                            return;
-                        }
-                        kind
-                    }
-                    Err(e) => {
-                        tracing::warn!(message = "Store error; the message goes back to the queue.", application = %self.name, error = %e);
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        let _ = delivery.nack(true).await;
-                        return;
-                    }
-                }
-            }
-            ApplicationConfig::HttpRelay(c) => {
-                let Some(relay) = &self.relay else {
-                    let _ = delivery.nack(true).await;
-                    return;
-                };
+            Worker::Smitter(c) => self.smitter(c, &msg).await,
+            Worker::HttpRelay(relay) => {
+                let c = relay.config();
                 let body = http_relay::message_body(c.format, &msg, &delivery.body);
-                let answer = match relay.post("message", c.url_for(&msg), body).await {
-                    Ok(a) => a,
-                    Err(GaveUp::Failed(reason)) => return self.give_up(delivery, &reason).await,
-                    Err(GaveUp::Stopping) => {
-                        let _ = delivery.nack(true).await;
-                        return;
+                match relay.post("message", c.url_for(&msg), body).await {
+                    Ok(answer) => {
+                        let reply = http_relay::reply(
+                            &msg,
+                            &answer.body,
+                            answer.header("x-richmond-reply"),
+                            answer.header("x-richmond-session"),
+                        );
+                        self.reply(&msg, reply, Kind::Relayed).await
                     }
-                };
-                let reply = http_relay::reply(
-                    &msg,
-                    &answer.body,
-                    answer.header("x-richmond-reply"),
-                    answer.header("x-richmond-session"),
-                );
-                if let Some((text, go_on)) = reply {
-                    let body = msg.reply(Some(text), go_on).encode();
-                    let sent =
-                        common::publish(&self.bus, &self.queues, "outbound", body, OnRefusal::Hold);
-                    if sent.await.is_err() {
-                        return; // the bus closed: the delivery comes back
-                    }
+                    Err(g) => g.into(),
                 }
-                Kind::Relayed
             }
         };
-        Handled {
-            application: &self.name,
-            kind,
+        self.settle(delivery, outcome).await;
+    }
+
+    /// Publishes the reply to `msg`, if any (text, and whether a session goes on).
+    async fn reply(&self, msg: &UserMessage, reply: Option<(String, bool)>, kind: Kind) -> Outcome {
+        if let Some((text, go_on)) = reply {
+            let body = msg.reply(Some(text), go_on).encode();
+            let sent = common::publish(&self.bus, &self.queues, "outbound", body, OnRefusal::Hold);
+            if sent.await.is_err() {
+                return Outcome::Closed;
+            }
         }
-        .emit();
-        let _ = delivery.ack().await;
+        Outcome::Done(kind)
+    }
+
+    async fn smitter(&self, config: &smitter::SmitterConfig, msg: &UserMessage) -> Outcome {
+        let members = smitter::Members {
+            store: &self.store,
+            key: format!("app:{}:members", self.name),
+            config,
+        };
+        match smitter::handle(&members, msg).await {
+            Ok((kind, batch, answer)) => {
+                if smitter::publish(&self.bus, &self.queues, batch, answer).await {
+                    Outcome::Done(kind)
+                } else {
+                    Outcome::Closed
+                }
+            }
+            Err(e) => {
+                tracing::warn!(message = "Store error; the message goes back to the queue.", application = %self.name, error = %e);
+                Outcome::Again
+            }
+        }
     }
 
     async fn event(&self, delivery: Delivery) {
         let kind = match VumiEvent::decode(&delivery.body) {
             Ok(e) => {
-                if let (ApplicationConfig::HttpRelay(c), Some(relay)) = (&self.config, &self.relay)
-                    && let Some(url) = &c.event_url
+                if let Worker::HttpRelay(relay) = &self.worker
+                    && let Some(url) = &relay.config().event_url
                 {
-                    let body = http_relay::event_body(c.format, &e, &delivery.body);
-                    match relay.post("event", url, body).await {
-                        Ok(_) => {}
-                        Err(GaveUp::Failed(reason)) => {
-                            return self.give_up(delivery, &reason).await;
-                        }
-                        Err(GaveUp::Stopping) => {
-                            let _ = delivery.nack(true).await;
-                            return;
-                        }
+                    let body = http_relay::event_body(relay.config().format, &e, &delivery.body);
+                    if let Err(g) = relay.post("event", url, body).await {
+                        return self.settle(delivery, g.into()).await;
                     }
                 }
                 Kind::of_event(&e)
             }
             Err(_) => Kind::Undecodable,
         };
-        Handled {
-            application: &self.name,
-            kind,
+        self.settle(delivery, Outcome::Done(kind)).await;
+    }
+
+    /// Acknowledges, requeues or fails the delivery as `outcome` says.
+    async fn settle(&self, delivery: Delivery, outcome: Outcome) {
+        match outcome {
+            Outcome::Done(kind) => {
+                Handled {
+                    application: &self.name,
+                    kind,
+                }
+                .emit();
+                let _ = delivery.ack().await;
+            }
+            Outcome::Again => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let _ = delivery.nack(true).await;
+            }
+            Outcome::Back => {
+                let _ = delivery.nack(true).await;
+            }
+            Outcome::Failed(reason) => {
+                self.to_failures(delivery, Kind::RelayFailed, &reason).await;
+            }
+            Outcome::Closed => {}
         }
-        .emit();
-        let _ = delivery.ack().await;
     }
 
-    /// The web application did not take it: to `<q>.failures` with the reason, then acked.
-    async fn give_up(&self, delivery: Delivery, reason: &str) {
-        self.to_failures(delivery, Kind::RelayFailed, reason).await;
-    }
-
-    /// A body that is no Vumi message: to `<q>.failures` with the reason, then acked.
-    async fn fail(&self, delivery: Delivery, reason: &str) {
-        self.to_failures(delivery, Kind::Undecodable, reason).await;
-    }
-
+    /// To `<q>.failures` with the reason (counted as `kind`), then acked.
     async fn to_failures(&self, delivery: Delivery, kind: Kind, reason: &str) {
         Handled {
             application: &self.name,

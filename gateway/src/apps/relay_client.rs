@@ -87,6 +87,11 @@ impl Relay {
         })
     }
 
+    /// Its configuration.
+    pub(super) fn config(&self) -> &HttpRelayConfig {
+        &self.config
+    }
+
     fn limit(&self, url: &str) -> Arc<Semaphore> {
         let mut map = self.per_url.lock().unwrap_or_else(PoisonError::into_inner);
         map.entry(url.to_owned())

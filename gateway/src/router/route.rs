@@ -11,7 +11,7 @@ use bytes::Bytes;
 use richmond_codecs::vumi::{Event as VumiEvent, EventKind, UserMessage};
 use richmond_drivers::telemetry::Event as _;
 
-use super::rules::{Peek, Routable, Unroutable};
+use super::rules::{Peek, Unroutable};
 use super::telemetry::{Direction, FailedOver, Routed, Unrouted};
 use super::{Router, Sent, local};
 use crate::bus::{BusError, Delivery};
@@ -58,7 +58,7 @@ impl Router {
         let route = if trusted {
             Peek::read(body)
                 .map_err(|e| e.to_string())
-                .and_then(|p| self.route(transport, &p))
+                .and_then(|p| self.route(transport, p))
         } else {
             UserMessage::decode(body)
                 .map_err(|e| e.to_string())
@@ -84,7 +84,11 @@ impl Router {
     }
 
     /// The application for an inbound message and the rule that chose it.
-    fn route(&self, transport: &str, msg: &impl Routable) -> Result<(&str, Option<usize>), String> {
+    fn route<'m>(
+        &self,
+        transport: &str,
+        msg: impl Into<Peek<'m>>,
+    ) -> Result<(&str, Option<usize>), String> {
         self.rules
             .inbound(transport, msg)
             .map_err(|e| e.to_string())

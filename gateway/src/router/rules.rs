@@ -206,37 +206,10 @@ impl RouterConfig {
     }
 }
 
-/// What the rules look at in a message (the Vumi field names).
-#[allow(clippy::wrong_self_convention)] // `from_addr` is a field name, not a conversion
-pub trait Routable {
-    fn to_addr(&self) -> Option<&str>;
-    fn from_addr(&self) -> Option<&str>;
-    fn content(&self) -> Option<&str>;
-    fn transport_type(&self) -> Option<&str>;
-    fn session_event(&self) -> Option<&str>;
-}
-
-impl Routable for UserMessage {
-    fn to_addr(&self) -> Option<&str> {
-        self.to_addr.as_deref()
-    }
-    fn from_addr(&self) -> Option<&str> {
-        self.from_addr.as_deref()
-    }
-    fn content(&self) -> Option<&str> {
-        self.content.as_deref()
-    }
-    fn transport_type(&self) -> Option<&str> {
-        self.transport_type.as_deref()
-    }
-    fn session_event(&self) -> Option<&str> {
-        self.session_event.as_ref().map(|e| e.as_str())
-    }
-}
-
-/// The fields the rules look at, read from an encoded user message without building the
-/// rest — for messages a transport of this process just encoded (already valid); a message
-/// from a queue is decoded whole, so an invalid one goes to the failures.
+/// The fields the rules look at: read from an encoded user message without building the
+/// rest (for messages a transport of this process just encoded, already valid; a message
+/// from a queue is decoded whole, so an invalid one goes to the failures), or borrowed from
+/// a decoded one.
 #[derive(Debug, Default, Deserialize)]
 pub struct Peek<'a> {
     #[serde(borrow, default)]
@@ -261,21 +234,16 @@ impl<'a> Peek<'a> {
     }
 }
 
-impl Routable for Peek<'_> {
-    fn to_addr(&self) -> Option<&str> {
-        self.to_addr.as_deref()
-    }
-    fn from_addr(&self) -> Option<&str> {
-        self.from_addr.as_deref()
-    }
-    fn content(&self) -> Option<&str> {
-        self.content.as_deref()
-    }
-    fn transport_type(&self) -> Option<&str> {
-        self.transport_type.as_deref()
-    }
-    fn session_event(&self) -> Option<&str> {
-        self.session_event.as_deref()
+impl<'a> From<&'a UserMessage> for Peek<'a> {
+    fn from(m: &'a UserMessage) -> Self {
+        let borrow = |v: &'a Option<String>| v.as_deref().map(Cow::Borrowed);
+        Self {
+            to_addr: borrow(&m.to_addr),
+            from_addr: borrow(&m.from_addr),
+            content: borrow(&m.content),
+            transport_type: borrow(&m.transport_type),
+            session_event: m.session_event.as_ref().map(|e| Cow::Borrowed(e.as_str())),
+        }
     }
 }
 
@@ -345,14 +313,15 @@ impl Rules {
     ///
     /// # Errors
     /// [`Unroutable::NoRule`].
-    pub fn inbound(
+    pub fn inbound<'m>(
         &self,
         transport: &str,
-        msg: &impl Routable,
+        msg: impl Into<Peek<'m>>,
     ) -> Result<(&str, Option<usize>), Unroutable> {
-        let word = keyword(msg.content());
+        let msg = msg.into();
+        let word = keyword(msg.content.as_deref());
         for (i, (rule, c)) in self.config.rules.iter().zip(&self.compiled).enumerate() {
-            if matches(rule, c, transport, msg, &word) {
+            if matches(rule, c, transport, &msg, &word) {
                 return Ok((&rule.application, Some(i)));
             }
         }
@@ -410,21 +379,21 @@ impl Rules {
     }
 }
 
-fn matches(rule: &Rule, c: &Compiled, transport: &str, msg: &impl Routable, word: &str) -> bool {
+fn matches(rule: &Rule, c: &Compiled, transport: &str, msg: &Peek<'_>, word: &str) -> bool {
     let opt =
         |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
     opt(&rule.transport, Some(transport))
-        && opt(&rule.to_addr, msg.to_addr())
+        && opt(&rule.to_addr, msg.to_addr.as_deref())
         && c.to_addr_regex
             .as_ref()
-            .is_none_or(|r| msg.to_addr().is_some_and(|a| r.is_match(a)))
+            .is_none_or(|r| msg.to_addr.as_deref().is_some_and(|a| r.is_match(a)))
         && rule
             .from_addr_prefix
             .as_deref()
-            .is_none_or(|p| msg.from_addr().is_some_and(|a| a.starts_with(p)))
+            .is_none_or(|p| msg.from_addr.as_deref().is_some_and(|a| a.starts_with(p)))
         && (c.keywords.is_empty() || c.keywords.iter().any(|k| k == word))
-        && opt(&rule.transport_type, msg.transport_type())
-        && opt(&rule.session_event, msg.session_event())
+        && opt(&rule.transport_type, msg.transport_type.as_deref())
+        && opt(&rule.session_event, msg.session_event.as_deref())
 }
 
 #[cfg(test)]

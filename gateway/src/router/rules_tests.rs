@@ -331,7 +331,7 @@ fn a_peek_at_the_encoded_message_routes_as_the_whole_message_does() {
     for (m, want) in msgs.iter().zip(want) {
         let raw = m.encode();
         let peek = Peek::read(&raw).unwrap();
-        assert_eq!(rules.inbound("sms", &peek), Ok(want), "{m:?}");
+        assert_eq!(rules.inbound("sms", peek), Ok(want), "{m:?}");
         assert_eq!(rules.inbound("sms", m), Ok(want), "{m:?}");
     }
 }
