@@ -234,6 +234,13 @@ impl Gateway {
             .expect("start richmond")
     }
 
+    /// Runs `richmond run` again on the same configuration and data directory (after
+    /// [`stop`](Self::stop)); the log goes on in the same file.
+    pub fn restart(&mut self) {
+        let path = self.dir.path().join("richmond.toml");
+        self.child = Some(Self::spawn(&path, &self.log));
+    }
+
     /// The gateway's log so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -15,7 +15,8 @@
 //!   a pool: [`rules::Rules::pick`], by the transports' readiness) → `<t>.outbound`, after
 //!   the store remembers `message_id` → application (with the configured TTL; in Redis, every
 //!   instance finds it); for a pool of several, the message itself and the transports tried
-//!   are remembered too;
+//!   are remembered too. A message handed to a transport of this process is not written to
+//!   the store: its events find the application through the router's tag ([`tag`]);
 //! - `<t>.event` → the application that sent the message → `<a>.event` (a router with one
 //!   application and no pool of several transports remembers nothing: every event is its
 //!   application's). A `nack` that the
@@ -32,6 +33,7 @@
 pub mod local;
 mod route;
 pub mod rules;
+pub(crate) mod tag;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -60,6 +62,9 @@ struct Router {
     readiness: Readiness,
     /// Pool messages routed so far (round robin's turn).
     turn: AtomicUsize,
+    /// Messages being handed to a transport of this process now ([`tag`]).
+    in_flight: tag::InFlight,
+    counters: telemetry::Counters,
 }
 
 /// What the router remembers of an outbound message: the application that sent it and, for
@@ -144,6 +149,13 @@ pub async fn spawn(
         store: store.clone(),
         readiness: readiness.clone(),
         turn: AtomicUsize::new(0),
+        in_flight: tag::InFlight::default(),
+        counters: telemetry::Counters::new(
+            name,
+            &config.applications,
+            &config.transports,
+            config.rules.len(),
+        ),
     });
     for t in &config.transports {
         local::register_router(t, router.clone());

@@ -1,6 +1,6 @@
 //! What a router does with one message: an inbound message to its application, an
-//! application's outbound message to a transport (remembered first, so its events find the
-//! sender), an event to the application that sent the message (or, a temporary nack of a pool
+//! application's outbound message to a transport (remembered first, or tagged when the
+//! transport runs here, so its events find the sender), an event to the application that sent the message (or, a temporary nack of a pool
 //! message, the message to the next transport of the pool). Each path is used by the router's
 //! queue consumers and by the in-process shortcuts of [`super::local`] alike.
 
@@ -12,8 +12,8 @@ use richmond_codecs::vumi::{Event as VumiEvent, EventKind, UserMessage};
 use richmond_drivers::telemetry::Event as _;
 
 use super::rules::{Peek, Unroutable};
-use super::telemetry::{Direction, FailedOver, Routed, Unrouted};
-use super::{Router, Sent, local};
+use super::telemetry::{Direction, FailedOver, Unrouted};
+use super::{Router, Sent, local, tag};
 use crate::bus::{BusError, Delivery};
 use crate::transport::common::{self, OnRefusal};
 
@@ -55,7 +55,15 @@ impl Router {
         on_refusal: OnRefusal,
         trusted: bool,
     ) -> Result<(), BusError> {
-        let route = if trusted {
+        let config = self.rules.config();
+        let route = if trusted && config.rules.is_empty() {
+            // No rule to match: every message goes to the default, unread.
+            config
+                .default
+                .as_deref()
+                .map(|d| (d, None))
+                .ok_or_else(|| Unroutable::NoRule.to_string())
+        } else if trusted {
             Peek::read(body)
                 .map_err(|e| e.to_string())
                 .and_then(|p| self.route(transport, p))
@@ -67,13 +75,7 @@ impl Router {
         match route {
             Ok((app, rule)) => {
                 common::publish(&self.bus, app, "inbound", body.to_vec(), on_refusal).await?;
-                Routed {
-                    router: &self.name,
-                    direction: Direction::Inbound,
-                    to: app,
-                    rule,
-                }
-                .emit();
+                self.counters.routed(Direction::Inbound, app, rule);
                 Ok(())
             }
             Err(why) => {
@@ -136,30 +138,36 @@ impl Router {
                 String::new()
             },
         };
+        let handler = local::handler(&transport);
+        // A message for a transport of this process that no failover may need again is
+        // tagged instead of remembered ([`tag`]).
+        let tagged = self.needs_memory() && handler.is_some() && !several;
         // Remembered before the transport can see the message, so its events find the sender
         // (a router with one application and no pool has nothing to remember).
-        if self.needs_memory() && !self.remember(&msg.message_id, &sent).await {
+        if self.needs_memory() && !tagged && !self.remember(&msg.message_id, &sent).await {
             tokio::time::sleep(STORE_PAUSE).await;
             let _ = delivery.nack(true).await;
             return;
         }
-        let routed = Routed {
-            router: &self.name,
-            direction: Direction::Outbound,
-            to: &transport,
-            rule: None,
-        };
         // The transport runs here: it takes the delivery itself and acknowledges it once the
         // carrier answered.
-        if let Some(handler) = local::handler(&transport) {
-            routed.emit();
+        if let Some(handler) = handler {
+            self.counters.routed(Direction::Outbound, &transport, None);
+            let mut msg = msg;
+            let _held = tagged.then(|| {
+                msg.routing_metadata.insert(
+                    tag::KEY.into(),
+                    serde_json::Value::String(tag::make(&self.name, application)),
+                );
+                self.in_flight.hold(&msg.message_id, application)
+            });
             return handler.run(msg, delivery).await;
         }
         if self
             .forward(&transport, "outbound", delivery.body.clone())
             .await
         {
-            routed.emit();
+            self.counters.routed(Direction::Outbound, &transport, None);
             let _ = delivery.ack().await;
         }
     }
@@ -191,9 +199,13 @@ impl Router {
         on_refusal: OnRefusal,
         trusted: bool,
     ) -> Option<Result<(), BusError>> {
-        if trusted && !self.needs_memory() {
-            let app = &self.rules.config().applications[0];
-            return Some(self.event_to(app, body, on_refusal).await);
+        if !self.needs_memory() {
+            if trusted {
+                let app = &self.rules.config().applications[0];
+                return Some(self.event_to(app, body, on_refusal).await);
+            }
+        } else if let Some(app) = self.tagged_app(body) {
+            return Some(self.event_to(&app, body, on_refusal).await);
         }
         let event = match VumiEvent::decode(body) {
             Ok(e) => e,
@@ -245,14 +257,21 @@ impl Router {
         on_refusal: OnRefusal,
     ) -> Result<(), BusError> {
         common::publish(&self.bus, app, "event", body.to_vec(), on_refusal).await?;
-        Routed {
-            router: &self.name,
-            direction: Direction::Event,
-            to: app,
-            rule: None,
-        }
-        .emit();
+        self.counters.routed(Direction::Event, app, None);
         Ok(())
+    }
+
+    /// The application of an event whose message this router handed to a transport of its
+    /// process ([`tag`]): one handing it off now (an `ack` or `nack`), or the one the
+    /// event's tag names (a delivery report). None: the store decides.
+    fn tagged_app(&self, body: &[u8]) -> Option<String> {
+        let peek = tag::EventPeek::read(body).ok()?;
+        if let Some(app) = self.in_flight.get(&peek.user_message_id) {
+            return Some(app);
+        }
+        let app = tag::application(peek.tag()?, &self.name)?;
+        let apps = &self.rules.config().applications;
+        apps.iter().find(|a| *a == app).cloned()
     }
 
     /// Whether events need the store to find their application: not when the router has

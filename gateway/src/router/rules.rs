@@ -52,7 +52,9 @@ pub struct RouterConfig {
     #[serde(default)]
     pub mt_strategy: Strategy,
     /// How long an outbound message id is remembered, so its ack and delivery report find
-    /// the application that sent it (default 7 days, as Vumi's `expire_routing_memory`).
+    /// the application that sent it (default 7 days, as Vumi's `expire_routing_memory`):
+    /// for pool messages and transports in another process; a message handed to a
+    /// transport of this process is tagged instead (`router/tag.rs`).
     #[serde(default = "default_event_memory")]
     pub event_memory_seconds: u64,
 }

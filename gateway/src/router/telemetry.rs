@@ -1,7 +1,9 @@
 //! The routers' telemetry events (see `richmond_drivers::telemetry`): what each router routed,
 //! by direction and destination, which rule matched, and what had nowhere to go.
 
-use metrics::counter;
+use std::collections::HashMap;
+
+use metrics::{Counter, counter};
 use richmond_drivers::telemetry::{Event, Metric};
 
 pub const ROUTED: Metric = Metric::counter(
@@ -37,6 +39,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    const fn index(self) -> usize {
+        match self {
+            Self::Inbound => 0,
+            Self::Outbound => 1,
+            Self::Event => 2,
+        }
+    }
+
     const fn label(self) -> &'static str {
         match self {
             Self::Inbound => "inbound",
@@ -67,6 +77,63 @@ impl Event for Routed<'_> {
                 .rule
                 .map_or_else(|| "default".to_owned(), |i| i.to_string());
             counter!(RULE_MATCHES.name, "router" => router, "rule" => rule).increment(1);
+        }
+    }
+}
+
+/// A router's [`ROUTED`] and [`RULE_MATCHES`] counters, made once when it starts (a labelled
+/// counter looked up per message costs a few allocations and a hash of its labels).
+pub(crate) struct Counters {
+    router: String,
+    /// By direction ([`Direction::index`]), then destination.
+    routed: [HashMap<String, Counter>; 3],
+    /// By rule index; the last one is the default's.
+    rules: Vec<Counter>,
+}
+
+impl Counters {
+    pub(crate) fn new(router: &str, apps: &[String], transports: &[String], rules: usize) -> Self {
+        let mut routed: [HashMap<String, Counter>; 3] = Default::default();
+        let mut add = |direction: Direction, to: &str| {
+            let c = counter!(ROUTED.name, "router" => router.to_owned(),
+                "direction" => direction.label(), "to" => to.to_owned());
+            routed[direction.index()].insert(to.to_owned(), c);
+        };
+        for a in apps {
+            add(Direction::Inbound, a);
+            add(Direction::Event, a);
+        }
+        for t in transports {
+            add(Direction::Outbound, t);
+        }
+        let rule =
+            |r: String| counter!(RULE_MATCHES.name, "router" => router.to_owned(), "rule" => r);
+        let mut rule_counters: Vec<Counter> = (0..rules).map(|i| rule(i.to_string())).collect();
+        rule_counters.push(rule("default".to_owned()));
+        Self {
+            router: router.to_owned(),
+            routed,
+            rules: rule_counters,
+        }
+    }
+
+    /// Counts a message handed on to `to` (inbound: by rule `rule`, None for the default).
+    pub(crate) fn routed(&self, direction: Direction, to: &str, rule: Option<usize>) {
+        let Some(c) = self.routed[direction.index()].get(to) else {
+            return Routed {
+                router: &self.router,
+                direction,
+                to,
+                rule,
+            }
+            .emit();
+        };
+        c.increment(1);
+        if direction == Direction::Inbound {
+            let i = rule.unwrap_or(self.rules.len() - 1);
+            if let Some(c) = self.rules.get(i) {
+                c.increment(1);
+            }
         }
     }
 }

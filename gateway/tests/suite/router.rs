@@ -210,17 +210,31 @@ async fn a_router_holds_outbound_while_its_redis_store_is_down() {
     let (t, router) = (common::unique("rr"), common::unique("rrouter"));
     let (quiz, news) = (common::unique("rquiz"), common::unique("rnews"));
     let mut sim = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
-    // Two applications (the router must remember who sent what), `news` sending through `t`.
-    let base = config(&t, &router, &quiz, &news, sim.addr.port(), true).replace(
-        &format!("default = \"{news}\"\n"),
-        &format!("default = \"{news}\"\nmt_transport = {{ {news} = \"{t}\" }}\n"),
+    // Two applications, `news` sending through a pool of two transports (each to its own
+    // simulator: a receipt goes to the transport that sent its message): the router keeps
+    // the message itself for a failover, in its store.
+    let t2 = common::unique("rr2");
+    let sim2 = Sim::start(&["smsc"]).await;
+    let base = config(&t, &router, &quiz, &news, sim.addr.port(), true)
+        .replace(
+            &format!("default = \"{news}\"\n"),
+            &format!("default = \"{news}\"\nmt_transport = {{ {news} = [\"{t}\", \"{t2}\"] }}\n"),
+        )
+        .replace(
+            &format!("transports = [\"{t}\"]"),
+            &format!("transports = [\"{t}\", \"{t2}\"]"),
+        );
+    let config = format!(
+        "{base}[store]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}/\"\n\
+         [transports.{t2}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\n",
+        sim2.addr.port()
     );
-    let config = format!("{base}[store]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}/\"\n");
     let mut gw = Gateway::start(&config).await;
     gw.wait_ready(200).await;
     let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
     let mut app = App::new(bus, &news).await;
-    // The store goes away: the router cannot remember who sends, so it holds the message.
+    // The store goes away: the router cannot keep the pool message, so it holds it.
     redis.start_kill().expect("stop redis");
     let _ = redis.wait().await;
     let body = gw.wait_ready(503).await;
@@ -243,5 +257,38 @@ async fn a_router_holds_outbound_while_its_redis_store_is_down() {
             break;
         }
     }
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+/// A router with two applications writes nothing to its store for a message it hands to a
+/// transport of its own process: the delivery report finds its application through the tag
+/// the transport keeps with its receipt id mapping, here after a restart of the gateway.
+#[tokio::test]
+async fn a_delivery_report_after_a_restart_finds_its_application_through_the_transports_mapping() {
+    let (mut sim, mut gw, _quiz, mut news, router, _bus) = setup(true).await;
+    sim.cmd_done("hold-receipts on").await;
+    let sent = news.sms("+27820002222", "receipt after a restart");
+    news.send(&sent).await;
+    let (done, _) = news.outcomes(1).await;
+    assert_eq!(done[&sent.message_id].0, "ack", "{done:?}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+    // Nothing of the router's own is left to find the application by.
+    gw.restart();
+    gw.wait_ready(200).await;
+    sim.expect("a bind again", |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    sim.cmd_done("hold-receipts off").await;
+    let report = loop {
+        let e = news.event().await;
+        assert_eq!(e.user_message_id, sent.message_id);
+        if kind(&e).0 == "delivery_report" {
+            break e;
+        }
+    };
+    assert_eq!(
+        report.routing_metadata.get("richmond_route"),
+        Some(&serde_json::json!(format!("{router}/{}", news.id))),
+        "{report:?}"
+    );
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }

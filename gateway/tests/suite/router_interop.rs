@@ -4,11 +4,12 @@
 //! the acks and delivery reports of its own replies and none of the other's (the application
 //! checks the set of events it reads against the replies it sent). And USSD in, SMS out: an
 //! application answers a USSD session from `simulate ssmi` and sends an SMS through the
-//! router's SMPP transport to the same user.
+//! router's SMPP transport to the same user. And two applications sending through one SSMI
+//! transport each get the ack and the delivery report of their own SMS.
 
 use richmond::bus::Bus;
 use richmond_codecs::vumi::UserMessage;
-use richmond_tests::app::App;
+use richmond_tests::app::{App, kind};
 use richmond_tests::common;
 use richmond_tests::procs::{self, Gateway, Sim};
 use tokio::process::{Child, Command};
@@ -146,5 +147,61 @@ async fn ussd_in_sms_out_through_one_router() {
     // The SMS's ack and delivery report come back to the application.
     let (done, _) = app.outcomes(2).await;
     assert_eq!(done[&code.message_id].0, "ack", "{done:?}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn two_applications_sending_through_one_ssmi_transport_each_get_their_own_reports() {
+    let (t, router) = (common::unique("sshare"), common::unique("ssr"));
+    let (a, b) = (common::unique("sa"), common::unique("sb"));
+    let ssmi = Sim::start(&["ssmi", "--dr-delay-ms", "20"]).await;
+    let config = format!(
+        "{}[transports.{t}]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         username = \"richmond\"\npassword = \"richmond\"\nreconnect_initial_seconds = 0.2\n\
+         [routers.{router}]\ntransports = [\"{t}\"]\napplications = [\"{a}\", \"{b}\"]\n\
+         default = \"{a}\"\n",
+        amqp_head(),
+        ssmi.addr.port()
+    );
+    let mut gw = Gateway::start(&config).await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut apps = [
+        App::routed(bus.clone(), &a, &t).await,
+        App::routed(bus, &b, &t).await,
+    ];
+    let msgs: Vec<UserMessage> = apps
+        .iter()
+        .enumerate()
+        .map(|(i, app)| app.sms(&format!("+2782000777{i}"), &format!("for {}", app.id)))
+        .collect();
+    for (app, m) in apps.iter().zip(&msgs) {
+        app.send(m).await;
+    }
+    for (app, m) in apps.iter_mut().zip(&msgs) {
+        let mut kinds = std::collections::BTreeSet::new();
+        while kinds.len() < 2 {
+            let e = app.event().await;
+            assert_eq!(
+                e.user_message_id, m.message_id,
+                "{} got another's event",
+                app.id
+            );
+            let k = kind(&e).0;
+            if k == "delivery_report" {
+                // The tag the transport kept with its SEQ mapping.
+                assert_eq!(
+                    e.routing_metadata.get("richmond_route"),
+                    Some(&serde_json::json!(format!("{router}/{}", app.id))),
+                    "{e:?}"
+                );
+            }
+            kinds.insert(k);
+        }
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            ["ack", "delivery_report"]
+        );
+    }
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }

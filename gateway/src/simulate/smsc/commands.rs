@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use super::{Outgoing, Sim, conn, sms};
 
 const HELP: &str = "mo <from> <to> <text…> | mo-ucs2 <from> <to> <text…> | \
-mo-sar <from> <to> <text…> | mo-flood <n> <to> [per_second] | receipt-stat <STAT> | throttle <n> | queue-full <n> | \
+mo-sar <from> <to> <text…> | mo-flood <n> <to> [per_second] | receipt-stat <STAT> | \
+hold-receipts on|off | throttle <n> | queue-full <n> | \
 reject <n> <status> | no-response <n> | slow <ms> | disconnect | unbind | malformed | \
 unknown-pdu | truncated | raw <hex> | enquire-link | reject-binds on|off | quit";
 
@@ -45,6 +46,25 @@ impl Sim {
                     Ok(json!({}))
                 }
                 None => Err("usage: receipt-stat <STAT>".into()),
+            },
+            "hold-receipts" => match words.next() {
+                Some("on") => {
+                    self.flags().hold_receipts = true;
+                    Ok(json!({}))
+                }
+                Some("off") => {
+                    let held = {
+                        let mut f = self.flags();
+                        f.hold_receipts = false;
+                        std::mem::take(&mut f.held)
+                    };
+                    let released = held.len();
+                    for o in held {
+                        self.deliver(o);
+                    }
+                    Ok(json!({"released": released}))
+                }
+                _ => Err("usage: hold-receipts on|off".into()),
             },
             "throttle" | "queue-full" | "no-response" => match number(words.next()) {
                 Some(n) => {

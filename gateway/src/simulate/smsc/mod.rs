@@ -33,6 +33,7 @@
 //! mo-flood <n> <to> [per_s]     n MOs at once, or per_s a second (load tests), each
 //!                               saying "flood <i> <µs since epoch>"
 //! receipt-stat <STAT>           stat of later receipts (DELIVRD, UNDELIV, EXPIRED, …)
+//! hold-receipts on|off          keep receipts that fall due; off sends the kept ones
 //! throttle <n>                  answer the next n submit_sm with ESME_RTHROTTLED (0x58)
 //! queue-full <n>                … with ESME_RMSGQFUL (0x14)
 //! reject <n> <status>           … with <status> (decimal or 0x hex, e.g. 0x0B)
@@ -128,6 +129,9 @@ struct Flags {
     no_response: u32,
     slow_ms: u64,
     receipt_stat: String,
+    /// Receipts fall due into `held` instead of being sent (`hold-receipts on`).
+    hold_receipts: bool,
+    held: Vec<Outgoing>,
     next_message_id: u64,
     next_reference: u16,
 }
@@ -345,11 +349,20 @@ impl Sim {
                 () = sim.stop.cancelled() => {}
                 () = tokio::time::sleep(Duration::from_millis(sim.args.receipt_delay_ms)) => {
                     match sms::receipt(&submit, &id, &stat) {
-                        Ok(pdu) => sim.deliver(Outgoing {
-                            pdu: Box::new(pdu),
-                            kind: "receipt",
-                            attempts: 0,
-                        }),
+                        Ok(pdu) => {
+                            let outgoing = Outgoing {
+                                pdu: Box::new(pdu),
+                                kind: "receipt",
+                                attempts: 0,
+                            };
+                            let mut flags = sim.flags();
+                            if flags.hold_receipts {
+                                flags.held.push(outgoing);
+                            } else {
+                                drop(flags);
+                                sim.deliver(outgoing);
+                            }
+                        }
                         Err(e) => sim.emit(&json!({"event": "receipt_error", "error": e})),
                     }
                 }
@@ -406,6 +419,8 @@ pub async fn serve(
         out: events,
         flags: Arc::new(Mutex::new(Flags {
             reject_binds: false,
+            hold_receipts: false,
+            held: Vec::new(),
             throttle: 0,
             queue_full: 0,
             reject: None,

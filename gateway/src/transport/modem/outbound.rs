@@ -127,7 +127,7 @@ async fn sms(shared: &Shared, msg: &UserMessage, stop: &CancellationToken) -> Op
             Ok(mr) => {
                 mrs.push(mr);
                 if shared.config.delivery_reports {
-                    reports::remember(shared, mr, to, &msg.message_id, i + 1, total).await;
+                    reports::remember(shared, mr, to, msg, i + 1, total).await;
                 }
                 if total > 1 && i + 1 < total {
                     let p = Progress {

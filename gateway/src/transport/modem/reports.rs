@@ -11,7 +11,7 @@ use richmond_drivers::telemetry::Event as _;
 use std::time::Duration;
 
 use richmond_codecs::sms::pdu::{Outcome, StatusReport};
-use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent};
+use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent, UserMessage};
 use serde_json::{Value, json};
 
 use super::Shared;
@@ -31,17 +31,19 @@ fn record_key(shared: &Shared, mr: u8, recipient: &str) -> String {
     shared.key("dr", &format!("{mr}:{}", recipient_key(recipient)))
 }
 
-/// Remembers that part `part` of `total` of message `message_id` went out with `mr`.
+/// Remembers that part `part` of `total` of message `msg` went out with `mr` (with the
+/// router's tag, if any: [`crate::router::tag`]).
 pub(super) async fn remember(
     shared: &Shared,
     mr: u8,
     recipient: &str,
-    message_id: &str,
+    msg: &UserMessage,
     part: usize,
     total: usize,
 ) {
     let value = json!({
-        "message_id": message_id,
+        "message_id": msg.message_id,
+        "route": crate::router::tag::of(msg),
         "part": part,
         "total": total,
         "sent_at": common::now_millis() / 1000,
@@ -92,6 +94,7 @@ pub(super) async fn status_report(shared: &Shared, r: &StatusReport) -> bool {
         outcome_label(shared, "unmatched");
         return true;
     };
+    let route = record["route"].as_str();
     let at = r.scts.unix_seconds();
     let window = i64::try_from(shared.config.delivery_report_window_seconds).unwrap_or(i64::MAX);
     if at < sent_at - CLOCK_SLACK_SECONDS || at > sent_at.saturating_add(window) {
@@ -102,7 +105,7 @@ pub(super) async fn status_report(shared: &Shared, r: &StatusReport) -> bool {
         Outcome::Pending => {
             outcome_label(shared, "pending");
             if total == 1 {
-                return publish(shared, message_id, DeliveryStatus::Pending, r.status).await;
+                return publish(shared, message_id, route, DeliveryStatus::Pending, r.status).await;
             }
             return true;
         }
@@ -125,7 +128,7 @@ pub(super) async fn status_report(shared: &Shared, r: &StatusReport) -> bool {
             return false;
         };
         let delivered = all.iter().all(|(_, v)| v.first() == Some(&1));
-        if !publish_status(shared, message_id, delivered, r.status).await {
+        if !publish_status(shared, message_id, route, delivered, r.status).await {
             return false;
         }
         let _ = store.delete(&parts).await;
@@ -134,24 +137,37 @@ pub(super) async fn status_report(shared: &Shared, r: &StatusReport) -> bool {
     } else {
         status
     };
-    if !publish(shared, message_id, status, r.status).await {
+    if !publish(shared, message_id, route, status, r.status).await {
         return false;
     }
     let _ = store.delete(&key).await;
     true
 }
 
-async fn publish_status(shared: &Shared, message_id: &str, delivered: bool, st: u8) -> bool {
+async fn publish_status(
+    shared: &Shared,
+    message_id: &str,
+    route: Option<&str>,
+    delivered: bool,
+    st: u8,
+) -> bool {
     let status = if delivered {
         DeliveryStatus::Delivered
     } else {
         DeliveryStatus::Failed
     };
-    publish(shared, message_id, status, st).await
+    publish(shared, message_id, route, status, st).await
 }
 
-async fn publish(shared: &Shared, message_id: &str, status: DeliveryStatus, st: u8) -> bool {
+async fn publish(
+    shared: &Shared,
+    message_id: &str,
+    route: Option<&str>,
+    status: DeliveryStatus,
+    st: u8,
+) -> bool {
     let mut event = VumiEvent::delivery_report(&shared.id, message_id, status);
+    crate::router::tag::mark(&mut event, route);
     event
         .transport_metadata
         .insert("modem_status".into(), json!(format!("0x{st:02X}")));

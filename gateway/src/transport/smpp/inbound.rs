@@ -164,17 +164,19 @@ pub(super) async fn receipt(shared: &Shared, m: &Inbound) -> u32 {
             }
         }
     }
-    let Some((key, message_id)) = found else {
+    let Some((key, mapping)) = found else {
         receipt_outcome(shared, "unmatched");
         return ROK;
     };
-    let event = map::delivery_report(&shared.id, &message_id, &r);
+    let (message_id, route) = crate::router::tag::split(&mapping);
+    let mut event = map::delivery_report(&shared.id, message_id, &r);
+    crate::router::tag::mark(&mut event, route);
     match shared.publish("event", event.encode()).await {
         Ok(()) => {
             receipt_outcome(shared, "matched");
             count(shared, "delivery_report");
             if r.status != richmond_codecs::vumi::DeliveryStatus::Pending {
-                shared.finish_receipt_id(&key, &message_id).await;
+                shared.finish_receipt_id(&key, &mapping).await;
             }
             ROK
         }
@@ -182,7 +184,8 @@ pub(super) async fn receipt(shared: &Shared, m: &Inbound) -> u32 {
     }
 }
 
-/// The store key and Vumi message id an SMSC message id maps to: the id as written, or with `variants`
+/// The store key and the mapping (the Vumi message id, with the router's tag:
+/// [`crate::router::tag::stored`]) an SMSC message id maps to: the id as written, or with `variants`
 /// also the same number in the other base (an SMSC that answers in hex and reports in
 /// decimal). Variants are tried only after the exact id had time to be stored: otherwise a
 /// receipt racing its own submit_sm_resp could match another message whose id is this one's

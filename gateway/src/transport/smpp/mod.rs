@@ -94,7 +94,8 @@ impl Shared {
     /// the store, so a receipt arriving meanwhile finds it). A store failure is logged: the
     /// mapping then lives in memory only, for as long as this process runs (at most
     /// [`MAX_UNSTORED`] such; beyond that only the store has it, and a receipt for it is
-    /// unmatched if its write failed).
+    /// unmatched if its write failed). `message_id` is the whole mapping: the id with the
+    /// router's tag ([`crate::router::tag::stored`]).
     async fn map_receipt_id(&self, smsc_id: &str, message_id: &str) {
         let key = receipt_key(&self.id, smsc_id);
         {

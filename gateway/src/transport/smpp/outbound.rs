@@ -165,7 +165,14 @@ struct Stopping;
 /// the SMSC certainly did not take (queued when the link dropped, no bind up, the bind
 /// closing) is submitted again on a bind that is up, with a growing pause, for as long as
 /// the gateway runs: giving up there would turn a short outage into nacks.
-async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitOutcome, Stopping> {
+///
+/// `mapping` is what the receipt id maps to: the message id, with the router's tag
+/// ([`crate::router::tag::stored`]).
+async fn submit_part(
+    shared: &Shared,
+    pdu: SubmitSm,
+    mapping: &str,
+) -> Result<SubmitOutcome, Stopping> {
     let mut pause = Duration::from_millis(100);
     loop {
         match shared.pick_transmitter().submit(pdu.clone()).await {
@@ -173,7 +180,7 @@ async fn submit_part(shared: &Shared, pdu: SubmitSm, id: &str) -> Result<SubmitO
                 // Mapped at once, so the receipt (which may come before the other parts'
                 // answers) finds its message. No receipt asked for: nothing to map.
                 let smsc_id = String::from_utf8_lossy(&message_id).into_owned();
-                shared.map_receipt_id(&smsc_id, id).await;
+                shared.map_receipt_id(&smsc_id, mapping).await;
                 return Ok(SubmitOutcome::Accepted { message_id });
             }
             Ok(SubmitOutcome::Retry { reason }) if reason.not_taken() => {
@@ -209,8 +216,10 @@ async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
             return common::settle(bus, tid, delivery, VumiEvent::nack(tid, &id, &reason)).await;
         }
     };
+    let mapping = crate::router::tag::stored(&id, crate::router::tag::of(&msg));
     let outcomes =
-        futures_util::future::join_all(pdus.into_iter().map(|p| submit_part(shared, p, &id))).await;
+        futures_util::future::join_all(pdus.into_iter().map(|p| submit_part(shared, p, &mapping)))
+            .await;
     if outcomes.iter().all(Result::is_err) {
         // Nothing reached the SMSC and the gateway is stopping: the bus keeps the message.
         common::count(tid, "outbound", "requeued");

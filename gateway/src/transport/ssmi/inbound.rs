@@ -158,7 +158,7 @@ async fn handle(shared: &Shared, response: Response) {
                 pause *= 2;
                 found = shared.ctx.store.get(&key).await;
             }
-            let id = match found {
+            let mapping = match found {
                 Ok(Some(id)) => String::from_utf8_lossy(&id).into_owned(),
                 Ok(None) => {
                     unmatched(shared, "delivery_report");
@@ -171,7 +171,9 @@ async fn handle(shared: &Shared, response: Response) {
                     return;
                 }
             };
-            let mut event = VumiEvent::delivery_report(&shared.id, &id, map::dr_status(status));
+            let (id, route) = crate::router::tag::split(&mapping);
+            let mut event = VumiEvent::delivery_report(&shared.id, id, map::dr_status(status));
+            crate::router::tag::mark(&mut event, route);
             event.transport_metadata.insert(
                 "truteq".into(),
                 json!({"dr_code": status.value(), "dr_status": status.name()}),

@@ -57,7 +57,8 @@ enum SmsOutcome {
 struct PendingSms {
     token: u64,
     msisdn: Bytes,
-    /// The Vumi message id, for the delivery-report mapping the SEQ creates.
+    /// The Vumi message id with the router's tag ([`crate::router::tag::stored`]), for the
+    /// delivery-report mapping the SEQ creates.
     message_id: String,
     /// The line was written on the current connection. An SMS still waiting for the link
     /// (in the driver's channel) is not failed by a disconnect: it goes out on the next one.

@@ -122,7 +122,7 @@ async fn send_sms(
         shared.pending().push_back(PendingSms {
             token,
             msisdn: msisdn.clone(),
-            message_id: msg.message_id.clone(),
+            message_id: crate::router::tag::stored(&msg.message_id, crate::router::tag::of(msg)),
             written: false,
             expired: false,
             reply,
