@@ -4,7 +4,8 @@
 //!
 //! Reference: SMPP 3.4 §4.6.1 (`deliver_sm`), §4.7.1 (`data_sm`), §5.2.12 (`esm_class`:
 //! bits 5..2 the message type, bit 6 the UDH indicator), §5.3.2 (TLVs: `receipted_message_id`,
-//! `message_state`, `message_payload`, `sar_*`, `ussd_service_op`); reference/vumi.md §3.5
+//! `message_state`, `message_payload`, `sar_*`, `ussd_service_op`, `its_session_info`,
+//! `user_message_reference`); reference/vumi.md §3.5
 //! (Vumi's receipt test: message type 0x04 or 0x20, or a `receipted_message_id` TLV with a
 //! non-default type).
 //!
@@ -98,6 +99,11 @@ pub struct Inbound {
     pub sar: Sar,
     /// `ussd_service_op`.
     pub ussd_service_op: Option<u8>,
+    /// `its_session_info`: the session number octet, then the sequence number octet (whose
+    /// low bit ends the session), as one big-endian value.
+    pub its_session_info: Option<u16>,
+    /// `user_message_reference`.
+    pub user_message_reference: Option<u16>,
 }
 
 impl Inbound {
@@ -161,6 +167,13 @@ impl Inbound {
                 Some(TlvValue::SarTotalSegments(t)) => self.sar.total = Some(*t),
                 Some(TlvValue::SarSegmentSeqnum(s)) => self.sar.seq = Some(*s),
                 Some(TlvValue::UssdServiceOp(op)) => self.ussd_service_op = Some(u8::from(*op)),
+                Some(TlvValue::ItsSessionInfo(i)) => {
+                    self.its_session_info =
+                        Some(u16::from(i.session_number) << 8 | u16::from(i.sequence_number));
+                }
+                Some(TlvValue::UserMessageReference(r)) => {
+                    self.user_message_reference = Some(u16::from(*r));
+                }
                 _ => {}
             }
         }

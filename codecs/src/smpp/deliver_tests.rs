@@ -54,9 +54,16 @@ fn a_deliver_sm_gives_every_field_and_shares_its_payload_with_the_frame() {
         0x40,
         0x08,
         b"\x05\x00\x03\x07\x02\x01hi",
-        &[tlv(0x0501, &[0x01]), tlv(0x020C, &[0x12, 0x34])],
+        &[
+            tlv(0x0501, &[0x01]),
+            tlv(0x020C, &[0x12, 0x34]),
+            tlv(0x1383, &[0x16, 0x2F]),
+            tlv(0x0204, &[0x00, 0x2A]),
+        ],
     );
     let m = read(&f);
+    assert_eq!(m.its_session_info, Some(0x162F));
+    assert_eq!(m.user_message_reference, Some(42));
     assert!(!m.data_sm);
     assert_eq!(m.service_type, "USSD");
     assert_eq!((m.source.as_str(), m.source_ton), ("27831234567", 1));

@@ -15,8 +15,9 @@
 //!   a pool: [`rules::Rules::pick`], by the transports' readiness) → `<t>.outbound`, after
 //!   the store remembers `message_id` → application (with the configured TTL; in Redis, every
 //!   instance finds it); for a pool of several, the message itself and the transports tried
-//!   are remembered too. A message handed to a transport of this process is not written to
-//!   the store: its events find the application through the router's tag ([`tag`]);
+//!   are remembered too. A message handed to a transport of this process, other than one of
+//!   a pool of several, is not written to the store: its events find the application
+//!   through the router's tag ([`tag`]);
 //! - `<t>.event` → the application that sent the message → `<a>.event` (a router with one
 //!   application and no pool of several transports remembers nothing: every event is its
 //!   application's). A `nack` that the
@@ -155,6 +156,7 @@ pub async fn spawn(
             &config.applications,
             &config.transports,
             config.rules.len(),
+            config.default.is_some(),
         ),
     });
     for t in &config.transports {

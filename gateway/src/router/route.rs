@@ -1,8 +1,9 @@
 //! What a router does with one message: an inbound message to its application, an
 //! application's outbound message to a transport (remembered first, or tagged when the
-//! transport runs here, so its events find the sender), an event to the application that sent the message (or, a temporary nack of a pool
-//! message, the message to the next transport of the pool). Each path is used by the router's
-//! queue consumers and by the in-process shortcuts of [`super::local`] alike.
+//! transport runs here, so its events find the sender), an event to the application that
+//! sent the message (or, a temporary nack of a pool message, the message to the next
+//! transport of the pool). Each path is used by the router's queue consumers and by the
+//! in-process shortcuts of [`super::local`] alike.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -98,13 +99,21 @@ impl Router {
 
     /// A delivery of `<application>.outbound`.
     pub(super) async fn outbound(&self, application: &str, delivery: Delivery) {
-        let msg = match UserMessage::decode(&delivery.body) {
+        let mut msg = match UserMessage::decode(&delivery.body) {
             Ok(m) => m,
             Err(e) => {
                 return self
                     .fail(delivery, Direction::Outbound, &e.to_string())
                     .await;
             }
+        };
+        // Only the router writes its tag: one an application wrote (to have another's
+        // events, or copied from an event) is dropped, from the message and from the body
+        // that goes on.
+        let body = if msg.routing_metadata.remove(tag::KEY).is_some() {
+            Bytes::from(msg.encode())
+        } else {
+            delivery.body.clone()
         };
         let pool = match self.rules.outbound(application, &msg) {
             Ok(p) => p,
@@ -133,7 +142,7 @@ impl Router {
                 Vec::new()
             },
             body: if several {
-                String::from_utf8_lossy(&delivery.body).into_owned()
+                String::from_utf8_lossy(&body).into_owned()
             } else {
                 String::new()
             },
@@ -153,7 +162,6 @@ impl Router {
         // carrier answered.
         if let Some(handler) = handler {
             self.counters.routed(Direction::Outbound, &transport, None);
-            let mut msg = msg;
             let _held = tagged.then(|| {
                 msg.routing_metadata.insert(
                     tag::KEY.into(),
@@ -163,10 +171,7 @@ impl Router {
             });
             return handler.run(msg, delivery).await;
         }
-        if self
-            .forward(&transport, "outbound", delivery.body.clone())
-            .await
-        {
+        if self.forward(&transport, "outbound", body).await {
             self.counters.routed(Direction::Outbound, &transport, None);
             let _ = delivery.ack().await;
         }
@@ -204,7 +209,10 @@ impl Router {
                 let app = &self.rules.config().applications[0];
                 return Some(self.event_to(app, body, on_refusal).await);
             }
-        } else if let Some(app) = self.tagged_app(body) {
+        } else if trusted
+            && let Ok(peek) = tag::EventPeek::read(body)
+            && let Some(app) = self.tagged_app(&peek.user_message_id, peek.tag())
+        {
             return Some(self.event_to(&app, body, on_refusal).await);
         }
         let event = match VumiEvent::decode(body) {
@@ -217,6 +225,19 @@ impl Router {
                 );
             }
         };
+        // An event from the queue is read whole first (one that does not decode goes to the
+        // failures), then by its tag like one handed over here.
+        if self.needs_memory()
+            && let Some(app) = self.tagged_app(
+                &event.user_message_id,
+                event
+                    .routing_metadata
+                    .get(tag::KEY)
+                    .and_then(|v| v.as_str()),
+            )
+        {
+            return Some(self.event_to(&app, body, on_refusal).await);
+        }
         let sent = if self.needs_memory() {
             self.store
                 .get(&self.memory_key(&event.user_message_id))
@@ -262,16 +283,16 @@ impl Router {
     }
 
     /// The application of an event whose message this router handed to a transport of its
-    /// process ([`tag`]): one handing it off now (an `ack` or `nack`), or the one the
-    /// event's tag names (a delivery report). None: the store decides.
-    fn tagged_app(&self, body: &[u8]) -> Option<String> {
-        let peek = tag::EventPeek::read(body).ok()?;
-        if let Some(app) = self.in_flight.get(&peek.user_message_id) {
-            return Some(app);
+    /// process ([`tag`]): the one the event's tag names (a delivery report), or the one
+    /// handing message `id` off now (an `ack` or `nack`). None: the store decides.
+    fn tagged_app(&self, id: &str, tag: Option<&str>) -> Option<String> {
+        if let Some(app) = tag.and_then(|t| tag::application(t, &self.name)) {
+            let apps = &self.rules.config().applications;
+            if let Some(a) = apps.iter().find(|a| *a == app) {
+                return Some(a.clone());
+            }
         }
-        let app = tag::application(peek.tag()?, &self.name)?;
-        let apps = &self.rules.config().applications;
-        apps.iter().find(|a| *a == app).cloned()
+        self.in_flight.get(id)
     }
 
     /// Whether events need the store to find their application: not when the router has

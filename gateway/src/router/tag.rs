@@ -59,12 +59,22 @@ pub(crate) fn stored(message_id: &str, tag: Option<&str>) -> String {
 }
 
 /// The message id and the tag of a stored mapping ([`stored`]'s inverse; a mapping stored
-/// without a tag is the message id alone).
+/// without a tag, or whose part after the separator is no tag, is the message id alone).
 pub(crate) fn split(stored: &str) -> (&str, Option<&str>) {
-    match stored.split_once(SEPARATOR) {
-        Some((id, tag)) => (id, Some(tag)),
-        None => (stored, None),
+    match stored.rsplit_once(SEPARATOR) {
+        Some((id, tag)) if is_tag(tag) => (id, Some(tag)),
+        _ => (stored, None),
     }
+}
+
+/// `<router>/<application>`: two routing-key prefixes.
+fn is_tag(tag: &str) -> bool {
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    tag.split_once('/').is_some_and(|(r, a)| name(r) && name(a))
 }
 
 /// Puts `tag` in `event`'s `routing_metadata`.
@@ -164,6 +174,8 @@ mod tests {
         let s = stored("msg-1", Some(&tag));
         assert_eq!(split(&s), ("msg-1", Some("r1/app-a")));
         assert_eq!(split(&stored("msg-2", None)), ("msg-2", None));
+        // An id that happens to hold the separator, with no tag after it, stays whole.
+        assert_eq!(split("odd\u{1e}id"), ("odd\u{1e}id", None));
         assert_eq!(application("r1/app-a", "r1"), Some("app-a"));
         assert_eq!(application("r1/app-a", "r2"), None);
         assert_eq!(application("no-slash", "r1"), None);

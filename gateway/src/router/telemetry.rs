@@ -87,12 +87,20 @@ pub(crate) struct Counters {
     router: String,
     /// By direction ([`Direction::index`]), then destination.
     routed: [HashMap<String, Counter>; 3],
-    /// By rule index; the last one is the default's.
+    /// By rule index.
     rules: Vec<Counter>,
+    /// The default's (a router without a default shows none).
+    default: Option<Counter>,
 }
 
 impl Counters {
-    pub(crate) fn new(router: &str, apps: &[String], transports: &[String], rules: usize) -> Self {
+    pub(crate) fn new(
+        router: &str,
+        apps: &[String],
+        transports: &[String],
+        rules: usize,
+        default: bool,
+    ) -> Self {
         let mut routed: [HashMap<String, Counter>; 3] = Default::default();
         let mut add = |direction: Direction, to: &str| {
             let c = counter!(ROUTED.name, "router" => router.to_owned(),
@@ -108,12 +116,11 @@ impl Counters {
         }
         let rule =
             |r: String| counter!(RULE_MATCHES.name, "router" => router.to_owned(), "rule" => r);
-        let mut rule_counters: Vec<Counter> = (0..rules).map(|i| rule(i.to_string())).collect();
-        rule_counters.push(rule("default".to_owned()));
         Self {
             router: router.to_owned(),
             routed,
-            rules: rule_counters,
+            rules: (0..rules).map(|i| rule(i.to_string())).collect(),
+            default: default.then(|| rule("default".to_owned())),
         }
     }
 
@@ -130,8 +137,11 @@ impl Counters {
         };
         c.increment(1);
         if direction == Direction::Inbound {
-            let i = rule.unwrap_or(self.rules.len() - 1);
-            if let Some(c) = self.rules.get(i) {
+            let c = match rule {
+                Some(i) => self.rules.get(i),
+                None => self.default.as_ref(),
+            };
+            if let Some(c) = c {
                 c.increment(1);
             }
         }
