@@ -3,7 +3,9 @@
 //! and `join now` reach one, `joinme` the default), replies go back through the transport,
 //! each application gets the events of its own messages and not the other's, and what has
 //! nowhere to go lands in the router's failures with its reason; a router killed with SIGKILL
-//! mid-stream loses nothing.
+//! mid-stream loses nothing; a router holds a pool message while its Redis store is down; a
+//! delivery report after a restart, or at another instance sharing Redis, finds its
+//! application.
 
 use richmond_tests::app::{App, kind};
 use richmond_tests::common;
@@ -262,19 +264,41 @@ async fn a_router_holds_outbound_while_its_redis_store_is_down() {
 
 /// A router with two applications writes nothing to its store for a message it hands to a
 /// transport of its own process: the delivery report finds its application through the tag
-/// the transport keeps with its receipt id mapping, here after a restart of the gateway.
-#[tokio::test]
-async fn a_delivery_report_after_a_restart_finds_its_application_through_the_transports_mapping() {
-    let (mut sim, mut gw, _quiz, mut news, router, _bus) = setup(true).await;
+/// the transport keeps with its receipt id mapping — after a restart of the gateway (redb),
+/// or at another gateway instance sharing the Redis store (the first one gone).
+async fn report_after_a_handover(shared_redis: bool) {
+    let (t, router) = (common::unique("rt"), common::unique("router"));
+    let (quiz, news) = (common::unique("quiz"), common::unique("news"));
+    let mut sim = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
+    let mut text = config(&t, &router, &quiz, &news, sim.addr.port(), true);
+    if shared_redis {
+        text.push_str(&format!(
+            "[store]\ntype = \"redis\"\nurl = {:?}\n",
+            common::redis_url()
+        ));
+    }
+    let mut gw = Gateway::start(&text).await;
+    sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
+        .await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let _quiz = App::routed(bus.clone(), &quiz, &t).await;
+    let mut news = App::routed(bus, &news, &t).await;
     sim.cmd_done("hold-receipts on").await;
-    let sent = news.sms("+27820002222", "receipt after a restart");
+    let sent = news.sms("+27820002222", "receipt after a handover");
     news.send(&sent).await;
     let (done, _) = news.outcomes(1).await;
     assert_eq!(done[&sent.message_id].0, "ack", "{done:?}");
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
-    // Nothing of the router's own is left to find the application by.
-    gw.restart();
-    gw.wait_ready(200).await;
+    // The same gateway again (its redb store), or another one with a data directory of its
+    // own (only Redis is shared).
+    let mut next = if shared_redis {
+        Gateway::start(&text).await
+    } else {
+        gw.restart();
+        gw
+    };
+    next.wait_ready(200).await;
     sim.expect("a bind again", |e| e["event"] == "bind" && e["ok"] == true)
         .await;
     sim.cmd_done("hold-receipts off").await;
@@ -290,5 +314,15 @@ async fn a_delivery_report_after_a_restart_finds_its_application_through_the_tra
         Some(&serde_json::json!(format!("{router}/{}", news.id))),
         "{report:?}"
     );
-    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+    assert_eq!(next.stop().await, Some(0), "{}", next.logs());
+}
+
+#[tokio::test]
+async fn a_delivery_report_after_a_restart_finds_its_application_through_the_transports_mapping() {
+    report_after_a_handover(false).await;
+}
+
+#[tokio::test]
+async fn a_delivery_report_at_another_instance_sharing_redis_finds_its_application() {
+    report_after_a_handover(true).await;
 }
