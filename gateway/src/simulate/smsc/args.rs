@@ -19,6 +19,17 @@ impl IdFormat {
     }
 }
 
+/// The USSD-over-SMPP conventions (reference/vumi.md §3.3, §3.6), as the gateway's `ussd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UssdFlavor {
+    /// Vumi's default processor: ops 01/12/11, the session in its_session_info.
+    Vumi,
+    /// 6D: ops 01/12/81, the session in its_session_info.
+    Sixdee,
+    /// Mica: ops 01/12/81, the session in user_message_reference.
+    Mica,
+}
+
 /// Options of `richmond simulate smsc`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -65,6 +76,9 @@ pub struct Args {
     /// for the message received, e.g. "Thanks! You said: {text}".
     #[arg(long)]
     pub reply: Option<String>,
+    /// Which USSD-over-SMPP convention the `ussd-*` commands and the replies follow.
+    #[arg(long, value_enum, default_value = "vumi")]
+    pub ussd: UssdFlavor,
     /// Serve SMPP over TLS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -88,6 +102,7 @@ impl Default for Args {
             quiet: false,
             on_bind: Vec::new(),
             reply: None,
+            ussd: UssdFlavor::Vumi,
             tls_cert: None,
             tls_key: None,
         }

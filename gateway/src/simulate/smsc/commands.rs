@@ -12,7 +12,8 @@ use super::{Outgoing, Sim, conn, sms};
 
 const HELP: &str = "mo <from> <to> <text…> | mo-ucs2 <from> <to> <text…> | \
 mo-sar <from> <to> <text…> | mo-flood <n> <to> [per_second] | receipt-stat <STAT> | \
-hold-receipts on|off | throttle <n> | queue-full <n> | \
+hold-receipts on|off | ussd-dial <from> <code> | ussd-answer <from> <text…> | ussd-hangup <from> | \
+throttle <n> | queue-full <n> | \
 reject <n> <status> | no-response <n> | slow <ms> | disconnect | unbind | malformed | \
 unknown-pdu | truncated | raw <hex> | enquire-link | reject-binds on|off | quit";
 
@@ -47,6 +48,7 @@ impl Sim {
                 }
                 None => Err("usage: receipt-stat <STAT>".into()),
             },
+            "ussd-dial" | "ussd-answer" | "ussd-hangup" => self.ussd_command(verb, rest),
             "hold-receipts" => match words.next() {
                 Some("on") => {
                     self.flags().hold_receipts = true;

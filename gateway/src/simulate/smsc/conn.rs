@@ -224,6 +224,9 @@ impl Conn {
                     self.sim.emit_chatty(&message);
                     self.sim.reply_to(&message);
                 }
+                if submit.ussd.is_some() {
+                    self.sim.ussd_reply(&submit);
+                }
                 self.sim.schedule_receipt(submit.submitted(id_number));
                 Ok(message_id)
             }

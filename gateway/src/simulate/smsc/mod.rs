@@ -34,6 +34,9 @@
 //!                               saying "flood <i> <µs since epoch>"
 //! receipt-stat <STAT>           stat of later receipts (DELIVRD, UNDELIV, EXPIRED, …)
 //! hold-receipts on|off          keep receipts that fall due; off sends the kept ones
+//! ussd-dial <from> <code>       a handset opens a USSD session (op 01) per --ussd
+//! ussd-answer <from> <text…>    the handset answers the menu on screen (op 12)
+//! ussd-hangup <from>            the handset ends the session (vumi op 11, others 81)
 //! throttle <n>                  answer the next n submit_sm with ESME_RTHROTTLED (0x58)
 //! queue-full <n>                … with ESME_RMSGQFUL (0x14)
 //! reject <n> <status>           … with <status> (decimal or 0x hex, e.g. 0x0B)
@@ -68,8 +71,9 @@ mod args;
 mod commands;
 mod conn;
 mod sms;
+mod ussd;
 
-pub use args::{Args, IdFormat};
+pub use args::{Args, IdFormat, UssdFlavor};
 
 use super::{SimulateError, io};
 use std::collections::{HashMap, VecDeque};
@@ -129,6 +133,9 @@ struct Flags {
     no_response: u32,
     slow_ms: u64,
     receipt_stat: String,
+    /// Open USSD dialogs: handset → session id and the code dialled.
+    dialogs: HashMap<String, (u16, String)>,
+    next_session: u16,
     /// Receipts fall due into `held` instead of being sent (`hold-receipts on`).
     hold_receipts: bool,
     held: Vec<Outgoing>,
@@ -419,6 +426,8 @@ pub async fn serve(
         out: events,
         flags: Arc::new(Mutex::new(Flags {
             reject_binds: false,
+            dialogs: HashMap::new(),
+            next_session: 0x0100,
             hold_receipts: false,
             held: Vec::new(),
             throttle: 0,

@@ -59,6 +59,8 @@ pub(super) struct Submit {
     /// The user data after any UDH (from message_payload when short_message is empty).
     body: Vec<u8>,
     payload_tlv: bool,
+    /// `ussd_service_op`, `its_session_info`, `user_message_reference`.
+    pub(super) ussd: Option<(u8, Option<u16>, Option<u16>)>,
 }
 
 /// Reads the `submit_sm` in `frame`.
@@ -68,8 +70,14 @@ pub(super) fn decode_submit(frame: &[u8]) -> Result<Submit, DecodeError> {
         return Err(DecodeError::Other);
     };
     let (mut sar_ref, mut sar_total, mut sar_seq, mut payload) = (None, None, None, None);
+    let (mut op, mut its, mut umr) = (None, None, None);
     for tlv in sm.tlvs() {
         match tlv.value() {
+            Some(TlvValue::UssdServiceOp(o)) => op = Some(u8::from(*o)),
+            Some(TlvValue::ItsSessionInfo(i)) => {
+                its = Some(u16::from_be_bytes([i.session_number, i.sequence_number]));
+            }
+            Some(TlvValue::UserMessageReference(r)) => umr = Some(u16::from(*r)),
             Some(TlvValue::SarMsgRefNum(r)) => sar_ref = Some(*r),
             Some(TlvValue::SarTotalSegments(t)) => sar_total = Some(*t),
             Some(TlvValue::SarSegmentSeqnum(s)) => sar_seq = Some(*s),
@@ -122,6 +130,7 @@ pub(super) fn decode_submit(frame: &[u8]) -> Result<Submit, DecodeError> {
         part,
         body: body.to_vec(),
         payload_tlv,
+        ussd: op.map(|op| (op, its, umr)),
     })
 }
 
@@ -139,6 +148,15 @@ fn hex(octets: &[u8]) -> String {
 }
 
 impl Submit {
+    pub(super) fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    /// The text, when the data_coding is one the simulator reads.
+    pub(super) fn text(&self) -> Option<String> {
+        text_of(self.data_coding, &self.body)
+    }
+
     /// The `submit_sm` event (without the answer, which the caller adds).
     pub(super) fn event(&self, connection: u64) -> Value {
         let (udh, sar) = match self.part {
@@ -274,7 +292,7 @@ fn address(value: &str, what: &str) -> Result<COctetString<1, 21>, String> {
         .map_err(|_| format!("{what} {value:?} is not an smpp address (1-20 ascii characters)"))
 }
 
-fn deliver_sm(
+pub(super) fn deliver_sm(
     source: &str,
     destination: &str,
     esm_class: u8,

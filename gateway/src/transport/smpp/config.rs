@@ -24,6 +24,24 @@ pub enum Binds {
     TransmitterReceiver,
 }
 
+/// USSD over SMPP (reference/vumi.md §3.3 point 6 and §3.6): which convention the SMSC's
+/// USSD gateway follows for `ussd_service_op`, `its_session_info` and
+/// `user_message_reference`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ussd {
+    /// No USSD: every deliver_sm is an SMS.
+    #[default]
+    None,
+    /// Vumi's default processor ("Tata"): ops 01 new, 02/12 continue, else close; the session
+    /// in `its_session_info`, its low bit ending it.
+    Vumi,
+    /// 6D: ops 01 new, 12 continue, 81 close; the session in `its_session_info`.
+    Sixdee,
+    /// Mica: as 6D, the session in `user_message_reference`.
+    Mica,
+}
+
 /// Which alphabet outbound text uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +158,17 @@ pub struct SmppConfig {
     /// duplicate final receipt is still matched; 0 deletes it at once.
     #[serde(default = "ten_minutes")]
     pub receipt_final_grace_seconds: u64,
+    /// USSD over SMPP: `none`, `vumi`, `sixdee` or `mica`.
+    #[serde(default)]
+    pub ussd: Ussd,
+    /// A USSD session with nothing from either side for this long is closed: the application
+    /// gets a `close` (as Vumi's `max_session_length`, 180 s).
+    #[serde(default = "three_minutes")]
+    pub ussd_session_timeout_seconds: u64,
+    /// The `ussd_service_op` of a reply that ends the session (sixdee, mica): 0x17 as Vumi
+    /// sends it, or 0x11 (SMPP's PSSR response) for a USSD gateway that expects that.
+    #[serde(default = "vumi_close_op")]
+    pub ussd_close_op: u8,
     /// Longest PDU accepted from the SMSC.
     #[serde(default = "max_pdu")]
     pub max_pdu_bytes: usize,
@@ -190,6 +219,12 @@ const fn in_flight() -> usize {
 }
 const fn hour() -> u64 {
     3600
+}
+const fn three_minutes() -> u64 {
+    180
+}
+const fn vumi_close_op() -> u8 {
+    0x17
 }
 const fn ten_minutes() -> u64 {
     600
@@ -254,6 +289,10 @@ impl SmppConfig {
             ),
             ("multipart_timeout_seconds", self.multipart_timeout_seconds),
             ("receipt_ttl_seconds", self.receipt_ttl_seconds),
+            (
+                "ussd_session_timeout_seconds",
+                self.ussd_session_timeout_seconds,
+            ),
         ] {
             crate::config::error::check_seconds(key, v)?;
         }

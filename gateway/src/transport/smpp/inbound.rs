@@ -16,7 +16,7 @@
 //!   `max_unanswered_delivers` per bind (then the bind stops reading); parts of multipart MOs
 //!   one at a time per bind.
 //!
-//! Not handled here: USSD over SMPP (`ussd_service_op`).
+//! Not handled here: USSD over SMPP (`ussd_service_op`, with `ussd` set: [`super::ussd`]).
 
 use crate::transport::common::Carrier as _;
 use crate::transport::telemetry::{Smpp, SmppEvent};
@@ -133,7 +133,7 @@ pub(super) async fn run(shared: Arc<Shared>, handle: Handle, mut events: mpsc::R
     tasks.wait().await;
 }
 
-fn count(shared: &Shared, kind: &'static str) {
+pub(super) fn count(shared: &Shared, kind: &'static str) {
     crate::transport::common::count(&shared.id, "inbound", kind);
 }
 
@@ -213,6 +213,9 @@ pub(super) async fn lookup(
 }
 
 pub(super) async fn mo(shared: &Shared, m: Inbound) -> u32 {
+    if m.ussd_service_op.is_some() && shared.config.ussd != super::config::Ussd::None {
+        return super::ussd::inbound(shared, &m).await;
+    }
     let split = map::split(&m);
     if let Some(e) = &split.bad_udh {
         SmppEvent {

@@ -21,6 +21,7 @@ mod inbound;
 mod map;
 mod multipart;
 mod outbound;
+mod ussd;
 
 use crate::transport::telemetry::{Smpp, SmppEvent};
 use richmond_drivers::telemetry::Event as _;
@@ -265,6 +266,7 @@ pub(crate) fn spawn(
         tracker.spawn(inbound::run(shared.clone(), handle, events));
     }
     tracker.spawn(multipart::timer(shared.clone(), intake.clone()));
+    tracker.spawn(ussd::timer(shared.clone(), intake.clone()));
     let (readiness, latch) = (ctx.readiness.clone(), format!("transport:{id}"));
     let ready_stop = stop.clone();
     watches.extend(tx_watches.iter().cloned());

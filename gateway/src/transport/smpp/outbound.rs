@@ -39,7 +39,7 @@ use richmond_drivers::smpp::SubmitOutcome;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use super::config::{Coding, DefaultAlphabet, Multipart};
+use super::config::{Coding, DefaultAlphabet, Multipart, Ussd};
 use crate::bus::Delivery;
 use crate::transport::common;
 
@@ -210,12 +210,39 @@ async fn submit_part(
 async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
     let (bus, tid) = (&shared.ctx.bus, shared.id.as_str());
     let id = msg.message_id.clone();
-    let pdus = match submits(shared, &msg) {
+    let ussd = if shared.config.ussd != Ussd::None && msg.transport_type.as_deref() == Some("ussd")
+    {
+        match super::ussd::outbound(shared, &msg).await {
+            Ok(u) => Some(u),
+            Err(reason) => {
+                return common::settle(bus, tid, delivery, VumiEvent::nack(tid, &id, &reason))
+                    .await;
+            }
+        }
+    } else {
+        None
+    };
+    let mut pdus = match submits(shared, &msg) {
         Ok(p) => p,
         Err(reason) => {
             return common::settle(bus, tid, delivery, VumiEvent::nack(tid, &id, &reason)).await;
         }
     };
+    if let Some((tlvs, _)) = &ussd {
+        // A USSD screen is one PDU: parts would reach the handset as separate screens.
+        if pdus.len() > 1 {
+            let reason = format!(
+                "content: a USSD message must fit one PDU ({} parts here)",
+                pdus.len()
+            );
+            return common::settle(bus, tid, delivery, VumiEvent::nack(tid, &id, &reason)).await;
+        }
+        for pdu in &mut pdus {
+            for tlv in tlvs {
+                pdu.push_tlv(tlv.clone());
+            }
+        }
+    }
     let mapping = crate::router::tag::stored(&id, crate::router::tag::of(&msg));
     let outcomes =
         futures_util::future::join_all(pdus.into_iter().map(|p| submit_part(shared, p, &mapping)))
@@ -273,5 +300,10 @@ async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
         (Some(reason), _) => VumiEvent::nack(tid, &id, &reason),
         (None, None) => VumiEvent::nack(tid, &id, "no part was submitted"),
     };
+    if let Some((_, close)) = ussd
+        && matches!(event.kind, richmond_codecs::vumi::EventKind::Ack { .. })
+    {
+        super::ussd::replied(shared, &msg, close).await;
+    }
     common::settle(bus, tid, delivery, event).await;
 }
