@@ -89,7 +89,8 @@ pub enum SimulateKind {
     /// USSD users, MO SMS, misbehaviour on demand.
     Ssmi(ssmi::Args),
     /// An SMPP 3.4 SMSC: binds, submit_sm answered with message ids, delivery receipts, MO
-    /// deliver_sm (single and multipart, GSM-7 and UCS2), redelivery, misbehaviour on demand.
+    /// deliver_sm (single and multipart, GSM-7 and UCS2), USSD dialogs (--ussd), redelivery,
+    /// misbehaviour on demand.
     Smsc(Box<smsc::Args>),
     /// A GSM modem on a pty (the `listening` event names /dev/pts/N): AT commands in PDU
     /// mode, SIM storage, +CMGS with status reports, MO SMS (multipart), a USSD menu,
