@@ -86,6 +86,7 @@ pub const CATALOGUES: &[&[Metric]] = &[
     crate::compact::METRICS,
     crate::api::telemetry::METRICS,
     crate::transport::telemetry::METRICS,
+    crate::transport::smpp_server::METRICS,
     crate::process_metrics::METRICS,
     crate::router::telemetry::METRICS,
     crate::apps::telemetry::METRICS,

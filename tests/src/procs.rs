@@ -120,6 +120,21 @@ impl Sim {
         Self::start_program("node", &args, &[("NODE_PATH", &modules)]).await
     }
 
+    /// Starts tests/apps/node_esme.js (node-smpp as a client ESME) aimed at the SMPP server
+    /// on `server`; it binds and submits on command (`bind`, `submit`, `burst`, …).
+    pub async fn node_esme(server: SocketAddr) -> Self {
+        let modules = std::env::var("RICHMOND_TEST_NODE_MODULES")
+            .or_else(|_| std::env::var("NODE_PATH"))
+            .expect(
+                "RICHMOND_TEST_NODE_MODULES (or NODE_PATH) must name scripts/node_modules with \
+                 node-smpp: run the tests through ./scripts/test",
+            );
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/apps/node_esme.js");
+        let target = server.to_string();
+        let args = [script, "--connect", target.as_str()];
+        Self::start_program("node", &args, &[("NODE_PATH", &modules)]).await
+    }
+
     /// Sends one command line.
     pub async fn cmd(&mut self, line: &str) {
         self.stdin

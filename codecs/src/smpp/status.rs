@@ -36,6 +36,8 @@ pub const RINVPASWD: u32 = 0x0000_000E;
 pub const RINVSYSID: u32 = 0x0000_000F;
 /// `ESME_RMSGQFUL`: message queue full.
 pub const RMSGQFUL: u32 = 0x0000_0014;
+/// `ESME_RINVESMCLASS`: invalid `esm_class`.
+pub const RINVESMCLASS: u32 = 0x0000_0043;
 /// `ESME_RSUBMITFAIL`: submit_sm failed.
 pub const RSUBMITFAIL: u32 = 0x0000_0045;
 /// `ESME_RTHROTTLED`: throttling error (the ESME exceeded its allowed message limits).

@@ -61,7 +61,7 @@ pub use crate::tls::{Tls, TlsServer};
 pub use codec::Codec;
 pub use config::{BindMode, Config};
 pub use event::{Deliver, DeliverId, Event, InboundPdu, RetryReason, SubmitOutcome, UnboundReason};
-pub use server::{ServerConfig, ServerEvent, ServerSession};
+pub use server::{BindPassword, ServerConfig, ServerEvent, ServerSession};
 pub use session::{Refused, Session};
 pub use task::{Handle, Task, client};
 

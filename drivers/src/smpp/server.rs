@@ -1,12 +1,14 @@
-//! The SMSC side of one SMPP connection, sans-IO, for the simulator (`richmond simulate smsc`)
-//! and the driver's tests.
+//! The SMSC side of one SMPP connection, sans-IO, for the simulator (`richmond simulate smsc`),
+//! the gateway's SMPP server transport and the driver's tests.
 //!
 //! Reference: SMPP 3.4 §4.1 (bind and its errors), §4.2 (unbind), §4.3 (generic_nack), §4.4
 //! (submit_sm), §4.6 (deliver_sm), §4.11 (enquire_link); reference/smpp.md.
 //!
 //! * A bind is checked against the expected `system_id` (`ESME_RINVSYSID`) and password
 //!   (`ESME_RINVPASWD`); [`ServerSession::set_bind_status`] forces another answer (e.g.
-//!   `ESME_RALYBND`, `ESME_RBINDFAIL`). A second bind gets `ESME_RALYBND`.
+//!   `ESME_RALYBND`, `ESME_RBINDFAIL`). A second bind gets `ESME_RALYBND`. With
+//!   [`ServerConfig::owner_decides_binds`] the owner checks the credentials instead
+//!   ([`ServerEvent::BindRequest`], [`ServerSession::respond_bind`]).
 //! * `enquire_link` and `unbind` are answered (an unbind then asks to disconnect).
 //! * `submit_sm` while bound for submitting is handed to the owner
 //!   ([`ServerEvent::SubmitSm`]), who answers with [`ServerSession::respond_submit`] — with a
@@ -40,6 +42,9 @@ pub struct ServerConfig {
     pub expected_system_id: Option<String>,
     /// Accept only this password (any when `None`; never shown by `Debug`).
     pub expected_password: Option<String>,
+    /// Binds are decided by the owner instead ([`ServerEvent::BindRequest`], answered with
+    /// [`ServerSession::respond_bind`]): a gateway checking accounts.
+    pub owner_decides_binds: bool,
 }
 
 impl ServerConfig {
@@ -49,7 +54,18 @@ impl ServerConfig {
             system_id: "richmond-smsc".into(),
             expected_system_id: Some(system_id.into()),
             expected_password: Some(password.into()),
+            owner_decides_binds: false,
         }
+    }
+}
+
+/// A password as a bind carried it; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BindPassword(pub String);
+
+impl std::fmt::Debug for BindPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
     }
 }
 
@@ -73,6 +89,18 @@ pub enum ServerEvent {
         mode: BindMode,
         /// With which `system_id`.
         system_id: String,
+    },
+    /// A bind for the owner to decide ([`ServerConfig::owner_decides_binds`]) with
+    /// [`ServerSession::respond_bind`].
+    BindRequest {
+        /// Its sequence number.
+        sequence_number: u32,
+        /// How it asks to bind.
+        mode: BindMode,
+        /// With which `system_id`.
+        system_id: String,
+        /// And password.
+        password: BindPassword,
     },
     /// A bind was refused with `status`.
     BindRefused {
@@ -117,6 +145,8 @@ pub struct ServerSession {
     bound: Option<BindMode>,
     closed: bool,
     bind_status: Option<u32>,
+    /// A bind the owner is deciding: its command id and mode.
+    pending_bind: Option<(u32, BindMode)>,
     last_sequence_number: u32,
     transmit: VecDeque<Bytes>,
     events: VecDeque<ServerEvent>,
@@ -130,6 +160,7 @@ impl ServerSession {
             bound: None,
             closed: false,
             bind_status: None,
+            pending_bind: None,
             last_sequence_number: 0,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -186,6 +217,22 @@ impl ServerSession {
         if let Some((system_id, password)) = bind {
             let mode = BindMode::from_command_id(header.command_id);
             let system_id = system_id.as_str().to_owned();
+            if self.config.owner_decides_binds
+                && self.bind_status.is_none()
+                && self.bound.is_none()
+                && self.pending_bind.is_none()
+                && let Some(mode) = mode
+            {
+                let password = BindPassword(password.as_str().to_owned());
+                self.pending_bind = Some((header.command_id, mode));
+                self.events.push_back(ServerEvent::BindRequest {
+                    sequence_number: seq,
+                    mode,
+                    system_id,
+                    password,
+                });
+                return;
+            }
             let status = self.check_bind(&system_id, password.as_str());
             self.answer_bind(header.command_id | pdu::RESPONSE_BIT, status, seq);
             match (status, mode) {
@@ -232,7 +279,7 @@ impl ServerSession {
         if let Some(status) = self.bind_status {
             return status;
         }
-        if self.bound.is_some() {
+        if self.bound.is_some() || self.pending_bind.is_some() {
             return status::RALYBND;
         }
         if self
@@ -252,6 +299,17 @@ impl ServerSession {
             return status::RINVPASWD;
         }
         status::ROK
+    }
+
+    /// Answers the pending [`ServerEvent::BindRequest`] with `status` (`ESME_ROK` binds).
+    pub fn respond_bind(&mut self, sequence_number: u32, status: u32) {
+        let Some((command_id, mode)) = self.pending_bind.take() else {
+            return;
+        };
+        self.answer_bind(command_id | pdu::RESPONSE_BIT, status, sequence_number);
+        if status == status::ROK {
+            self.bound = Some(mode);
+        }
     }
 
     fn answer_bind(&mut self, command_id: u32, status: u32, seq: u32) {

@@ -6,7 +6,7 @@ use richmond_codecs::smpp::pdu::{self, Header, id};
 use richmond_codecs::smpp::status;
 
 use super::config::{BindMode, Config};
-use super::server::{ServerConfig, ServerEvent, ServerSession};
+use super::server::{BindPassword, ServerConfig, ServerEvent, ServerSession};
 use super::session::Session;
 use super::session_tests::submit_sm;
 
@@ -139,4 +139,48 @@ fn enquire_link_unbind_and_bad_pdus() {
     assert_eq!(headers(&mut server)[0].command_id, id::UNBIND_RESP);
     let events: Vec<ServerEvent> = std::iter::from_fn(|| server.poll_event()).collect();
     assert!(events.ends_with(&[ServerEvent::Unbound, ServerEvent::Disconnect]));
+}
+
+#[test]
+fn the_owner_decides_binds_when_asked_to() {
+    let mut config = ServerConfig::new("ignored", "ignored");
+    config.owner_decides_binds = true;
+    let mut server = ServerSession::new(config);
+    server.handle_frame(bind_pdu("secret"));
+    // Nothing is answered until the owner decides; the password is not in Debug.
+    assert!(server.poll_transmit().is_none());
+    let Some(ServerEvent::BindRequest {
+        sequence_number,
+        mode,
+        system_id,
+        password,
+    }) = server.poll_event()
+    else {
+        panic!("a bind request");
+    };
+    assert_eq!((mode, system_id.as_str()), (BindMode::Transceiver, "user"));
+    assert_eq!(password, BindPassword("secret".into()));
+    assert!(!format!("{password:?}").contains("secret"));
+    // A second bind while the first is being decided.
+    server.handle_frame(bind_pdu("secret"));
+    assert_eq!(headers(&mut server)[0].command_status, status::RALYBND);
+    let _ = server.poll_event();
+    server.respond_bind(sequence_number, status::RINVPASWD);
+    assert_eq!(headers(&mut server)[0].command_status, status::RINVPASWD);
+    assert_eq!(server.bound(), None);
+    // Refused: the next bind is asked again, and this one is accepted.
+    server.handle_frame(bind_pdu("secret"));
+    let Some(ServerEvent::BindRequest {
+        sequence_number, ..
+    }) = server.poll_event()
+    else {
+        panic!("a bind request");
+    };
+    server.respond_bind(sequence_number, status::ROK);
+    let resp = headers(&mut server);
+    assert_eq!(
+        (resp[0].command_status, resp[0].sequence_number),
+        (status::ROK, sequence_number)
+    );
+    assert_eq!(server.bound(), Some(BindMode::Transceiver));
 }

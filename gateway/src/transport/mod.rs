@@ -1,6 +1,7 @@
 //! Transports: protocol events ⇄ Vumi messages, one module per carrier protocol.
 //!
-//! A transport is configured as `[transports.<id>]` with `type = "smpp" | "ssmi" | "modem"`;
+//! A transport is configured as `[transports.<id>]` with `type = "smpp" | "ssmi" | "modem" |
+//! "smpp_server"`;
 //! the id is the Vumi `transport_name`, the AMQP routing-key prefix and the `transport`
 //! metric label. This module holds the tagged config enum and [`spawn_all`]; each protocol's
 //! options and its worker live in its own folder.
@@ -13,6 +14,7 @@ pub(crate) mod common;
 pub mod modem;
 mod multipart;
 pub mod smpp;
+pub mod smpp_server;
 pub mod ssmi;
 pub mod telemetry;
 
@@ -40,6 +42,7 @@ pub struct Context {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TransportConfig {
     Smpp(smpp::SmppConfig),
+    SmppServer(smpp_server::SmppServerConfig),
     Ssmi(ssmi::SsmiConfig),
     Modem(modem::ModemConfig),
 }
@@ -49,6 +52,7 @@ impl TransportConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Smpp(_) => "smpp",
+            Self::SmppServer(_) => "smpp_server",
             Self::Ssmi(_) => "ssmi",
             Self::Modem(_) => "modem",
         }
@@ -59,6 +63,7 @@ impl TransportConfig {
             Self::Ssmi(c) => c.resolve_secrets(path, id),
             Self::Smpp(c) => c.resolve_secrets(path, id),
             Self::Modem(c) => c.resolve_secrets(path, id),
+            Self::SmppServer(_) => Ok(()),
         }
     }
 
@@ -67,6 +72,7 @@ impl TransportConfig {
             Self::Ssmi(c) => c.validate(),
             Self::Smpp(c) => c.validate(),
             Self::Modem(c) => c.validate(),
+            Self::SmppServer(c) => c.validate(),
         }
     }
 }
@@ -87,6 +93,7 @@ pub fn spawn_all(
             TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake)?,
             TransportConfig::Smpp(c) => smpp::spawn(id, c, ctx, tracker, intake)?,
             TransportConfig::Modem(c) => modem::spawn(id, c, ctx, tracker, intake),
+            TransportConfig::SmppServer(c) => smpp_server::spawn(id, c, ctx, tracker, intake)?,
         }
     }
     Ok(())

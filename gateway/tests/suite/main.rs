@@ -20,6 +20,7 @@ mod router_interop;
 mod router_pool;
 mod smpp;
 mod smpp_modes;
+mod smpp_server;
 mod smpp_ussd;
 mod smsc_sim;
 mod spool;

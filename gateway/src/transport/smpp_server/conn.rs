@@ -1,0 +1,371 @@
+//! One client connection of the SMPP server transport: frames bytes with the driver's
+//! [`Codec`], pumps the SMSC-side [`ServerSession`], decides binds against the accounts, and
+//! hands each `submit_sm` to the bus, answering it only once the bus owns the message.
+//!
+//! Reference: SMPP 3.4 §4.1, §4.4, §5.2.12 (`esm_class`: UDHI 0x40), §5.3.2.22–24 (SAR);
+//! reference/routing-peers.md §3 (Jasmin's bind answers).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use richmond_codecs::smpp::pdu::{self, Pdu};
+use richmond_codecs::smpp::rusmpp_core::tlvs::borrowed::TlvValue;
+use richmond_codecs::smpp::status;
+use richmond_codecs::sms::Encoding;
+use richmond_codecs::vumi::UserMessage;
+use richmond_drivers::smpp::{
+    BindMode, BindPassword, Codec, ServerConfig, ServerEvent, ServerSession,
+};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+
+use super::{Client, Server};
+use crate::transport::common::{self, OnRefusal};
+
+/// A decision or a publish finished off the connection's task.
+enum Done {
+    Bind {
+        sequence_number: u32,
+        mode: BindMode,
+        /// The account whose credentials verified, or the status and reason of a refusal.
+        outcome: Result<Arc<Client>, (u32, &'static str, String)>,
+    },
+    Submit {
+        sequence_number: u32,
+        result: Result<String, u32>,
+    },
+}
+
+const fn mode_label(mode: BindMode) -> &'static str {
+    match mode {
+        BindMode::Transmitter => "transmitter",
+        BindMode::Receiver => "receiver",
+        BindMode::Transceiver => "transceiver",
+    }
+}
+
+/// Serves one accepted client until it unbinds, goes quiet, breaks the protocol or the
+/// gateway stops (then it finishes the submits it holds first).
+pub(super) async fn serve(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    intake: CancellationToken,
+) {
+    let mut config = ServerConfig::new("", "");
+    config.system_id.clone_from(&server.config.system_id);
+    config.expected_system_id = None;
+    config.expected_password = None;
+    config.owner_decides_binds = true;
+    let mut session = ServerSession::new(config);
+    let mut codec = Codec::new(server.config.max_pdu_bytes);
+    let (mut rd, mut wr) = stream.into_split();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let mut bound: Option<(Arc<Client>, BindMode)> = None;
+    let mut in_flight = 0usize;
+    let inactivity = Duration::from_secs(server.config.inactivity_timeout_seconds);
+    let mut last_read = Instant::now();
+    let mut buf = BytesMut::with_capacity(8192);
+    let mut stopping = false;
+    let reason = loop {
+        let reading = !stopping && in_flight < server.config.window;
+        let quiet_until = tokio::time::Instant::from_std(last_read + inactivity);
+        tokio::select! {
+            () = intake.cancelled(), if !stopping => {
+                stopping = true;
+            }
+            read = rd.read_buf(&mut buf), if reading => match read {
+                Ok(0) | Err(_) => break "closed by the client",
+                Ok(_) => {
+                    last_read = Instant::now();
+                    let mut ended = None;
+                    loop {
+                        match codec.decode(&mut buf) {
+                            Ok(Some(frame)) => session.handle_frame(frame),
+                            Ok(None) => break,
+                            Err(_) => {
+                                ended = Some("framing error");
+                                break;
+                            }
+                        }
+                        while let Some(event) = session.poll_event() {
+                            if let Some(end) = on_event(&server, &mut session, event, peer, &bound, &done_tx, &mut in_flight) {
+                                ended = Some(end);
+                            }
+                        }
+                    }
+                    if let Some(end) = ended {
+                        let _ = flush(&mut session, &mut wr).await;
+                        break end;
+                    }
+                }
+            },
+            Some(done) = done_rx.recv() => {
+                on_done(&server, &mut session, done, peer, &mut bound, &mut in_flight);
+            }
+            () = tokio::time::sleep_until(quiet_until) => break "inactive",
+        }
+        if flush(&mut session, &mut wr).await.is_err() {
+            break "write failed";
+        }
+        if stopping && in_flight == 0 {
+            session.send_unbind();
+            let _ = flush(&mut session, &mut wr).await;
+            break "the gateway stopped";
+        }
+    };
+    let _ = wr.shutdown().await;
+    if let Some((client, mode)) = bound {
+        let mut n = client.binds.lock().unwrap_or_else(PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        server.binds_changed(&client.config.system_id, mode_label(mode), -1.0);
+    }
+    tracing::info!(message = "SMPP client disconnected.", transport = %server.id, peer = %peer, reason);
+}
+
+async fn flush(
+    session: &mut ServerSession,
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+) -> std::io::Result<()> {
+    while let Some(bytes) = session.poll_transmit() {
+        wr.write_all(&bytes).await?;
+    }
+    Ok(())
+}
+
+/// One session event; `Some(reason)` ends the connection.
+fn on_event(
+    server: &Arc<Server>,
+    session: &mut ServerSession,
+    event: ServerEvent,
+    peer: SocketAddr,
+    bound: &Option<(Arc<Client>, BindMode)>,
+    done: &mpsc::UnboundedSender<Done>,
+    in_flight: &mut usize,
+) -> Option<&'static str> {
+    match event {
+        ServerEvent::BindRequest {
+            sequence_number,
+            mode,
+            system_id,
+            password,
+        } => {
+            let (server, done) = (server.clone(), done.clone());
+            tokio::spawn(async move {
+                let outcome = check(&server, &system_id, password, peer).await;
+                let _ = done.send(Done::Bind {
+                    sequence_number,
+                    mode,
+                    outcome,
+                });
+            });
+        }
+        ServerEvent::SubmitSm {
+            sequence_number,
+            frame,
+        } => {
+            let Some((client, _)) = bound else {
+                session.respond_submit(sequence_number, Err(status::RINVBNDSTS));
+                return None;
+            };
+            let account = &client.config.system_id;
+            if !client.take_token(Instant::now()) {
+                server.submitted(account, "throttled");
+                session.respond_submit(sequence_number, Err(status::RTHROTTLED));
+                return None;
+            }
+            let msg = match to_vumi(&server.id, account, &frame) {
+                Ok(m) => m,
+                Err(code) => {
+                    server.submitted(account, "refused");
+                    session.respond_submit(sequence_number, Err(code));
+                    return None;
+                }
+            };
+            *in_flight += 1;
+            let (server, done) = (server.clone(), done.clone());
+            tokio::spawn(async move {
+                let id = msg.message_id.clone();
+                let published = common::publish(
+                    &server.ctx.bus,
+                    &server.id,
+                    "inbound",
+                    msg.encode(),
+                    OnRefusal::HandBack,
+                )
+                .await;
+                let result = published.map(|()| id).map_err(|e| {
+                    tracing::warn!(message = "The bus did not take a client's submit; answered ESME_RSYSERR.", transport = %server.id, error = %e);
+                    status::RSYSERR
+                });
+                let _ = done.send(Done::Submit {
+                    sequence_number,
+                    result,
+                });
+            });
+        }
+        ServerEvent::Request { frame } => {
+            // A valid request this server does not serve (query_sm, cancel_sm, data_sm, …).
+            if let Some(header) = pdu::Header::peek(&frame) {
+                let mut out = BytesMut::new();
+                pdu::encode_empty(
+                    header.command_id | pdu::RESPONSE_BIT,
+                    status::RINVCMDID,
+                    header.sequence_number,
+                    &mut out,
+                );
+                session.send_raw(out.freeze());
+            }
+        }
+        ServerEvent::Malformed { command_id, error } => {
+            tracing::warn!(message = "Malformed PDU from an SMPP client; answered generic_nack.", transport = %server.id, peer = %peer, command_id, error = ?error);
+        }
+        ServerEvent::Disconnect => return Some("unbound"),
+        _ => {}
+    }
+    None
+}
+
+/// Checks a bind's credentials against the accounts: the network first (no argon2 for an
+/// address that may not bind), then the password (argon2 on the pool, once per password).
+async fn check(
+    server: &Server,
+    system_id: &str,
+    password: BindPassword,
+    peer: SocketAddr,
+) -> Result<Arc<Client>, (u32, &'static str, String)> {
+    let refuse = |code, reason| Err((code, reason, system_id.to_owned()));
+    // An unknown account is answered as a wrong password: no account names are revealed.
+    let Some(client) = server.client(system_id) else {
+        return refuse(status::RINVPASWD, "password");
+    };
+    if !client.networks.permits(peer.ip()) {
+        return refuse(status::RBINDFAIL, "network");
+    }
+    let phc = client.config.password_hash.as_str();
+    if client.verified.admits(phc, &password.0) {
+        return Ok(client.clone());
+    }
+    match server.pool.verify(Arc::from(phc), password.0.clone()).await {
+        Ok(true) => {
+            client.verified.remember(phc, &password.0);
+            Ok(client.clone())
+        }
+        Ok(false) => refuse(status::RINVPASWD, "password"),
+        Err(_) => refuse(status::RBINDFAIL, "busy"),
+    }
+}
+
+fn on_done(
+    server: &Server,
+    session: &mut ServerSession,
+    done: Done,
+    peer: SocketAddr,
+    bound: &mut Option<(Arc<Client>, BindMode)>,
+    in_flight: &mut usize,
+) {
+    match done {
+        Done::Bind {
+            sequence_number,
+            mode,
+            outcome,
+        } => {
+            let outcome = outcome.and_then(|client| {
+                let mut n = client.binds.lock().unwrap_or_else(PoisonError::into_inner);
+                if *n >= client.config.max_binds {
+                    let id = client.config.system_id.clone();
+                    drop(n);
+                    return Err((status::RBINDFAIL, "max_binds", id));
+                }
+                *n += 1;
+                drop(n);
+                Ok(client)
+            });
+            match outcome {
+                Ok(client) => {
+                    session.respond_bind(sequence_number, status::ROK);
+                    server.binds_changed(&client.config.system_id, mode_label(mode), 1.0);
+                    tracing::info!(message = "SMPP client bound.", transport = %server.id, system_id = %client.config.system_id, mode = mode_label(mode));
+                    *bound = Some((client, mode));
+                }
+                Err((code, reason, system_id)) => {
+                    session.respond_bind(sequence_number, code);
+                    server.auth_failed(&system_id, peer, reason);
+                }
+            }
+        }
+        Done::Submit {
+            sequence_number,
+            result,
+        } => {
+            *in_flight = in_flight.saturating_sub(1);
+            if let Some((client, _)) = bound.as_ref() {
+                let outcome = if result.is_ok() { "accepted" } else { "failed" };
+                server.submitted(&client.config.system_id, outcome);
+            }
+            session.respond_submit(sequence_number, result.as_deref().map_err(|e| *e));
+        }
+    }
+}
+
+/// A client's `submit_sm` as a Vumi message, or the status it is refused with.
+fn to_vumi(transport: &str, account: &str, frame: &Bytes) -> Result<UserMessage, u32> {
+    let command = pdu::decode(frame).map_err(|_| status::RSYSERR)?;
+    let Some(Pdu::SubmitSm(sm)) = command.pdu() else {
+        return Err(status::RSYSERR);
+    };
+    let mut payload = None;
+    for tlv in sm.tlvs() {
+        match tlv.value() {
+            Some(TlvValue::MessagePayload(p)) => payload = Some(p.value.bytes()),
+            Some(
+                TlvValue::SarMsgRefNum(_)
+                | TlvValue::SarTotalSegments(_)
+                | TlvValue::SarSegmentSeqnum(_),
+            ) => return Err(status::RINVOPTPARAMVAL),
+            _ => {}
+        }
+    }
+    let esm_class = u8::from(sm.esm_class);
+    if esm_class & richmond_codecs::smpp::deliver::esm::UDHI != 0 {
+        return Err(status::RINVESMCLASS);
+    }
+    let short = sm.short_message().bytes();
+    let octets = match payload {
+        Some(p) if short.is_empty() => p,
+        _ => short,
+    };
+    let data_coding = u8::from(sm.data_coding);
+    let encoding = Encoding::from_data_coding(data_coding, Encoding::Gsm7);
+    let content = (encoding != Encoding::Binary).then(|| encoding.decode(octets));
+    let address = |a: &str, ton: u8| {
+        if ton == 1 && !a.starts_with('+') {
+            format!("+{a}")
+        } else {
+            a.to_owned()
+        }
+    };
+    let from = address(sm.source_addr.as_str(), u8::from(sm.source_addr_ton));
+    let to = address(sm.destination_addr.as_str(), u8::from(sm.dest_addr_ton));
+    if to.is_empty() {
+        return Err(status::RINVDSTADR);
+    }
+    let mut msg = UserMessage::new(transport, "sms", &from, &to, content);
+    msg.transport_metadata.insert(
+        "smpp_server".into(),
+        json!({"account": account, "registered_delivery": u8::from(sm.registered_delivery),
+            "data_coding": data_coding}),
+    );
+    if encoding == Encoding::Binary {
+        let hex: String = octets.iter().map(|b| format!("{b:02x}")).collect();
+        msg.transport_metadata
+            .insert("smpp_binary".into(), json!(hex));
+    }
+    Ok(msg)
+}

@@ -1,0 +1,199 @@
+//! The SMPP server transport (`type = "smpp_server"`, issue 21 point 1, first part): client
+//! ESMEs (resellers, other gateways, enterprise applications) bind to Richmond as to an SMSC,
+//! and each `submit_sm` becomes a Vumi `user_message` on `<id>.inbound`, so a router or any
+//! application decides where it goes.
+//!
+//! Reference: SMPP 3.4 §4.1 (binds and their errors), §4.4 (submit_sm), §5.1.3 (statuses);
+//! reference/routing-peers.md §3 (Jasmin's smpps: bad credentials `ESME_RINVPASWD`, a network
+//! not allowed or too many binds `ESME_RBINDFAIL`, a second bind on a session
+//! `ESME_RALYBND`; throughput per user).
+//!
+//! * Accounts (`accounts`): `system_id`, an argon2 `password_hash` (checked on a bounded pool
+//!   and remembered as a keyed hash once it verified, as the API's Basic auth),
+//!   `allowed_networks`, `max_binds` (every mode counted), `mt_tps`.
+//! * `submit_sm` (whole messages: `short_message` or `message_payload`, any data_coding):
+//!   `submit_sm_resp` with the message's Vumi id only after the bus owns it (`ESME_RSYSERR`
+//!   when it refused, so the client sends it again); above `mt_tps` `ESME_RTHROTTLED` (a
+//!   token bucket: bursts up to one second's worth). Parts of a long message (UDH or SAR) are
+//!   refused (`ESME_RINVESMCLASS`, `ESME_RINVOPTPARAMVAL`): send long text as one
+//!   `message_payload`.
+//! * `enquire_link`, `unbind` answered; a bind silent for `inactivity_timeout_seconds` is
+//!   dropped.
+//!
+//! Not handled yet (issue 21, noted there): `deliver_sm` to clients (MO and delivery
+//! receipts from `<id>.outbound`), TLS, parts of long messages, SMPP 5.0 specifics.
+
+mod config;
+mod conn;
+
+pub use config::{Account, SmppServerConfig};
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use metrics::{counter, gauge};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Context;
+use crate::api::credentials::{Cache, Pool};
+
+/// The submits of one account allowed now: a bucket of `mt_tps` tokens refilled at
+/// `mt_tps` a second.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// One account, ready for binds.
+struct Client {
+    config: Account,
+    networks: config::Networks,
+    verified: Cache,
+    binds: Mutex<usize>,
+    bucket: Mutex<Bucket>,
+}
+
+impl Client {
+    /// Takes one token; false when the account is over its `mt_tps`.
+    fn take_token(&self, now: Instant) -> bool {
+        let rate = f64::from(self.config.mt_tps);
+        if rate == 0.0 {
+            return true;
+        }
+        let mut b = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * rate).min(rate);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What the connections of one server share.
+struct Server {
+    id: String,
+    config: SmppServerConfig,
+    ctx: Context,
+    clients: HashMap<String, Arc<Client>>,
+    pool: Pool,
+}
+
+/// Starts SMPP server transport `id`: binds its listener now (so a port in use fails the
+/// start) and accepts clients until `intake` is cancelled.
+///
+/// # Errors
+/// The listener cannot be bound.
+pub(crate) fn spawn(
+    id: &str,
+    config: &SmppServerConfig,
+    ctx: &Context,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+) -> Result<(), super::StartError> {
+    let listener = std::net::TcpListener::bind(config.listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(TcpListener::from_std)
+        .map_err(|e| super::StartError::Config {
+            id: id.to_owned(),
+            detail: format!("cannot listen on {}: {e}", config.listen),
+        })?;
+    let clients = config
+        .accounts
+        .iter()
+        .map(|a| {
+            let client = Client {
+                networks: config::Networks::parse(&a.allowed_networks).unwrap_or_default(),
+                verified: Cache::new(),
+                binds: Mutex::new(0),
+                bucket: Mutex::new(Bucket {
+                    tokens: f64::from(a.mt_tps),
+                    at: Instant::now(),
+                }),
+                config: a.clone(),
+            };
+            (a.system_id.clone(), Arc::new(client))
+        })
+        .collect();
+    let server = Arc::new(Server {
+        id: id.to_owned(),
+        config: config.clone(),
+        ctx: ctx.clone(),
+        clients,
+        pool: Pool::new(),
+    });
+    let latch = format!("transport:{id}");
+    ctx.readiness.set(&latch, true);
+    tracing::info!(message = "SMPP server listening.", transport = id, address = %config.listen);
+    let (tracker2, intake) = (tracker.clone(), intake.clone());
+    tracker.spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                () = intake.cancelled() => break,
+                a = listener.accept() => a,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tracker2.spawn(conn::serve(server.clone(), stream, peer, intake.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(message = "Accept failed.", transport = %server.id, error = %e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        server.ctx.readiness.set(&latch, false);
+    });
+    Ok(())
+}
+
+impl Server {
+    fn client(&self, system_id: &str) -> Option<&Arc<Client>> {
+        self.clients.get(system_id)
+    }
+
+    /// A bind failed: counted by reason, logged without the password.
+    fn auth_failed(&self, system_id: &str, peer: SocketAddr, reason: &'static str) {
+        counter!(AUTH_FAILURES.name, "transport" => self.id.clone(), "reason" => reason)
+            .increment(1);
+        tracing::warn!(message = "SMPP bind refused.", transport = %self.id, system_id, peer = %peer, reason);
+    }
+
+    fn binds_changed(&self, account: &str, mode: &'static str, delta: f64) {
+        gauge!(BINDS.name, "transport" => self.id.clone(), "account" => account.to_owned(),
+            "mode" => mode)
+        .increment(delta);
+    }
+
+    fn submitted(&self, account: &str, outcome: &'static str) {
+        counter!(SUBMITS.name, "transport" => self.id.clone(), "account" => account.to_owned(),
+            "outcome" => outcome)
+        .increment(1);
+    }
+}
+
+use richmond_drivers::telemetry::Metric;
+
+pub const BINDS: Metric = Metric::gauge(
+    "richmond_smpp_server_binds",
+    "Client binds to an SMPP server transport now, by account and mode.",
+);
+pub const SUBMITS: Metric = Metric::counter(
+    "richmond_smpp_server_submits_total",
+    "submit_sm from clients of an SMPP server transport, by account and outcome (accepted, throttled, refused, failed).",
+);
+pub const AUTH_FAILURES: Metric = Metric::counter(
+    "richmond_smpp_server_auth_failures_total",
+    "Binds an SMPP server transport refused, by reason (password, network, max_binds).",
+);
+
+/// Every metric of the SMPP server transport.
+pub const METRICS: &[Metric] = &[BINDS, SUBMITS, AUTH_FAILURES];

@@ -1,0 +1,196 @@
+//! The SMPP server transport through the real `richmond` binary, with node-smpp (a client
+//! nobody here wrote) as the ESME and a Vumi application on RabbitMQ: a client binds, its
+//! submit_sm reaches `<id>.inbound` with the id it was answered; binds are refused as Jasmin
+//! refuses them (wrong password or unknown account, a network not allowed, too many binds),
+//! counted; a burst above `mt_tps` is throttled and only what was accepted is on the bus.
+
+use richmond_tests::app::App;
+use richmond_tests::common;
+use richmond_tests::procs::{Gateway, Sim};
+
+use richmond::bus::Bus;
+use serde_json::Value;
+
+/// A gateway with SMPP server transport `id` on a free port and `accounts` (TOML array
+/// entries, `{hash}` standing for the hash of "s3cret").
+async fn setup(accounts: &str) -> (Gateway, App, std::net::SocketAddr) {
+    let id = common::unique("smpps");
+    let port = common::free_port();
+    let hash = richmond::api::auth::hash_password("s3cret").expect("hash");
+    let accounts = accounts.replace("{id}", &id).replace("{hash}", &hash);
+    let config = format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
+         [transports.{id}]\ntype = \"smpp_server\"\nlisten = \"127.0.0.1:{port}\"\n{accounts}",
+        common::amqp_url()
+    );
+    let gw = Gateway::start(&config).await;
+    gw.wait_ready(200).await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let app = App::new(bus, &id).await;
+    let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+    (gw, app, addr)
+}
+
+fn account(system_id: &str, extra: &str) -> String {
+    format!(
+        "[[transports.{{id}}.accounts]]\nsystem_id = \"{system_id}\"\npassword_hash = \"{{hash}}\"\n{extra}"
+    )
+}
+
+async fn bind(client: &mut Sim, n: usize, system_id: &str, password: &str) -> Value {
+    client
+        .cmd(&format!("bind transceiver {system_id} {password}"))
+        .await;
+    client
+        .expect("the bind answer", |e| {
+            e["event"] == "bind_resp" && e["connection"] == n
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_client_binds_and_its_submits_reach_the_bus_with_the_id_it_was_answered() {
+    let (mut gw, mut app, addr) = setup(&account("acme", "")).await;
+    let mut client = Sim::node_esme(addr).await;
+    assert_eq!(
+        bind(&mut client, 1, "acme", "s3cret").await["command_status"],
+        0
+    );
+    client
+        .cmd("submit 1 hello 27820001111 27830002222 Hello from a client")
+        .await;
+    let resp = client
+        .expect("the submit answer", |e| {
+            e["event"] == "submit_sm_resp" && e["tag"] == "hello"
+        })
+        .await;
+    assert_eq!(resp["command_status"], 0, "{resp}");
+    let got = app.inbound().await;
+    assert_eq!(resp["message_id"], got.message_id.as_str());
+    assert_eq!(got.content.as_deref(), Some("Hello from a client"));
+    assert_eq!(
+        (got.from_addr.as_deref(), got.to_addr.as_deref()),
+        (Some("27820001111"), Some("27830002222"))
+    );
+    assert_eq!(got.transport_metadata["smpp_server"]["account"], "acme");
+    // A part of a long message is refused (ESME_RINVESMCLASS): long text goes as one
+    // message_payload.
+    client
+        .cmd("submit-udh 1 part 27820001111 27830002222")
+        .await;
+    let part = client
+        .expect("the part's answer", |e| {
+            e["event"] == "submit_sm_resp" && e["tag"] == "part"
+        })
+        .await;
+    assert_eq!(part["command_status"], 0x43, "{part}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn binds_are_refused_for_a_wrong_password_a_network_not_allowed_and_too_many_binds() {
+    let accounts = format!(
+        "{}{}",
+        account("solo", "max_binds = 1\n"),
+        account("faraway", "allowed_networks = [\"10.0.0.0/8\"]\n")
+    );
+    let (mut gw, _app, addr) = setup(&accounts).await;
+    let mut client = Sim::node_esme(addr).await;
+    // ESME_RINVPASWD for a wrong password, and for an account nobody configured.
+    assert_eq!(
+        bind(&mut client, 1, "solo", "wrong").await["command_status"],
+        0x0E
+    );
+    assert_eq!(
+        bind(&mut client, 2, "nobody", "s3cret").await["command_status"],
+        0x0E
+    );
+    // ESME_RBINDFAIL from a network the account does not allow.
+    assert_eq!(
+        bind(&mut client, 3, "faraway", "s3cret").await["command_status"],
+        0x0D
+    );
+    // ESME_RBINDFAIL beyond max_binds; once the first unbinds, a bind is taken again.
+    assert_eq!(
+        bind(&mut client, 4, "solo", "s3cret").await["command_status"],
+        0
+    );
+    assert_eq!(
+        bind(&mut client, 5, "solo", "s3cret").await["command_status"],
+        0x0D
+    );
+    client.cmd("unbind 4").await;
+    client
+        .expect("the first bind gone", |e| {
+            e["event"] == "disconnected" && e["connection"] == 4
+        })
+        .await;
+    // The server counts the bind down once it has seen the connection end: ask until then.
+    let mut n = 6;
+    loop {
+        let status = bind(&mut client, n, "solo", "s3cret").await["command_status"].clone();
+        if status == 0 {
+            break;
+        }
+        assert_eq!(status, 0x0D);
+        n += 1;
+        assert!(n < 200, "the bind count never came down");
+    }
+    let metrics = richmond_tests::procs::http_get(gw.admin, "/metrics")
+        .await
+        .expect("metrics")
+        .1;
+    for reason in ["password", "network", "max_binds"] {
+        assert!(
+            metrics.lines().any(
+                |l| l.starts_with("richmond_smpp_server_auth_failures_total")
+                    && l.contains(&format!("reason=\"{reason}\""))
+            ),
+            "{reason}: {metrics}"
+        );
+    }
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_burst_above_mt_tps_is_throttled_and_only_what_was_accepted_is_on_the_bus() {
+    let (mut gw, mut app, addr) = setup(&account("bursty", "mt_tps = 1\n")).await;
+    let mut client = Sim::node_esme(addr).await;
+    assert_eq!(
+        bind(&mut client, 1, "bursty", "s3cret").await["command_status"],
+        0
+    );
+    let n = 20;
+    client
+        .cmd(&format!("burst 1 {n} 27820001111 27830002222"))
+        .await;
+    client
+        .expect_total("every answer", n, |e| e["event"] == "submit_sm_resp")
+        .await;
+    let answers: Vec<&Value> = client
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "submit_sm_resp")
+        .collect();
+    let accepted: Vec<String> = answers
+        .iter()
+        .filter(|e| e["command_status"] == 0)
+        .map(|e| e["message_id"].as_str().expect("id").to_owned())
+        .collect();
+    let throttled = answers
+        .iter()
+        .filter(|e| e["command_status"] == 0x58)
+        .count();
+    // One token to start with, one a second after: most of an instant burst is throttled.
+    assert!(!accepted.is_empty() && throttled > 0, "{answers:?}");
+    assert_eq!(accepted.len() + throttled, n);
+    let mut on_bus = std::collections::BTreeSet::new();
+    while on_bus.len() < accepted.len() {
+        on_bus.insert(app.inbound().await.message_id);
+    }
+    let accepted: std::collections::BTreeSet<String> = accepted.into_iter().collect();
+    assert_eq!(on_bus, accepted);
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
