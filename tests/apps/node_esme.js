@@ -83,8 +83,11 @@ function command(line) {
     session.on('error', (e) => emit({ event: 'error', connection: c, error: String(e.message) }));
     session.on('close', () => emit({ event: 'disconnected', connection: c }));
     session.on('deliver_sm', (pdu) => {
+      const sm = pdu.short_message;
+      const text = sm && typeof sm.message === 'string' ? sm.message
+        : (typeof sm === 'string' ? sm : null);
       emit({ event: 'deliver_sm', connection: c, source: pdu.source_addr,
-        destination: pdu.destination_addr, esm_class: pdu.esm_class });
+        destination: pdu.destination_addr, esm_class: pdu.esm_class, text: text });
       session.send(pdu.response());
     });
     session.on('connect', () => {

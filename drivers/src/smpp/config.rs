@@ -54,6 +54,11 @@ impl BindMode {
         matches!(self, Self::Transceiver | Self::Transmitter)
     }
 
+    /// May be sent `deliver_sm`.
+    pub const fn can_receive(self) -> bool {
+        matches!(self, Self::Transceiver | Self::Receiver)
+    }
+
     /// A stable snake_case code (`"transceiver"`, …).
     pub const fn code(self) -> &'static str {
         match self {

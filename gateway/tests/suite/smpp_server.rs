@@ -2,14 +2,17 @@
 //! nobody here wrote) as the ESME and a Vumi application on RabbitMQ: a client binds, its
 //! submit_sm reaches `<id>.inbound` with the id it was answered; binds are refused as Jasmin
 //! refuses them (wrong password or unknown account, a network not allowed, too many binds),
-//! counted; a burst above `mt_tps` is throttled and only what was accepted is on the bus.
+//! counted; a burst above `mt_tps` is throttled and only what was accepted is on the bus; a
+//! message for a client waits for its receiving bind and goes to it as deliver_sm (acked
+//! once answered), or is nacked when no bind comes within `deliver_ttl_seconds`.
 
 use richmond_tests::app::App;
 use richmond_tests::common;
 use richmond_tests::procs::{Gateway, Sim};
 
 use richmond::bus::Bus;
-use serde_json::Value;
+use richmond_codecs::vumi::UserMessage;
+use serde_json::{Value, json};
 
 /// A gateway with SMPP server transport `id` on a free port and `accounts` (TOML array
 /// entries, `{hash}` standing for the hash of "s3cret").
@@ -192,5 +195,61 @@ async fn a_burst_above_mt_tps_is_throttled_and_only_what_was_accepted_is_on_the_
     }
     let accepted: std::collections::BTreeSet<String> = accepted.into_iter().collect();
     assert_eq!(on_bus, accepted);
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_message_for_a_client_waits_for_its_bind_and_goes_to_it_as_deliver_sm() {
+    let (mut gw, mut app, addr) = setup(&account("acme", "")).await;
+    // Sent before the client is there: it waits.
+    let mo = UserMessage::new(
+        &app.id,
+        "sms",
+        "555",
+        "27820001111",
+        Some("An MO for you".into()),
+    );
+    app.send(&mo).await;
+    let mut client = Sim::node_esme(addr).await;
+    client.cmd("bind receiver acme s3cret").await;
+    let got = client
+        .expect("the deliver_sm", |e| e["event"] == "deliver_sm")
+        .await;
+    assert_eq!(
+        (&got["source"], &got["destination"], &got["text"]),
+        (
+            &json!("555"),
+            &json!("27820001111"),
+            &json!("An MO for you")
+        ),
+        "{got}"
+    );
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&mo.message_id].0, "ack", "{done:?}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_message_for_a_client_that_never_binds_is_nacked_after_the_ttl() {
+    let accounts = format!(
+        "deliver_ttl_seconds = 1\n{}{}",
+        account("acme", ""),
+        account("ghost", "")
+    );
+    let (mut gw, mut app, _addr) = setup(&accounts).await;
+    let mut lost = UserMessage::new(&app.id, "sms", "555", "27820001111", Some("Anyone?".into()));
+    lost.transport_metadata
+        .insert("smpp_server".into(), json!({"account": "ghost"}));
+    // Several accounts and none named: nacked at once.
+    let unnamed = UserMessage::new(&app.id, "sms", "555", "27820001111", Some("Who?".into()));
+    app.send(&lost).await;
+    app.send(&unnamed).await;
+    let (done, _) = app.outcomes(2).await;
+    let (kind, reason) = &done[&lost.message_id];
+    assert_eq!(*kind, "nack");
+    assert!(reason.contains("deliver_ttl_seconds"), "{reason}");
+    let (kind, reason) = &done[&unnamed.message_id];
+    assert_eq!(*kind, "nack");
+    assert!(reason.contains("which client account"), "{reason}");
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }

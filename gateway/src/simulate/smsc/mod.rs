@@ -235,7 +235,7 @@ impl Sim {
     fn deliver(&self, outgoing: Outgoing) {
         let mut reg = self.registry();
         let receivers: Vec<usize> = (0..reg.conns.len())
-            .filter(|&i| reg.conns[i].mode.is_some_and(can_receive))
+            .filter(|&i| reg.conns[i].mode.is_some_and(BindMode::can_receive))
             .collect();
         let mut outgoing = Some(outgoing);
         for _ in 0..receivers.len() {
@@ -281,7 +281,7 @@ impl Sim {
             if let Some(e) = reg.conns.iter_mut().find(|e| e.id == id) {
                 e.mode = Some(mode);
             }
-            if can_receive(mode) {
+            if mode.can_receive() {
                 reg.waiting.drain(..).collect()
             } else {
                 Vec::new()
@@ -301,7 +301,7 @@ impl Sim {
             .conns
             .iter()
             .rev()
-            .find(|e| e.mode.is_some_and(|m| !receiving || can_receive(m)))
+            .find(|e| e.mode.is_some_and(|m| !receiving || m.can_receive()))
             .map(|e| e.tx.clone())
     }
 
@@ -376,10 +376,6 @@ impl Sim {
             }
         });
     }
-}
-
-const fn can_receive(mode: BindMode) -> bool {
-    matches!(mode, BindMode::Transceiver | BindMode::Receiver)
 }
 
 /// The CLI: binds `--listen`, prints `listening`, reads commands from stdin, serves until

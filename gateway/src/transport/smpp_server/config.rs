@@ -21,6 +21,13 @@ pub struct SmppServerConfig {
     /// A bind that sends nothing for this long is dropped.
     #[serde(default = "five_minutes")]
     pub inactivity_timeout_seconds: u64,
+    /// How long a client has to answer a `deliver_sm` before the next bind is tried.
+    #[serde(default = "thirty")]
+    pub response_timeout_seconds: u64,
+    /// How long a message for a client account waits for a receiving bind before it is
+    /// nacked.
+    #[serde(default = "hour")]
+    pub deliver_ttl_seconds: u64,
     /// Longest PDU accepted from a client.
     #[serde(default = "max_pdu")]
     pub max_pdu_bytes: usize,
@@ -64,6 +71,12 @@ const fn window() -> usize {
 }
 const fn five_minutes() -> u64 {
     300
+}
+const fn thirty() -> u64 {
+    30
+}
+const fn hour() -> u64 {
+    3600
 }
 const fn max_pdu() -> usize {
     65_536
@@ -138,10 +151,16 @@ impl SmppServerConfig {
         if self.window == 0 || self.window > 10_000 {
             return Err("window: 1 to 10000".into());
         }
-        crate::config::error::check_seconds(
-            "inactivity_timeout_seconds",
-            self.inactivity_timeout_seconds,
-        )?;
+        for (key, v) in [
+            (
+                "inactivity_timeout_seconds",
+                self.inactivity_timeout_seconds,
+            ),
+            ("response_timeout_seconds", self.response_timeout_seconds),
+            ("deliver_ttl_seconds", self.deliver_ttl_seconds),
+        ] {
+            crate::config::error::check_seconds(key, v)?;
+        }
         for (i, a) in self.accounts.iter().enumerate() {
             let key = format!("accounts[{i}]");
             if a.system_id.is_empty() || a.system_id.len() > 15 {

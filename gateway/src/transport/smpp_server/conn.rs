@@ -1,11 +1,15 @@
 //! One client connection of the SMPP server transport: frames bytes with the driver's
-//! [`Codec`], pumps the SMSC-side [`ServerSession`], decides binds against the accounts, and
-//! hands each `submit_sm` to the bus, answering it only once the bus owns the message.
+//! [`Codec`], pumps the SMSC-side [`ServerSession`], decides binds against the accounts,
+//! hands each `submit_sm` to the bus, answering it only once the bus owns the message, and
+//! sends the `deliver_sm` the outbound half gives a receiving bind (at most `window`
+//! unanswered).
 //!
 //! Reference: SMPP 3.4 §4.1, §4.4, §5.2.12 (`esm_class`: UDHI 0x40), §5.3.2.22–24 (SAR);
 //! reference/routing-peers.md §3 (Jasmin's bind answers).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,10 +25,11 @@ use richmond_drivers::smpp::{
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
+use super::deliver::Deliver;
 use super::{Client, Server};
 use crate::transport::common::{self, OnRefusal};
 
@@ -40,14 +45,6 @@ enum Done {
         sequence_number: u32,
         result: Result<String, u32>,
     },
-}
-
-const fn mode_label(mode: BindMode) -> &'static str {
-    match mode {
-        BindMode::Transmitter => "transmitter",
-        BindMode::Receiver => "receiver",
-        BindMode::Transceiver => "transceiver",
-    }
 }
 
 /// Serves one accepted client until it unbinds, goes quiet, breaks the protocol or the
@@ -69,6 +66,11 @@ pub(super) async fn serve(
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut bound: Option<(Arc<Client>, BindMode)> = None;
     let mut in_flight = 0usize;
+    let conn_id = server.next_conn.fetch_add(1, Ordering::Relaxed);
+    // deliver_sm for this connection (once bound to receive), and those awaiting an answer.
+    let (deliver_tx, mut deliver_rx) = mpsc::unbounded_channel::<Deliver>();
+    let mut deliver_tx = Some(deliver_tx);
+    let mut awaiting: HashMap<u32, oneshot::Sender<u32>> = HashMap::new();
     let inactivity = Duration::from_secs(server.config.inactivity_timeout_seconds);
     let mut last_read = Instant::now();
     let mut buf = BytesMut::with_capacity(8192);
@@ -87,7 +89,23 @@ pub(super) async fn serve(
                     let mut ended = None;
                     loop {
                         match codec.decode(&mut buf) {
-                            Ok(Some(frame)) => session.handle_frame(frame),
+                            Ok(Some(frame)) => {
+                                // Answers to deliver_sm are read from the header alone: a
+                                // client's deliver_sm_resp with a message_id (some fill it in)
+                                // is not worth dropping it for.
+                                let header = pdu::Header::peek(&frame);
+                                match header {
+                                    Some(h) if h.command_id == pdu::id::DELIVER_SM_RESP
+                                        || (h.command_id == pdu::id::GENERIC_NACK
+                                            && awaiting.contains_key(&h.sequence_number)) =>
+                                    {
+                                        if let Some(answer) = awaiting.remove(&h.sequence_number) {
+                                            let _ = answer.send(h.command_status);
+                                        }
+                                    }
+                                    _ => session.handle_frame(frame),
+                                }
+                            }
                             Ok(None) => break,
                             Err(_) => {
                                 ended = Some("framing error");
@@ -108,6 +126,16 @@ pub(super) async fn serve(
             },
             Some(done) = done_rx.recv() => {
                 on_done(&server, &mut session, done, peer, &mut bound, &mut in_flight);
+                if let Some((client, mode)) = &bound
+                    && mode.can_receive()
+                    && let Some(tx) = deliver_tx.take()
+                {
+                    server.add_receiver(&client.config.system_id, conn_id, tx);
+                }
+            }
+            Some(d) = deliver_rx.recv(), if awaiting.len() < server.config.window => {
+                let seq = session.send(d.pdu);
+                awaiting.insert(seq, d.answer);
             }
             () = tokio::time::sleep_until(quiet_until) => break "inactive",
         }
@@ -121,10 +149,13 @@ pub(super) async fn serve(
         }
     };
     let _ = wr.shutdown().await;
+    // Unanswered deliver_sm go to another bind (their answers are dropped with `awaiting`).
+    drop(awaiting);
     if let Some((client, mode)) = bound {
+        server.remove_receiver(&client.config.system_id, conn_id);
         let mut n = client.binds.lock().unwrap_or_else(PoisonError::into_inner);
         *n = n.saturating_sub(1);
-        server.binds_changed(&client.config.system_id, mode_label(mode), -1.0);
+        server.binds_changed(&client.config.system_id, mode.code(), -1.0);
     }
     tracing::info!(message = "SMPP client disconnected.", transport = %server.id, peer = %peer, reason);
 }
@@ -290,8 +321,8 @@ fn on_done(
             match outcome {
                 Ok(client) => {
                     session.respond_bind(sequence_number, status::ROK);
-                    server.binds_changed(&client.config.system_id, mode_label(mode), 1.0);
-                    tracing::info!(message = "SMPP client bound.", transport = %server.id, system_id = %client.config.system_id, mode = mode_label(mode));
+                    server.binds_changed(&client.config.system_id, mode.code(), 1.0);
+                    tracing::info!(message = "SMPP client bound.", transport = %server.id, system_id = %client.config.system_id, mode = mode.code());
                     *bound = Some((client, mode));
                 }
                 Err((code, reason, system_id)) => {

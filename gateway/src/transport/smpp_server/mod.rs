@@ -20,16 +20,21 @@
 //! * `enquire_link`, `unbind` answered; a bind silent for `inactivity_timeout_seconds` is
 //!   dropped.
 //!
-//! Not handled yet (issue 21, noted there): `deliver_sm` to clients (MO and delivery
-//! receipts from `<id>.outbound`), TLS, parts of long messages, SMPP 5.0 specifics.
+//! * Outbound (`<id>.outbound`): messages for a client account go to it as `deliver_sm`
+//!   ([`deliver`]).
+//!
+//! Not handled yet (issue 21, noted there): delivery receipts for the clients' own submits,
+//! TLS, parts of long messages, SMPP 5.0 specifics.
 
 mod config;
 mod conn;
+mod deliver;
 
 pub use config::{Account, SmppServerConfig};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -84,6 +89,12 @@ struct Server {
     ctx: Context,
     clients: HashMap<String, Arc<Client>>,
     pool: Pool,
+    /// Each account's receiving binds ([`deliver`]).
+    receivers: Mutex<HashMap<String, deliver::Receivers>>,
+    next_receiver: AtomicUsize,
+    /// Woken when a receiving bind comes.
+    bind_changed: tokio::sync::Notify,
+    next_conn: AtomicU64,
 }
 
 /// Starts SMPP server transport `id`: binds its listener now (so a port in use fails the
@@ -128,7 +139,12 @@ pub(crate) fn spawn(
         ctx: ctx.clone(),
         clients,
         pool: Pool::new(),
+        receivers: Mutex::new(HashMap::new()),
+        next_receiver: AtomicUsize::new(0),
+        bind_changed: tokio::sync::Notify::new(),
+        next_conn: AtomicU64::new(1),
     });
+    tracker.spawn(deliver::run(server.clone(), intake.clone()));
     let latch = format!("transport:{id}");
     ctx.readiness.set(&latch, true);
     tracing::info!(message = "SMPP server listening.", transport = id, address = %config.listen);
@@ -173,6 +189,12 @@ impl Server {
         .increment(delta);
     }
 
+    fn delivered(&self, account: &str, outcome: &'static str) {
+        counter!(DELIVERS.name, "transport" => self.id.clone(), "account" => account.to_owned(),
+            "outcome" => outcome)
+        .increment(1);
+    }
+
     fn submitted(&self, account: &str, outcome: &'static str) {
         counter!(SUBMITS.name, "transport" => self.id.clone(), "account" => account.to_owned(),
             "outcome" => outcome)
@@ -195,5 +217,10 @@ pub const AUTH_FAILURES: Metric = Metric::counter(
     "Binds an SMPP server transport refused, by reason (password, network, max_binds).",
 );
 
+pub const DELIVERS: Metric = Metric::counter(
+    "richmond_smpp_server_delivers_total",
+    "Messages an SMPP server transport sent to its clients as deliver_sm, by account and outcome (delivered, refused, expired).",
+);
+
 /// Every metric of the SMPP server transport.
-pub const METRICS: &[Metric] = &[BINDS, SUBMITS, AUTH_FAILURES];
+pub const METRICS: &[Metric] = &[BINDS, SUBMITS, AUTH_FAILURES, DELIVERS];
