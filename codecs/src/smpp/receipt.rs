@@ -26,6 +26,103 @@ use std::borrow::Cow;
 
 use crate::sms::{latin1, ucs2};
 
+/// The Appendix B text of a receipt for message `id` in state `stat` (`DELIVRD`, `UNDELIV`,
+/// …): one part, delivered or not, the dates as `YYMMDDhhmm`, and the first 20 letters,
+/// digits and spaces of the message's `text` (the same octets in GSM-7 and ASCII).
+#[must_use]
+pub fn text(id: &str, stat: &str, submit_date: &str, done_date: &str, text: &str) -> String {
+    let (delivered, err) = if stat == "DELIVRD" {
+        ("001", "000")
+    } else {
+        ("000", "001")
+    };
+    let excerpt: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
+        .take(20)
+        .collect();
+    format!(
+        "id:{id} sub:001 dlvrd:{delivered} submit date:{submit_date} done date:{done_date} \
+         stat:{stat} err:{err} text:{excerpt}"
+    )
+}
+
+/// The `message_state` TLV value of a receipt's `stat` (SMPP 3.4 §5.3.2.35).
+#[must_use]
+pub fn message_state(stat: &str) -> u8 {
+    match stat {
+        "ENROUTE" => 1,
+        "DELIVRD" => 2,
+        "EXPIRED" => 3,
+        "DELETED" => 4,
+        "UNDELIV" => 5,
+        "ACCEPTD" => 6,
+        "REJECTD" => 8,
+        _ => 7,
+    }
+}
+
+/// The UTC time now as `YYMMDDhhmm` (receipt dates).
+#[must_use]
+pub fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    date(secs)
+}
+
+/// `unix_seconds` (UTC) as `YYMMDDhhmm`.
+#[must_use]
+pub fn date(unix_seconds: u64) -> String {
+    let (days, rem) = (unix_seconds / 86_400, unix_seconds % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{:02}{m:02}{d:02}{:02}{:02}",
+        y % 100,
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// Year, month, day of a count of days since 1970-01-01 (H. Hinnant's `civil_from_days`).
+const fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn a_written_receipt_parses_back() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(date(1_709_209_800), "2402291230");
+        let t = text(
+            "abc-1",
+            "UNDELIV",
+            "2402291230",
+            "2402291231",
+            "Hi, there! Ünï",
+        );
+        let r = parse(&t).expect("parses");
+        assert_eq!((r.id.as_ref(), r.stat.as_ref()), ("abc-1", "UNDELIV"));
+        assert_eq!(r.state(), DeliveryState::Failed);
+        assert!(t.ends_with("text:Hi there n"), "{t}");
+        assert_eq!(message_state("DELIVRD"), 2);
+        assert_eq!(message_state("REJECTD"), 8);
+    }
+}
+
 #[cfg(test)]
 #[path = "receipt_tests.rs"]
 mod tests;

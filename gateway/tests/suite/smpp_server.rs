@@ -4,14 +4,15 @@
 //! refuses them (wrong password or unknown account, a network not allowed, too many binds),
 //! counted; a burst above `mt_tps` is throttled and only what was accepted is on the bus; a
 //! message for a client waits for its receiving bind and goes to it as deliver_sm (acked
-//! once answered), or is nacked when no bind comes within `deliver_ttl_seconds`.
+//! once answered), or is nacked when no bind comes within `deliver_ttl_seconds`; the events of
+//! a client's submit published to `<id>.receipts` come back to it as receipts.
 
 use richmond_tests::app::App;
 use richmond_tests::common;
 use richmond_tests::procs::{Gateway, Sim};
 
 use richmond::bus::Bus;
-use richmond_codecs::vumi::UserMessage;
+use richmond_codecs::vumi::{DeliveryStatus, Event, UserMessage};
 use serde_json::{Value, json};
 
 /// A gateway with SMPP server transport `id` on a free port and `accounts` (TOML array
@@ -251,5 +252,56 @@ async fn a_message_for_a_client_that_never_binds_is_nacked_after_the_ttl() {
     let (kind, reason) = &done[&unnamed.message_id];
     assert_eq!(*kind, "nack");
     assert!(reason.contains("which client account"), "{reason}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn the_events_of_a_clients_submit_come_back_to_it_as_receipts() {
+    let (mut gw, mut app, addr) = setup(&account("acme", "")).await;
+    let mut client = Sim::node_esme(addr).await;
+    assert_eq!(
+        bind(&mut client, 1, "acme", "s3cret").await["command_status"],
+        0
+    );
+    client
+        .cmd("submit 1 dlr 27820001111 27830002222 Receipt please")
+        .await;
+    let got = app.inbound().await;
+    assert_eq!(
+        got.transport_metadata["smpp_server"]["registered_delivery"],
+        1
+    );
+    // What sent it on publishes its events to <id>.receipts: the ack gives nothing, the
+    // delivery report a receipt.
+    let receipts = format!("{}.receipts", app.id);
+    for event in [
+        Event::ack("carrier", &got.message_id, "smsc-77"),
+        Event::delivery_report("carrier", &got.message_id, DeliveryStatus::Delivered),
+    ] {
+        app.bus
+            .publish(&receipts, event.encode().into())
+            .await
+            .expect("publish");
+    }
+    let receipt = client
+        .expect("the receipt", |e| e["event"] == "deliver_sm")
+        .await;
+    assert_eq!(receipt["esm_class"], 4, "{receipt}");
+    let text = receipt["text"].as_str().expect("text");
+    let parsed = richmond_codecs::smpp::receipt::parse(text).expect("an Appendix B receipt");
+    assert_eq!(
+        (parsed.id.as_ref(), parsed.stat.as_ref()),
+        (got.message_id.as_str(), "DELIVRD"),
+        "{text}"
+    );
+    assert_eq!(
+        (&receipt["source"], &receipt["destination"]),
+        (&json!("27830002222"), &json!("27820001111"))
+    );
+    assert_eq!(
+        client.count(|e| e["event"] == "deliver_sm"),
+        1,
+        "the ack gave a receipt"
+    );
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }

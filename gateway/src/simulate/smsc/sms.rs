@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 
 use bytes::{Bytes, BytesMut};
 use richmond_codecs::smpp::pdu::{self, DecodeError, Pdu};
+use richmond_codecs::smpp::receipt;
 use richmond_codecs::smpp::rusmpp::pdus::DeliverSm;
 use richmond_codecs::smpp::rusmpp::tlvs::MessageDeliveryRequestTlvValue as Tlv;
 use richmond_codecs::smpp::rusmpp::types::{COctetString, OctetString};
@@ -235,7 +236,7 @@ impl Submit {
             destination: self.destination.clone(),
             registered_delivery: self.registered_delivery,
             text: text_of(self.data_coding, &self.body).unwrap_or_default(),
-            submit_date: yymmddhhmm(),
+            submit_date: receipt::now(),
         }
     }
 }
@@ -269,20 +270,6 @@ impl Submitted {
             2 => stat != "DELIVRD",
             _ => false,
         }
-    }
-}
-
-/// The SMPP 5.0 message_state of a receipt `stat`.
-fn message_state(stat: &str) -> u8 {
-    match stat {
-        "ENROUTE" => 1,
-        "DELIVRD" => 2,
-        "EXPIRED" => 3,
-        "DELETED" => 4,
-        "UNDELIV" => 5,
-        "ACCEPTD" => 6,
-        "REJECTD" => 8,
-        _ => 7,
     }
 }
 
@@ -357,28 +344,13 @@ pub(super) fn mo(
 /// The delivery receipt of `submit`, reporting `id` with `stat` (Appendix B text and the
 /// receipted_message_id and message_state TLVs; from the submit's destination to its source).
 pub(super) fn receipt(submit: &Submitted, id: &str, stat: &str) -> Result<DeliverSm, String> {
-    let delivered = if stat == "DELIVRD" { "001" } else { "000" };
-    let err = if stat == "DELIVRD" { "000" } else { "001" };
-    // The first 20 characters of the text, kept to letters, digits and spaces: the same
-    // octets in GSM-7 and ASCII.
-    let excerpt: String = submit
-        .text
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
-        .take(20)
-        .collect();
-    let text = format!(
-        "id:{id} sub:001 dlvrd:{delivered} submit date:{} done date:{} stat:{stat} err:{err} \
-         text:{excerpt}",
-        submit.submit_date,
-        yymmddhhmm()
-    );
+    let text = receipt::text(id, stat, &submit.submit_date, &receipt::now(), &submit.text);
     let receipted: COctetString<1, 65> = id
         .parse()
         .map_err(|_| format!("message id {id:?} does not fit receipted_message_id"))?;
     let tlvs = vec![
         Tlv::ReceiptedMessageId(receipted),
-        Tlv::MessageState(MessageState::from(message_state(stat))),
+        Tlv::MessageState(MessageState::from(receipt::message_state(stat))),
     ];
     let octets = text.into_bytes();
     deliver_sm(
@@ -414,46 +386,9 @@ pub(super) fn unknown(sequence_number: u32) -> Bytes {
     frame.freeze()
 }
 
-/// The UTC time now as `YYMMDDhhmm` (receipt dates).
-fn yymmddhhmm() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{:02}{m:02}{d:02}{:02}{:02}",
-        y % 100,
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
-/// Year, month, day of a count of days since 1970-01-01 (H. Hinnant's `civil_from_days`).
-const fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(yymmddhhmm().len(), 10);
-    }
 
     #[test]
     fn receipt_text_and_tlvs_parse_back() {
@@ -479,7 +414,7 @@ mod tests {
         };
         assert_eq!(u8::from(d.esm_class), RECEIPT);
         let text = std::str::from_utf8(d.short_message().bytes()).unwrap();
-        let r = richmond_codecs::smpp::receipt::parse(text).unwrap();
+        let r = receipt::parse(text).unwrap();
         assert_eq!((&*r.id, &*r.stat), ("7", "UNDELIV"));
         assert!(text.ends_with("text:Hello world ava"), "{text}");
         assert_eq!(d.tlvs().len(), 2);

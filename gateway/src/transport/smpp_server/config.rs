@@ -28,6 +28,9 @@ pub struct SmppServerConfig {
     /// nacked.
     #[serde(default = "hour")]
     pub deliver_ttl_seconds: u64,
+    /// How long a submit that asked for a receipt is remembered for its events.
+    #[serde(default = "week")]
+    pub receipt_ttl_seconds: u64,
     /// Longest PDU accepted from a client.
     #[serde(default = "max_pdu")]
     pub max_pdu_bytes: usize,
@@ -77,6 +80,9 @@ const fn thirty() -> u64 {
 }
 const fn hour() -> u64 {
     3600
+}
+const fn week() -> u64 {
+    7 * 24 * 3600
 }
 const fn max_pdu() -> usize {
     65_536
@@ -158,6 +164,7 @@ impl SmppServerConfig {
             ),
             ("response_timeout_seconds", self.response_timeout_seconds),
             ("deliver_ttl_seconds", self.deliver_ttl_seconds),
+            ("receipt_ttl_seconds", self.receipt_ttl_seconds),
         ] {
             crate::config::error::check_seconds(key, v)?;
         }

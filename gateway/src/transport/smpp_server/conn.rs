@@ -211,7 +211,7 @@ fn on_event(
                 session.respond_submit(sequence_number, Err(status::RTHROTTLED));
                 return None;
             }
-            let msg = match to_vumi(&server.id, account, &frame) {
+            let (msg, registered_delivery) = match to_vumi(&server.id, account, &frame) {
                 Ok(m) => m,
                 Err(code) => {
                     server.submitted(account, "refused");
@@ -221,8 +221,22 @@ fn on_event(
             };
             *in_flight += 1;
             let (server, done) = (server.clone(), done.clone());
+            let account = account.clone();
             tokio::spawn(async move {
                 let id = msg.message_id.clone();
+                // Remembered before anything can send it on, so its events find the client.
+                if super::receipts::wanted(registered_delivery)
+                    && let Err(e) =
+                        super::receipts::remember(&server, &account, &msg, registered_delivery)
+                            .await
+                {
+                    tracing::warn!(message = "Store error; a client's submit answered ESME_RSYSERR.", transport = %server.id, error = %e);
+                    let _ = done.send(Done::Submit {
+                        sequence_number,
+                        result: Err(status::RSYSERR),
+                    });
+                    return;
+                }
                 let published = common::publish(
                     &server.ctx.bus,
                     &server.id,
@@ -345,8 +359,9 @@ fn on_done(
     }
 }
 
-/// A client's `submit_sm` as a Vumi message, or the status it is refused with.
-fn to_vumi(transport: &str, account: &str, frame: &Bytes) -> Result<UserMessage, u32> {
+/// A client's `submit_sm` as a Vumi message with its `registered_delivery`, or the status it
+/// is refused with.
+fn to_vumi(transport: &str, account: &str, frame: &Bytes) -> Result<(UserMessage, u8), u32> {
     let command = pdu::decode(frame).map_err(|_| status::RSYSERR)?;
     let Some(Pdu::SubmitSm(sm)) = command.pdu() else {
         return Err(status::RSYSERR);
@@ -387,10 +402,11 @@ fn to_vumi(transport: &str, account: &str, frame: &Bytes) -> Result<UserMessage,
     if to.is_empty() {
         return Err(status::RINVDSTADR);
     }
+    let registered_delivery = u8::from(sm.registered_delivery);
     let mut msg = UserMessage::new(transport, "sms", &from, &to, content);
     msg.transport_metadata.insert(
         "smpp_server".into(),
-        json!({"account": account, "registered_delivery": u8::from(sm.registered_delivery),
+        json!({"account": account, "registered_delivery": registered_delivery,
             "data_coding": data_coding}),
     );
     if encoding == Encoding::Binary {
@@ -398,5 +414,5 @@ fn to_vumi(transport: &str, account: &str, frame: &Bytes) -> Result<UserMessage,
         msg.transport_metadata
             .insert("smpp_binary".into(), json!(hex));
     }
-    Ok(msg)
+    Ok((msg, registered_delivery))
 }

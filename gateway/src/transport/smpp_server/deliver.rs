@@ -112,10 +112,41 @@ async fn handle(server: &Server, msg: UserMessage, delivery: Delivery, stop: &Ca
         Ok(p) => p,
         Err(reason) => return common::settle(bus, tid, delivery, nack(&reason)).await,
     };
+    match send(server, &account, &pdu, stop).await {
+        Sent::Delivered => {
+            let ack = VumiEvent::ack(tid, &id, &id);
+            common::settle(bus, tid, delivery, ack).await;
+        }
+        Sent::NotDelivered(reason) => common::settle(bus, tid, delivery, nack(&reason)).await,
+        // Not sent: the bus keeps it for the next start.
+        Sent::Stopping => {
+            let _ = delivery.nack(true).await;
+        }
+    }
+}
+
+/// What became of a `deliver_sm`.
+pub(super) enum Sent {
+    /// A bind of the account answered `ESME_ROK`.
+    Delivered,
+    /// Refused for good, or no bind took it within `deliver_ttl_seconds`: why.
+    NotDelivered(String),
+    /// The gateway is stopping before it went out.
+    Stopping,
+}
+
+/// Sends `pdu` to a receiving bind of `account`: the next one on a transient refusal, a
+/// bind gone or silent; waiting while the account has none, up to `deliver_ttl_seconds`.
+pub(super) async fn send(
+    server: &Server,
+    account: &str,
+    pdu: &DeliverSm,
+    stop: &CancellationToken,
+) -> Sent {
     let deadline = Instant::now() + Duration::from_secs(server.config.deliver_ttl_seconds);
     let timeout = Duration::from_secs(server.config.response_timeout_seconds);
     loop {
-        for tx in server.turn(&account) {
+        for tx in server.turn(account) {
             let (answer, answered) = oneshot::channel();
             let sent = tx.send(Deliver {
                 pdu: pdu.clone(),
@@ -129,30 +160,27 @@ async fn handle(server: &Server, msg: UserMessage, delivery: Delivery, stop: &Ca
                 continue;
             };
             if status == status::ROK {
-                server.delivered(&account, "delivered");
-                let ack = VumiEvent::ack(tid, &id, &id);
-                return common::settle(bus, tid, delivery, ack).await;
+                server.delivered(account, "delivered");
+                return Sent::Delivered;
             }
             let class = StatusClass::of(status);
             if !(status::is_transient(status) || class.is_slow_down()) {
-                server.delivered(&account, "refused");
+                server.delivered(account, "refused");
                 let name = status::name(status).unwrap_or("error status");
-                let reason = format!("the client refused the deliver_sm: {name} (0x{status:08X})");
-                return common::settle(bus, tid, delivery, nack(&reason)).await;
+                return Sent::NotDelivered(format!(
+                    "the client refused the deliver_sm: {name} (0x{status:08X})"
+                ));
             }
         }
         if Instant::now() >= deadline {
-            server.delivered(&account, "expired");
-            let reason = format!(
+            server.delivered(account, "expired");
+            return Sent::NotDelivered(format!(
                 "no bind of account {account:?} took the message within deliver_ttl_seconds ({})",
                 server.config.deliver_ttl_seconds
-            );
-            return common::settle(bus, tid, delivery, nack(&reason)).await;
+            ));
         }
         if stop.is_cancelled() {
-            // Not sent: the bus keeps it for the next start.
-            let _ = delivery.nack(true).await;
-            return;
+            return Sent::Stopping;
         }
         // Until a bind appears (or a second passes: a transient refusal waits too).
         let _ = tokio::time::timeout(Duration::from_secs(1), server.bind_changed.notified()).await;

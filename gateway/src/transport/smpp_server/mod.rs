@@ -23,12 +23,17 @@
 //! * Outbound (`<id>.outbound`): messages for a client account go to it as `deliver_sm`
 //!   ([`deliver`]).
 //!
-//! Not handled yet (issue 21, noted there): delivery receipts for the clients' own submits,
-//! TLS, parts of long messages, SMPP 5.0 specifics.
+//! * Receipts: the events of a client's message that asked for one, published to
+//!   `<id>.receipts`, go back to it as `deliver_sm` receipts ([`receipts`]).
+//!
+//! Not handled yet (issue 21, noted there): routing a client's submit straight to a carrier
+//! transport and its events to `<id>.receipts` (today an application does both), TLS, parts
+//! of long messages, SMPP 5.0 specifics.
 
 mod config;
 mod conn;
 mod deliver;
+mod receipts;
 
 pub use config::{Account, SmppServerConfig};
 
@@ -145,6 +150,7 @@ pub(crate) fn spawn(
         next_conn: AtomicU64::new(1),
     });
     tracker.spawn(deliver::run(server.clone(), intake.clone()));
+    tracker.spawn(receipts::run(server.clone(), intake.clone()));
     let latch = format!("transport:{id}");
     ctx.readiness.set(&latch, true);
     tracing::info!(message = "SMPP server listening.", transport = id, address = %config.listen);
@@ -195,6 +201,10 @@ impl Server {
         .increment(1);
     }
 
+    fn receipt(&self, outcome: &'static str) {
+        counter!(RECEIPTS.name, "transport" => self.id.clone(), "outcome" => outcome).increment(1);
+    }
+
     fn submitted(&self, account: &str, outcome: &'static str) {
         counter!(SUBMITS.name, "transport" => self.id.clone(), "account" => account.to_owned(),
             "outcome" => outcome)
@@ -222,5 +232,10 @@ pub const DELIVERS: Metric = Metric::counter(
     "Messages an SMPP server transport sent to its clients as deliver_sm, by account and outcome (delivered, refused, expired).",
 );
 
+pub const RECEIPTS: Metric = Metric::counter(
+    "richmond_smpp_server_receipts_total",
+    "Events on <id>.receipts of an SMPP server transport, by outcome (sent, undelivered, unmatched, not_asked).",
+);
+
 /// Every metric of the SMPP server transport.
-pub const METRICS: &[Metric] = &[BINDS, SUBMITS, AUTH_FAILURES, DELIVERS];
+pub const METRICS: &[Metric] = &[BINDS, SUBMITS, AUTH_FAILURES, DELIVERS, RECEIPTS];
