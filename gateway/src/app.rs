@@ -132,21 +132,18 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         let interval = Duration::from_secs(*compact_interval_seconds);
         tracker.spawn(maintain_store(s, interval, stop));
     }
-    crate::transport::spawn_all(
-        &config.transports,
-        &crate::transport::Context {
-            bus: bus.clone(),
-            store: store.clone(),
-            readiness: readiness.clone(),
-        },
-        &tracker,
-        &intake,
-    )?;
+    let ctx = crate::transport::Context {
+        bus: bus.clone(),
+        store: store.clone(),
+        readiness: readiness.clone(),
+    };
+    crate::transport::spawn_all(&config.transports, &ctx, &tracker, &intake)?;
+    let receipt_takers = crate::transport::receipt_takers(&config.transports);
     for (name, application) in &config.applications {
         crate::apps::spawn(name, application, &bus, &store, &tracker, &intake).await?;
     }
     for (name, router) in &config.routers {
-        crate::router::spawn(name, router, &bus, &store, &readiness, &tracker, &intake).await?;
+        crate::router::spawn(name, router, &ctx, &receipt_takers, &tracker, &intake).await?;
     }
     if let Some(api) = &config.api {
         certificates.extend(crate::api::spawn(api, &bus, &store, &tracker, &intake).await?);

@@ -130,7 +130,7 @@ pub(crate) async fn take(
     }?;
     // Boxed: the router publishes through the same `publish` that called this.
     if suffix == "inbound" {
-        Some(Box::pin(router.pass_inbound(transport, body, on_refusal, true)).await)
+        Box::pin(router.pass_inbound(transport, body, on_refusal, true)).await
     } else {
         Box::pin(router.pass_event(body, on_refusal, true)).await
     }

@@ -65,6 +65,8 @@ struct Router {
     turn: AtomicUsize,
     /// Messages being handed to a transport of this process now ([`tag`]).
     in_flight: tag::InFlight,
+    /// Forwarded transports whose events of forwarded messages go to `<t>.receipts`.
+    receipt_takers: Vec<String>,
     counters: telemetry::Counters,
 }
 
@@ -122,15 +124,19 @@ pub enum StartError {
 ///
 /// # Errors
 /// [`StartError`].
+///
+/// `receipt_takers`: the transports that consume `<t>.receipts` (SMPP servers: the events of
+/// what their clients sent, forwarded, go there); a forwarded message of another transport
+/// has its events dropped.
 pub async fn spawn(
     name: &str,
     config: &RouterConfig,
-    bus: &Bus,
-    store: &Store,
-    readiness: &Readiness,
+    ctx: &crate::transport::Context,
+    receipt_takers: &[String],
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) -> Result<(), StartError> {
+    let (bus, store, readiness) = (&ctx.bus, &ctx.store, &ctx.readiness);
     let rules = Rules::new(config.clone()).map_err(|source| StartError::Regex {
         name: name.to_owned(),
         source,
@@ -138,6 +144,15 @@ pub async fn spawn(
     let mut queues = vec![format!("{name}.failures")];
     for a in &config.applications {
         queues.extend(crate::bus::transport_queues(a));
+    }
+    let receipt_takers: Vec<String> = config
+        .forward
+        .keys()
+        .filter(|s| receipt_takers.contains(s))
+        .cloned()
+        .collect();
+    for source in &receipt_takers {
+        queues.push(format!("{source}.receipts"));
     }
     // A refused topology keeps the bus not ready (and is retried); it is not fatal.
     if let Err(e) = bus.declare_queues(&queues).await {
@@ -151,6 +166,7 @@ pub async fn spawn(
         readiness: readiness.clone(),
         turn: AtomicUsize::new(0),
         in_flight: tag::InFlight::default(),
+        receipt_takers,
         counters: telemetry::Counters::new(
             name,
             &config.applications,

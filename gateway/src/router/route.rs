@@ -28,18 +28,28 @@ enum FailOver {
     Wait,
 }
 
+/// Marks a forwarded message's source transport where the memory names an application
+/// (`>smpps`; no application name holds it).
+const FORWARDED: char = '>';
+
 /// How long a store error keeps a delivery before it goes back to its queue.
 const STORE_PAUSE: Duration = Duration::from_secs(1);
 
 impl Router {
     /// A delivery of `<transport>.inbound`.
     pub(super) async fn inbound(&self, transport: &str, delivery: Delivery) {
-        if self
+        match self
             .pass_inbound(transport, &delivery.body, OnRefusal::Hold, false)
             .await
-            .is_ok()
         {
-            let _ = delivery.ack().await;
+            Some(Ok(())) => {
+                let _ = delivery.ack().await;
+            }
+            Some(Err(_)) => {} // the bus closed: the delivery comes back
+            None => {
+                tokio::time::sleep(STORE_PAUSE).await;
+                let _ = delivery.nack(true).await;
+            }
         }
     }
 
@@ -47,9 +57,29 @@ impl Router {
     /// the router's failures with the reason; returns once the bus owns it. A body a
     /// transport of this process just encoded (`trusted`) is only peeked at.
     ///
-    /// # Errors
-    /// The bus closed (or refused for good, with [`OnRefusal::HandBack`]).
+    /// A transport the router forwards (`forward`) has its inbound sent on to a transport
+    /// instead. None: the store cannot say now (a forwarded message must be remembered).
+    /// Some(Err): the bus closed (or refused for good, with [`OnRefusal::HandBack`]).
     pub(super) async fn pass_inbound(
+        &self,
+        transport: &str,
+        body: &Bytes,
+        on_refusal: OnRefusal,
+        trusted: bool,
+    ) -> Option<Result<(), BusError>> {
+        let config = self.rules.config();
+        if let Some(pool) = config.forward.get(transport) {
+            return self
+                .forward_inbound(transport, body, pool.as_slice(), on_refusal)
+                .await;
+        }
+        Some(
+            self.route_inbound(transport, body, on_refusal, trusted)
+                .await,
+        )
+    }
+
+    async fn route_inbound(
         &self,
         transport: &str,
         body: &Bytes,
@@ -84,6 +114,58 @@ impl Router {
                     .await
             }
         }
+    }
+
+    /// Sends inbound `body` of `source` on to a transport of `pool` (through its outbound
+    /// queue, so the source is answered once the bus owns it), remembered as the source's so
+    /// its events go to `<source>.receipts`.
+    async fn forward_inbound(
+        &self,
+        source: &str,
+        body: &Bytes,
+        pool: &[String],
+        on_refusal: OnRefusal,
+    ) -> Option<Result<(), BusError>> {
+        let mut msg = match UserMessage::decode(body) {
+            Ok(m) => m,
+            Err(e) => {
+                let why = e.to_string();
+                return Some(
+                    self.publish_failure(body, Direction::Inbound, &why, on_refusal)
+                        .await,
+                );
+            }
+        };
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let target = self
+            .rules
+            .pick(pool, &[], turn, |t| self.is_up(t))?
+            .to_owned();
+        msg.transport_name = Some(target.clone());
+        msg.routing_metadata.remove(tag::KEY);
+        let out = msg.encode();
+        let several = pool.len() > 1;
+        let sent = Sent {
+            app: format!("{FORWARDED}{source}"),
+            tried: if several {
+                vec![target.clone()]
+            } else {
+                Vec::new()
+            },
+            body: if several {
+                String::from_utf8_lossy(&out).into_owned()
+            } else {
+                String::new()
+            },
+        };
+        if !self.remember(&msg.message_id, &sent).await {
+            return None;
+        }
+        if let Err(e) = common::publish(&self.bus, &target, "outbound", out, on_refusal).await {
+            return Some(Err(e));
+        }
+        self.counters.routed(Direction::Outbound, &target, None);
+        Some(Ok(()))
     }
 
     /// The application for an inbound message and the rule that chose it.
@@ -277,8 +359,18 @@ impl Router {
         body: &Bytes,
         on_refusal: OnRefusal,
     ) -> Result<(), BusError> {
-        common::publish(&self.bus, app, "event", body.to_vec(), on_refusal).await?;
-        self.counters.routed(Direction::Event, app, None);
+        // A forwarded message's events go to its source transport's receipts, when it takes
+        // them (an SMPP server); other sources have no use for them.
+        let (to, suffix) = match app.strip_prefix(FORWARDED) {
+            Some(source) if self.receipt_takers.iter().any(|t| t == source) => (source, "receipts"),
+            Some(source) => {
+                tracing::debug!(message = "Event of a forwarded message dropped: its source takes no receipts.", router = %self.name, source);
+                return Ok(());
+            }
+            None => (app, "event"),
+        };
+        common::publish(&self.bus, to, suffix, body.to_vec(), on_refusal).await?;
+        self.counters.routed(Direction::Event, to, None);
         Ok(())
     }
 
@@ -300,7 +392,9 @@ impl Router {
     /// application's, and there is nothing to fail over to).
     fn needs_memory(&self) -> bool {
         let c = self.rules.config();
-        c.applications.len() > 1 || c.mt_transport.values().any(|p| p.as_slice().len() > 1)
+        c.applications.len() > 1
+            || c.mt_transport.values().any(|p| p.as_slice().len() > 1)
+            || !c.forward.is_empty()
     }
 
     pub(super) fn is_up(&self, transport: &str) -> bool {
@@ -336,7 +430,12 @@ impl Router {
         if sent.tried.last().map(String::as_str) != event.transport_name.as_deref() {
             return FailOver::Done;
         }
-        let Some(pool) = self.rules.config().mt_transport.get(&sent.app) else {
+        let config = self.rules.config();
+        let pool = match sent.app.strip_prefix(FORWARDED) {
+            Some(source) => config.forward.get(source),
+            None => config.mt_transport.get(&sent.app),
+        };
+        let Some(pool) = pool else {
             return FailOver::PassOn;
         };
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);

@@ -57,6 +57,12 @@ pub struct RouterConfig {
     /// transport of this process is tagged instead (`router/tag.rs`).
     #[serde(default = "default_event_memory")]
     pub event_memory_seconds: u64,
+    /// Transports whose inbound goes on to other transports instead of an application
+    /// (`forward = { smpps = "smsc" }`, a pool as for `mt_transport`): an SMPP server's
+    /// clients sending through a carrier link. The events of those messages go to
+    /// `<source>.receipts`.
+    #[serde(default)]
+    pub forward: BTreeMap<String, Transports>,
 }
 
 /// One transport, or a pool.
@@ -174,6 +180,24 @@ impl RouterConfig {
                 }
                 if pool.as_slice()[..i].contains(t) {
                     return Err(format!("mt_transport.{a}: {t:?} is listed twice"));
+                }
+            }
+        }
+        for (source, pool) in &self.forward {
+            if !self.transports.contains(source) {
+                return Err(format!("forward: {source:?} is not one of transports"));
+            }
+            if pool.as_slice().is_empty() {
+                return Err(format!("forward.{source}: at least one transport"));
+            }
+            for (i, t) in pool.as_slice().iter().enumerate() {
+                if !self.transports.contains(t) || t == source {
+                    return Err(format!(
+                        "forward.{source}: {t:?} is not another of transports"
+                    ));
+                }
+                if pool.as_slice()[..i].contains(t) {
+                    return Err(format!("forward.{source}: {t:?} is listed twice"));
                 }
             }
         }

@@ -14,6 +14,7 @@ fn config(rules: Vec<Rule>) -> RouterConfig {
         mt_transport: [("news".to_owned(), "sms".into())].into(),
         mt_strategy: Strategy::Failover,
         event_memory_seconds: 3600,
+        forward: Default::default(),
     }
 }
 
@@ -192,6 +193,20 @@ fn configuration_mistakes_are_named() {
                 ..ok.clone()
             },
             "event_memory_seconds",
+        ),
+        (
+            RouterConfig {
+                forward: [("sms".to_owned(), "sms".into())].into(),
+                ..ok.clone()
+            },
+            "forward.sms",
+        ),
+        (
+            RouterConfig {
+                forward: [("nowhere".to_owned(), "sms".into())].into(),
+                ..ok.clone()
+            },
+            "forward",
         ),
     ];
     for (cfg, want) in cases {

@@ -77,6 +77,17 @@ impl TransportConfig {
     }
 }
 
+/// The transports that consume `<id>.receipts` (SMPP servers), for the routers.
+pub fn receipt_takers(
+    transports: &std::collections::BTreeMap<String, TransportConfig>,
+) -> Vec<String> {
+    transports
+        .iter()
+        .filter(|(_, t)| matches!(t, TransportConfig::SmppServer(_)))
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
 /// Starts every configured transport on `tracker`; each stops taking new work when `intake`
 /// is cancelled and finishes (or hands back) what it holds before its task ends.
 ///

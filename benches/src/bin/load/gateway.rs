@@ -239,7 +239,7 @@ pub(crate) async fn start(
         let (tracker, intake) = (TaskTracker::new(), CancellationToken::new());
         richmond::transport::spawn_all(&config.transports, &ctx, &tracker, &intake).expect("spawn");
         for (name, r) in &config.routers {
-            richmond::router::spawn(name, r, &bus, &store, &ctx.readiness, &tracker, &intake)
+            richmond::router::spawn(name, r, &ctx, &[], &tracker, &intake)
                 .await
                 .expect("router");
         }

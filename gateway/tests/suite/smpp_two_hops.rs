@@ -1,0 +1,91 @@
+//! Two hops through one gateway (the real binary): node-smpp as a client ESME binds to
+//! Richmond's SMPP server transport; a router forwards what it submits to Richmond's SMPP
+//! client transport bound to `richmond simulate smsc`, and the simulator's receipt comes back
+//! to the client as a `deliver_sm` receipt for the id its submit was answered with; an MO
+//! from the simulator is forwarded the other way and reaches the client as `deliver_sm`.
+
+use richmond_tests::common;
+use richmond_tests::procs::{Gateway, Sim};
+
+#[tokio::test]
+async fn a_clients_submit_goes_to_the_smsc_and_its_receipt_comes_back() {
+    let (server, client_link) = (common::unique("smpps"), common::unique("smsc"));
+    let (router, app) = (common::unique("hop"), common::unique("hopapp"));
+    let mut smsc = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
+    let port = common::free_port();
+    let hash = richmond::api::auth::hash_password("s3cret").expect("hash");
+    let config = format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
+         [transports.{server}]\ntype = \"smpp_server\"\nlisten = \"127.0.0.1:{port}\"\n\
+         [[transports.{server}.accounts]]\nsystem_id = \"acme\"\npassword_hash = \"{hash}\"\n\
+         [transports.{client_link}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\nreconnect_initial_seconds = 0.2\n\
+         [routers.{router}]\ntransports = [\"{server}\", \"{client_link}\"]\n\
+         applications = [\"{app}\"]\ndefault = \"{app}\"\n\
+         forward = {{ {server} = \"{client_link}\", {client_link} = \"{server}\" }}\n",
+        common::amqp_url(),
+        smsc.addr.port()
+    );
+    let mut gw = Gateway::start(&config).await;
+    smsc.expect("the gateway's bind", |e| {
+        e["event"] == "bind" && e["ok"] == true
+    })
+    .await;
+    gw.wait_ready(200).await;
+    let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut client = Sim::node_esme(addr).await;
+    client.cmd("bind transceiver acme s3cret").await;
+    let bound = client
+        .expect("the bind answer", |e| e["event"] == "bind_resp")
+        .await;
+    assert_eq!(bound["command_status"], 0, "{bound}");
+
+    client
+        .cmd("submit 1 hop 27820001111 27830002222 Two hops away")
+        .await;
+    let answered = client
+        .expect("the submit answer", |e| {
+            e["event"] == "submit_sm_resp" && e["tag"] == "hop"
+        })
+        .await;
+    assert_eq!(answered["command_status"], 0, "{answered}");
+    let id = answered["message_id"].as_str().expect("an id").to_owned();
+    let at_smsc = smsc
+        .expect("the message at the SMSC", |e| {
+            e["event"] == "message" && e["text"] == "Two hops away"
+        })
+        .await;
+    assert_eq!(at_smsc["destination"], "27830002222", "{at_smsc}");
+    let receipt = client
+        .expect("the receipt", |e| {
+            e["event"] == "deliver_sm" && e["esm_class"] == 4
+        })
+        .await;
+    let text = receipt["text"].as_str().expect("text");
+    let parsed = richmond_codecs::smpp::receipt::parse(text).expect("an Appendix B receipt");
+    assert_eq!(
+        (parsed.id.as_ref(), parsed.stat.as_ref()),
+        (id.as_str(), "DELIVRD"),
+        "{text}"
+    );
+
+    // The other way: an MO from the SMSC reaches the client.
+    smsc.cmd("mo 27830002222 27820001111 A reply from a handset")
+        .await;
+    let mo = client
+        .expect("the MO at the client", |e| {
+            e["event"] == "deliver_sm" && e["text"] == "A reply from a handset"
+        })
+        .await;
+    assert_eq!(
+        (&mo["source"], &mo["destination"]),
+        (
+            &serde_json::json!("27830002222"),
+            &serde_json::json!("27820001111")
+        ),
+        "{mo}"
+    );
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
