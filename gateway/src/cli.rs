@@ -95,7 +95,7 @@ pub enum Command {
     /// Works while the gateway is stopped.
     SpoolStatus,
     /// Read a password from stdin and print its argon2id PHC string, for
-    /// `[[api.accounts]] password_hash`. Needs no config file.
+    /// `[[api.accounts]] password_hash` or an SMPP server account's. Needs no config file.
     HashPassword,
     /// Make a new random API token: prints the token (give it to the client; it is shown
     /// once and stored nowhere) and its digest (`sha256:<hex>`) for `[[api.accounts]]

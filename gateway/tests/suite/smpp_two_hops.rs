@@ -79,6 +79,7 @@ async fn a_clients_submit_goes_to_the_smsc_and_its_receipt_comes_back() {
             e["event"] == "deliver_sm" && e["text"] == "A reply from a handset"
         })
         .await;
+    assert_eq!(mo["esm_class"], 0, "{mo}");
     assert_eq!(
         (&mo["source"], &mo["destination"]),
         (

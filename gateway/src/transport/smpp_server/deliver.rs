@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use richmond_codecs::smpp::rusmpp::pdus::DeliverSm;
 use richmond_codecs::smpp::rusmpp::tlvs::MessageDeliveryRequestTlvValue as Tlv;
 use richmond_codecs::smpp::rusmpp::types::{AnyOctetString, COctetString, OctetString};
-use richmond_codecs::smpp::rusmpp::values::{DataCoding, MessagePayload};
+use richmond_codecs::smpp::rusmpp::values::{DataCoding, EsmClass, MessagePayload};
 use richmond_codecs::smpp::status::{self, StatusClass};
 use richmond_codecs::sms::{self, Encoding};
 use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
@@ -220,7 +220,10 @@ fn build(msg: &UserMessage) -> Result<DeliverSm, String> {
     let text = msg.content.as_deref().unwrap_or_default();
     let encoding = sms::choose(text, Encoding::Gsm7);
     let octets = encoding.encode(text).map_err(|e| format!("content: {e}"))?;
+    // esm_class set: rusmpp's default is not 0 (its message type defaults to a manual
+    // acknowledgement).
     let builder = DeliverSm::builder()
+        .esm_class(EsmClass::from(0u8))
         .source_addr(address(msg.from_addr.as_deref(), "from_addr")?)
         .destination_addr(address(msg.to_addr.as_deref(), "to_addr")?)
         .data_coding(DataCoding::from(encoding.data_coding()));
@@ -235,4 +238,25 @@ fn build(msg: &UserMessage) -> Result<DeliverSm, String> {
         return Err("content: longer than one message_payload (65535 octets)".into());
     };
     Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mo_for_a_client_is_a_plain_deliver_sm() {
+        let short = UserMessage::new("t", "sms", "+27830002222", "27820001111", Some("hi".into()));
+        let pdu = build(&short).expect("a pdu");
+        assert_eq!(u8::from(pdu.esm_class), 0);
+        assert_eq!(pdu.source_addr.as_str(), "27830002222");
+        assert_eq!(pdu.short_message().as_ref(), b"hi");
+        // Longer than one short_message: one message_payload, in UCS2 when it must be.
+        let long = "Ж".repeat(200);
+        let msg = UserMessage::new("t", "sms", "1", "2", Some(long));
+        let pdu = build(&msg).expect("a pdu");
+        assert!(pdu.short_message().as_ref().is_empty());
+        assert_eq!(u8::from(pdu.data_coding), 8);
+        assert_eq!(pdu.tlvs().len(), 1);
+    }
 }
