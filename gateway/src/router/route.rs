@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use richmond_codecs::vumi::{Event as VumiEvent, EventKind, UserMessage};
+use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent, EventKind, UserMessage};
 use richmond_drivers::telemetry::Event as _;
 
 use super::rules::{Peek, Unroutable};
@@ -331,6 +331,13 @@ impl Router {
         };
         let sent = match sent {
             Ok(Some(raw)) => Sent::decode(&raw),
+            // A router with one application (and forwards, so it keeps memory): an event of
+            // a message it never remembered (sent before the forward was added) is that
+            // application's.
+            Ok(None) if self.rules.config().applications.len() == 1 => {
+                let app = &self.rules.config().applications[0];
+                return Some(self.event_to(app, body, on_refusal).await);
+            }
             Ok(None) => {
                 let reason = "no application of this router sent the message (or its memory \
                               expired: event_memory_seconds)";
@@ -364,6 +371,23 @@ impl Router {
         let (to, suffix) = match app.strip_prefix(FORWARDED) {
             Some(source) if self.receipt_takers.iter().any(|t| t == source) => (source, "receipts"),
             Some(source) => {
+                // Its source cannot be told; a refusal must not vanish: the failures keep it.
+                let refused = VumiEvent::decode(body).is_ok_and(|e| {
+                    matches!(
+                        e.kind,
+                        EventKind::Nack { .. }
+                            | EventKind::DeliveryReport {
+                                delivery_status: DeliveryStatus::Failed,
+                                ..
+                            }
+                    )
+                });
+                if refused {
+                    let why = format!("a message forwarded from {source} was not delivered");
+                    return self
+                        .publish_failure(body, Direction::Event, &why, on_refusal)
+                        .await;
+                }
                 tracing::debug!(message = "Event of a forwarded message dropped: its source takes no receipts.", router = %self.name, source);
                 return Ok(());
             }

@@ -2,7 +2,7 @@
 //! operator's USSD gateway, with a Vumi application on RabbitMQ: a three-step menu in each
 //! flavour (`vumi`, `sixdee`, `mica`: the session events, the code dialled, the content, and
 //! replies carrying the op and session the simulator checks against its open dialog, the last
-//! one ending it), a handset hanging up, and a session that times out.
+//! one ending it), a handset hanging up, and a silent session that times out.
 
 use richmond_tests::app::App;
 use richmond_tests::common;
@@ -113,10 +113,9 @@ async fn a_three_step_menu_in_the_mica_flavour() {
 }
 
 #[tokio::test]
-async fn a_handset_hangs_up_and_a_silent_session_times_out() {
-    let (mut sim, mut gw, mut app) = setup("sixdee", 1).await;
+async fn a_handset_hangs_up() {
+    let (mut sim, mut gw, mut app) = setup("sixdee", 600).await;
     let code = "*120*7#";
-    // Hung up by the handset: the application gets the close.
     sim.cmd_done(&format!("ussd-dial 27831110001 {code}")).await;
     let opened = next(&mut app, "27831110001", code, SessionEvent::New).await;
     app.send(&opened.reply(Some("Menu".into()), true)).await;
@@ -124,6 +123,20 @@ async fn a_handset_hangs_up_and_a_silent_session_times_out() {
     sim.cmd_done("ussd-hangup 27831110001").await;
     let gone = next(&mut app, "27831110001", code, SessionEvent::Close).await;
     assert_eq!(gone.content, None, "{gone:?}");
+    assert!(
+        !gone.transport_metadata.contains_key("ussd_timeout"),
+        "{gone:?}"
+    );
+    let (done, _) = app.outcomes(1).await;
+    let outcomes: Vec<_> = done.values().map(|o| o.0).collect();
+    assert_eq!(outcomes, ["ack"], "{done:?}");
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_silent_session_times_out() {
+    let (mut sim, mut gw, mut app) = setup("mica", 1).await;
+    let code = "*120*8#";
     // Nothing from either side for the timeout: the gateway closes the session itself.
     sim.cmd_done(&format!("ussd-dial 27831110002 {code}")).await;
     next(&mut app, "27831110002", code, SessionEvent::New).await;
@@ -133,8 +146,5 @@ async fn a_handset_hangs_up_and_a_silent_session_times_out() {
         closed.transport_metadata["ussd_timeout"], true,
         "{closed:?}"
     );
-    let (done, _) = app.outcomes(1).await;
-    let outcomes: Vec<_> = done.values().map(|o| o.0).collect();
-    assert_eq!(outcomes, ["ack"], "{done:?}");
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }

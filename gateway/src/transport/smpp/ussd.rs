@@ -292,16 +292,24 @@ pub(super) async fn timer(shared: Arc<Shared>, intake: CancellationToken) {
             () = intake.cancelled() => return,
             () = tokio::time::sleep(period) => {}
         }
-        let Ok(due) = shared
-            .ctx
-            .store
-            .index_range(&open_index(&shared), 0, now_millis(), 100)
-            .await
-        else {
-            continue;
-        };
-        for (from, _) in due {
-            expire(&shared, &from).await;
+        // Batch after batch while they come back full (at most ten a period), so a burst of
+        // timeouts is not spread over many periods.
+        for _ in 0..10 {
+            let Ok(due) = shared
+                .ctx
+                .store
+                .index_range(&open_index(&shared), 0, now_millis(), 100)
+                .await
+            else {
+                break;
+            };
+            let full = due.len() == 100;
+            for (from, _) in due {
+                expire(&shared, &from).await;
+            }
+            if !full || intake.is_cancelled() {
+                break;
+            }
         }
     }
 }
@@ -317,10 +325,17 @@ async fn expire(shared: &Shared, from: &str) {
         }
         Err(_) => return,
     };
-    // Taken, so that of two instances sweeping one store only one closes it.
-    match store.take(&key(shared, from)).await {
-        Ok(Some(_)) => {}
+    // Taken, so that of two instances sweeping one store only one closes it; a session
+    // kept open between the look and the take (a message just came) is put back.
+    let taken = match store.take(&key(shared, from)).await {
+        Ok(Some(v)) => serde_json::from_slice::<Open>(&v).ok(),
         _ => return,
+    };
+    if let Some(fresh) = taken.filter(|t| t.deadline > now_millis()) {
+        let value = serde_json::to_vec(&fresh).unwrap_or_default();
+        let ttl = timeout(shared) + Duration::from_secs(3600);
+        let _ = store.put(&key(shared, from), &value, ttl).await;
+        return;
     }
     let mut msg = UserMessage::new(&shared.id, "ussd", from, &open.code, None);
     msg.session_event = Some(SessionEvent::Close);

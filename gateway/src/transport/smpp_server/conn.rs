@@ -33,6 +33,9 @@ use super::deliver::Deliver;
 use super::{Client, Server};
 use crate::transport::common::{self, OnRefusal};
 
+/// A connection must bind within this long.
+const BIND_WITHIN: Duration = Duration::from_secs(30);
+
 /// A decision or a publish finished off the connection's task.
 enum Done {
     Bind {
@@ -75,7 +78,15 @@ pub(super) async fn serve(
     let mut last_read = Instant::now();
     let mut buf = BytesMut::with_capacity(8192);
     let mut stopping = false;
+    // A refused bind ends the connection once answered: a guesser reconnects for each try.
+    let mut refused = false;
+    let accepted = Instant::now();
     let reason = loop {
+        // Answers nobody waits for any more (the sender timed out and tried another bind).
+        awaiting.retain(|_, answer| !answer.is_closed());
+        if bound.is_none() && accepted.elapsed() >= BIND_WITHIN {
+            break "no bind in time";
+        }
         let reading = !stopping && in_flight < server.config.window;
         let quiet_until = tokio::time::Instant::from_std(last_read + inactivity);
         tokio::select! {
@@ -125,7 +136,7 @@ pub(super) async fn serve(
                 }
             },
             Some(done) = done_rx.recv() => {
-                on_done(&server, &mut session, done, peer, &mut bound, &mut in_flight);
+                refused |= on_done(&server, &mut session, done, peer, &mut bound, &mut in_flight);
                 if let Some((client, mode)) = &bound
                     && mode.can_receive()
                     && let Some(tx) = deliver_tx.take()
@@ -133,14 +144,25 @@ pub(super) async fn serve(
                     server.add_receiver(&client.config.system_id, conn_id, tx);
                 }
             }
-            Some(d) = deliver_rx.recv(), if awaiting.len() < server.config.window => {
-                let seq = session.send(d.pdu);
-                awaiting.insert(seq, d.answer);
+            Some(d) = deliver_rx.recv(), if !stopping && awaiting.len() < server.config.window => {
+                // One its sender gave up on meanwhile would reach the client twice.
+                if !d.answer.is_closed() {
+                    let seq = session.send(d.pdu);
+                    awaiting.insert(seq, d.answer);
+                }
             }
+            () = tokio::time::sleep(Duration::from_secs(1)), if bound.is_none() || !awaiting.is_empty() => {}
             () = tokio::time::sleep_until(quiet_until) => break "inactive",
         }
-        if flush(&mut session, &mut wr).await.is_err() {
-            break "write failed";
+        // A client that does not read is not waited for.
+        let write = Duration::from_secs(server.config.response_timeout_seconds);
+        match tokio::time::timeout(write, flush(&mut session, &mut wr)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break "write failed",
+            Err(_) => break "the client does not read",
+        }
+        if refused {
+            break "bind refused";
         }
         if stopping && in_flight == 0 {
             session.send_unbind();
@@ -286,7 +308,8 @@ async fn check(
     peer: SocketAddr,
 ) -> Result<Arc<Client>, (u32, &'static str, String)> {
     let refuse = |code, reason| Err((code, reason, system_id.to_owned()));
-    // An unknown account is answered as a wrong password: no account names are revealed.
+    // An unknown account is answered as a wrong password (a known one from a network it
+    // may not bind from gets ESME_RBINDFAIL, as Jasmin answers, before any argon2 run).
     let Some(client) = server.client(system_id) else {
         return refuse(status::RINVPASWD, "password");
     };
@@ -307,6 +330,7 @@ async fn check(
     }
 }
 
+/// Applies a finished decision or publish; true when a bind was refused.
 fn on_done(
     server: &Server,
     session: &mut ServerSession,
@@ -314,7 +338,7 @@ fn on_done(
     peer: SocketAddr,
     bound: &mut Option<(Arc<Client>, BindMode)>,
     in_flight: &mut usize,
-) {
+) -> bool {
     match done {
         Done::Bind {
             sequence_number,
@@ -342,6 +366,7 @@ fn on_done(
                 Err((code, reason, system_id)) => {
                     session.respond_bind(sequence_number, code);
                     server.auth_failed(&system_id, peer, reason);
+                    return true;
                 }
             }
         }
@@ -357,6 +382,7 @@ fn on_done(
             session.respond_submit(sequence_number, result.as_deref().map_err(|e| *e));
         }
     }
+    false
 }
 
 /// A client's `submit_sm` as a Vumi message with its `registered_delivery`, or the status it

@@ -12,8 +12,10 @@
 //!   `message_payload`.
 //! * An error status the client calls transient (or throttling) and a bind that goes away
 //!   or does not answer within `response_timeout_seconds` make the message try the next bind;
-//!   while the account has no receiving bind it waits, for at most `deliver_ttl_seconds`,
-//!   then is nacked; a permanent error status is a `nack` naming it.
+//!   while the account has no receiving bind the message goes back to its queue after a few
+//!   seconds (so an absent client holds no place other accounts need) and is tried again,
+//!   until `deliver_ttl_seconds` after it was made: then it is nacked; a permanent error
+//!   status is a `nack` naming it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,7 +27,7 @@ use richmond_codecs::smpp::rusmpp::types::{AnyOctetString, COctetString, OctetSt
 use richmond_codecs::smpp::rusmpp::values::{DataCoding, EsmClass, MessagePayload};
 use richmond_codecs::smpp::status::{self, StatusClass};
 use richmond_codecs::sms::{self, Encoding};
-use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_codecs::vumi::{Event as VumiEvent, Timestamp, UserMessage};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -112,14 +114,14 @@ async fn handle(server: &Server, msg: UserMessage, delivery: Delivery, stop: &Ca
         Ok(p) => p,
         Err(reason) => return common::settle(bus, tid, delivery, nack(&reason)).await,
     };
-    match send(server, &account, &pdu, stop).await {
+    match send(server, &account, &pdu, msg.timestamp, stop).await {
         Sent::Delivered => {
             let ack = VumiEvent::ack(tid, &id, &id);
             common::settle(bus, tid, delivery, ack).await;
         }
         Sent::NotDelivered(reason) => common::settle(bus, tid, delivery, nack(&reason)).await,
-        // Not sent: the bus keeps it for the next start.
-        Sent::Stopping => {
+        // Not sent: back to the queue, to try again (or at the next start).
+        Sent::Later => {
             let _ = delivery.nack(true).await;
         }
     }
@@ -131,20 +133,30 @@ pub(super) enum Sent {
     Delivered,
     /// Refused for good, or no bind took it within `deliver_ttl_seconds`: why.
     NotDelivered(String),
-    /// The gateway is stopping before it went out.
-    Stopping,
+    /// No bind of the account took it now: the caller hands the delivery back to its queue,
+    /// so one absent client does not hold the places every account's messages need.
+    Later,
 }
 
+/// How long a message waits here for a bind of its account before it goes back to its queue.
+const WAIT_FOR_BIND: Duration = Duration::from_secs(5);
+
 /// Sends `pdu` to a receiving bind of `account`: the next one on a transient refusal, a
-/// bind gone or silent; waiting while the account has none, up to `deliver_ttl_seconds`.
+/// bind gone or silent. `since` is when the message was made: once `deliver_ttl_seconds`
+/// have passed without a bind taking it, it is not delivered.
 pub(super) async fn send(
     server: &Server,
     account: &str,
     pdu: &DeliverSm,
+    since: Timestamp,
     stop: &CancellationToken,
 ) -> Sent {
-    let deadline = Instant::now() + Duration::from_secs(server.config.deliver_ttl_seconds);
+    let ttl = Duration::from_secs(server.config.deliver_ttl_seconds);
+    let age = Duration::from_micros(
+        u64::try_from(Timestamp::now().unix_micros() - since.unix_micros()).unwrap_or(0),
+    );
     let timeout = Duration::from_secs(server.config.response_timeout_seconds);
+    let started = Instant::now();
     loop {
         for tx in server.turn(account) {
             let (answer, answered) = oneshot::channel();
@@ -172,15 +184,15 @@ pub(super) async fn send(
                 ));
             }
         }
-        if Instant::now() >= deadline {
+        if age + started.elapsed() >= ttl {
             server.delivered(account, "expired");
             return Sent::NotDelivered(format!(
                 "no bind of account {account:?} took the message within deliver_ttl_seconds ({})",
                 server.config.deliver_ttl_seconds
             ));
         }
-        if stop.is_cancelled() {
-            return Sent::Stopping;
+        if stop.is_cancelled() || started.elapsed() >= WAIT_FOR_BIND {
+            return Sent::Later;
         }
         // Until a bind appears (or a second passes: a transient refusal waits too).
         let _ = tokio::time::timeout(Duration::from_secs(1), server.bind_changed.notified()).await;

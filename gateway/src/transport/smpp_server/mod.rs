@@ -26,9 +26,11 @@
 //! * Receipts: the events of a client's message that asked for one, published to
 //!   `<id>.receipts`, go back to it as `deliver_sm` receipts ([`receipts`]).
 //!
-//! Not handled yet (issue 21, noted there): routing a client's submit straight to a carrier
-//! transport and its events to `<id>.receipts` (today an application does both), TLS, parts
-//! of long messages, SMPP 5.0 specifics.
+//! * A connection must bind within 30 s; a refused bind closes it once answered.
+//!
+//! A router's `forward` sends the clients' submits on to a carrier transport and their
+//! events to `<id>.receipts`. Not handled yet (issue 21, noted there): TLS, parts of long
+//! messages, SMPP 5.0 specifics.
 
 mod config;
 mod conn;

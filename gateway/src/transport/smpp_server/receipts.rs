@@ -65,7 +65,15 @@ pub(super) async fn remember(
         destination: msg.to_addr.clone().unwrap_or_default(),
         registered_delivery,
         date: receipt::now(),
-        text: msg.content.clone().unwrap_or_default(),
+        // Only what the receipt's text: field shows.
+        text: msg
+            .content
+            .as_deref()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
+            .take(20)
+            .collect(),
     };
     let ttl = Duration::from_secs(server.config.receipt_ttl_seconds);
     let value = serde_json::to_vec(&s).unwrap_or_default();
@@ -171,7 +179,7 @@ async fn handle(server: &Server, delivery: Delivery, stop: &CancellationToken) {
             return common::to_failures(&server.ctx.bus, &server.id, delivery, &reason).await;
         }
     };
-    match send(server, &s.account, &pdu, stop).await {
+    match send(server, &s.account, &pdu, event.timestamp, stop).await {
         Sent::Delivered => {
             server.receipt("sent");
             if is_final && let Err(e) = store.delete(&k).await {
@@ -184,7 +192,7 @@ async fn handle(server: &Server, delivery: Delivery, stop: &CancellationToken) {
             tracing::warn!(message = "Receipt not delivered to its client.", transport = %server.id, account = %s.account, reason);
             let _ = delivery.ack().await;
         }
-        Sent::Stopping => {
+        Sent::Later => {
             let _ = delivery.nack(true).await;
         }
     }
