@@ -21,19 +21,17 @@ use std::task::{Context, Poll};
 
 use hyper_util::client::legacy::connect::dns::Name;
 
-/// The allowed networks beyond the public Internet.
+/// A list of networks (CIDR), as operators write them in `*_allowed_networks` options.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Policy {
-    allowed: Vec<(IpAddr, u8)>,
-}
+pub(crate) struct Networks(Vec<(IpAddr, u8)>);
 
-impl Policy {
-    /// Reads `api.callback_allowed_networks`.
+impl Networks {
+    /// Reads `["10.1.2.0/24", "127.0.0.1", …]` (an address alone is a /32 or /128).
     ///
     /// # Errors
     /// The first entry that is not an address or an address/prefix.
-    pub(crate) fn new(networks: &[String]) -> Result<Self, String> {
-        let mut allowed = Vec::with_capacity(networks.len());
+    pub(crate) fn parse(networks: &[String]) -> Result<Self, String> {
+        let mut out = Vec::with_capacity(networks.len());
         for n in networks {
             let (addr, prefix) = n.split_once('/').unwrap_or((n.as_str(), ""));
             let ip: IpAddr = addr
@@ -51,15 +49,42 @@ impl Policy {
                     .filter(|p| *p <= max)
                     .ok_or_else(|| format!("{n:?}: the prefix length must be 0 to {max}"))?
             };
-            allowed.push((ip, prefix));
+            out.push((ip, prefix));
         }
-        Ok(Self { allowed })
+        Ok(Self(out))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether one of the networks holds `ip` (an IPv4-mapped IPv6 address as its IPv4).
+    pub(crate) fn contain(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|&(net, p)| contains(net, p, ip))
+    }
+}
+
+/// The allowed networks beyond the public Internet.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Policy {
+    allowed: Networks,
+}
+
+impl Policy {
+    /// Reads `api.callback_allowed_networks`.
+    ///
+    /// # Errors
+    /// The first entry that is not an address or an address/prefix.
+    pub(crate) fn new(networks: &[String]) -> Result<Self, String> {
+        Ok(Self {
+            allowed: Networks::parse(networks)?,
+        })
     }
 
     /// Whether a callback may connect to `ip`.
     pub(crate) fn permits(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        is_public(ip) || self.allowed.iter().any(|&(net, p)| contains(net, p, ip))
+        is_public(canonical(ip)) || self.allowed.contain(ip)
     }
 }
 

@@ -82,6 +82,24 @@ struct Sent {
 }
 
 impl Sent {
+    /// What is kept of `body`, sent by `app` to `transport`: for a pool of `several`, the
+    /// transport tried and the message too (to try the next).
+    fn new(app: String, transport: &str, several: bool, body: &[u8]) -> Self {
+        Self {
+            app,
+            tried: if several {
+                vec![transport.to_owned()]
+            } else {
+                Vec::new()
+            },
+            body: if several {
+                String::from_utf8_lossy(body).into_owned()
+            } else {
+                String::new()
+            },
+        }
+    }
+
     /// The stored form: the application's name alone when there is nothing else to keep
     /// (names cannot start with `{`), else JSON.
     fn encode(&self) -> Vec<u8> {

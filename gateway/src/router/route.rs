@@ -145,19 +145,7 @@ impl Router {
         msg.routing_metadata.remove(tag::KEY);
         let out = msg.encode();
         let several = pool.len() > 1;
-        let sent = Sent {
-            app: format!("{FORWARDED}{source}"),
-            tried: if several {
-                vec![target.clone()]
-            } else {
-                Vec::new()
-            },
-            body: if several {
-                String::from_utf8_lossy(&out).into_owned()
-            } else {
-                String::new()
-            },
-        };
+        let sent = Sent::new(format!("{FORWARDED}{source}"), &target, several, &out);
         if !self.remember(&msg.message_id, &sent).await {
             return None;
         }
@@ -216,19 +204,7 @@ impl Router {
         };
         let transport = transport.to_owned();
         let several = pool.len() > 1;
-        let sent = Sent {
-            app: application.to_owned(),
-            tried: if several {
-                vec![transport.clone()]
-            } else {
-                Vec::new()
-            },
-            body: if several {
-                String::from_utf8_lossy(&body).into_owned()
-            } else {
-                String::new()
-            },
-        };
+        let sent = Sent::new(application.to_owned(), &transport, several, &body);
         let handler = local::handler(&transport);
         // A message for a transport of this process that no failover may need again is
         // tagged instead of remembered ([`tag`]).

@@ -91,58 +91,20 @@ const fn max_binds() -> usize {
     4
 }
 
-/// Parsed `allowed_networks`.
+/// Parsed `allowed_networks`: any address when none is listed.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Networks(Vec<(IpAddr, u8)>);
+pub(crate) struct Networks(crate::api::callback_policy::Networks);
 
 impl Networks {
     /// # Errors
     /// The first entry that is not an address or address/prefix.
     pub(crate) fn parse(list: &[String]) -> Result<Self, String> {
-        let mut out = Vec::new();
-        for n in list {
-            let (addr, prefix) = n.split_once('/').unwrap_or((n.as_str(), ""));
-            let ip: IpAddr = addr
-                .trim()
-                .parse()
-                .map_err(|_| format!("{n:?} is not an address or a CIDR network"))?;
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            let prefix = if prefix.is_empty() {
-                max
-            } else {
-                prefix
-                    .trim()
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|p| *p <= max)
-                    .ok_or_else(|| format!("{n:?}: the prefix length must be 0 to {max}"))?
-            };
-            out.push((ip, prefix));
-        }
-        Ok(Self(out))
+        crate::api::callback_policy::Networks::parse(list).map(Self)
     }
 
-    /// Whether `ip` may bind (any address when no network is listed).
+    /// Whether `ip` may bind.
     pub(crate) fn permits(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        self.0.is_empty() || self.0.iter().any(|&(net, p)| contains(net, p, ip))
-    }
-}
-
-fn contains(net: IpAddr, prefix: u8, ip: IpAddr) -> bool {
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
+        self.0.is_empty() || self.0.contain(ip)
     }
 }
 
