@@ -5,7 +5,8 @@
 //! counted; a burst above `mt_tps` is throttled and only what was accepted is on the bus; a
 //! message for a client waits for its receiving bind and goes to it as deliver_sm (acked
 //! once answered), or is nacked when no bind comes within `deliver_ttl_seconds`; the events of
-//! a client's submit published to `<id>.receipts` come back to it as receipts.
+//! a client's submit published to `<id>.receipts` come back to it as receipts; a gateway
+//! killed with SIGKILL mid-burst loses nothing it answered `ESME_ROK` for.
 
 use richmond_tests::app::App;
 use richmond_tests::common;
@@ -304,4 +305,42 @@ async fn the_events_of_a_clients_submit_come_back_to_it_as_receipts() {
         "the ack gave a receipt"
     );
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn nothing_answered_esme_rok_is_lost_when_the_gateway_is_killed_mid_burst() {
+    let (mut gw, mut app, addr) = setup(&account("acme", "")).await;
+    let mut client = Sim::node_esme(addr).await;
+    assert_eq!(
+        bind(&mut client, 1, "acme", "s3cret").await["command_status"],
+        0
+    );
+    client.cmd("burst 1 300 27820001111 27830002222").await;
+    // Some answers are in: SIGKILL, no drain.
+    client
+        .expect_total("the first answers", 20, |e| e["event"] == "submit_sm_resp")
+        .await;
+    let child = gw.child.as_mut().expect("running");
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+    client
+        .expect("the connection gone", |e| e["event"] == "disconnected")
+        .await;
+    let accepted: std::collections::BTreeSet<String> = client
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "submit_sm_resp" && e["command_status"] == 0)
+        .filter_map(|e| e["message_id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!accepted.is_empty());
+    // Every id the client was given is on the bus (duplicates would be allowed; none lost).
+    let mut on_bus = std::collections::BTreeSet::new();
+    while !accepted.is_subset(&on_bus) {
+        on_bus.insert(app.inbound().await.message_id);
+    }
+    eprintln!(
+        "smpp_server SIGKILL: {} answered ESME_ROK, all on the bus ({} read)",
+        accepted.len(),
+        on_bus.len()
+    );
 }
