@@ -9,13 +9,15 @@
 //
 // Output: one JSON object per line on stdout; the first is
 //   {"event":"listening","address":"<the server's address>"} (as the simulators start),
-// then bind_resp, submit_sm_resp, deliver_sm, disconnected, command_error.
+// then bind_resp, submit_sm_resp, deliver_sm (answered) or deliver_sm_ignored (muted), muted,
+// disconnected, command_error.
 //
 // Commands on stdin, one per line (<c> is a connection number, from 1 in bind order):
 //   bind <transceiver|transmitter|receiver> <system_id> <password>   a new connection
 //   submit <c> <tag> <from> <to> <text…>    one submit_sm (data_coding as node-smpp picks)
 //   burst <c> <n> <from> <to>               n submit_sm at once, tagged burst-<i>
 //   submit-udh <c> <tag> <from> <to>        one part of a long message (esm_class 0x40)
+//   mute <c>                                this connection stops answering deliver_sm
 //   unbind <c> | quit
 //
 // Not handled: TLS, multipart, windowing (node-smpp sends what it is given).
@@ -52,6 +54,7 @@ function emit(event) {
 }
 
 const sessions = [];
+const muted = new Set(); // connections that do not answer deliver_sm
 
 function submit(c, tag, fields) {
   const session = sessions[c - 1];
@@ -83,6 +86,10 @@ function command(line) {
     session.on('error', (e) => emit({ event: 'error', connection: c, error: String(e.message) }));
     session.on('close', () => emit({ event: 'disconnected', connection: c }));
     session.on('deliver_sm', (pdu) => {
+      if (muted.has(c)) {
+        emit({ event: 'deliver_sm_ignored', connection: c });
+        return;
+      }
       const sm = pdu.short_message;
       const text = sm && typeof sm.message === 'string' ? sm.message
         : (typeof sm === 'string' ? sm : null);
@@ -113,6 +120,9 @@ function command(line) {
     const [tag, from, to] = words.slice(2, 5);
     submit(c, tag, { source_addr: from, destination_addr: to, esm_class: 0x40,
       short_message: { udh: Buffer.from([0x05, 0x00, 0x03, 0x2a, 0x02, 0x01]), message: 'part one' } });
+  } else if (verb === 'mute') {
+    muted.add(c);
+    emit({ event: 'muted', connection: c });
   } else if (verb === 'unbind') {
     const session = sessions[c - 1];
     if (session) session.unbind(() => session.close());

@@ -344,3 +344,53 @@ async fn nothing_answered_esme_rok_is_lost_when_the_gateway_is_killed_mid_burst(
         on_bus.len()
     );
 }
+
+#[tokio::test]
+async fn a_bind_that_does_not_answer_is_passed_over_for_the_next() {
+    let (mut gw, mut app, addr) = setup(&format!(
+        "response_timeout_seconds = 1\n{}",
+        account("acme", "")
+    ))
+    .await;
+    let mut client = Sim::node_esme(addr).await;
+    client.cmd("bind receiver acme s3cret").await;
+    client.cmd("bind receiver acme s3cret").await;
+    client
+        .expect_total("both binds", 2, |e| {
+            e["event"] == "bind_resp" && e["command_status"] == 0
+        })
+        .await;
+    client.cmd("mute 1").await;
+    client.expect("muted", |e| e["event"] == "muted").await;
+    // Two messages: the turn starts each on another bind, so one meets the silent one first.
+    let msgs: Vec<UserMessage> = (0..2)
+        .map(|i| {
+            UserMessage::new(
+                &app.id,
+                "sms",
+                "555",
+                "27820001111",
+                Some(format!("Turn {i}")),
+            )
+        })
+        .collect();
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let (done, _) = app.outcomes(2).await;
+    for m in &msgs {
+        assert_eq!(done[&m.message_id].0, "ack", "{done:?}");
+        let text = m.content.clone().expect("text");
+        // In whichever order they came.
+        client
+            .find("answered by the second bind", |e| {
+                e["event"] == "deliver_sm" && e["connection"] == 2 && e["text"] == text.as_str()
+            })
+            .await;
+    }
+    assert!(
+        client.count(|e| e["event"] == "deliver_sm_ignored") >= 1,
+        "the silent bind was never tried"
+    );
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
