@@ -137,7 +137,12 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         store: store.clone(),
         readiness: readiness.clone(),
     };
-    crate::transport::spawn_all(&config.transports, &ctx, &tracker, &intake)?;
+    certificates.extend(crate::transport::spawn_all(
+        &config.transports,
+        &ctx,
+        &tracker,
+        &intake,
+    )?);
     let receipt_takers = crate::transport::receipt_takers(&config.transports);
     for (name, application) in &config.applications {
         crate::apps::spawn(name, application, &bus, &store, &tracker, &intake).await?;

@@ -1,6 +1,6 @@
-//! TLS for Richmond's own listeners (the HTTP API and the admin listener): rustls with the
-//! ring provider serving a certificate chain and key from PEM files (`tls_cert_file`,
-//! `tls_key_file` of `[api]` / `[admin]`). The files are read at start and again on SIGHUP
+//! TLS for Richmond's own listeners (the HTTP API, the admin listener and SMPP servers):
+//! rustls with the ring provider serving a certificate chain and key from PEM files
+//! (`tls_cert_file`, `tls_key_file` of `[api]` / `[admin]` / an `smpp_server` transport). The files are read at start and again on SIGHUP
 //! ([`ListenerTls::reload`]): connections accepted afterwards get the new certificate, open
 //! ones keep theirs, and files that do not load leave the old certificate in place (logged,
 //! counted in `richmond_listener_tls_reloads_total{listener,outcome}`).
@@ -17,7 +17,7 @@ use richmond_drivers::tls::TlsServer;
 
 /// The certificate a listener serves, reloadable.
 pub struct ListenerTls {
-    /// `api` or `admin`: the metric label and log field.
+    /// `api`, `admin` or `smpp_server`: the metric label and log field.
     listener: &'static str,
     cert: PathBuf,
     key: PathBuf,
@@ -109,7 +109,7 @@ impl ListenerTls {
         }
     }
 
-    /// `api` or `admin`.
+    /// `api`, `admin` or `smpp_server`.
     pub(crate) fn listener(&self) -> &'static str {
         self.listener
     }

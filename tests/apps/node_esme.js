@@ -4,7 +4,7 @@
 //
 // Reference: SMPP 3.4 §4.1 (binds), §4.4 (submit_sm); reference/routing-peers.md §3.
 //
-// Usage: node tests/apps/node_esme.js --connect 127.0.0.1:<port>
+// Usage: node tests/apps/node_esme.js --connect 127.0.0.1:<port> [--tls]
 // node-smpp is found through NODE_PATH (./scripts/test sets it to scripts/node_modules).
 //
 // Output: one JSON object per line on stdout; the first is
@@ -43,6 +43,8 @@ function option(name, fallback) {
 }
 
 const target = option('connect', '');
+// --tls: SMPP over TLS (the test's self-signed certificate is not checked).
+const tls = process.argv.includes('--tls');
 const [host, portText] = target.split(/:(?=[^:]*$)/);
 if (host !== '127.0.0.1' && host !== 'localhost') {
   process.stderr.write('node_esme.js: connects to 127.0.0.1 only\n');
@@ -81,7 +83,9 @@ function command(line) {
   if (verb === 'bind') {
     const [mode, systemId, password] = words.slice(1);
     const c = sessions.length + 1;
-    const session = smpp.connect({ url: 'smpp://' + host + ':' + portText, auto_enquire_link_period: 0 });
+    const scheme = tls ? 'ssmpp://' : 'smpp://';
+    const session = smpp.connect({ url: scheme + host + ':' + portText,
+      auto_enquire_link_period: 0, rejectUnauthorized: false });
     sessions.push(session);
     session.on('error', (e) => emit({ event: 'error', connection: c, error: String(e.message) }));
     session.on('close', () => emit({ event: 'disconnected', connection: c }));

@@ -123,6 +123,11 @@ impl Sim {
     /// Starts tests/apps/node_esme.js (node-smpp as a client ESME) aimed at the SMPP server
     /// on `server`; it binds and submits on command (`bind`, `submit`, `burst`, …).
     pub async fn node_esme(server: SocketAddr) -> Self {
+        Self::node_esme_with(server, &[]).await
+    }
+
+    /// [`node_esme`](Self::node_esme) with more arguments (`--tls`).
+    pub async fn node_esme_with(server: SocketAddr, more: &[&str]) -> Self {
         let modules = std::env::var("RICHMOND_TEST_NODE_MODULES")
             .or_else(|_| std::env::var("NODE_PATH"))
             .expect(
@@ -131,7 +136,8 @@ impl Sim {
             );
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/apps/node_esme.js");
         let target = server.to_string();
-        let args = [script, "--connect", target.as_str()];
+        let mut args = vec![script, "--connect", target.as_str()];
+        args.extend_from_slice(more);
         Self::start_program("node", &args, &[("NODE_PATH", &modules)]).await
     }
 

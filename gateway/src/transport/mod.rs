@@ -93,21 +93,27 @@ pub fn receipt_takers(
 ///
 /// # Errors
 /// When a transport cannot be started (its config was validated already).
+///
+/// Returns the certificates of the transports' own listeners (SMPP servers with TLS), for
+/// the gateway's SIGHUP reload.
 pub fn spawn_all(
     transports: &std::collections::BTreeMap<String, TransportConfig>,
     ctx: &Context,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> Result<(), StartError> {
+) -> Result<Vec<std::sync::Arc<crate::listener_tls::ListenerTls>>, StartError> {
+    let mut certificates = Vec::new();
     for (id, t) in transports {
         match t {
             TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake)?,
             TransportConfig::Smpp(c) => smpp::spawn(id, c, ctx, tracker, intake)?,
             TransportConfig::Modem(c) => modem::spawn(id, c, ctx, tracker, intake),
-            TransportConfig::SmppServer(c) => smpp_server::spawn(id, c, ctx, tracker, intake)?,
+            TransportConfig::SmppServer(c) => {
+                certificates.extend(smpp_server::spawn(id, c, ctx, tracker, intake)?);
+            }
         }
     }
-    Ok(())
+    Ok(certificates)
 }
 
 /// Why a transport could not start. Its configuration was validated at load, so this is

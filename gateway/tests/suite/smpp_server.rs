@@ -6,7 +6,8 @@
 //! message for a client waits for its receiving bind and goes to it as deliver_sm (acked
 //! once answered), or is nacked when no bind comes within `deliver_ttl_seconds`; the events of
 //! a client's submit published to `<id>.receipts` come back to it as receipts; a gateway
-//! killed with SIGKILL mid-burst loses nothing it answered `ESME_ROK` for.
+//! killed with SIGKILL mid-burst loses nothing it answered `ESME_ROK` for; a client binds and
+//! submits over TLS.
 
 use richmond_tests::app::App;
 use richmond_tests::common;
@@ -392,5 +393,39 @@ async fn a_bind_that_does_not_answer_is_passed_over_for_the_next() {
         client.count(|e| e["event"] == "deliver_sm_ignored") >= 1,
         "the silent bind was never tried"
     );
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_client_binds_and_submits_over_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("rcgen");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write cert");
+    std::fs::write(&key, made.key_pair.serialize_pem()).expect("write key");
+    let tls = format!(
+        "tls_cert_file = {:?}\ntls_key_file = {:?}\n{}",
+        cert.to_str().expect("utf-8"),
+        key.to_str().expect("utf-8"),
+        account("acme", "")
+    );
+    let (mut gw, mut app, addr) = setup(&tls).await;
+    let mut client = Sim::node_esme_with(addr, &["--tls"]).await;
+    assert_eq!(
+        bind(&mut client, 1, "acme", "s3cret").await["command_status"],
+        0
+    );
+    client
+        .cmd("submit 1 secure 27820001111 27830002222 Over TLS")
+        .await;
+    let resp = client
+        .expect("the submit answer", |e| {
+            e["event"] == "submit_sm_resp" && e["tag"] == "secure"
+        })
+        .await;
+    assert_eq!(resp["command_status"], 0, "{resp}");
+    let got = app.inbound().await;
+    assert_eq!(resp["message_id"], got.message_id.as_str());
+    assert_eq!(got.content.as_deref(), Some("Over TLS"));
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }

@@ -31,6 +31,12 @@ pub struct SmppServerConfig {
     /// How long a submit that asked for a receipt is remembered for its events.
     #[serde(default = "week")]
     pub receipt_ttl_seconds: u64,
+    /// TLS: the certificate chain (PEM) the listener serves; with `tls_key_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// TLS: the certificate's private key (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<std::path::PathBuf>,
     /// Longest PDU accepted from a client.
     #[serde(default = "max_pdu")]
     pub max_pdu_bytes: usize,
@@ -110,6 +116,11 @@ impl Networks {
 
 impl SmppServerConfig {
     pub(crate) fn validate(&self) -> Result<(), String> {
+        crate::listener_tls::check(
+            "smpp_server",
+            self.tls_cert_file.as_deref(),
+            self.tls_key_file.as_deref(),
+        )?;
         if self.accounts.is_empty() {
             return Err("accounts: at least one".into());
         }

@@ -23,8 +23,8 @@ use richmond_drivers::smpp::{
     BindMode, BindPassword, Codec, ServerConfig, ServerEvent, ServerSession,
 };
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -52,12 +52,14 @@ enum Done {
 
 /// Serves one accepted client until it unbinds, goes quiet, breaks the protocol or the
 /// gateway stops (then it finishes the submits it holds first).
-pub(super) async fn serve(
+pub(super) async fn serve<S>(
     server: Arc<Server>,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     intake: CancellationToken,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut config = ServerConfig::new("", "");
     config.system_id.clone_from(&server.config.system_id);
     config.expected_system_id = None;
@@ -65,7 +67,7 @@ pub(super) async fn serve(
     config.owner_decides_binds = true;
     let mut session = ServerSession::new(config);
     let mut codec = Codec::new(server.config.max_pdu_bytes);
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut bound: Option<(Arc<Client>, BindMode)> = None;
     let mut in_flight = 0usize;
@@ -184,7 +186,7 @@ pub(super) async fn serve(
 
 async fn flush(
     session: &mut ServerSession,
-    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    wr: &mut (impl AsyncWrite + Unpin),
 ) -> std::io::Result<()> {
     while let Some(bytes) = session.poll_transmit() {
         wr.write_all(&bytes).await?;

@@ -27,10 +27,12 @@
 //!   `<id>.receipts`, go back to it as `deliver_sm` receipts ([`receipts`]).
 //!
 //! * A connection must bind within 30 s; a refused bind closes it once answered.
+//! * TLS (`tls_cert_file`, `tls_key_file`; rustls, reloaded on SIGHUP as the API's): the
+//!   handshake must finish within 10 s.
 //!
 //! A router's `forward` sends the clients' submits on to a carrier transport and their
-//! events to `<id>.receipts`. Not handled yet (issue 21, noted there): TLS, parts of long
-//! messages, SMPP 5.0 specifics.
+//! events to `<id>.receipts`. Not handled yet (issue 21, noted there): parts of long messages,
+//! SMPP 5.0 specifics.
 
 mod config;
 mod conn;
@@ -52,6 +54,7 @@ use tokio_util::task::TaskTracker;
 
 use super::Context;
 use crate::api::credentials::{Cache, Pool};
+use crate::listener_tls::ListenerTls;
 
 /// The submits of one account allowed now: a bucket of `mt_tps` tokens refilled at
 /// `mt_tps` a second.
@@ -109,13 +112,24 @@ struct Server {
 ///
 /// # Errors
 /// The listener cannot be bound.
+///
+/// Returns the listener's TLS certificate, when it has one, for the gateway's SIGHUP reload.
 pub(crate) fn spawn(
     id: &str,
     config: &SmppServerConfig,
     ctx: &Context,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> Result<(), super::StartError> {
+) -> Result<Option<Arc<ListenerTls>>, super::StartError> {
+    let tls = ListenerTls::new(
+        "smpp_server",
+        config.tls_cert_file.as_deref(),
+        config.tls_key_file.as_deref(),
+    )
+    .map_err(|detail| super::StartError::Config {
+        id: id.to_owned(),
+        detail,
+    })?;
     let listener = std::net::TcpListener::bind(config.listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .and_then(TcpListener::from_std)
@@ -157,6 +171,7 @@ pub(crate) fn spawn(
     ctx.readiness.set(&latch, true);
     tracing::info!(message = "SMPP server listening.", transport = id, address = %config.listen);
     let (tracker2, intake) = (tracker.clone(), intake.clone());
+    let certificate = tls.clone();
     tracker.spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -166,7 +181,23 @@ pub(crate) fn spawn(
             match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tracker2.spawn(conn::serve(server.clone(), stream, peer, intake.clone()));
+                    let (server, intake) = (server.clone(), intake.clone());
+                    match tls.as_ref().map(|t| t.server()) {
+                        None => {
+                            tracker2.spawn(conn::serve(server, stream, peer, intake));
+                        }
+                        Some(tls) => {
+                            tracker2.spawn(async move {
+                                // A handshake that does not finish in time holds nothing.
+                                let shake = tokio::time::timeout(HANDSHAKE, tls.accept(stream));
+                                match shake.await {
+                                    Ok(Ok(stream)) => conn::serve(server, stream, peer, intake).await,
+                                    Ok(Err(e)) => tracing::warn!(message = "TLS handshake failed.", transport = %server.id, peer = %peer, error = %e),
+                                    Err(_) => tracing::warn!(message = "TLS handshake timed out.", transport = %server.id, peer = %peer),
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(message = "Accept failed.", transport = %server.id, error = %e);
@@ -176,8 +207,11 @@ pub(crate) fn spawn(
         }
         server.ctx.readiness.set(&latch, false);
     });
-    Ok(())
+    Ok(certificate)
 }
+
+/// A client's TLS handshake must finish within this long.
+const HANDSHAKE: Duration = Duration::from_secs(10);
 
 impl Server {
     fn client(&self, system_id: &str) -> Option<&Arc<Client>> {
