@@ -72,7 +72,8 @@ impl Sar {
     }
 }
 
-/// An inbound `deliver_sm` or `data_sm`, owned, its payload sharing the frame.
+/// An inbound `deliver_sm` or `data_sm` (or, at an SMPP server, a client's `submit_sm`: the
+/// same fields), owned, its payload sharing the frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Inbound {
     /// A `data_sm` rather than a `deliver_sm`.
@@ -85,6 +86,10 @@ pub struct Inbound {
     pub source_ton: u8,
     /// `destination_addr`.
     pub destination: String,
+    /// `dest_addr_ton`.
+    pub destination_ton: u8,
+    /// `registered_delivery`.
+    pub registered_delivery: u8,
     /// `esm_class` (see [`esm`]).
     pub esm_class: u8,
     /// `data_coding`.
@@ -107,8 +112,8 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    /// The message of a decoded `deliver_sm` or `data_sm` whose octets lie in `frame`;
-    /// `None` for any other PDU.
+    /// The message of a decoded `deliver_sm`, `data_sm` or `submit_sm` whose octets lie in
+    /// `frame`; `None` for any other PDU.
     #[must_use]
     pub fn from_pdu(pdu: &Pdu<'_>, frame: &Bytes) -> Option<Self> {
         // A slice of the frame when `octets` lie in it (they do: the decode borrows from it),
@@ -132,6 +137,8 @@ impl Inbound {
                     source: $d.source_addr.as_str().to_owned(),
                     source_ton: u8::from($d.source_addr_ton),
                     destination: $d.destination_addr.as_str().to_owned(),
+                    destination_ton: u8::from($d.dest_addr_ton),
+                    registered_delivery: u8::from($d.registered_delivery),
                     esm_class: u8::from($d.esm_class),
                     data_coding: u8::from($d.data_coding),
                     ..Self::default()
@@ -140,6 +147,12 @@ impl Inbound {
         }
         let this = match pdu {
             Pdu::DeliverSm(d) => {
+                let mut this = common_fields!(d, false);
+                this.payload = share(d.short_message().as_ref());
+                this.read_tlvs(d.tlvs(), &share);
+                this
+            }
+            Pdu::SubmitSm(d) => {
                 let mut this = common_fields!(d, false);
                 this.payload = share(d.short_message().as_ref());
                 this.read_tlvs(d.tlvs(), &share);

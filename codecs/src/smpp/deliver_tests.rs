@@ -163,3 +163,27 @@ fn other_pdus_are_not_messages() {
     let command = decode(&f).unwrap();
     assert!(Inbound::from_pdu(command.pdu().unwrap(), &f).is_none());
 }
+
+#[test]
+fn a_clients_submit_sm_is_read_with_the_same_fields() {
+    let mut body = b"\0".to_vec();
+    body.extend_from_slice(&[0x01, 0x01]);
+    body.extend_from_slice(b"27831234567\0");
+    body.extend_from_slice(&[0x01, 0x01]);
+    body.extend_from_slice(b"27820001111\0");
+    // esm_class, protocol_id, priority, schedule "", validity "", registered_delivery 1,
+    // replace_if_present, data_coding 8, sm_default_msg_id, sm_length 0
+    body.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 8, 0, 0]);
+    body.extend_from_slice(&tlv(0x0424, &[0x00, 0x68, 0x00, 0x69]));
+    let f = frame(id::SUBMIT_SM, &body);
+    let m = read(&f);
+    assert_eq!((m.source.as_str(), m.source_ton), ("27831234567", 1));
+    assert_eq!(
+        (m.destination.as_str(), m.destination_ton),
+        ("27820001111", 1)
+    );
+    assert_eq!((m.registered_delivery, m.data_coding), (1, 8));
+    // message_payload, as for deliver_sm.
+    assert_eq!(&m.payload[..], &[0x00, 0x68, 0x00, 0x69]);
+    assert!(!m.is_part());
+}

@@ -35,22 +35,29 @@ const FORWARDED: char = '>';
 /// How long a store error keeps a delivery before it goes back to its queue.
 const STORE_PAUSE: Duration = Duration::from_secs(1);
 
+/// Settles a queue delivery by what passing it on did: acked once the onward publish is
+/// confirmed; left alone when the bus closed (it comes back); back to its queue after a
+/// pause when the store could not say (None).
+async fn settle(delivery: Delivery, outcome: Option<Result<(), BusError>>) {
+    match outcome {
+        Some(Ok(())) => {
+            let _ = delivery.ack().await;
+        }
+        Some(Err(_)) => {}
+        None => {
+            tokio::time::sleep(STORE_PAUSE).await;
+            let _ = delivery.nack(true).await;
+        }
+    }
+}
+
 impl Router {
     /// A delivery of `<transport>.inbound`.
     pub(super) async fn inbound(&self, transport: &str, delivery: Delivery) {
-        match self
+        let outcome = self
             .pass_inbound(transport, &delivery.body, OnRefusal::Hold, false)
-            .await
-        {
-            Some(Ok(())) => {
-                let _ = delivery.ack().await;
-            }
-            Some(Err(_)) => {} // the bus closed: the delivery comes back
-            None => {
-                tokio::time::sleep(STORE_PAUSE).await;
-                let _ = delivery.nack(true).await;
-            }
-        }
+            .await;
+        settle(delivery, outcome).await;
     }
 
     /// Publishes inbound `body` from `transport` to its application's `<a>.inbound`, or to
@@ -237,19 +244,10 @@ impl Router {
 
     /// A delivery of `<transport>.event`.
     pub(super) async fn event(&self, delivery: Delivery) {
-        match self
+        let outcome = self
             .pass_event(&delivery.body, OnRefusal::Hold, false)
-            .await
-        {
-            Some(Ok(())) => {
-                let _ = delivery.ack().await;
-            }
-            Some(Err(_)) => {} // the bus closed: the delivery comes back
-            None => {
-                tokio::time::sleep(STORE_PAUSE).await;
-                let _ = delivery.nack(true).await;
-            }
-        }
+            .await;
+        settle(delivery, outcome).await;
     }
 
     /// Publishes event `body` to the application that sent its message (a temporary nack of

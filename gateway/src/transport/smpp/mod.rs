@@ -18,7 +18,7 @@
 
 pub mod config;
 mod inbound;
-mod map;
+pub(crate) mod map;
 mod multipart;
 mod outbound;
 mod ussd;

@@ -14,8 +14,8 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use richmond_codecs::smpp::pdu::{self, Pdu};
-use richmond_codecs::smpp::rusmpp_core::tlvs::borrowed::TlvValue;
+use richmond_codecs::smpp::deliver::{Inbound, esm};
+use richmond_codecs::smpp::pdu;
 use richmond_codecs::smpp::status;
 use richmond_codecs::sms::Encoding;
 use richmond_codecs::vumi::UserMessage;
@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::deliver::Deliver;
 use super::{Client, Server};
 use crate::transport::common::{self, OnRefusal};
+use crate::transport::smpp::map::user_message;
 
 /// A connection must bind within this long.
 const BIND_WITHIN: Duration = Duration::from_secs(30);
@@ -388,59 +389,31 @@ fn on_done(
 }
 
 /// A client's `submit_sm` as a Vumi message with its `registered_delivery`, or the status it
-/// is refused with.
+/// is refused with. Read as the SMPP client transport reads a `deliver_sm` (the same fields,
+/// the same mapping), the destination's TON honoured as the source's.
 fn to_vumi(transport: &str, account: &str, frame: &Bytes) -> Result<(UserMessage, u8), u32> {
     let command = pdu::decode(frame).map_err(|_| status::RSYSERR)?;
-    let Some(Pdu::SubmitSm(sm)) = command.pdu() else {
-        return Err(status::RSYSERR);
-    };
-    let mut payload = None;
-    for tlv in sm.tlvs() {
-        match tlv.value() {
-            Some(TlvValue::MessagePayload(p)) => payload = Some(p.value.bytes()),
-            Some(
-                TlvValue::SarMsgRefNum(_)
-                | TlvValue::SarTotalSegments(_)
-                | TlvValue::SarSegmentSeqnum(_),
-            ) => return Err(status::RINVOPTPARAMVAL),
-            _ => {}
-        }
+    let m = command
+        .pdu()
+        .and_then(|p| Inbound::from_pdu(p, frame))
+        .ok_or(status::RSYSERR)?;
+    if m.sar.reference.is_some() || m.sar.total.is_some() || m.sar.seq.is_some() {
+        return Err(status::RINVOPTPARAMVAL);
     }
-    let esm_class = u8::from(sm.esm_class);
-    if esm_class & richmond_codecs::smpp::deliver::esm::UDHI != 0 {
+    if esm::has_udh(m.esm_class) {
         return Err(status::RINVESMCLASS);
     }
-    let short = sm.short_message().bytes();
-    let octets = match payload {
-        Some(p) if short.is_empty() => p,
-        _ => short,
-    };
-    let data_coding = u8::from(sm.data_coding);
-    let encoding = Encoding::from_data_coding(data_coding, Encoding::Gsm7);
-    let content = (encoding != Encoding::Binary).then(|| encoding.decode(octets));
-    let address = |a: &str, ton: u8| {
-        if ton == 1 && !a.starts_with('+') {
-            format!("+{a}")
-        } else {
-            a.to_owned()
-        }
-    };
-    let from = address(sm.source_addr.as_str(), u8::from(sm.source_addr_ton));
-    let to = address(sm.destination_addr.as_str(), u8::from(sm.dest_addr_ton));
-    if to.is_empty() {
+    if m.destination.is_empty() {
         return Err(status::RINVDSTADR);
     }
-    let registered_delivery = u8::from(sm.registered_delivery);
-    let mut msg = UserMessage::new(transport, "sms", &from, &to, content);
+    let encoding = Encoding::from_data_coding(m.data_coding, Encoding::Gsm7);
+    let (mut msg, _) = user_message(transport, &m, encoding, &m.payload, None);
+    if m.destination_ton == 1 && !m.destination.starts_with('+') {
+        msg.to_addr = Some(format!("+{}", m.destination));
+    }
     msg.transport_metadata.insert(
         "smpp_server".into(),
-        json!({"account": account, "registered_delivery": registered_delivery,
-            "data_coding": data_coding}),
+        json!({"account": account, "registered_delivery": m.registered_delivery}),
     );
-    if encoding == Encoding::Binary {
-        let hex: String = octets.iter().map(|b| format!("{b:02x}")).collect();
-        msg.transport_metadata
-            .insert("smpp_binary".into(), json!(hex));
-    }
-    Ok((msg, registered_delivery))
+    Ok((msg, m.registered_delivery))
 }

@@ -260,7 +260,7 @@ pub const SUBMITS: Metric = Metric::counter(
 );
 pub const AUTH_FAILURES: Metric = Metric::counter(
     "richmond_smpp_server_auth_failures_total",
-    "Binds an SMPP server transport refused, by reason (password, network, max_binds).",
+    "Binds an SMPP server transport refused, by reason (password, network, max_binds, busy: the password check pool was full).",
 );
 
 pub const DELIVERS: Metric = Metric::counter(
