@@ -16,11 +16,13 @@
 //   bind <transceiver|transmitter|receiver> <system_id> <password>   a new connection
 //   submit <c> <tag> <from> <to> <text…>    one submit_sm (data_coding as node-smpp picks)
 //   burst <c> <n> <from> <to>               n submit_sm at once, tagged burst-<i>
-//   submit-udh <c> <tag> <from> <to>        one part of a long message (esm_class 0x40)
+//   submit-udh <c> <tag> <from> <to> <total> <seq>   one part of a long message (UDH)
+//   submit-long <c> <tag> <from> <to> <udh|sar> <total> <text…>   the text in <total> parts,
+//                                           each asking for a receipt, tagged <tag>-<seq>
 //   mute <c>                                this connection stops answering deliver_sm
 //   unbind <c> | quit
 //
-// Not handled: TLS, multipart, windowing (node-smpp sends what it is given).
+// Not handled: windowing (node-smpp sends what it is given).
 
 'use strict';
 
@@ -122,8 +124,30 @@ function command(line) {
     }
   } else if (verb === 'submit-udh') {
     const [tag, from, to] = words.slice(2, 5);
+    const [total, seq] = [Number(words[5]), Number(words[6])];
     submit(c, tag, { source_addr: from, destination_addr: to, esm_class: 0x40,
-      short_message: { udh: Buffer.from([0x05, 0x00, 0x03, 0x2a, 0x02, 0x01]), message: 'part one' } });
+      short_message: { udh: Buffer.from([0x05, 0x00, 0x03, 0x2a, total, seq]), message: 'part' } });
+  } else if (verb === 'submit-long') {
+    const [tag, from, to, how] = words.slice(2, 6);
+    const total = Number(words[6]);
+    const text = words.slice(7).join(' ');
+    const size = Math.ceil(text.length / total);
+    const reference = 1 + Math.floor(Math.random() * 250);
+    for (let seq = 1; seq <= total; seq++) {
+      const chunk = text.slice((seq - 1) * size, seq * size);
+      const fields = { source_addr: from, destination_addr: to, registered_delivery: 1 };
+      if (how === 'sar') {
+        fields.short_message = chunk;
+        fields.sar_msg_ref_num = reference;
+        fields.sar_total_segments = total;
+        fields.sar_segment_seqnum = seq;
+      } else {
+        fields.esm_class = 0x40;
+        fields.short_message = {
+          udh: Buffer.from([0x05, 0x00, 0x03, reference, total, seq]), message: chunk };
+      }
+      submit(c, tag + '-' + seq, fields);
+    }
   } else if (verb === 'mute') {
     muted.add(c);
     emit({ event: 'muted', connection: c });

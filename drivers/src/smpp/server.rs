@@ -147,6 +147,8 @@ pub struct ServerSession {
     bind_status: Option<u32>,
     /// A bind the owner is deciding: its command id and mode.
     pending_bind: Option<(u32, BindMode)>,
+    /// The `interface_version` of the (first) bind.
+    interface_version: u8,
     last_sequence_number: u32,
     transmit: VecDeque<Bytes>,
     events: VecDeque<ServerEvent>,
@@ -161,6 +163,7 @@ impl ServerSession {
             closed: false,
             bind_status: None,
             pending_bind: None,
+            interface_version: 0,
             last_sequence_number: 0,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -209,12 +212,15 @@ impl ServerSession {
             return;
         }
         let bind = match command.pdu() {
-            Some(Pdu::BindTransceiver(bind)) => Some((&bind.system_id, &bind.password)),
-            Some(Pdu::BindTransmitter(bind)) => Some((&bind.system_id, &bind.password)),
-            Some(Pdu::BindReceiver(bind)) => Some((&bind.system_id, &bind.password)),
+            Some(Pdu::BindTransceiver(b)) => Some((&b.system_id, &b.password, b.interface_version)),
+            Some(Pdu::BindTransmitter(b)) => Some((&b.system_id, &b.password, b.interface_version)),
+            Some(Pdu::BindReceiver(b)) => Some((&b.system_id, &b.password, b.interface_version)),
             _ => None,
         };
-        if let Some((system_id, password)) = bind {
+        if let Some((system_id, password, version)) = bind {
+            if self.bound.is_none() && self.pending_bind.is_none() {
+                self.interface_version = u8::from(version);
+            }
             let mode = BindMode::from_command_id(header.command_id);
             let system_id = system_id.as_str().to_owned();
             if self.config.owner_decides_binds
@@ -319,9 +325,26 @@ impl ServerSession {
             let name = self.config.system_id.as_bytes();
             frame.extend_from_slice(name.get(..15).unwrap_or(name));
             frame.extend_from_slice(&[0]);
+            // sc_interface_version (3.4 §5.3.2.25, 5.0 §4.8.4.51) for a 3.4 or later client:
+            // 0x34 or 0x50, the highest this side speaks not above the client's.
+            if self.interface_version >= 0x34 {
+                let version = if self.interface_version >= 0x50 {
+                    0x50
+                } else {
+                    0x34
+                };
+                frame.extend_from_slice(&[0x02, 0x10, 0x00, 0x01, version]);
+            }
             pdu::set_command_length(&mut frame);
         }
         self.transmit.push_back(frame.freeze());
+    }
+
+    /// The `interface_version` the client bound with (0 before a bind): 0x34 for SMPP 3.4,
+    /// 0x50 for 5.0, 0x33 or below for earlier versions.
+    #[must_use]
+    pub const fn interface_version(&self) -> u8 {
+        self.interface_version
     }
 
     fn unbound(&mut self) {

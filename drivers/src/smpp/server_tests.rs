@@ -184,3 +184,37 @@ fn the_owner_decides_binds_when_asked_to() {
     );
     assert_eq!(server.bound(), Some(BindMode::Transceiver));
 }
+
+/// The `sc_interface_version` TLV of a bind_resp, if any.
+fn sc_interface_version(resp: &[u8]) -> Option<u8> {
+    // Header (16), system_id (C-string), then TLVs.
+    let body = resp.get(16..)?;
+    let end = body.iter().position(|&b| b == 0)?;
+    match body.get(end + 1..)? {
+        [0x02, 0x10, 0x00, 0x01, v] => Some(*v),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_bind_is_answered_with_the_version_spoken() {
+    for (asked, answered) in [(0x34, Some(0x34)), (0x50, Some(0x50)), (0x33, None)] {
+        let mut config = Config::new("127.0.0.1", 0, "t", "user", "pass");
+        config.interface_version = asked;
+        let mut client = Session::new(config, std::time::Instant::now(), 1).unwrap();
+        client.handle_connected(std::time::Instant::now());
+        let mut server = ServerSession::new(ServerConfig::new("user", "pass"));
+        server.handle_frame(client.poll_transmit().unwrap());
+        let resp = server.poll_transmit().unwrap();
+        assert_eq!(Header::peek(&resp).unwrap().command_status, status::ROK);
+        assert_eq!(server.interface_version(), asked);
+        assert_eq!(
+            sc_interface_version(&resp),
+            answered,
+            "bind with {asked:#x}"
+        );
+        // The client's session reads the answer as a bind.
+        client.handle_frame(resp, std::time::Instant::now());
+        assert!(client.is_bound());
+    }
+}

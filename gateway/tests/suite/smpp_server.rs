@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 /// A gateway with SMPP server transport `id` on a free port and `accounts` (TOML array
 /// entries, `{hash}` standing for the hash of "s3cret").
-async fn setup(accounts: &str) -> (Gateway, App, std::net::SocketAddr) {
+pub(crate) async fn setup(accounts: &str) -> (Gateway, App, std::net::SocketAddr) {
     let id = common::unique("smpps");
     let port = common::free_port();
     let hash = richmond::api::auth::hash_password("s3cret").expect("hash");
@@ -39,13 +39,13 @@ async fn setup(accounts: &str) -> (Gateway, App, std::net::SocketAddr) {
     (gw, app, addr)
 }
 
-fn account(system_id: &str, extra: &str) -> String {
+pub(crate) fn account(system_id: &str, extra: &str) -> String {
     format!(
         "[[transports.{{id}}.accounts]]\nsystem_id = \"{system_id}\"\npassword_hash = \"{{hash}}\"\n{extra}"
     )
 }
 
-async fn bind(client: &mut Sim, n: usize, system_id: &str, password: &str) -> Value {
+pub(crate) async fn bind(client: &mut Sim, n: usize, system_id: &str, password: &str) -> Value {
     client
         .cmd(&format!("bind transceiver {system_id} {password}"))
         .await;
@@ -81,10 +81,9 @@ async fn a_client_binds_and_its_submits_reach_the_bus_with_the_id_it_was_answere
         (Some("27820001111"), Some("27830002222"))
     );
     assert_eq!(got.transport_metadata["smpp_server"]["account"], "acme");
-    // A part of a long message is refused (ESME_RINVESMCLASS): long text goes as one
-    // message_payload.
+    // A part numbered beyond its total can never be joined: refused (ESME_RINVESMCLASS).
     client
-        .cmd("submit-udh 1 part 27820001111 27830002222")
+        .cmd("submit-udh 1 part 27820001111 27830002222 2 3")
         .await;
     let part = client
         .expect("the part's answer", |e| {

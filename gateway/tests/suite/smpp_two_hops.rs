@@ -2,7 +2,8 @@
 //! Richmond's SMPP server transport; a router forwards what it submits to Richmond's SMPP
 //! client transport bound to `richmond simulate smsc`, and the simulator's receipt comes back
 //! to the client as a `deliver_sm` receipt for the id its submit was answered with; an MO
-//! from the simulator is forwarded the other way and reaches the client as `deliver_sm`.
+//! from the simulator is forwarded the other way and reaches the client as `deliver_sm`; a
+//! long message in parts reaches the SMSC whole and every part gets its receipt.
 
 use richmond_tests::common;
 use richmond_tests::procs::{Gateway, Sim};
@@ -70,6 +71,52 @@ async fn a_clients_submit_goes_to_the_smsc_and_its_receipt_comes_back() {
         (id.as_str(), "DELIVRD"),
         "{text}"
     );
+
+    // A long message in three UDH parts goes to the SMSC as one message (split again as
+    // that link splits it), and each part gets its receipt.
+    let long = "A long message from a client, longer than one SMS can carry, so that the \
+                link to the operator has to split it again into parts of its own before the \
+                SMSC joins them back into the whole text it was.";
+    client
+        .cmd(&format!(
+            "submit-long 1 long 27820001111 27830002222 udh 3 {long}"
+        ))
+        .await;
+    let at_smsc = smsc
+        .expect("the long message at the SMSC", |e| {
+            e["event"] == "message" && e["text"] == long
+        })
+        .await;
+    assert_eq!(at_smsc["parts"], 2, "{at_smsc}");
+    client
+        .expect_total("every part answered", 3, |e| {
+            e["event"] == "submit_sm_resp"
+                && e["tag"].as_str().is_some_and(|t| t.starts_with("long-"))
+        })
+        .await;
+    let ids: Vec<String> = (1..=3)
+        .map(|seq| {
+            let tag = format!("long-{seq}");
+            let e = client
+                .seen
+                .iter()
+                .find(|e| e["event"] == "submit_sm_resp" && e["tag"] == tag.as_str())
+                .expect("every part answered before the message went on");
+            assert_eq!(e["command_status"], 0, "{e}");
+            e["message_id"].as_str().expect("an id").to_owned()
+        })
+        .collect();
+    for id in &ids {
+        client
+            .find("a part's receipt", |e| {
+                e["event"] == "deliver_sm"
+                    && e["text"]
+                        .as_str()
+                        .and_then(|t| richmond_codecs::smpp::receipt::parse(t).ok())
+                        .is_some_and(|r| r.id.as_ref() == id.as_str() && r.stat == "DELIVRD")
+            })
+            .await;
+    }
 
     // The other way: an MO from the SMSC reaches the client.
     smsc.cmd("mo 27830002222 27820001111 A reply from a handset")

@@ -31,6 +31,10 @@ pub struct SmppServerConfig {
     /// How long a submit that asked for a receipt is remembered for its events.
     #[serde(default = "week")]
     pub receipt_ttl_seconds: u64,
+    /// How long the parts of a long message (UDH or SAR) wait for the rest; then the parts
+    /// that came go on as one message, flagged incomplete.
+    #[serde(default = "five_minutes")]
+    pub multipart_timeout_seconds: u64,
     /// TLS: the certificate chain (PEM) the listener serves; with `tls_key_file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cert_file: Option<std::path::PathBuf>,
@@ -138,6 +142,7 @@ impl SmppServerConfig {
             ("response_timeout_seconds", self.response_timeout_seconds),
             ("deliver_ttl_seconds", self.deliver_ttl_seconds),
             ("receipt_ttl_seconds", self.receipt_ttl_seconds),
+            ("multipart_timeout_seconds", self.multipart_timeout_seconds),
         ] {
             crate::config::error::check_seconds(key, v)?;
         }

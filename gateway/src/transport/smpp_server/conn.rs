@@ -17,12 +17,10 @@ use bytes::{Bytes, BytesMut};
 use richmond_codecs::smpp::deliver::{Inbound, esm};
 use richmond_codecs::smpp::pdu;
 use richmond_codecs::smpp::status;
-use richmond_codecs::sms::Encoding;
-use richmond_codecs::vumi::UserMessage;
+use richmond_codecs::vumi::{UserMessage, new_id};
 use richmond_drivers::smpp::{
     BindMode, BindPassword, Codec, ServerConfig, ServerEvent, ServerSession,
 };
-use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -30,9 +28,10 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::deliver::Deliver;
+use super::parts::Meta;
 use super::{Client, Server};
 use crate::transport::common::{self, OnRefusal};
-use crate::transport::smpp::map::user_message;
+use crate::transport::smpp::map::{self, Concat};
 
 /// A connection must bind within this long.
 const BIND_WITHIN: Duration = Duration::from_secs(30);
@@ -84,9 +83,19 @@ pub(super) async fn serve<S>(
     // A refused bind ends the connection once answered: a guesser reconnects for each try.
     let mut refused = false;
     let accepted = Instant::now();
+    // What the outstanding gauge holds for this connection.
+    let mut reported = 0usize;
     let reason = loop {
         // Answers nobody waits for any more (the sender timed out and tried another bind).
         awaiting.retain(|_, answer| !answer.is_closed());
+        if let Some((client, _)) = &bound
+            && awaiting.len() != reported
+        {
+            #[allow(clippy::cast_precision_loss)] // a window's worth at most
+            let delta = awaiting.len() as f64 - reported as f64;
+            server.outstanding(&client.config.system_id, delta);
+            reported = awaiting.len();
+        }
         if bound.is_none() && accepted.elapsed() >= BIND_WITHIN {
             break "no bind in time";
         }
@@ -177,6 +186,8 @@ pub(super) async fn serve<S>(
     // Unanswered deliver_sm go to another bind (their answers are dropped with `awaiting`).
     drop(awaiting);
     if let Some((client, mode)) = bound {
+        #[allow(clippy::cast_precision_loss)]
+        server.outstanding(&client.config.system_id, -(reported as f64));
         server.remove_receiver(&client.config.system_id, conn_id);
         let mut n = client.binds.lock().unwrap_or_else(PoisonError::into_inner);
         *n = n.saturating_sub(1);
@@ -236,7 +247,7 @@ fn on_event(
                 session.respond_submit(sequence_number, Err(status::RTHROTTLED));
                 return None;
             }
-            let (msg, registered_delivery) = match to_vumi(&server.id, account, &frame) {
+            let submit = match read_submit(&server.id, account, &frame) {
                 Ok(m) => m,
                 Err(code) => {
                     server.submitted(account, "refused");
@@ -248,32 +259,18 @@ fn on_event(
             let (server, done) = (server.clone(), done.clone());
             let account = account.clone();
             tokio::spawn(async move {
-                let id = msg.message_id.clone();
-                // Remembered before anything can send it on, so its events find the client.
-                if super::receipts::wanted(registered_delivery)
-                    && let Err(e) =
-                        super::receipts::remember(&server, &account, &msg, registered_delivery)
-                            .await
-                {
-                    tracing::warn!(message = "Store error; a client's submit answered ESME_RSYSERR.", transport = %server.id, error = %e);
-                    let _ = done.send(Done::Submit {
-                        sequence_number,
-                        result: Err(status::RSYSERR),
-                    });
-                    return;
-                }
-                let published = common::publish(
-                    &server.ctx.bus,
-                    &server.id,
-                    "inbound",
-                    msg.encode(),
-                    OnRefusal::HandBack,
-                )
-                .await;
-                let result = published.map(|()| id).map_err(|e| {
-                    tracing::warn!(message = "The bus did not take a client's submit; answered ESME_RSYSERR.", transport = %server.id, error = %e);
-                    status::RSYSERR
-                });
+                let result = match submit {
+                    Submit::Whole(msg, registered_delivery) => {
+                        hand_over(&server, &account, msg, registered_delivery).await
+                    }
+                    Submit::Part {
+                        meta,
+                        octets,
+                        reference,
+                        total,
+                        seq,
+                    } => super::parts::store(&server, meta, &octets, reference, total, seq).await,
+                };
                 let _ = done.send(Done::Submit {
                     sequence_number,
                     result,
@@ -388,32 +385,92 @@ fn on_done(
     false
 }
 
-/// A client's `submit_sm` as a Vumi message with its `registered_delivery`, or the status it
-/// is refused with. Read as the SMPP client transport reads a `deliver_sm` (the same fields,
-/// the same mapping), the destination's TON honoured as the source's.
-fn to_vumi(transport: &str, account: &str, frame: &Bytes) -> Result<(UserMessage, u8), u32> {
+/// A client's `submit_sm`: a whole message, or a part of a long one.
+enum Submit {
+    Whole(UserMessage, u8),
+    Part {
+        meta: Meta,
+        octets: Bytes,
+        reference: u16,
+        total: u8,
+        seq: u8,
+    },
+}
+
+/// Reads a client's `submit_sm`, or the status it is refused with: parts numbered so they
+/// can never be joined, a UDH other than concatenation (not passed on), no destination.
+fn read_submit(transport: &str, account: &str, frame: &Bytes) -> Result<Submit, u32> {
     let command = pdu::decode(frame).map_err(|_| status::RSYSERR)?;
     let m = command
         .pdu()
         .and_then(|p| Inbound::from_pdu(p, frame))
         .ok_or(status::RSYSERR)?;
-    if m.sar.reference.is_some() || m.sar.total.is_some() || m.sar.seq.is_some() {
-        return Err(status::RINVOPTPARAMVAL);
-    }
-    if esm::has_udh(m.esm_class) {
-        return Err(status::RINVESMCLASS);
-    }
     if m.destination.is_empty() {
         return Err(status::RINVDSTADR);
     }
-    let encoding = Encoding::from_data_coding(m.data_coding, Encoding::Gsm7);
-    let (mut msg, _) = user_message(transport, &m, encoding, &m.payload, None);
-    if m.destination_ton == 1 && !m.destination.starts_with('+') {
-        msg.to_addr = Some(format!("+{}", m.destination));
+    let split = map::split(&m);
+    if split.bad_udh.is_some() {
+        return Err(status::RINVESMCLASS);
     }
-    msg.transport_metadata.insert(
-        "smpp_server".into(),
-        json!({"account": account, "registered_delivery": m.registered_delivery}),
-    );
-    Ok((msg, m.registered_delivery))
+    let meta = Meta {
+        account: account.to_owned(),
+        source: m.source.clone(),
+        source_ton: m.source_ton,
+        destination: m.destination.clone(),
+        destination_ton: m.destination_ton,
+        data_coding: m.data_coding,
+        registered_delivery: m.registered_delivery,
+        id: new_id(),
+    };
+    match split.concat {
+        Concat::Refused(_) if m.sar.reference.is_some() => Err(status::RINVOPTPARAMVAL),
+        Concat::Refused(_) => Err(status::RINVESMCLASS),
+        Concat::Part {
+            reference,
+            total,
+            seq,
+        } => Ok(Submit::Part {
+            meta,
+            octets: split.octets,
+            reference,
+            total,
+            seq,
+        }),
+        Concat::Whole if esm::has_udh(m.esm_class) => Err(status::RINVESMCLASS),
+        Concat::Whole => {
+            let msg = super::parts::message(transport, &meta, &split.octets, None);
+            Ok(Submit::Whole(msg, m.registered_delivery))
+        }
+    }
+}
+
+/// Hands a whole message to the bus (remembered first when it asked for a receipt, so its
+/// events find the client): its id once the bus owns it, or `ESME_RSYSERR`.
+async fn hand_over(
+    server: &Server,
+    account: &str,
+    msg: UserMessage,
+    registered_delivery: u8,
+) -> Result<String, u32> {
+    let id = msg.message_id.clone();
+    if super::receipts::wanted(registered_delivery)
+        && let Err(e) =
+            super::receipts::remember(server, account, &msg, registered_delivery, Vec::new()).await
+    {
+        tracing::warn!(message = "Store error; a client's submit answered ESME_RSYSERR.", transport = %server.id, error = %e);
+        return Err(status::RSYSERR);
+    }
+    common::publish(
+        &server.ctx.bus,
+        &server.id,
+        "inbound",
+        msg.encode(),
+        OnRefusal::HandBack,
+    )
+    .await
+    .map(|()| id)
+    .map_err(|e| {
+        tracing::warn!(message = "The bus did not take a client's submit; answered ESME_RSYSERR.", transport = %server.id, error = %e);
+        status::RSYSERR
+    })
 }

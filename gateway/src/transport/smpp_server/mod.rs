@@ -14,9 +14,12 @@
 //! * `submit_sm` (whole messages: `short_message` or `message_payload`, any data_coding):
 //!   `submit_sm_resp` with the message's Vumi id only after the bus owns it (`ESME_RSYSERR`
 //!   when it refused, so the client sends it again); above `mt_tps` `ESME_RTHROTTLED` (a
-//!   token bucket: bursts up to one second's worth). Parts of a long message (UDH or SAR) are
-//!   refused (`ESME_RINVESMCLASS`, `ESME_RINVOPTPARAMVAL`): send long text as one
-//!   `message_payload`.
+//!   token bucket: bursts up to one second's worth). The parts of a long message (UDH or
+//!   SAR) are joined and go on as one message, so one carrier link sends all of it
+//!   ([`parts`]); numbering that can never be joined is refused (`ESME_RINVESMCLASS`,
+//!   `ESME_RINVOPTPARAMVAL`), as is a UDH other than concatenation (not passed on).
+//! * Binds of SMPP 3.3, 3.4 and 5.0 clients; the answer carries `sc_interface_version`
+//!   (0x34 or 0x50, the highest not above the client's) to 3.4 and later clients.
 //! * `enquire_link`, `unbind` answered; a bind silent for `inactivity_timeout_seconds` is
 //!   dropped.
 //!
@@ -31,12 +34,12 @@
 //!   handshake must finish within 10 s.
 //!
 //! A router's `forward` sends the clients' submits on to a carrier transport and their
-//! events to `<id>.receipts`. Not handled yet (issue 21, noted there): parts of long messages,
-//! SMPP 5.0 specifics.
+//! events to `<id>.receipts`.
 
 mod config;
 mod conn;
 mod deliver;
+mod parts;
 mod receipts;
 
 pub use config::{Account, SmppServerConfig};
@@ -105,6 +108,8 @@ struct Server {
     /// Woken when a receiving bind comes.
     bind_changed: tokio::sync::Notify,
     next_conn: AtomicU64,
+    /// Parts of long messages ([`parts`]).
+    reassembly: crate::transport::multipart::Reassembly,
 }
 
 /// Starts SMPP server transport `id`: binds its listener now (so a port in use fails the
@@ -164,9 +169,11 @@ pub(crate) fn spawn(
         next_receiver: AtomicUsize::new(0),
         bind_changed: tokio::sync::Notify::new(),
         next_conn: AtomicU64::new(1),
+        reassembly: parts::reassembly(id, config.multipart_timeout_seconds),
     });
     tracker.spawn(deliver::run(server.clone(), intake.clone()));
     tracker.spawn(receipts::run(server.clone(), intake.clone()));
+    tracker.spawn(parts::timer(server.clone(), intake.clone()));
     let latch = format!("transport:{id}");
     ctx.readiness.set(&latch, true);
     tracing::info!(message = "SMPP server listening.", transport = id, address = %config.listen);
@@ -231,6 +238,12 @@ impl Server {
         .increment(delta);
     }
 
+    /// `deliver_sm` sent to `account`'s binds and not answered yet changed by `delta`.
+    fn outstanding(&self, account: &str, delta: f64) {
+        gauge!(OUTSTANDING.name, "transport" => self.id.clone(), "account" => account.to_owned())
+            .increment(delta);
+    }
+
     fn delivered(&self, account: &str, outcome: &'static str) {
         counter!(DELIVERS.name, "transport" => self.id.clone(), "account" => account.to_owned(),
             "outcome" => outcome)
@@ -268,10 +281,22 @@ pub const DELIVERS: Metric = Metric::counter(
     "Messages an SMPP server transport sent to its clients as deliver_sm, by account and outcome (delivered, refused, expired).",
 );
 
+pub const OUTSTANDING: Metric = Metric::gauge(
+    "richmond_smpp_server_delivers_outstanding",
+    "deliver_sm an SMPP server transport sent to a client account's binds and awaits the answer to, by account.",
+);
+
 pub const RECEIPTS: Metric = Metric::counter(
     "richmond_smpp_server_receipts_total",
     "Events on <id>.receipts of an SMPP server transport, by outcome (sent, undelivered, unmatched, not_asked).",
 );
 
 /// Every metric of the SMPP server transport.
-pub const METRICS: &[Metric] = &[BINDS, SUBMITS, AUTH_FAILURES, DELIVERS, RECEIPTS];
+pub const METRICS: &[Metric] = &[
+    BINDS,
+    SUBMITS,
+    AUTH_FAILURES,
+    DELIVERS,
+    OUTSTANDING,
+    RECEIPTS,
+];

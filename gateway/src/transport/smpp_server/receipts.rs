@@ -41,6 +41,9 @@ pub(super) struct Submitted {
     pub(super) registered_delivery: u8,
     pub(super) date: String,
     pub(super) text: String,
+    /// The ids the parts of a long message were answered with: one receipt each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) parts: Vec<String>,
 }
 
 pub(super) fn key(server: &Server, message_id: &str) -> String {
@@ -52,12 +55,14 @@ pub(super) const fn wanted(registered_delivery: u8) -> bool {
     registered_delivery & 0x13 != 0
 }
 
-/// Remembers `msg`, submitted by `account`, for its receipts.
+/// Remembers `msg`, submitted by `account`, for its receipts; `parts`: the ids its parts
+/// were answered with (none: the message's own id).
 pub(super) async fn remember(
     server: &Server,
     account: &str,
     msg: &UserMessage,
     registered_delivery: u8,
+    parts: Vec<String>,
 ) -> Result<(), crate::store::StoreError> {
     let s = Submitted {
         account: account.to_owned(),
@@ -74,6 +79,7 @@ pub(super) async fn remember(
             .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
             .take(20)
             .collect(),
+        parts,
     };
     let ttl = Duration::from_secs(server.config.receipt_ttl_seconds);
     let value = serde_json::to_vec(&s).unwrap_or_default();
@@ -173,13 +179,27 @@ async fn handle(server: &Server, delivery: Delivery, stop: &CancellationToken) {
         let _ = delivery.ack().await;
         return;
     };
-    let pdu = match build(&event.user_message_id, &s, stat) {
-        Ok(p) => p,
-        Err(reason) => {
-            return common::to_failures(&server.ctx.bus, &server.id, delivery, &reason).await;
-        }
+    // One receipt per id the client was answered with.
+    let ids = if s.parts.is_empty() {
+        std::slice::from_ref(&event.user_message_id)
+    } else {
+        s.parts.as_slice()
     };
-    match send(server, &s.account, &pdu, event.timestamp, stop).await {
+    let mut sent = Sent::Delivered;
+    for id in ids {
+        let pdu = match build(id, &s, stat) {
+            Ok(p) => p,
+            Err(reason) => {
+                return common::to_failures(&server.ctx.bus, &server.id, delivery, &reason).await;
+            }
+        };
+        sent = send(server, &s.account, &pdu, event.timestamp, stop).await;
+        if !matches!(sent, Sent::Delivered) {
+            // Not delivered: the rest would not be either. Later: all again (at least once).
+            break;
+        }
+    }
+    match sent {
         Sent::Delivered => {
             server.receipt("sent");
             if is_final && let Err(e) = store.delete(&k).await {
@@ -245,6 +265,7 @@ mod tests {
             registered_delivery: 1,
             date: "2412050101".into(),
             text: "Hello".into(),
+            parts: Vec::new(),
         };
         let pdu = build("m-1", &s, "DELIVRD").expect("a pdu");
         assert_eq!(pdu.source_addr.as_str(), "27830002222");
