@@ -261,7 +261,7 @@ fn on_event(
             tokio::spawn(async move {
                 let result = match submit {
                     Submit::Whole(msg, registered_delivery) => {
-                        hand_over(&server, &account, msg, registered_delivery).await
+                        hand_over(&server, &account, *msg, registered_delivery).await
                     }
                     Submit::Part {
                         meta,
@@ -387,7 +387,7 @@ fn on_done(
 
 /// A client's `submit_sm`: a whole message, or a part of a long one.
 enum Submit {
-    Whole(UserMessage, u8),
+    Whole(Box<UserMessage>, u8),
     Part {
         meta: Meta,
         octets: Bytes,
@@ -439,7 +439,7 @@ fn read_submit(transport: &str, account: &str, frame: &Bytes) -> Result<Submit, 
         Concat::Whole if esm::has_udh(m.esm_class) => Err(status::RINVESMCLASS),
         Concat::Whole => {
             let msg = super::parts::message(transport, &meta, &split.octets, None);
-            Ok(Submit::Whole(msg, m.registered_delivery))
+            Ok(Submit::Whole(Box::new(msg), m.registered_delivery))
         }
     }
 }
