@@ -3,13 +3,14 @@
 # function is a no-op when its tools are already there. Output goes to a log that is shown
 # only when the install fails.
 #
-#   install_apt         Debian packages (servers, promtool, build deps of python-gammu)
+#   install_apt         Debian packages (servers, promtool, build deps of python-gammu, Kannel
+#                       as a third-party SMPP client)
 #   install_python      scripts/.venv from scripts/requirements.txt (hash-stamped)
 #   install_node        scripts/node_modules from scripts/package.json (+ package-lock.json)
 #   install_rust_components  rustfmt and clippy, via rustup, if cargo lacks them
 #   install_cargo_fuzz  cargo-fuzz, unless `cargo fuzz` already works
 
-APT_PACKAGES=(rabbitmq-server redis-server prometheus libgammu-dev pkg-config)
+APT_PACKAGES=(rabbitmq-server redis-server prometheus libgammu-dev pkg-config kannel)
 
 # _quiet LOG CMD...: run CMD with its output in LOG; on failure show the tail and fail.
 _quiet() {
@@ -45,6 +46,10 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Pyth
   _quiet "$RICHMOND_LOG_DIR/apt-update.log" "${apt[@]}" update
   _quiet "$RICHMOND_LOG_DIR/apt-install.log" "${apt[@]}" install -y --no-install-recommends \
     "${missing[@]}"
+  # The tests start their own bearerbox/smsbox; the package's service is not wanted.
+  if [[ " ${missing[*]} " == *" kannel "* ]]; then
+    { "${sudo[@]}" service kannel stop || "${sudo[@]}" systemctl stop kannel; } >/dev/null 2>&1 || true
+  fi
 }
 
 install_python() {

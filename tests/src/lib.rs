@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod common;
+pub mod kannel;
 pub mod procs;
 pub mod serial;
 pub mod vumi2;

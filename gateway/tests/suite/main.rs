@@ -10,6 +10,7 @@ mod apps;
 mod binary;
 mod bus;
 mod carrier_tls;
+mod kannel;
 mod listener_tls;
 mod modem;
 mod modem_sim;

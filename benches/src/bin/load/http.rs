@@ -220,7 +220,7 @@ async fn row(gw: Gw, shape: Shape, n: usize, hash: &str) -> Result<Row, String> 
     let sink = Sink::start(n, system_id, password);
     let running = match gw {
         Gw::Richmond => Running::Richmond(Richmond::start(dir.path(), sink.port, hash).await?),
-        Gw::Kannel => Running::Kannel(Kannel::start(dir.path(), sink.port).await?),
+        Gw::Kannel => Running::Kannel(kannel::start(dir.path(), sink.port).await?),
     };
     if !sink.wait_bound(Duration::from_secs(60)).await {
         return Err("no bind at the SMSC within 60 s".into());
