@@ -84,8 +84,8 @@ struct Row {
     dup: usize,
 }
 
-/// `richmond hash-password` for [`PASSWORD`].
-fn hash_password() -> String {
+/// `richmond hash-password` for `password`.
+pub(crate) fn hash_password(password: &str) -> String {
     let mut child = Command::new(richmond_bin())
         .arg("hash-password")
         .stdin(Stdio::piped())
@@ -95,7 +95,7 @@ fn hash_password() -> String {
     {
         use std::io::Write as _;
         let mut stdin = child.stdin.take().expect("stdin");
-        writeln!(stdin, "{PASSWORD}").expect("write the password");
+        writeln!(stdin, "{password}").expect("write the password");
     }
     let out = child.wait_with_output().expect("hash-password");
     assert!(out.status.success(), "richmond hash-password failed");
@@ -316,7 +316,7 @@ pub(crate) async fn run(n: usize, filter: &str) -> bool {
             kannel::BEARERBOX
         );
     }
-    let hash = hash_password();
+    let hash = hash_password(PASSWORD);
     let mut rows = Vec::new();
     let mut failed = false;
     let gws = [Gw::Richmond, Gw::Kannel];

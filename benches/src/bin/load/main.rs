@@ -3,13 +3,14 @@
 //! gateway code in this process: an application cannot reach another process's embedded
 //! bus), with 1 and with 100 binds, with receipts on, and with longer (multipart) messages,
 //! each beside the broker ceiling for the same path; and MT through the HTTP API, Richmond
-//! beside Kannel in the same shape ([`http`]). Not a test: it prints Markdown tables for
+//! beside Kannel in the same shape ([`http`]); and client ESMEs' submit_sm through the SMPP
+//! server transport ([`smpps`]; `smpps` alone needs no RabbitMQ). Not a test: it prints Markdown tables for
 //! BENCHMARKS.md.
 //!
 //! Usage (the servers come from ./scripts/test; `richmond` must be built in release first;
 //! `./scripts/bench` does both):
 //! `./scripts/test --servers-only -- bash -c 'cargo build --release -p richmond -p richmond-benches &&
-//!  target/release/load [N [amqp|embedded|http|all [FILTER]]]'`, or `target/release/load
+//!  target/release/load [N [amqp|embedded|http|smpps|all [FILTER]]]'`, or `target/release/load
 //! soak <minutes> amqp|embedded [rate]` (see [`soak`]), or `target/release/load soak <minutes>
 //! binary [rate|max]` (the single-binary default fed through its HTTP API, see [`soak_http`];
 //! no servers needed) (FILTER: rows whose direction
@@ -44,6 +45,7 @@ mod http;
 mod kannel;
 mod receiver;
 mod sink;
+mod smpps;
 mod soak;
 mod soak_http;
 
@@ -228,13 +230,19 @@ async fn main() {
     let only = std::env::args().nth(2).unwrap_or_default();
     // A third argument keeps only the rows whose direction label contains it ("receipts").
     let filter = std::env::args().nth(3).unwrap_or_default();
-    if !matches!(only.as_str(), "" | "all" | "amqp" | "embedded" | "http") {
-        eprintln!("usage: load [N [amqp|embedded|http|all [FILTER]]]");
+    if !matches!(
+        only.as_str(),
+        "" | "all" | "amqp" | "embedded" | "http" | "smpps"
+    ) {
+        eprintln!("usage: load [N [amqp|embedded|http|smpps|all [FILTER]]]");
         std::process::exit(2);
     }
     let mut failed = false;
-    if only != "http" {
+    if !matches!(only.as_str(), "http" | "smpps") {
         failed |= smpp_rows(n, &only, &filter).await;
+    }
+    if matches!(only.as_str(), "" | "all" | "smpps") {
+        failed |= smpps::run(n).await;
     }
     if matches!(only.as_str(), "" | "all" | "http") {
         failed |= http::run(n, &filter).await;
