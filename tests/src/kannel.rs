@@ -169,9 +169,11 @@ impl Kannel {
             }
         }
         if Instant::now() > deadline {
+            let log = std::fs::read_to_string(self.dir.join("bearerbox.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
             return Err(format!(
-                "Kannel: no {waiting_for} within 60 s; see the logs in {}",
-                self.dir.display()
+                "Kannel: no {waiting_for} within 60 s; the end of bearerbox.log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             ));
         }
         Ok(())

@@ -48,6 +48,17 @@ async fn dlr_catcher() -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
     (addr, rx)
 }
 
+/// Kannel's logs, for a failure message.
+fn logs(k: &Kannel) -> String {
+    ["bearerbox.log", "smsbox.log"]
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(k.dir().join(f)).unwrap_or_default();
+            format!("--- {f}:\n{text}")
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn kannel_sends_through_richmonds_smpp_server_and_gets_its_delivery_report() {
     assert!(
@@ -118,7 +129,7 @@ async fn kannel_sends_through_richmonds_smpp_server_and_gets_its_delivery_report
     assert_eq!(at_smsc["destination"], "27830002222", "{at_smsc}");
     let dlr = tokio::time::timeout(std::time::Duration::from_secs(60), dlrs.recv())
         .await
-        .unwrap_or_else(|_| panic!("no DLR at Kannel's dlr-url; logs in {}", k.dir().display()))
+        .unwrap_or_else(|_| panic!("no DLR at Kannel's dlr-url\n{}\n{}", logs(&k), gw.logs()))
         .expect("the catcher runs");
     assert!(dlr.contains("tag=short"), "{dlr}");
     // Kannel's status 1: delivered to the phone.

@@ -22,6 +22,7 @@ mod router_pool;
 mod smpp;
 mod smpp_modes;
 mod smpp_server;
+mod smpp_server_links;
 mod smpp_server_long;
 mod smpp_two_hops;
 mod smpp_ussd;

@@ -42,6 +42,7 @@ mod client;
 mod flows;
 mod gateway;
 mod http;
+mod jasmin;
 mod kannel;
 mod receiver;
 mod sink;

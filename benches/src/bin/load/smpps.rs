@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 
 use crate::gateway::usage;
 use crate::http::Richmond;
+use crate::jasmin::{self, Jasmin};
 use crate::sink::{Sink, msisdn};
 
 /// How long one row may take, start to last delivery.
@@ -186,19 +187,55 @@ async fn bind_and_send(addr: SocketAddr, messages: Vec<usize>, deadline: Instant
     sent
 }
 
-/// One row: `binds` clients, `n` messages; the bus is RabbitMQ at `amqp` or embedded.
-async fn row(n: usize, binds: usize, amqp: Option<&str>, hash: &str) -> Result<String, String> {
+/// What serves the clients in a row.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// Richmond, its bus RabbitMQ at this URL or embedded.
+    Richmond(Option<&'a str>),
+    Jasmin,
+}
+
+impl Target<'_> {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Richmond(None) => "Richmond, embedded bus (sync)",
+            Self::Richmond(Some(_)) => "Richmond, RabbitMQ",
+            Self::Jasmin => "Jasmin 0.11 (RabbitMQ, Redis)",
+        }
+    }
+}
+
+/// A running server of either kind (stopped on drop).
+enum Running {
+    Richmond(Richmond),
+    Jasmin(Jasmin),
+}
+
+/// One row: `binds` clients, `n` messages.
+async fn row(n: usize, binds: usize, target: Target<'_>, hash: &str) -> Result<String, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let sink = Sink::start(n, "richmond", "richmond");
-    let listen = SocketAddr::from(([127, 0, 0, 1], crate::client::free_port()));
-    let gw = Richmond::spawn(dir.path(), |_, admin| {
-        config(dir.path(), admin, listen, sink.port, amqp, hash)
-    })
-    .await?;
+    let (listen, gw) = match target {
+        Target::Richmond(amqp) => {
+            let listen = SocketAddr::from(([127, 0, 0, 1], crate::client::free_port()));
+            let gw = Richmond::spawn(dir.path(), |_, admin| {
+                config(dir.path(), admin, listen, sink.port, amqp, hash)
+            })
+            .await?;
+            (listen, Running::Richmond(gw))
+        }
+        Target::Jasmin => {
+            let j = Jasmin::start(dir.path(), sink.port, ACCOUNT, PASSWORD).await?;
+            (j.smpp, Running::Jasmin(j))
+        }
+    };
     if !sink.wait_bound(Duration::from_secs(60)).await {
         return Err("no bind at the SMSC within 60 s".into());
     }
-    let pid = gw.child.id();
+    let pid = match &gw {
+        Running::Richmond(r) => r.child.id(),
+        Running::Jasmin(j) => j.pid(),
+    };
     let (_, cpu_before) = usage(pid);
     let started = Instant::now();
     let deadline = started + LIMIT;
@@ -226,14 +263,10 @@ async fn row(n: usize, binds: usize, amqp: Option<&str>, hash: &str) -> Result<S
     let retried: usize = sent.iter().map(|s| s.retried).sum();
     let last_answer = sent.iter().filter_map(|s| s.last_answer).max();
     let secs = |t: Option<Instant>| t.map_or(f64::NAN, |t| t.duration_since(started).as_secs_f64());
-    let bus = if amqp.is_some() {
-        "RabbitMQ"
-    } else {
-        "embedded (sync)"
-    };
     let lost = n - c.unique;
     Ok(format!(
-        "| {bus} | {binds} | {:.0} | {:.0} | {:.0} | {:.0} | {retried} | {}{lost} | {} |",
+        "| {} | {binds} | {:.0} | {:.0} | {:.0} | {:.0} | {retried} | {}{lost} | {} |",
+        target.label(),
         accepted as f64 / secs(last_answer),
         c.unique as f64 / secs(c.last_new),
         (cpu_after - cpu_before) * 1e6 / c.unique.max(1) as f64,
@@ -248,34 +281,35 @@ pub(crate) async fn run(n: usize) -> bool {
     let hash = &crate::http::hash_password(PASSWORD);
     let amqp = std::env::var("RICHMOND_TEST_AMQP_URL").ok();
     println!(
-        "\nSMPP server: client submit_sm → smpp_server → router forward → smpp → simulator; {n} messages per row, window {WINDOW} per bind\n"
+        "\nSMPP server: client submit_sm → server → carrier link → simulator; {n} messages per row, window {WINDOW} per bind; Richmond: smpp_server → router forward → smpp\n"
     );
     println!(
-        "| bus | client binds | submit_sm/s answered ROK | delivered msg/s | CPU µs/msg | peak RSS MiB | retried | lost | dup |"
+        "| server | client binds | submit_sm/s answered ROK | delivered msg/s | CPU µs/msg | peak RSS MiB | retried | lost | dup |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut failed = false;
-    let mut buses = vec![None];
+    let mut targets = vec![Target::Richmond(None)];
     if let Some(url) = amqp.as_deref() {
-        buses.push(Some(url));
+        targets.push(Target::Richmond(Some(url)));
+        if jasmin::available() {
+            targets.push(Target::Jasmin);
+        } else {
+            eprintln!(
+                "load: Jasmin rows skipped: no venv at {} (./scripts/bench makes it)",
+                jasmin::venv().display()
+            );
+        }
     }
-    for bus in buses {
+    let mut failed = false;
+    for target in targets {
         for binds in [1, 4] {
-            match row(n, binds, bus, hash).await {
+            match row(n, binds, target, hash).await {
                 Ok(line) => {
                     failed |= line.contains("FAILED");
                     println!("{line}");
                 }
                 Err(e) => {
                     failed = true;
-                    println!(
-                        "| {} | {binds} | FAILED: {e} |",
-                        if bus.is_some() {
-                            "RabbitMQ"
-                        } else {
-                            "embedded (sync)"
-                        }
-                    );
+                    println!("| {} | {binds} | FAILED: {e} |", target.label());
                 }
             }
         }

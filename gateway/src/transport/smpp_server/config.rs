@@ -21,7 +21,12 @@ pub struct SmppServerConfig {
     /// A bind that sends nothing for this long is dropped.
     #[serde(default = "five_minutes")]
     pub inactivity_timeout_seconds: u64,
-    /// How long a client has to answer a `deliver_sm` before the next bind is tried.
+    /// A bind that has sent nothing for this long is sent an `enquire_link`; one that does
+    /// not answer within `response_timeout_seconds` is dropped.
+    #[serde(default = "thirty")]
+    pub enquire_link_seconds: u64,
+    /// How long a client has to answer a `deliver_sm` (or an `enquire_link`) before the next
+    /// bind is tried (or the silent one dropped).
     #[serde(default = "thirty")]
     pub response_timeout_seconds: u64,
     /// How long a message for a client account waits for a receiving bind before it is
@@ -140,6 +145,7 @@ impl SmppServerConfig {
                 self.inactivity_timeout_seconds,
             ),
             ("response_timeout_seconds", self.response_timeout_seconds),
+            ("enquire_link_seconds", self.enquire_link_seconds),
             ("deliver_ttl_seconds", self.deliver_ttl_seconds),
             ("receipt_ttl_seconds", self.receipt_ttl_seconds),
             ("multipart_timeout_seconds", self.multipart_timeout_seconds),

@@ -78,6 +78,11 @@ pub(super) async fn serve<S>(
     let mut awaiting: HashMap<u32, oneshot::Sender<u32>> = HashMap::new();
     let inactivity = Duration::from_secs(server.config.inactivity_timeout_seconds);
     let mut last_read = Instant::now();
+    // An idle bind is asked whether it is there (enquire_link); one that answers nothing
+    // within the response timeout is dropped, so no deliver_sm waits on a dead peer.
+    let probe_every = Duration::from_secs(server.config.enquire_link_seconds);
+    let answer_within = Duration::from_secs(server.config.response_timeout_seconds);
+    let mut probed: Option<Instant> = None;
     let mut buf = BytesMut::with_capacity(8192);
     let mut stopping = false;
     // A refused bind ends the connection once answered: a guesser reconnects for each try.
@@ -101,14 +106,32 @@ pub(super) async fn serve<S>(
         }
         let reading = !stopping && in_flight < server.config.window;
         let quiet_until = tokio::time::Instant::from_std(last_read + inactivity);
+        let probe_at = tokio::time::Instant::from_std(match probed {
+            None => last_read + probe_every,
+            Some(at) => at + answer_within,
+        });
+        // In this order: answers first (promptly, however busy the client keeps the reads), and
+        // a submit's answer before a receipt for it that is ready in the same turn (a client
+        // that files the id on the answer, as Kannel does, would not know the receipt).
         tokio::select! {
+            biased;
             () = intake.cancelled(), if !stopping => {
                 stopping = true;
+            }
+            Some(done) = done_rx.recv() => {
+                refused |= on_done(&server, &mut session, done, peer, &mut bound, &mut in_flight);
+                if let Some((client, mode)) = &bound
+                    && mode.can_receive()
+                    && let Some(tx) = deliver_tx.take()
+                {
+                    server.add_receiver(&client.config.system_id, conn_id, tx);
+                }
             }
             read = rd.read_buf(&mut buf), if reading => match read {
                 Ok(0) | Err(_) => break "closed by the client",
                 Ok(_) => {
                     last_read = Instant::now();
+                    probed = None;
                     let mut ended = None;
                     loop {
                         match codec.decode(&mut buf) {
@@ -147,15 +170,6 @@ pub(super) async fn serve<S>(
                     }
                 }
             },
-            Some(done) = done_rx.recv() => {
-                refused |= on_done(&server, &mut session, done, peer, &mut bound, &mut in_flight);
-                if let Some((client, mode)) = &bound
-                    && mode.can_receive()
-                    && let Some(tx) = deliver_tx.take()
-                {
-                    server.add_receiver(&client.config.system_id, conn_id, tx);
-                }
-            }
             Some(d) = deliver_rx.recv(), if !stopping && awaiting.len() < server.config.window => {
                 // One its sender gave up on meanwhile would reach the client twice.
                 if !d.answer.is_closed() {
@@ -165,6 +179,13 @@ pub(super) async fn serve<S>(
             }
             () = tokio::time::sleep(Duration::from_secs(1)), if bound.is_none() || !awaiting.is_empty() => {}
             () = tokio::time::sleep_until(quiet_until) => break "inactive",
+            () = tokio::time::sleep_until(probe_at), if bound.is_some() && !stopping => {
+                if probed.is_some() {
+                    break "no answer to enquire_link";
+                }
+                session.send_enquire_link();
+                probed = Some(Instant::now());
+            }
         }
         // A client that does not read is not waited for.
         let write = Duration::from_secs(server.config.response_timeout_seconds);

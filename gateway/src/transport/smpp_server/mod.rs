@@ -20,7 +20,9 @@
 //!   `ESME_RINVOPTPARAMVAL`), as is a UDH other than concatenation (not passed on).
 //! * Binds of SMPP 3.3, 3.4 and 5.0 clients; the answer carries `sc_interface_version`
 //!   (0x34 or 0x50, the highest not above the client's) to 3.4 and later clients.
-//! * `enquire_link`, `unbind` answered; a bind silent for `inactivity_timeout_seconds` is
+//! * `enquire_link`, `unbind` answered; a bind idle for `enquire_link_seconds` is sent an
+//!   `enquire_link` and dropped when it does not answer within `response_timeout_seconds`;
+//!   a bind silent for `inactivity_timeout_seconds` is
 //!   dropped.
 //!
 //! * Outbound (`<id>.outbound`): messages for a client account go to it as `deliver_sm`
