@@ -17,6 +17,7 @@
 //   submit <c> <tag> <from> <to> <text…>    one submit_sm (data_coding as node-smpp picks)
 //   burst <c> <n> <from> <to>               n submit_sm at once, tagged burst-<i>
 //   submit-udh <c> <tag> <from> <to> <total> <seq>   one part of a long message (UDH)
+//   submit-raw-udh <c> <tag> <from> <to> <hex>   a text after the UDH <hex> (UDHL included)
 //   submit-long <c> <tag> <from> <to> <udh|sar> <total> <text…>   the text in <total> parts,
 //                                           each asking for a receipt, tagged <tag>-<seq>
 //   mute <c>                                this connection stops answering deliver_sm
@@ -127,6 +128,10 @@ function command(line) {
     const [total, seq] = [Number(words[5]), Number(words[6])];
     submit(c, tag, { source_addr: from, destination_addr: to, esm_class: 0x40,
       short_message: { udh: Buffer.from([0x05, 0x00, 0x03, 0x2a, total, seq]), message: 'part' } });
+  } else if (verb === 'submit-raw-udh') {
+    const [tag, from, to, hex] = words.slice(2, 6);
+    submit(c, tag, { source_addr: from, destination_addr: to, esm_class: 0x40,
+      short_message: { udh: Buffer.from(hex, 'hex'), message: 'raw' } });
   } else if (verb === 'submit-long') {
     const [tag, from, to, how] = words.slice(2, 6);
     const total = Number(words[6]);

@@ -10,7 +10,8 @@
 //! Store layout, per message: a hash `<key>` (the transport names it, its last `:` field
 //! being the total) with one field per part (`001`…), each a JSON [`Part`]; the index
 //! `<open>` holds every open message's key scored by its deadline (ms since the epoch). One
-//! join at a time per transport, so the last part and the timer never both publish a message.
+//! join at a time per transport, so the last part and the timer never both publish a message,
+//! and no part is stored while a join runs (the join deletes what it published).
 //!
 //! Reference: reference/smpp.md (UDH, SAR), reference/modem.md §0 item 5 (what identifies a
 //! concatenated message), reference/vumi.md §5.
@@ -140,6 +141,9 @@ impl Reassembly {
     ) -> Result<Added, StoreError> {
         let ttl = self.timeout + KEEP_AFTER_DEADLINE;
         let value = serde_json::to_vec(part).unwrap_or_default();
+        // Not while a join runs: it deletes the whole message once published, and a part
+        // stored in between (already answered) would go with it.
+        let _not_while_joining = self.joining.lock().await;
         let n = store
             .hash_put(key, &format!("{seq:03}"), &value, ttl)
             .await?;

@@ -91,6 +91,28 @@ async fn a_client_binds_and_its_submits_reach_the_bus_with_the_id_it_was_answere
         })
         .await;
     assert_eq!(part["command_status"], 0x43, "{part}");
+    // A UDH with more than concatenation (here port addressing) would lose it: refused.
+    client
+        .cmd("submit-raw-udh 1 ports 27820001111 27830002222 0605040b8423f0")
+        .await;
+    let ports = client
+        .expect("the answer", |e| {
+            e["event"] == "submit_sm_resp" && e["tag"] == "ports"
+        })
+        .await;
+    assert_eq!(ports["command_status"], 0x43, "{ports}");
+    // Part 1 of 1 is a whole message.
+    client
+        .cmd("submit-udh 1 whole 27820001111 27830002222 1 1")
+        .await;
+    let whole = client
+        .expect("the answer", |e| {
+            e["event"] == "submit_sm_resp" && e["tag"] == "whole"
+        })
+        .await;
+    assert_eq!(whole["command_status"], 0, "{whole}");
+    let got = app.inbound().await;
+    assert_eq!(got.content.as_deref(), Some("part"));
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }
 

@@ -16,7 +16,7 @@ use crate::smpp_server::{account, bind, setup};
 #[tokio::test]
 async fn a_receipt_for_a_client_that_left_goes_to_its_next_bind_or_is_counted_undelivered() {
     let (mut gw, mut app, addr) = setup(&format!(
-        "deliver_ttl_seconds = 3\n{}{}",
+        "deliver_ttl_seconds = 10\n{}{}",
         account("acme", ""),
         account("gone", "")
     ))

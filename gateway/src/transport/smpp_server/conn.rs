@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use richmond_codecs::smpp::deliver::{Inbound, esm};
 use richmond_codecs::smpp::pdu;
 use richmond_codecs::smpp::status;
+use richmond_codecs::sms::udh::{self, Udh};
 use richmond_codecs::vumi::{UserMessage, new_id};
 use richmond_drivers::smpp::{
     BindMode, BindPassword, Codec, ServerConfig, ServerEvent, ServerSession,
@@ -110,9 +111,10 @@ pub(super) async fn serve<S>(
             None => last_read + probe_every,
             Some(at) => at + answer_within,
         });
-        // In this order: answers first (promptly, however busy the client keeps the reads), and
-        // a submit's answer before a receipt for it that is ready in the same turn (a client
-        // that files the id on the answer, as Kannel does, would not know the receipt).
+        // In this order: answers first, then deliver_sm (at most a window of them), then reads,
+        // so a client that keeps its socket busy starves neither; and a submit's answer goes
+        // out before a receipt for it that is ready in the same turn (a client that files the
+        // id on the answer, as Kannel does, would not know the receipt).
         tokio::select! {
             biased;
             () = intake.cancelled(), if !stopping => {
@@ -125,6 +127,13 @@ pub(super) async fn serve<S>(
                     && let Some(tx) = deliver_tx.take()
                 {
                     server.add_receiver(&client.config.system_id, conn_id, tx);
+                }
+            }
+            Some(d) = deliver_rx.recv(), if !stopping && awaiting.len() < server.config.window => {
+                // One its sender gave up on meanwhile would reach the client twice.
+                if !d.answer.is_closed() {
+                    let seq = session.send(d.pdu);
+                    awaiting.insert(seq, d.answer);
                 }
             }
             read = rd.read_buf(&mut buf), if reading => match read {
@@ -170,16 +179,11 @@ pub(super) async fn serve<S>(
                     }
                 }
             },
-            Some(d) = deliver_rx.recv(), if !stopping && awaiting.len() < server.config.window => {
-                // One its sender gave up on meanwhile would reach the client twice.
-                if !d.answer.is_closed() {
-                    let seq = session.send(d.pdu);
-                    awaiting.insert(seq, d.answer);
-                }
-            }
             () = tokio::time::sleep(Duration::from_secs(1)), if bound.is_none() || !awaiting.is_empty() => {}
             () = tokio::time::sleep_until(quiet_until) => break "inactive",
-            () = tokio::time::sleep_until(probe_at), if bound.is_some() && !stopping => {
+            // Only while reading: the answer of a client whose submits fill the window waits
+            // unread, and it is not the client that is silent.
+            () = tokio::time::sleep_until(probe_at), if bound.is_some() && reading => {
                 if probed.is_some() {
                     break "no answer to enquire_link";
                 }
@@ -419,7 +423,8 @@ enum Submit {
 }
 
 /// Reads a client's `submit_sm`, or the status it is refused with: parts numbered so they
-/// can never be joined, a UDH other than concatenation (not passed on), no destination.
+/// can never be joined or partly numbered, a UDH with more than concatenation (not passed
+/// on), no destination.
 fn read_submit(transport: &str, account: &str, frame: &Bytes) -> Result<Submit, u32> {
     let command = pdu::decode(frame).map_err(|_| status::RSYSERR)?;
     let m = command
@@ -429,10 +434,28 @@ fn read_submit(transport: &str, account: &str, frame: &Bytes) -> Result<Submit, 
     if m.destination.is_empty() {
         return Err(status::RINVDSTADR);
     }
-    let split = map::split(&m);
-    if split.bad_udh.is_some() {
-        return Err(status::RINVESMCLASS);
+    // Partly numbered by SAR: neither a part nor a whole message.
+    let sar = &m.sar;
+    let sar_fields = [
+        sar.reference.is_some(),
+        sar.total.is_some(),
+        sar.seq.is_some(),
+    ];
+    if sar_fields.contains(&true) && sar.complete().is_none() {
+        return Err(status::RINVOPTPARAMVAL);
     }
+    // A UDH is read for concatenation only: any other element (ports, national language
+    // shift tables) would not be passed on.
+    if esm::has_udh(m.esm_class) {
+        let (header, _) = Udh::parse(&m.payload).map_err(|_| status::RINVESMCLASS)?;
+        if header
+            .elements()
+            .any(|e| e.id != udh::IEI_CONCAT_8 && e.id != udh::IEI_CONCAT_16)
+        {
+            return Err(status::RINVESMCLASS);
+        }
+    }
+    let split = map::split(&m);
     let meta = Meta {
         account: account.to_owned(),
         source: m.source.clone(),
@@ -457,7 +480,6 @@ fn read_submit(transport: &str, account: &str, frame: &Bytes) -> Result<Submit, 
             total,
             seq,
         }),
-        Concat::Whole if esm::has_udh(m.esm_class) => Err(status::RINVESMCLASS),
         Concat::Whole => {
             let msg = super::parts::message(transport, &meta, &split.octets, None);
             Ok(Submit::Whole(Box::new(msg), m.registered_delivery))

@@ -16,10 +16,12 @@
 //!   when it refused, so the client sends it again); above `mt_tps` `ESME_RTHROTTLED` (a
 //!   token bucket: bursts up to one second's worth). The parts of a long message (UDH or
 //!   SAR) are joined and go on as one message, so one carrier link sends all of it
-//!   ([`parts`]); numbering that can never be joined is refused (`ESME_RINVESMCLASS`,
-//!   `ESME_RINVOPTPARAMVAL`), as is a UDH other than concatenation (not passed on).
+//!   ([`parts`]); numbering that can never be joined, or partial SAR TLVs, are refused
+//!   (`ESME_RINVESMCLASS`, `ESME_RINVOPTPARAMVAL`), as is a UDH with any element besides
+//!   concatenation (not passed on).
 //! * Binds of SMPP 3.3, 3.4 and 5.0 clients; the answer carries `sc_interface_version`
-//!   (0x34 or 0x50, the highest not above the client's) to 3.4 and later clients.
+//!   (0x34 or 0x50, the highest not above the client's) to 3.4 and later clients. Not
+//!   served: what 5.0 adds beyond 3.4 (`broadcast_sm` and its kin: `ESME_RINVCMDID`).
 //! * `enquire_link`, `unbind` answered; a bind idle for `enquire_link_seconds` is sent an
 //!   `enquire_link` and dropped when it does not answer within `response_timeout_seconds`;
 //!   a bind silent for `inactivity_timeout_seconds` is

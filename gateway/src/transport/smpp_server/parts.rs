@@ -2,13 +2,17 @@
 //! store, through the shared reassembly (`transport/multipart.rs`), until all have come; then
 //! they go to `<id>.inbound` as one Vumi message, so whatever carrier link takes it sends all
 //! of it (split again as that link needs). Each part is answered at once, with an id of its
-//! own, once the store holds it; the last only once the bus owns the whole message. A client's
-//! receipts name the ids it was answered with: every part gets its own receipt from the one
-//! message's events. Parts that stop coming go on as they are after
+//! own, once the store holds it (the last one also tries to publish the whole message; if the
+//! bus does not take it, the timer publishes it later). A client's receipts name the ids it
+//! was answered with: every part gets its own receipt from the one message's events, as that
+//! part asked for it (`registered_delivery`). Parts that stop coming go on as they are after
 //! `multipart_timeout_seconds`, flagged `smpp_multipart_incomplete`.
 //!
-//! Store: the hash `smpp_server:<t>:mp:<account>:<source>:<reference>:<total>` (one JSON part
-//! per field) and the index `smpp_server:<t>:mp-open:all`.
+//! Store: the hash `smpp_server:<t>:mp:<account>:<source>:<destination>:<reference>:<total>`
+//! (one JSON part per field) and the index `smpp_server:<t>:mp-open:all`.
+//!
+//! Not handled: a last part sent again after its answer was lost starts a new message, which
+//! goes on as an incomplete one-part message after the timeout (a duplicate fragment).
 //!
 //! Reference: SMPP 3.4 §5.2.12 (UDHI), §5.3.2.22–24 (`sar_msg_ref_num`, `sar_total_segments`,
 //! `sar_segment_seqnum`); reference/smpp.md (UDH, SAR).
@@ -25,6 +29,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Server;
+use super::receipts::PartReceipt;
 use crate::transport::common::{self, OnRefusal};
 use crate::transport::multipart::{self, Added, Incomplete, Part, Reassembly};
 use crate::transport::smpp::map::user_message;
@@ -92,9 +97,10 @@ pub(super) async fn store(
     total: u8,
     seq: u8,
 ) -> Result<String, u32> {
+    // Source and destination both: a bulk sender reuses one sender id and 256 references.
     let key = format!(
-        "smpp_server:{}:mp:{}:{}:{reference}:{total}",
-        server.id, meta.account, meta.source
+        "smpp_server:{}:mp:{}:{}:{}:{reference}:{total}",
+        server.id, meta.account, meta.source, meta.destination
     );
     let id = meta.id.clone();
     let part = Part {
@@ -112,8 +118,12 @@ pub(super) async fn store(
             Err(status::RSYSERR)
         }
         Ok(Added::Waiting) => Ok(id),
-        Ok(Added::Complete) if join_and_publish(server, &key, total).await => Ok(id),
-        Ok(Added::Complete) => Err(status::RSYSERR),
+        Ok(Added::Complete) => {
+            // The store owns the part: answered either way. A join that failed leaves the
+            // parts for the timer (an error answer would have the client send them again).
+            join_and_publish(server, &key, total).await;
+            Ok(id)
+        }
     }
 }
 
@@ -127,23 +137,29 @@ async fn join_and_publish(server: &Server, key: &str, total: u8) -> bool {
             let Some(first) = joined.first() else {
                 return true;
             };
-            let mut meta = first.meta.clone();
-            meta.registered_delivery = joined
+            let meta = first.meta.clone();
+            // Each part's receipt as that part asked for it.
+            let parts: Vec<PartReceipt> = joined
                 .parts
                 .iter()
-                .fold(0, |rd, (_, p)| rd | p.meta.registered_delivery);
-            let ids: Vec<String> = joined.parts.iter().map(|(_, p)| p.meta.id.clone()).collect();
+                .map(|(_, p)| PartReceipt {
+                    id: p.meta.id.clone(),
+                    registered_delivery: p.meta.registered_delivery,
+                })
+                .collect();
+            let ids: Vec<&str> = parts.iter().map(|p| p.id.as_str()).collect();
             let mut msg = message(&server.id, &meta, &joined.octets(), joined.incomplete());
             if let Some(s) = msg.transport_metadata.get_mut("smpp_server") {
                 s["parts"] = json!(ids);
             }
-            if super::receipts::wanted(meta.registered_delivery)
+            let wanted = parts.iter().any(|p| super::receipts::wanted(p.registered_delivery));
+            if wanted
                 && let Err(e) = super::receipts::remember(
                     server,
                     &meta.account,
                     &msg,
                     meta.registered_delivery,
-                    ids,
+                    parts,
                 )
                 .await
             {

@@ -41,9 +41,16 @@ pub(super) struct Submitted {
     pub(super) registered_delivery: u8,
     pub(super) date: String,
     pub(super) text: String,
-    /// The ids the parts of a long message were answered with: one receipt each.
+    /// The parts of a long message: one receipt each, as each asked for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) parts: Vec<String>,
+    pub(super) parts: Vec<PartReceipt>,
+}
+
+/// A part of a long message: the id it was answered with and its `registered_delivery`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct PartReceipt {
+    pub(super) id: String,
+    pub(super) registered_delivery: u8,
 }
 
 pub(super) fn key(server: &Server, message_id: &str) -> String {
@@ -55,14 +62,14 @@ pub(super) const fn wanted(registered_delivery: u8) -> bool {
     registered_delivery & 0x13 != 0
 }
 
-/// Remembers `msg`, submitted by `account`, for its receipts; `parts`: the ids its parts
-/// were answered with (none: the message's own id).
+/// Remembers `msg`, submitted by `account`, for its receipts; `parts`: its parts (none: a
+/// whole message, its receipt named by its own id).
 pub(super) async fn remember(
     server: &Server,
     account: &str,
     msg: &UserMessage,
     registered_delivery: u8,
-    parts: Vec<String>,
+    parts: Vec<PartReceipt>,
 ) -> Result<(), crate::store::StoreError> {
     let s = Submitted {
         account: account.to_owned(),
@@ -174,31 +181,45 @@ async fn handle(server: &Server, delivery: Delivery, stop: &CancellationToken) {
         let _ = delivery.ack().await;
         return;
     };
-    let Some((stat, is_final)) = stat_of(&event.kind, s.registered_delivery) else {
-        server.receipt("not_asked");
-        let _ = delivery.ack().await;
-        return;
-    };
-    // One receipt per id the client was answered with.
-    let ids = if s.parts.is_empty() {
-        std::slice::from_ref(&event.user_message_id)
+    // One receipt per id the client was answered with, each as its submit asked.
+    let whole = [PartReceipt {
+        id: event.user_message_id.clone(),
+        registered_delivery: s.registered_delivery,
+    }];
+    let parts = if s.parts.is_empty() {
+        &whole[..]
     } else {
-        s.parts.as_slice()
+        &s.parts[..]
     };
-    let mut sent = Sent::Delivered;
-    for id in ids {
-        let pdu = match build(id, &s, stat) {
+    // Final whatever was asked (a delivery, a failure, a nack): the record is done with.
+    let is_final = stat_of(&event.kind, 0x11).is_some_and(|(_, f)| f);
+    let mut sent = None;
+    for part in parts {
+        let Some((stat, _)) = stat_of(&event.kind, part.registered_delivery) else {
+            continue;
+        };
+        let pdu = match build(&part.id, &s, stat) {
             Ok(p) => p,
             Err(reason) => {
                 return common::to_failures(&server.ctx.bus, &server.id, delivery, &reason).await;
             }
         };
-        sent = send(server, &s.account, &pdu, event.timestamp, stop).await;
-        if !matches!(sent, Sent::Delivered) {
+        let outcome = send(server, &s.account, &pdu, event.timestamp, stop).await;
+        let stop_here = !matches!(outcome, Sent::Delivered);
+        sent = Some(outcome);
+        if stop_here {
             // Not delivered: the rest would not be either. Later: all again (at least once).
             break;
         }
     }
+    let Some(sent) = sent else {
+        server.receipt("not_asked");
+        if is_final && let Err(e) = store.delete(&k).await {
+            tracing::warn!(message = "Store error; a receipt's record stays until it expires.", transport = %server.id, error = %e);
+        }
+        let _ = delivery.ack().await;
+        return;
+    };
     match sent {
         Sent::Delivered => {
             server.receipt("sent");
