@@ -87,6 +87,7 @@ pub const CATALOGUES: &[&[Metric]] = &[
     crate::api::telemetry::METRICS,
     crate::transport::telemetry::METRICS,
     crate::transport::smpp_server::METRICS,
+    crate::transport::http_provider::METRICS,
     crate::process_metrics::METRICS,
     crate::router::telemetry::METRICS,
     crate::apps::telemetry::METRICS,

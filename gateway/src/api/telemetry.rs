@@ -71,6 +71,14 @@ pub const ADMIN_ACCEPT_ERRORS: Metric = Metric::counter(
     "richmond_admin_accept_errors_total",
     "Failed accepts on the admin listener (out of file descriptors, most likely).",
 );
+pub const PROVIDER_CONNECTIONS: Metric = Metric::gauge(
+    "richmond_provider_listener_connections",
+    "Open connections to the listeners of HTTP-provider transports (MO and receipt posts).",
+);
+pub const PROVIDER_ACCEPT_ERRORS: Metric = Metric::counter(
+    "richmond_provider_listener_accept_errors_total",
+    "Failed accepts on the listeners of HTTP-provider transports.",
+);
 pub const LISTENER_TLS_FAILURES: Metric = Metric::counter(
     "richmond_listener_tls_failures_total",
     "TLS handshakes on the API or admin listener that failed or timed out.",
@@ -95,6 +103,8 @@ pub const METRICS: &[Metric] = &[
     API_ACCEPT_ERRORS,
     ADMIN_CONNECTIONS,
     ADMIN_ACCEPT_ERRORS,
+    PROVIDER_CONNECTIONS,
+    PROVIDER_ACCEPT_ERRORS,
     LISTENER_TLS_FAILURES,
 ];
 
@@ -279,11 +289,13 @@ impl Event for Sent<'_> {
     }
 }
 
-/// Which listener: the API's or the admin endpoint's (their metrics differ by name).
+/// Which listener: the API's, the admin endpoint's or an HTTP-provider transport's (their
+/// metrics differ by name).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Listener {
     Api,
     Admin,
+    Provider,
 }
 
 impl Listener {
@@ -291,6 +303,7 @@ impl Listener {
         match self {
             Self::Api => &API_CONNECTIONS,
             Self::Admin => &ADMIN_CONNECTIONS,
+            Self::Provider => &PROVIDER_CONNECTIONS,
         }
     }
 
@@ -298,6 +311,7 @@ impl Listener {
         match self {
             Self::Api => &API_ACCEPT_ERRORS,
             Self::Admin => &ADMIN_ACCEPT_ERRORS,
+            Self::Provider => &PROVIDER_ACCEPT_ERRORS,
         }
     }
 }
@@ -309,7 +323,11 @@ pub(crate) struct AcceptFailed<'a> {
 }
 
 impl Event for AcceptFailed<'_> {
-    const METRICS: &'static [Metric] = &[API_ACCEPT_ERRORS, ADMIN_ACCEPT_ERRORS];
+    const METRICS: &'static [Metric] = &[
+        API_ACCEPT_ERRORS,
+        ADMIN_ACCEPT_ERRORS,
+        PROVIDER_ACCEPT_ERRORS,
+    ];
 
     fn emit(self) {
         let counter = self.listener.accept_errors().name;
@@ -325,7 +343,7 @@ pub(crate) struct Connection {
 }
 
 impl Event for Connection {
-    const METRICS: &'static [Metric] = &[API_CONNECTIONS, ADMIN_CONNECTIONS];
+    const METRICS: &'static [Metric] = &[API_CONNECTIONS, ADMIN_CONNECTIONS, PROVIDER_CONNECTIONS];
 
     fn emit(self) {
         let g = gauge!(self.listener.connections().name);

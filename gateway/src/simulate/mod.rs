@@ -10,8 +10,10 @@
 //! * [`smsc`] — an SMPP 3.4 SMSC (reference/smpp.md); also usable in-process
 //!   ([`smsc::serve`]).
 //! * [`modem`] — a GSM modem on a pty, answering AT commands (reference/modem.md §2, §5).
+//! * [`chikka`] — Chikka's SMS API over HTTP (reference/http-providers.md §3).
 //! * [`inprocess`] — the `[simulator.*]` config tables: simulators started by `richmond run`.
 
+pub mod chikka;
 pub mod inprocess;
 pub mod modem;
 pub mod smsc;
@@ -96,6 +98,9 @@ pub enum SimulateKind {
     /// mode, SIM storage, +CMGS with status reports, MO SMS (multipart), a USSD menu,
     /// hangs and URC noise on demand.
     Modem(modem::Args),
+    /// Chikka's SMS API: /smsapi/request answered as Chikka does (auth, number and
+    /// request-id checks), notifications and MO posted to --post-to, failures on demand.
+    Chikka(chikka::Args),
 }
 
 /// Runs a simulator until a signal or `quit`.
@@ -128,6 +133,7 @@ pub fn run(kind: &SimulateKind) -> Result<(), SimulateError> {
             SimulateKind::Ssmi(args) => ssmi::run(args.clone(), stop).await,
             SimulateKind::Smsc(args) => smsc::run((**args).clone(), stop).await,
             SimulateKind::Modem(args) => modem::run(args.clone(), stop).await,
+            SimulateKind::Chikka(args) => chikka::run(args.clone(), stop).await,
         }
     });
     // The stdin reader sits in a blocking read: do not wait for it.

@@ -1,7 +1,7 @@
 //! Transports: protocol events ⇄ Vumi messages, one module per carrier protocol.
 //!
 //! A transport is configured as `[transports.<id>]` with `type = "smpp" | "ssmi" | "modem" |
-//! "smpp_server"`;
+//! "smpp_server" | "chikka"`;
 //! the id is the Vumi `transport_name`, the AMQP routing-key prefix and the `transport`
 //! metric label. This module holds the tagged config enum and [`spawn_all`]; each protocol's
 //! options and its worker live in its own folder.
@@ -11,6 +11,7 @@
 //! only after its `ack`/`nack` event was published.
 
 pub(crate) mod common;
+pub mod http_provider;
 pub mod modem;
 mod multipart;
 pub mod smpp;
@@ -45,6 +46,7 @@ pub enum TransportConfig {
     SmppServer(smpp_server::SmppServerConfig),
     Ssmi(ssmi::SsmiConfig),
     Modem(modem::ModemConfig),
+    Chikka(http_provider::ChikkaConfig),
 }
 
 impl TransportConfig {
@@ -55,6 +57,7 @@ impl TransportConfig {
             Self::SmppServer(_) => "smpp_server",
             Self::Ssmi(_) => "ssmi",
             Self::Modem(_) => "modem",
+            Self::Chikka(_) => "chikka",
         }
     }
 
@@ -64,6 +67,7 @@ impl TransportConfig {
             Self::Smpp(c) => c.resolve_secrets(path, id),
             Self::Modem(c) => c.resolve_secrets(path, id),
             Self::SmppServer(_) => Ok(()),
+            Self::Chikka(c) => c.resolve_secrets(path, id),
         }
     }
 
@@ -73,6 +77,7 @@ impl TransportConfig {
             Self::Smpp(c) => c.validate(),
             Self::Modem(c) => c.validate(),
             Self::SmppServer(c) => c.validate(),
+            Self::Chikka(c) => c.validate(),
         }
     }
 }
@@ -110,6 +115,9 @@ pub fn spawn_all(
             TransportConfig::Modem(c) => modem::spawn(id, c, ctx, tracker, intake),
             TransportConfig::SmppServer(c) => {
                 certificates.extend(smpp_server::spawn(id, c, ctx, tracker, intake)?);
+            }
+            TransportConfig::Chikka(c) => {
+                http_provider::spawn_chikka(id, c, ctx, tracker, intake)?;
             }
         }
     }

@@ -10,6 +10,7 @@ mod apps;
 mod binary;
 mod bus;
 mod carrier_tls;
+mod chikka;
 mod kannel;
 mod listener_tls;
 mod modem;

@@ -1,0 +1,300 @@
+//! Chikka (the Philippines): outbound `POST <base_url>/smsapi/request` forms, inbound MO and
+//! delivery notifications posted to `/api/v1/sms/<id>/receive` on the transport's listener.
+//!
+//! Reference: reference/http-providers.md §3 (fields, answers, vectors), §3.6 (what a
+//! simulator checks).
+//!
+//! * Outbound: a reply to an MO (its `transport_metadata.chikka.request_id`, which a Vumi
+//!   reply copies) goes as `REPLY` with that `request_id` and a `request_cost`
+//!   (`transport_metadata.chikka.request_cost`, else the transport's); any other message as
+//!   `SEND`. A `REPLY` refused as "Invalid/Used Request ID" is sent again as `SEND` (a request
+//!   id serves once). `message_id` is the Vumi id without dashes when it fits Chikka's 32
+//!   characters, else a new one; kept in the store (`chikka:<t>:id:<message_id>` → Vumi id)
+//!   before the request, for the notification.
+//! * Answers: 2xx → `ack`; 5xx or no answer → tried again (see [`super::send_with_retries`]);
+//!   any other status → `nack` with Chikka's status and description.
+//! * Inbound `message_type=incoming` → a Vumi `user_message` (from `+<mobile_number>`, to the
+//!   shortcode; `transport_metadata.chikka`: `request_id`, `shortcode`), answered `Accepted`
+//!   once the bus owns it, `Error` (500) otherwise so Chikka posts it again.
+//! * Inbound `message_type=outgoing` (a notification) → `delivery_report`: `SENT` →
+//!   `delivered` (the only success Chikka reports: handed to the carrier), `FAILED` →
+//!   `failed`; one for an unknown id is counted and answered `Accepted` (so Chikka stops).
+//! * Posts without the inbound secret, or from a network not allowed, get 403, counted.
+
+use std::sync::Arc;
+
+use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent, UserMessage, new_id};
+use serde_json::json;
+
+use super::client::Answer;
+use super::{Outcome, Provider};
+
+/// What a Chikka transport needs to send.
+pub(crate) struct Chikka {
+    pub(crate) id: String,
+    pub(crate) url: String,
+    pub(crate) client_id: String,
+    pub(crate) secret_key: String,
+    pub(crate) shortcode: String,
+    pub(crate) request_cost: String,
+}
+
+/// Chikka's answer to a REPLY whose request id is spent.
+const USED_REQUEST_ID: &str = "Invalid/Used Request ID";
+
+/// The `message_id` Chikka gets for Vumi message `id`: at most 32 letters and digits.
+pub(crate) fn chikka_id(id: &str) -> String {
+    let plain: String = id.chars().filter(|c| *c != '-').collect();
+    if !plain.is_empty() && plain.len() <= 32 && plain.chars().all(|c| c.is_ascii_alphanumeric()) {
+        plain
+    } else {
+        new_id()
+    }
+}
+
+/// The store key of a sent message's Chikka id.
+pub(crate) fn id_key(transport: &str, chikka_id: &str) -> String {
+    format!("chikka:{transport}:id:{chikka_id}")
+}
+
+impl Chikka {
+    /// The request form of `msg` (`reply`: as a REPLY when it answers an MO).
+    fn form(&self, msg: &UserMessage, message_id: &str, reply: bool) -> Vec<u8> {
+        let meta = msg.transport_metadata.get("chikka");
+        let request_id = meta.and_then(|m| m["request_id"].as_str());
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        let number = msg
+            .to_addr
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('+');
+        form.append_pair("message_type", if reply { "REPLY" } else { "SEND" })
+            .append_pair("mobile_number", number)
+            .append_pair("shortcode", &self.shortcode)
+            .append_pair("message_id", message_id)
+            .append_pair("message", msg.content.as_deref().unwrap_or_default())
+            .append_pair("client_id", &self.client_id)
+            .append_pair("secret_key", &self.secret_key);
+        if reply && let Some(request_id) = request_id {
+            let cost = meta
+                .and_then(|m| m["request_cost"].as_str())
+                .filter(|c| *c == "FREE" || super::config::is_peso_amount(c))
+                .unwrap_or(&self.request_cost);
+            form.append_pair("request_id", request_id)
+                .append_pair("request_cost", cost);
+        }
+        form.finish().into_bytes()
+    }
+
+    fn wants_reply(msg: &UserMessage) -> bool {
+        msg.transport_metadata
+            .get("chikka")
+            .and_then(|m| m["request_id"].as_str())
+            .is_some_and(|r| !r.is_empty())
+    }
+}
+
+impl Provider for Chikka {
+    async fn send(&self, shared: &super::Shared<Self>, msg: &UserMessage) -> Outcome {
+        let message_id = chikka_id(&msg.message_id);
+        let ttl = std::time::Duration::from_secs(shared.receipt_ttl_seconds);
+        let key = id_key(&self.id, &message_id);
+        if let Err(e) = shared
+            .ctx
+            .store
+            .put(&key, msg.message_id.as_bytes(), ttl)
+            .await
+        {
+            return Outcome::Later(format!("store: {e}"));
+        }
+        let mut reply = Self::wants_reply(msg);
+        loop {
+            let form = self.form(msg, &message_id, reply);
+            let answer = super::send_with_retries(shared, || {
+                shared
+                    .client
+                    .post(&self.url, "application/x-www-form-urlencoded", form.clone())
+            })
+            .await;
+            return match answer {
+                Answer::Status { status, .. } if (200..300).contains(&status) => {
+                    Outcome::Accepted(message_id)
+                }
+                Answer::Status { status: 400, body }
+                    if reply && unescape(&body).contains(USED_REQUEST_ID) =>
+                {
+                    tracing::info!(message = "Chikka refused a spent request id; sending as SEND.", transport = %self.id);
+                    reply = false;
+                    continue;
+                }
+                Answer::Status { status, body } => Outcome::Refused(format!(
+                    "Chikka answered HTTP {status}: {}",
+                    describe(&body)
+                )),
+                Answer::None { why } => Outcome::Refused(format!("no answer from Chikka ({why})")),
+            };
+        }
+    }
+
+    async fn inbound(
+        &self,
+        shared: &Arc<super::Shared<Self>>,
+        form: Vec<(String, String)>,
+    ) -> (u16, &'static str, String) {
+        let field = |name: &str| {
+            form.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        match field("message_type") {
+            Some("incoming") => {
+                let (Some(number), Some(request_id), Some(text)) = (
+                    field("mobile_number"),
+                    field("request_id"),
+                    field("message"),
+                ) else {
+                    shared.post("mo", "bad_request");
+                    return (400, "text/plain", "Error".into());
+                };
+                let shortcode = field("shortcode").unwrap_or(&self.shortcode);
+                let from = format!("+{}", number.trim_start_matches('+'));
+                let mut msg =
+                    UserMessage::new(&self.id, "sms", &from, shortcode, Some(text.into()));
+                msg.transport_metadata.insert(
+                    "chikka".into(),
+                    json!({"request_id": request_id, "shortcode": shortcode}),
+                );
+                if shared.publish("inbound", msg.encode()).await {
+                    shared.post("mo", "accepted");
+                    (200, "text/plain", "Accepted".into())
+                } else {
+                    shared.post("mo", "bus_error");
+                    (500, "text/plain", "Error".into())
+                }
+            }
+            Some("outgoing") => {
+                let status = match field("status") {
+                    Some("SENT") => DeliveryStatus::Delivered,
+                    Some("FAILED") => DeliveryStatus::Failed,
+                    _ => {
+                        shared.post("notification", "bad_request");
+                        return (400, "text/plain", "Error".into());
+                    }
+                };
+                let Some(chikka_id) = field("message_id") else {
+                    shared.post("notification", "bad_request");
+                    return (400, "text/plain", "Error".into());
+                };
+                let vumi_id = match shared.ctx.store.get(&id_key(&self.id, chikka_id)).await {
+                    Ok(Some(v)) => String::from_utf8_lossy(&v).into_owned(),
+                    Ok(None) => {
+                        shared.post("notification", "unmatched");
+                        tracing::warn!(message = "Chikka notification for an unknown message; answered Accepted.", transport = %self.id, message_id = chikka_id);
+                        return (200, "text/plain", "Accepted".into());
+                    }
+                    Err(e) => {
+                        shared.post("notification", "store_error");
+                        tracing::warn!(message = "Store error; Chikka will post the notification again.", transport = %self.id, error = %e);
+                        return (500, "text/plain", "Error".into());
+                    }
+                };
+                let mut report = VumiEvent::delivery_report(&self.id, &vumi_id, status);
+                report.transport_metadata.insert(
+                    "chikka".into(),
+                    json!({"status": field("status"), "credits_cost": field("credits_cost")}),
+                );
+                if shared.publish("event", report.encode()).await {
+                    shared.post("notification", "accepted");
+                    (200, "text/plain", "Accepted".into())
+                } else {
+                    shared.post("notification", "bus_error");
+                    (500, "text/plain", "Error".into())
+                }
+            }
+            _ => {
+                shared.post("other", "bad_request");
+                (400, "text/plain", "Error".into())
+            }
+        }
+    }
+}
+
+/// Chikka escapes `/` in its JSON strings (`Invalid\/Used`).
+fn unescape(body: &str) -> String {
+    body.replace("\\/", "/")
+}
+
+/// The description (or message) of a Chikka error body, or the body itself.
+fn describe(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|v| v["description"].as_str().or(v["message"].as_str()))
+        .map_or_else(|| body.to_owned(), str::to_owned);
+    text.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chikka() -> Chikka {
+        Chikka {
+            id: "ck".into(),
+            url: "http://127.0.0.1:1/smsapi/request".into(),
+            client_id: "c".repeat(64),
+            secret_key: "s".repeat(64),
+            shortcode: "29290700".into(),
+            request_cost: "FREE".into(),
+        }
+    }
+
+    fn parse(form: &[u8]) -> Vec<(String, String)> {
+        form_urlencoded::parse(form).into_owned().collect()
+    }
+
+    #[test]
+    fn a_reply_to_an_mo_is_a_reply_with_its_request_id_and_cost() {
+        let mut msg =
+            UserMessage::new("ck", "sms", "29290700", "+639177982781", Some("Hi!".into()));
+        msg.transport_metadata.insert(
+            "chikka".into(),
+            json!({"request_id": "5048", "request_cost": "P2.50"}),
+        );
+        assert!(Chikka::wants_reply(&msg));
+        let form = parse(&chikka().form(&msg, "abc", true));
+        let get = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("message_type"), Some("REPLY"));
+        assert_eq!(get("mobile_number"), Some("639177982781"));
+        assert_eq!(get("request_id"), Some("5048"));
+        assert_eq!(get("request_cost"), Some("P2.50"));
+        assert_eq!(get("message"), Some("Hi!"));
+        // Sent again as SEND: no request id, no cost.
+        let form = parse(&chikka().form(&msg, "abc", false));
+        assert!(
+            form.iter()
+                .all(|(k, _)| k != "request_id" && k != "request_cost")
+        );
+        assert!(form.contains(&("message_type".into(), "SEND".into())));
+    }
+
+    #[test]
+    fn message_ids_fit_chikkas_32_characters() {
+        let uuid = "0f8e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+        assert_eq!(chikka_id(uuid), "0f8e2a1c3b4d4e5f8a9b0c1d2e3f4a5b");
+        let long = "x".repeat(40);
+        let made = chikka_id(&long);
+        assert_eq!(made.len(), 32);
+        assert_ne!(made, long[..32]);
+        assert_eq!(chikka_id("a b").len(), 32, "not alphanumeric: a new id");
+    }
+
+    #[test]
+    fn error_bodies_are_described() {
+        let body =
+            r#"{"status":400,"message":"BAD REQUEST","description":"Invalid\/Used Request ID"}"#;
+        assert!(unescape(body).contains(USED_REQUEST_ID));
+        assert_eq!(describe(body), "Invalid/Used Request ID");
+        assert_eq!(describe("ERROR"), "ERROR");
+    }
+}

@@ -1,0 +1,225 @@
+//! The Chikka transport through the real binary against `richmond simulate chikka`, with a
+//! Vumi application on RabbitMQ: MT → ack → delivery report; MO → inbound with its request
+//! id → a reply goes as REPLY with it; a spent request id → sent again as SEND; Chikka's
+//! refusal → nack with its status; 5xx and no answer → tried again; a notification for an
+//! unknown id → counted and answered `Accepted`; a post without the inbound secret → 403.
+
+use richmond_codecs::vumi::{DeliveryStatus, EventKind, UserMessage};
+use richmond_tests::app::App;
+use richmond_tests::common;
+use richmond_tests::procs::{Gateway, Sim};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::apps::await_metric;
+
+const SECRET: &str = "in-secret";
+
+/// The simulator, a gateway with Chikka transport `id` bound to it, and an application.
+async fn setup() -> (Sim, Gateway, App, std::net::SocketAddr) {
+    let id = common::unique("chikka");
+    let port = common::free_port();
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let post_to = format!("http://{listen}/api/v1/sms/{id}/receive?secret={SECRET}");
+    let sim = Sim::start(&[
+        "chikka",
+        "--client-id",
+        "cid",
+        "--secret-key",
+        "skey",
+        "--post-to",
+        &post_to,
+        "--notify-delay-ms",
+        "20",
+    ])
+    .await;
+    let config = format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
+         [transports.{id}]\ntype = \"chikka\"\nbase_url = \"http://{}\"\nclient_id = \"cid\"\n\
+         secret_key = \"skey\"\nshortcode = \"29290700\"\nlisten = \"{listen}\"\n\
+         inbound_secret = \"{SECRET}\"\nsend_attempts = 2\nretry_initial_seconds = 0.1\n\
+         request_timeout_seconds = 2\n",
+        common::amqp_url(),
+        sim.addr
+    );
+    let gw = Gateway::start(&config).await;
+    gw.wait_ready(200).await;
+    let bus = richmond::bus::Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let app = App::new(bus, &id).await;
+    (sim, gw, app, listen)
+}
+
+#[tokio::test]
+async fn mt_is_acked_and_reported_and_an_mo_is_answered_with_a_reply() {
+    let (mut sim, mut gw, mut app, _) = setup().await;
+    let mt = app.sms("+639171234567", "Hello Manila");
+    app.send(&mt).await;
+    let (done, mut reports) = app.outcomes(1).await;
+    assert_eq!(done[&mt.message_id].0, "ack", "{done:?}");
+    let sent = sim
+        .expect("the SEND", |e| {
+            e["event"] == "request" && e["message"] == "Hello Manila"
+        })
+        .await;
+    assert_eq!(
+        (
+            &sent["message_type"],
+            &sent["mobile_number"],
+            &sent["status"]
+        ),
+        (&json!("SEND"), &json!("639171234567"), &json!(200))
+    );
+    while reports.is_empty() {
+        let e = app.event().await;
+        if matches!(e.kind, EventKind::DeliveryReport { .. }) {
+            reports.push(e);
+        }
+    }
+    assert_eq!(reports[0].user_message_id, mt.message_id);
+    assert!(matches!(
+        reports[0].kind,
+        EventKind::DeliveryReport {
+            delivery_status: DeliveryStatus::Delivered,
+            ..
+        }
+    ));
+
+    // An MO, and a reply to it: a REPLY with the MO's request id.
+    sim.cmd("mo 639179876543 bord on").await;
+    let mo = app.inbound().await;
+    let posted = sim
+        .expect("the MO's answer", |e| e["event"] == "mo_posted")
+        .await;
+    assert_eq!(
+        (&posted["answer"], &posted["attempts"]),
+        (&json!("Accepted"), &json!(1))
+    );
+    assert_eq!(mo.content.as_deref(), Some("bord on"));
+    assert_eq!(mo.from_addr.as_deref(), Some("+639179876543"));
+    assert_eq!(mo.to_addr.as_deref(), Some("29290700"));
+    let request_id = mo.transport_metadata["chikka"]["request_id"].clone();
+    assert_eq!(request_id, posted["request_id"]);
+    let app_id = app.id.clone();
+    let reply = |text: &str| {
+        let mut r = UserMessage::new(
+            &app_id,
+            "sms",
+            "29290700",
+            "+639179876543",
+            Some(text.into()),
+        );
+        r.in_reply_to = Some(mo.message_id.clone());
+        r.transport_metadata = mo.transport_metadata.clone();
+        r
+    };
+    let first = reply("Thank you!");
+    app.send(&first).await;
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&first.message_id].0, "ack", "{done:?}");
+    let r = sim
+        .expect("the REPLY", |e| {
+            e["event"] == "request" && e["message"] == "Thank you!"
+        })
+        .await;
+    assert_eq!(
+        (&r["message_type"], &r["request_id"]),
+        (&json!("REPLY"), &request_id)
+    );
+    assert_eq!(r["request_cost"], "FREE");
+    // The request id is spent: Chikka refuses a second REPLY, the transport sends a SEND.
+    let second = reply("And again");
+    app.send(&second).await;
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&second.message_id].0, "ack", "{done:?}");
+    let refused = sim
+        .expect("the refused REPLY", |e| {
+            e["event"] == "request" && e["message"] == "And again"
+        })
+        .await;
+    assert_eq!(
+        (&refused["message_type"], &refused["status"]),
+        (&json!("REPLY"), &json!(400))
+    );
+    let resent = sim
+        .expect("the SEND", |e| {
+            e["event"] == "request" && e["message"] == "And again" && e["message_type"] == "SEND"
+        })
+        .await;
+    assert_eq!(resent["status"], 200);
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn refusals_are_nacked_passing_failures_retried_and_bad_posts_refused() {
+    let (mut sim, mut gw, mut app, listen) = setup().await;
+    // A definite refusal: nacked with Chikka's status, not tried again.
+    sim.cmd("fail 401").await;
+    sim.expect("armed", |e| e["event"] == "misbehave").await;
+    let refused = app.sms("+639171234567", "Refused");
+    app.send(&refused).await;
+    let (done, _) = app.outcomes(1).await;
+    let (kind, reason) = &done[&refused.message_id];
+    assert_eq!(*kind, "nack");
+    assert!(reason.contains("401"), "{reason}");
+    // A 503, then no answer at all: each tried again, then taken.
+    for arm in ["fail 503", "hang"] {
+        sim.cmd(arm).await;
+        sim.expect("armed", |e| e["event"] == "misbehave").await;
+        let msg = app.sms("+639171234567", arm);
+        app.send(&msg).await;
+        let (done, _) = app.outcomes(1).await;
+        assert_eq!(done[&msg.message_id].0, "ack", "{arm}: {done:?}");
+    }
+    // A 503 on every try: nacked once the tries are spent.
+    sim.cmd("fail 503 2").await;
+    sim.expect("armed", |e| e["event"] == "misbehave" && e["n"] == 2)
+        .await;
+    let spent = app.sms("+639171234567", "Spent");
+    app.send(&spent).await;
+    let (done, _) = app.outcomes(1).await;
+    let (kind, reason) = &done[&spent.message_id];
+    assert_eq!(*kind, "nack");
+    assert!(reason.contains("503"), "{reason}");
+
+    // A notification for a message nobody sent: answered Accepted, counted.
+    sim.cmd("notify 0123456789abcdef SENT").await;
+    let posted = sim
+        .expect("the notification", |e| {
+            e["event"] == "notification_posted" && e["message_id"] == "0123456789abcdef"
+        })
+        .await;
+    assert_eq!(posted["answer"], "Accepted");
+    await_metric(
+        &gw,
+        "richmond_http_provider_posts_total",
+        "outcome=\"unmatched\"",
+        1.0,
+    )
+    .await;
+
+    // A forged post (no secret): 403, counted, nothing on the bus.
+    let mut stream = tokio::net::TcpStream::connect(listen)
+        .await
+        .expect("connect");
+    let body = "message_type=incoming&mobile_number=639170000000&request_id=1&message=forged";
+    let request = format!(
+        "POST /api/v1/sms/{}/receive HTTP/1.1\r\nHost: x\r\nContent-Type: \
+         application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        app.id,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    await_metric(
+        &gw,
+        "richmond_http_provider_posts_total",
+        "outcome=\"forbidden\"",
+        1.0,
+    )
+    .await;
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
