@@ -10,6 +10,7 @@
 //! * [`smpp`] — a thin typed layer over SMPP PDUs (rusmpp), status classes, receipts.
 //! * [`at`] — AT command lines, responses and URCs for GSM modems (framing, classification,
 //!   parameters).
+//! * [`providers`] — HTTP SMS providers' posts (Chikka's forms).
 //! * [`sms`] — TS 23.038 alphabets (GSM-7, UCS2, Latin-1), UDH and segmentation; TPDUs later.
 //!
 //! Where this crate sits in the data flow:
@@ -26,6 +27,7 @@
 )]
 
 pub mod at;
+pub mod providers;
 pub mod smpp;
 pub mod sms;
 pub mod ssmi;

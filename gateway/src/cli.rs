@@ -44,7 +44,8 @@ SIGNALS:
     SIGTERM, SIGINT   drain: /ready turns 503, intake stops, in-flight work finishes or is
                       handed back to the bus for redelivery, then exit 0 within
                       shutdown.drain_timeout_seconds; a second signal exits at once
-    SIGHUP            ignored with a log line (reload is not supported; restart instead)
+    SIGHUP            re-reads the TLS certificates of the listeners (API, admin, SMPP
+                      servers); the rest of the config applies only after a restart
 
 EXIT STATUS:
     0    clean exit, including a completed drain

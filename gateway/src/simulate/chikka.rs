@@ -48,6 +48,9 @@ pub struct Args {
     /// The `secret_key` requests must carry.
     #[arg(long, default_value = "richmond")]
     pub secret_key: String,
+    /// The access code MO are sent to (and notifications name).
+    #[arg(long, default_value = "29290700")]
+    pub shortcode: String,
     /// Where MO and notifications are posted (the gateway's receive URL, with its secret).
     #[arg(long)]
     pub post_to: Option<String>,
@@ -240,7 +243,7 @@ impl Sim {
         // Built apart: the serializer is not Send, and must not live across the post.
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("message_type", "outgoing")
-            .append_pair("shortcode", "29290700")
+            .append_pair("shortcode", &self.args.shortcode)
             .append_pair("message_id", message_id)
             .append_pair("status", status)
             .append_pair("credits_cost", "1")
@@ -267,7 +270,7 @@ impl Sim {
                 let form = form_urlencoded::Serializer::new(String::new())
                     .append_pair("message_type", "incoming")
                     .append_pair("mobile_number", number)
-                    .append_pair("shortcode", "29290700")
+                    .append_pair("shortcode", &self.args.shortcode)
                     .append_pair("request_id", &request_id)
                     .append_pair("message", &text.join(" "))
                     .append_pair("timestamp", &now())

@@ -23,7 +23,8 @@
 
 use std::sync::Arc;
 
-use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent, UserMessage, new_id};
+use richmond_codecs::providers::chikka::{self as post, Post};
+use richmond_codecs::vumi::{Event as VumiEvent, UserMessage, new_id};
 use serde_json::json;
 
 use super::client::Answer;
@@ -141,22 +142,17 @@ impl Provider for Chikka {
         shared: &Arc<super::Shared<Self>>,
         form: Vec<(String, String)>,
     ) -> (u16, &'static str, String) {
-        let field = |name: &str| {
-            form.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        match field("message_type") {
-            Some("incoming") => {
-                let (Some(number), Some(request_id), Some(text)) = (
-                    field("mobile_number"),
-                    field("request_id"),
-                    field("message"),
-                ) else {
-                    shared.post("mo", "bad_request");
-                    return (400, "text/plain", "Error".into());
-                };
-                let shortcode = field("shortcode").unwrap_or(&self.shortcode);
+        const ACCEPTED: (u16, &str) = (200, "Accepted");
+        const ERROR: (u16, &str) = (500, "Error");
+        let (kind, outcome, (status, body)) = match post::parse(&form) {
+            Err(bad) => (bad.code(), "bad_request", (400, "Error")),
+            Ok(Post::Incoming {
+                number,
+                request_id,
+                text,
+                shortcode,
+            }) => {
+                let shortcode = shortcode.unwrap_or(&self.shortcode);
                 let from = format!("+{}", number.trim_start_matches('+'));
                 let mut msg =
                     UserMessage::new(&self.id, "sms", &from, shortcode, Some(text.into()));
@@ -165,57 +161,42 @@ impl Provider for Chikka {
                     json!({"request_id": request_id, "shortcode": shortcode}),
                 );
                 if shared.publish("inbound", msg.encode()).await {
-                    shared.post("mo", "accepted");
-                    (200, "text/plain", "Accepted".into())
+                    ("mo", "accepted", ACCEPTED)
                 } else {
-                    shared.post("mo", "bus_error");
-                    (500, "text/plain", "Error".into())
+                    ("mo", "bus_error", ERROR)
                 }
             }
-            Some("outgoing") => {
-                let status = match field("status") {
-                    Some("SENT") => DeliveryStatus::Delivered,
-                    Some("FAILED") => DeliveryStatus::Failed,
-                    _ => {
-                        shared.post("notification", "bad_request");
-                        return (400, "text/plain", "Error".into());
+            Ok(Post::Notification {
+                message_id,
+                status,
+                raw_status,
+                credits_cost,
+            }) => match shared.ctx.store.get(&id_key(&self.id, message_id)).await {
+                Ok(Some(v)) => {
+                    let vumi_id = String::from_utf8_lossy(&v).into_owned();
+                    let mut report = VumiEvent::delivery_report(&self.id, &vumi_id, status);
+                    report.transport_metadata.insert(
+                        "chikka".into(),
+                        json!({"status": raw_status, "credits_cost": credits_cost}),
+                    );
+                    if shared.publish("event", report.encode()).await {
+                        ("notification", "accepted", ACCEPTED)
+                    } else {
+                        ("notification", "bus_error", ERROR)
                     }
-                };
-                let Some(chikka_id) = field("message_id") else {
-                    shared.post("notification", "bad_request");
-                    return (400, "text/plain", "Error".into());
-                };
-                let vumi_id = match shared.ctx.store.get(&id_key(&self.id, chikka_id)).await {
-                    Ok(Some(v)) => String::from_utf8_lossy(&v).into_owned(),
-                    Ok(None) => {
-                        shared.post("notification", "unmatched");
-                        tracing::warn!(message = "Chikka notification for an unknown message; answered Accepted.", transport = %self.id, message_id = chikka_id);
-                        return (200, "text/plain", "Accepted".into());
-                    }
-                    Err(e) => {
-                        shared.post("notification", "store_error");
-                        tracing::warn!(message = "Store error; Chikka will post the notification again.", transport = %self.id, error = %e);
-                        return (500, "text/plain", "Error".into());
-                    }
-                };
-                let mut report = VumiEvent::delivery_report(&self.id, &vumi_id, status);
-                report.transport_metadata.insert(
-                    "chikka".into(),
-                    json!({"status": field("status"), "credits_cost": field("credits_cost")}),
-                );
-                if shared.publish("event", report.encode()).await {
-                    shared.post("notification", "accepted");
-                    (200, "text/plain", "Accepted".into())
-                } else {
-                    shared.post("notification", "bus_error");
-                    (500, "text/plain", "Error".into())
                 }
-            }
-            _ => {
-                shared.post("other", "bad_request");
-                (400, "text/plain", "Error".into())
-            }
-        }
+                Ok(None) => {
+                    tracing::warn!(message = "Chikka notification for an unknown message; answered Accepted.", transport = %self.id, message_id);
+                    ("notification", "unmatched", ACCEPTED)
+                }
+                Err(e) => {
+                    tracing::warn!(message = "Store error; Chikka will post the notification again.", transport = %self.id, error = %e);
+                    ("notification", "store_error", ERROR)
+                }
+            },
+        };
+        shared.post(kind, outcome);
+        (status, "text/plain", body.to_owned())
     }
 }
 

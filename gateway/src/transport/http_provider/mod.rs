@@ -316,7 +316,7 @@ async fn receive<P: Provider>(
             return (StatusCode::FORBIDDEN, "Forbidden").into_response();
         }
     }
-    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let form = richmond_codecs::providers::form_fields(&body);
     let (status, content_type, text) = shared.provider.inbound(&shared, form).await;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (

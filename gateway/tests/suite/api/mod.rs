@@ -13,6 +13,7 @@ mod callback_limits;
 mod callbacks;
 mod durability;
 mod front_door;
+mod providers;
 mod rejections;
 mod schema;
 mod send;

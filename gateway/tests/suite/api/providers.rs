@@ -1,0 +1,105 @@
+//! The HTTP API over an HTTP-provider transport (issue 22, point 4): the 2010 paths send
+//! through Chikka (the real transport against `richmond simulate chikka`), the message's
+//! status and the account's receipt callback follow Chikka's notification, and an MO Chikka
+//! posts reaches the account's inbound callback.
+
+use super::*;
+use procs::Sim;
+
+#[tokio::test]
+async fn the_api_sends_through_chikka_and_gets_its_receipts_and_mo() {
+    let t = common::unique("apick");
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let post_to = format!("http://{listen}/api/v1/sms/{t}/receive?secret=s3cret");
+    let mut sim = Sim::start(&[
+        "chikka",
+        "--post-to",
+        &post_to,
+        "--shortcode",
+        "12345",
+        "--notify-delay-ms",
+        "20",
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut setup = Setup::amqp(&t);
+    // Alice owns 12345: the shortcode here, so MO to it are hers.
+    setup.extra = format!(
+        "[transports.{t}]\ntype = \"chikka\"\nbase_url = \"http://{}\"\nclient_id = \"richmond\"\n\
+         secret_key = \"richmond\"\nshortcode = \"12345\"\nlisten = \"{listen}\"\n\
+         inbound_secret = \"s3cret\"\n",
+        sim.addr
+    );
+    let (cfg, addr) = helpers::write_config(dir.path(), &setup);
+    let gw = Gateway::start(&cfg, addr).await;
+    gw.wait_ready().await;
+    let (rx_addr, mut received) = helpers::callback_receiver(vec![]).await;
+    let urls = serde_json::json!({
+        "sms_received": format!("http://{rx_addr}/mo"),
+        "sms_receipt": format!("http://{rx_addr}/dr"),
+    });
+    let a = request(
+        gw.addr,
+        "PUT",
+        "/api/v1/account/callbacks.json",
+        Some(ALICE),
+        JSON,
+        urls.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    let a = send_form(
+        &gw,
+        &t,
+        &[
+            ("to_msisdn", "+639171234567"),
+            ("from_msisdn", "12345"),
+            ("message", "Hello"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let id = a.json()[0]["id"].as_str().unwrap().to_owned();
+    let at_chikka = sim
+        .expect("the SEND", |e| {
+            e["event"] == "request" && e["message"] == "Hello"
+        })
+        .await;
+    assert_eq!(at_chikka["mobile_number"], "639171234567");
+    let dr = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dr.path, "/dr");
+    assert_eq!(dr.body["id"], id.as_str());
+    assert_eq!(dr.body["transport_status"], "delivered");
+    let status = request(
+        gw.addr,
+        "GET",
+        &path(&t, &format!("status/{id}.json")),
+        Some(ALICE),
+        None,
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        status.json()["transport_status"],
+        "delivered",
+        "{}",
+        status.body
+    );
+
+    sim.cmd("mo 639179876543 ping").await;
+    let mo = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mo.path, "/mo");
+    assert_eq!(mo.body["message"], "ping");
+    assert_eq!(mo.body["from_msisdn"], "+639179876543");
+    assert_eq!(mo.body["to_msisdn"], "12345");
+    assert_eq!(gw.stop().await, Some(0));
+}
