@@ -2,7 +2,9 @@
 //! Vumi application on RabbitMQ: MT → ack → delivery report; MO → inbound with its request
 //! id → a reply goes as REPLY with it; a spent request id → sent again as SEND; Chikka's
 //! refusal → nack with its status; 5xx and no answer → tried again; a notification for an
-//! unknown id → counted and answered `Accepted`; a post without the inbound secret → 403.
+//! unknown id → counted and answered `Accepted`; a post without the inbound secret → 403;
+//! emoji both ways; a gateway killed while Chikka holds a request sends it again after its
+//! restart (nothing lost).
 
 use richmond_codecs::vumi::{DeliveryStatus, EventKind, UserMessage};
 use richmond_tests::app::App;
@@ -221,5 +223,46 @@ async fn refusals_are_nacked_passing_failures_retried_and_bad_posts_refused() {
         1.0,
     )
     .await;
+    assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_gateway_killed_while_chikka_holds_a_request_sends_it_again_after_the_restart() {
+    let (mut sim, mut gw, mut app, _) = setup().await;
+    // Emoji both ways first: a form carries UTF-8 as it is.
+    let smile = app.sms("+639171234567", "Salamat 😃");
+    app.send(&smile).await;
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&smile.message_id].0, "ack", "{done:?}");
+    sim.expect("the emoji at Chikka", |e| {
+        e["event"] == "request" && e["message"] == "Salamat 😃"
+    })
+    .await;
+    sim.cmd("mo 639179876543 Kumusta 👋").await;
+    assert_eq!(app.inbound().await.content.as_deref(), Some("Kumusta 👋"));
+
+    // Chikka takes the request and answers nothing; the gateway dies (SIGKILL) meanwhile.
+    sim.cmd("hang").await;
+    sim.expect("armed", |e| e["event"] == "misbehave").await;
+    let held = app.sms("+639171234567", "Not lost");
+    app.send(&held).await;
+    let hung = sim
+        .expect("the request held", |e| e["event"] == "request_hung")
+        .await;
+    let child = gw.child.as_mut().expect("running");
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+    // The message was never acked on the bus: after the restart it goes to Chikka again
+    // (at least once; the same message_id lets Chikka's side see the duplicate).
+    gw.restart();
+    gw.wait_ready(200).await;
+    let again = sim
+        .expect("the message sent again", |e| {
+            e["event"] == "request" && e["message"] == "Not lost" && e["status"] == 200
+        })
+        .await;
+    assert_eq!(again["message_id"], hung["message_id"]);
+    let (done, _) = app.outcomes(1).await;
+    assert_eq!(done[&held.message_id].0, "ack", "{done:?}");
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }
