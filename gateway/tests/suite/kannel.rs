@@ -66,25 +66,9 @@ async fn kannel_sends_through_richmonds_smpp_server_and_gets_its_delivery_report
         "{} not found: ./scripts/test installs the Debian package kannel",
         kannel::BEARERBOX
     );
-    let (server, client_link) = (common::unique("smpps"), common::unique("smsc"));
-    let (router, app) = (common::unique("khop"), common::unique("khopapp"));
     let mut smsc = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
     let port = common::free_port();
-    let hash = richmond::api::auth::hash_password("s3cret").expect("hash");
-    let config = format!(
-        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
-         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
-         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
-         [transports.{server}]\ntype = \"smpp_server\"\nlisten = \"127.0.0.1:{port}\"\n\
-         [[transports.{server}.accounts]]\nsystem_id = \"kannel\"\npassword_hash = \"{hash}\"\n\
-         [transports.{client_link}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
-         system_id = \"richmond\"\npassword = \"richmond\"\nreconnect_initial_seconds = 0.2\n\
-         [routers.{router}]\ntransports = [\"{server}\", \"{client_link}\"]\n\
-         applications = [\"{app}\"]\ndefault = \"{app}\"\n\
-         forward = {{ {server} = \"{client_link}\", {client_link} = \"{server}\" }}\n",
-        common::amqp_url(),
-        smsc.addr.port()
-    );
+    let config = crate::smpp_two_hops::two_hops(port, smsc.addr.port(), "kannel");
     let mut gw = Gateway::start(&config).await;
     gw.wait_ready(200).await;
     let dir = tempfile::tempdir().expect("tempdir");

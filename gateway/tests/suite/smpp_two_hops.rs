@@ -8,27 +8,33 @@
 use richmond_tests::common;
 use richmond_tests::procs::{Gateway, Sim};
 
-#[tokio::test]
-async fn a_clients_submit_goes_to_the_smsc_and_its_receipt_comes_back() {
+/// A gateway config: an SMPP server on `port` with one account `system_id` (password
+/// "s3cret"), an SMPP client transport to the SMSC on `smsc_port`, and a router forwarding
+/// each one's inbound to the other.
+pub(crate) fn two_hops(port: u16, smsc_port: u16, system_id: &str) -> String {
     let (server, client_link) = (common::unique("smpps"), common::unique("smsc"));
     let (router, app) = (common::unique("hop"), common::unique("hopapp"));
-    let mut smsc = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
-    let port = common::free_port();
     let hash = richmond::api::auth::hash_password("s3cret").expect("hash");
-    let config = format!(
+    format!(
         "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
          drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
          reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
          [transports.{server}]\ntype = \"smpp_server\"\nlisten = \"127.0.0.1:{port}\"\n\
-         [[transports.{server}.accounts]]\nsystem_id = \"acme\"\npassword_hash = \"{hash}\"\n\
-         [transports.{client_link}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         [[transports.{server}.accounts]]\nsystem_id = \"{system_id}\"\npassword_hash = \"{hash}\"\n\
+         [transports.{client_link}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {smsc_port}\n\
          system_id = \"richmond\"\npassword = \"richmond\"\nreconnect_initial_seconds = 0.2\n\
          [routers.{router}]\ntransports = [\"{server}\", \"{client_link}\"]\n\
          applications = [\"{app}\"]\ndefault = \"{app}\"\n\
          forward = {{ {server} = \"{client_link}\", {client_link} = \"{server}\" }}\n",
         common::amqp_url(),
-        smsc.addr.port()
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_clients_submit_goes_to_the_smsc_and_its_receipt_comes_back() {
+    let mut smsc = Sim::start(&["smsc", "--receipt-delay-ms", "20"]).await;
+    let port = common::free_port();
+    let config = two_hops(port, smsc.addr.port(), "acme");
     let mut gw = Gateway::start(&config).await;
     smsc.expect("the gateway's bind", |e| {
         e["event"] == "bind" && e["ok"] == true
