@@ -4,13 +4,14 @@
 //! bus), with 1 and with 100 binds, with receipts on, and with longer (multipart) messages,
 //! each beside the broker ceiling for the same path; and MT through the HTTP API, Richmond
 //! beside Kannel in the same shape ([`http`]); and client ESMEs' submit_sm through the SMPP
-//! server transport ([`smpps`]; `smpps` alone needs no RabbitMQ). Not a test: it prints Markdown tables for
+//! server transport ([`smpps`]; `smpps` alone needs no RabbitMQ); and MT through the HTTP
+//! provider transports to their simulators ([`providers`]). Not a test: it prints Markdown tables for
 //! BENCHMARKS.md.
 //!
 //! Usage (the servers come from ./scripts/test; `richmond` must be built in release first;
 //! `./scripts/bench` does both):
 //! `./scripts/test --servers-only -- bash -c 'cargo build --release -p richmond -p richmond-benches &&
-//!  target/release/load [N [amqp|embedded|http|smpps|all [FILTER]]]'`, or `target/release/load
+//!  target/release/load [N [amqp|embedded|http|smpps|providers|all [FILTER]]]'`, or `target/release/load
 //! soak <minutes> amqp|embedded [rate]` (see [`soak`]), or `target/release/load soak <minutes>
 //! binary [rate|max]` (the single-binary default fed through its HTTP API, see [`soak_http`];
 //! no servers needed) (FILTER: rows whose direction
@@ -44,6 +45,7 @@ mod gateway;
 mod http;
 mod jasmin;
 mod kannel;
+mod providers;
 mod receiver;
 mod sink;
 mod smpps;
@@ -233,17 +235,20 @@ async fn main() {
     let filter = std::env::args().nth(3).unwrap_or_default();
     if !matches!(
         only.as_str(),
-        "" | "all" | "amqp" | "embedded" | "http" | "smpps"
+        "" | "all" | "amqp" | "embedded" | "http" | "smpps" | "providers"
     ) {
-        eprintln!("usage: load [N [amqp|embedded|http|smpps|all [FILTER]]]");
+        eprintln!("usage: load [N [amqp|embedded|http|smpps|providers|all [FILTER]]]");
         std::process::exit(2);
     }
     let mut failed = false;
-    if !matches!(only.as_str(), "http" | "smpps") {
+    if !matches!(only.as_str(), "http" | "smpps" | "providers") {
         failed |= smpp_rows(n, &only, &filter).await;
     }
     if matches!(only.as_str(), "" | "all" | "smpps") {
         failed |= smpps::run(n).await;
+    }
+    if matches!(only.as_str(), "" | "all" | "providers") {
+        failed |= providers::run(n).await;
     }
     if matches!(only.as_str(), "" | "all" | "http") {
         failed |= http::run(n, &filter).await;

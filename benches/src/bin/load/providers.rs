@@ -1,0 +1,193 @@
+//! The HTTP-provider rows of `load` (issue 22): MT through the Chikka transport to
+//! `richmond simulate chikka`, each message acked and its delivery notification posted back
+//! and turned into a `delivery_report`.
+//!
+//! Richmond runs as the real release binary on RabbitMQ (an application must reach its
+//! queues) with redb, one Chikka transport (`max_in_flight` 64, no `mt_tps` limit); the
+//! simulator answers every request at once and posts each notification back at once. N
+//! messages are published to `<id>.outbound` (500 in flight); the row ends when every one
+//! has its ack and its delivery report. Per row: msg/s (first publish to the last of those
+//! events), the gateway's CPU µs per message, peak RSS, the simulator's accepted requests,
+//! lost and duplicated messages.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use richmond::bus::Bus;
+use richmond::bus::amqp::AmqpBus;
+use richmond::config::{AmqpConfig, Secret};
+use richmond_codecs::vumi::{Event, EventKind, UserMessage};
+
+use crate::client::free_port;
+use crate::gateway::{richmond_bin, usage};
+use crate::http::Richmond;
+
+/// How long a row may take.
+const LIMIT: Duration = Duration::from_secs(300);
+const ID: &str = "chikka1";
+
+/// `richmond simulate chikka`, counting the requests it accepted.
+struct ChikkaSim {
+    child: Child,
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl ChikkaSim {
+    fn start(post_to: &str) -> Self {
+        let mut child = Command::new(richmond_bin())
+            .args(["simulate", "chikka", "--listen", "127.0.0.1:0"])
+            .args(["--post-to", post_to, "--notify-delay-ms", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the simulator");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = lines.next().expect("a line").expect("read");
+        let v: serde_json::Value = serde_json::from_str(&first).expect("JSON");
+        let addr = v["address"]
+            .as_str()
+            .expect("address")
+            .parse()
+            .expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if line.contains("\"event\":\"request\"") && line.contains("\"status\":200") {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        Self {
+            child,
+            addr,
+            accepted,
+        }
+    }
+}
+
+impl Drop for ChikkaSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the Chikka row with `n` messages; true when it lost any.
+pub(crate) async fn run(n: usize) -> bool {
+    let Ok(url) = std::env::var("RICHMOND_TEST_AMQP_URL") else {
+        eprintln!("load: provider rows need RabbitMQ (./scripts/test --servers-only)");
+        return true;
+    };
+    println!(
+        "\nHTTP providers: MT through the provider transport to its simulator, each acked and its notification turned into a delivery report; {n} messages, RabbitMQ\n"
+    );
+    println!("| provider | msg/s | CPU µs/msg | peak RSS MiB | requests accepted | lost | dup |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    match row(n, &url).await {
+        Ok((line, lost)) => {
+            println!("{line}");
+            lost
+        }
+        Err(e) => {
+            println!("| Chikka | FAILED: {e} |");
+            true
+        }
+    }
+}
+
+async fn row(n: usize, url: &str) -> Result<(String, bool), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let sim = ChikkaSim::start(&format!("http://{listen}/api/v1/sms/{ID}/receive"));
+    let gw = Richmond::spawn(dir.path(), |_, admin| {
+        format!(
+            "data_dir = {:?}\n[admin]\naddress = \"{admin}\"\n[bus]\ntype = \"amqp\"\nurl = {url:?}\n\
+             [store]\ntype = \"redb\"\n[transports.{ID}]\ntype = \"chikka\"\n\
+             base_url = \"http://{}\"\nclient_id = \"richmond\"\nsecret_key = \"richmond\"\n\
+             shortcode = \"29290700\"\nlisten = \"{listen}\"\nmax_in_flight = 64\n",
+            dir.path().join("data").display().to_string(),
+            sim.addr
+        )
+    })
+    .await?;
+    let mut cfg: AmqpConfig = toml::from_str("prefetch_count = 500").map_err(|e| e.to_string())?;
+    cfg.url = Some(Secret::new(url.to_owned()));
+    let app = AmqpBus::start(&cfg);
+    while !app.is_connected() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bus = Bus::Amqp(app);
+    let mut events = bus
+        .consume(&format!("{ID}.event"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let pid = gw.child.id();
+    let (_, cpu_before) = usage(pid);
+    let started = Instant::now();
+    let publisher = {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            futures_util::stream::iter(0..n)
+                .for_each_concurrent(500, |i| {
+                    let bus = bus.clone();
+                    async move {
+                        let to = format!("+639{i:09}");
+                        let msg =
+                            UserMessage::new(ID, "sms", "29290700", &to, Some(format!("load {i}")));
+                        let _ = bus
+                            .publish(&format!("{ID}.outbound"), Bytes::from(msg.encode()))
+                            .await;
+                    }
+                })
+                .await;
+        })
+    };
+    let (mut acked, mut reported, mut dup) = (HashSet::new(), HashSet::new(), 0);
+    let mut last = started;
+    while (acked.len() < n || reported.len() < n) && started.elapsed() < LIMIT {
+        let Ok(Some(d)) = tokio::time::timeout(Duration::from_secs(5), events.next()).await else {
+            eprintln!(
+                "load: chikka: {} acks, {} reports so far",
+                acked.len(),
+                reported.len()
+            );
+            continue;
+        };
+        let e = Event::decode(&d.body).map_err(|e| e.to_string())?;
+        let fresh = match e.kind {
+            EventKind::Ack { .. } => acked.insert(e.user_message_id),
+            EventKind::DeliveryReport { .. } => reported.insert(e.user_message_id),
+            EventKind::Nack { nack_reason } => {
+                return Err(format!("nack under load: {nack_reason}"));
+            }
+        };
+        dup += usize::from(!fresh);
+        last = Instant::now();
+        tokio::spawn(d.ack());
+    }
+    let (rss, cpu_after) = usage(pid);
+    publisher.abort();
+    drop(gw);
+    let done = acked.intersection(&reported).count();
+    let lost = n - done;
+    let secs = last.duration_since(started).as_secs_f64().max(1e-3);
+    Ok((
+        format!(
+            "| Chikka | {:.0} | {:.0} | {rss:.0} | {} | {}{lost} | {dup} |",
+            done as f64 / secs,
+            (cpu_after - cpu_before) * 1e6 / done.max(1) as f64,
+            sim.accepted.load(Ordering::Relaxed),
+            if lost > 0 { "FAILED " } else { "" },
+        ),
+        lost > 0,
+    ))
+}
