@@ -57,6 +57,20 @@ pub(crate) fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// Client TLS settings trusting `roots`: rustls with the ring provider, TLS 1.2 and 1.3, no
+/// client certificate (also the HTTP-provider transports' client).
+///
+/// # Errors
+/// The provider lacks the safe default versions.
+pub(crate) fn tls_config(roots: RootCertStore) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// A client for callbacks under `policy`. Without usable roots `https://` attempts fail
 /// (logged here) while `http://` ones still work.
 ///
@@ -67,12 +81,7 @@ pub(crate) fn new(policy: Arc<Policy>, ca_file: Option<&Path>) -> Result<Callbac
         tracing::warn!(message = "No trusted roots for https callbacks; they will fail.", error = %e);
         RootCertStore::empty()
     });
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = tls_config(roots)?;
     let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(policy));
     http.enforce_http(false);
     let connector = hyper_rustls::HttpsConnectorBuilder::new()

@@ -31,7 +31,6 @@ use tokio_util::sync::CancellationToken;
 use super::deliver::Deliver;
 use super::parts::Meta;
 use super::{Client, Server};
-use crate::transport::common::{self, OnRefusal};
 use crate::transport::smpp::map::{self, Concat};
 
 /// A connection must bind within this long.
@@ -286,7 +285,14 @@ fn on_event(
             tokio::spawn(async move {
                 let result = match submit {
                     Submit::Whole(msg, registered_delivery) => {
-                        hand_over(&server, &account, *msg, registered_delivery).await
+                        let (id, rd) = (msg.message_id.clone(), registered_delivery);
+                        // The client is answered with the message's id once the bus owns it;
+                        // otherwise ESME_RSYSERR, so it sends the message again.
+                        if super::parts::hand_over(&server, &account, &msg, rd, Vec::new()).await {
+                            Ok(id)
+                        } else {
+                            Err(status::RSYSERR)
+                        }
                     }
                     Submit::Part {
                         meta,
@@ -485,35 +491,4 @@ fn read_submit(transport: &str, account: &str, frame: &Bytes) -> Result<Submit, 
             Ok(Submit::Whole(Box::new(msg), m.registered_delivery))
         }
     }
-}
-
-/// Hands a whole message to the bus (remembered first when it asked for a receipt, so its
-/// events find the client): its id once the bus owns it, or `ESME_RSYSERR`.
-async fn hand_over(
-    server: &Server,
-    account: &str,
-    msg: UserMessage,
-    registered_delivery: u8,
-) -> Result<String, u32> {
-    let id = msg.message_id.clone();
-    if super::receipts::wanted(registered_delivery)
-        && let Err(e) =
-            super::receipts::remember(server, account, &msg, registered_delivery, Vec::new()).await
-    {
-        tracing::warn!(message = "Store error; a client's submit answered ESME_RSYSERR.", transport = %server.id, error = %e);
-        return Err(status::RSYSERR);
-    }
-    common::publish(
-        &server.ctx.bus,
-        &server.id,
-        "inbound",
-        msg.encode(),
-        OnRefusal::HandBack,
-    )
-    .await
-    .map(|()| id)
-    .map_err(|e| {
-        tracing::warn!(message = "The bus did not take a client's submit; answered ESME_RSYSERR.", transport = %server.id, error = %e);
-        status::RSYSERR
-    })
 }

@@ -149,35 +149,56 @@ async fn join_and_publish(server: &Server, key: &str, total: u8) -> bool {
                 .collect();
             let ids: Vec<&str> = parts.iter().map(|p| p.id.as_str()).collect();
             let mut msg = message(&server.id, &meta, &joined.octets(), joined.incomplete());
-            if let Some(s) = msg.transport_metadata.get_mut("smpp_server") {
-                s["parts"] = json!(ids);
-            }
-            let wanted = parts.iter().any(|p| super::receipts::wanted(p.registered_delivery));
-            if wanted
-                && let Err(e) = super::receipts::remember(
-                    server,
-                    &meta.account,
-                    &msg,
-                    meta.registered_delivery,
-                    parts,
-                )
-                .await
+            if let Some(s) = msg
+                .transport_metadata
+                .get_mut("smpp_server")
+                .and_then(serde_json::Value::as_object_mut)
             {
-                tracing::warn!(message = "Store error; a long message waits.", transport = %server.id, error = %e);
-                return false;
+                s.insert("parts".into(), json!(ids));
             }
-            let body = msg.encode();
-            let published =
-                common::publish(&server.ctx.bus, &server.id, "inbound", body, OnRefusal::HandBack);
-            match published.await {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!(message = "The bus did not take a long message; it waits.", transport = %server.id, error = %e);
-                    false
-                }
-            }
+            hand_over(server, &meta.account, &msg, meta.registered_delivery, parts).await
         })
         .await
+}
+
+/// Hands `msg` from `account` to `<id>.inbound`, remembered first for its receipts when it
+/// (or, for a long message, any of its `parts`) asked for one, so its events find the
+/// client; whether the bus owns it (logged when not).
+pub(super) async fn hand_over(
+    server: &Server,
+    account: &str,
+    msg: &UserMessage,
+    registered_delivery: u8,
+    parts: Vec<PartReceipt>,
+) -> bool {
+    let wanted = if parts.is_empty() {
+        super::receipts::wanted(registered_delivery)
+    } else {
+        parts
+            .iter()
+            .any(|p| super::receipts::wanted(p.registered_delivery))
+    };
+    if wanted
+        && let Err(e) =
+            super::receipts::remember(server, account, msg, registered_delivery, parts).await
+    {
+        tracing::warn!(message = "Store error; a client's message is not taken.", transport = %server.id, error = %e);
+        return false;
+    }
+    let published = common::publish(
+        &server.ctx.bus,
+        &server.id,
+        "inbound",
+        msg.encode(),
+        OnRefusal::HandBack,
+    );
+    match published.await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(message = "The bus did not take a client's message.", transport = %server.id, error = %e);
+            false
+        }
+    }
 }
 
 /// Publishes long messages whose parts stopped coming, every few seconds until `intake`.
