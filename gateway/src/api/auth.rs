@@ -303,6 +303,14 @@ enum Credentials {
     Token(String),
 }
 
+/// The password of `Authorization: Basic …`, if the request has one.
+pub(crate) fn basic_password(headers: &HeaderMap) -> Option<String> {
+    match credentials_of(headers)? {
+        Credentials::Basic(_, password) => Some(password),
+        Credentials::Token(_) => None,
+    }
+}
+
 /// `Authorization: Basic base64(user:password)` or `Authorization: Bearer <token>`.
 fn credentials_of(headers: &HeaderMap) -> Option<Credentials> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;

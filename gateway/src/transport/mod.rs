@@ -1,7 +1,7 @@
 //! Transports: protocol events ⇄ Vumi messages, one module per carrier protocol.
 //!
 //! A transport is configured as `[transports.<id>]` with `type = "smpp" | "ssmi" | "modem" |
-//! "smpp_server" | "chikka"`;
+//! "smpp_server" | "chikka" | "clickatell"`;
 //! the id is the Vumi `transport_name`, the AMQP routing-key prefix and the `transport`
 //! metric label. This module holds the tagged config enum and [`spawn_all`]; each protocol's
 //! options and its worker live in its own folder.
@@ -47,6 +47,7 @@ pub enum TransportConfig {
     Ssmi(ssmi::SsmiConfig),
     Modem(modem::ModemConfig),
     Chikka(http_provider::ChikkaConfig),
+    Clickatell(http_provider::ClickatellConfig),
 }
 
 impl TransportConfig {
@@ -58,6 +59,7 @@ impl TransportConfig {
             Self::Ssmi(_) => "ssmi",
             Self::Modem(_) => "modem",
             Self::Chikka(_) => "chikka",
+            Self::Clickatell(_) => "clickatell",
         }
     }
 
@@ -68,6 +70,7 @@ impl TransportConfig {
             Self::Modem(c) => c.resolve_secrets(path, id),
             Self::SmppServer(_) => Ok(()),
             Self::Chikka(c) => c.resolve_secrets(path, id),
+            Self::Clickatell(c) => c.resolve_secrets(path, id),
         }
     }
 
@@ -78,6 +81,7 @@ impl TransportConfig {
             Self::Modem(c) => c.validate(),
             Self::SmppServer(c) => c.validate(),
             Self::Chikka(c) => c.validate(),
+            Self::Clickatell(c) => c.validate(),
         }
     }
 }
@@ -118,6 +122,9 @@ pub fn spawn_all(
             }
             TransportConfig::Chikka(c) => {
                 http_provider::spawn_chikka(id, c, ctx, tracker, intake)?;
+            }
+            TransportConfig::Clickatell(c) => {
+                http_provider::clickatell::spawn(id, c, ctx, tracker, intake)?;
             }
         }
     }

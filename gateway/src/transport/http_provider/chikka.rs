@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use richmond_codecs::providers::chikka::{self as post, Post};
-use richmond_codecs::vumi::{Event as VumiEvent, UserMessage, new_id};
+use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
 use serde_json::json;
 
 use super::client::Answer;
@@ -45,12 +45,7 @@ const USED_REQUEST_ID: &str = "Invalid/Used Request ID";
 
 /// The `message_id` Chikka gets for Vumi message `id`: at most 32 letters and digits.
 pub(crate) fn chikka_id(id: &str) -> String {
-    let plain: String = id.chars().filter(|c| *c != '-').collect();
-    if !plain.is_empty() && plain.len() <= 32 && plain.chars().all(|c| c.is_ascii_alphanumeric()) {
-        plain
-    } else {
-        new_id()
-    }
+    super::provider_id(id)
 }
 
 /// The store key of a sent message's Chikka id.
@@ -96,6 +91,8 @@ impl Chikka {
 }
 
 impl Provider for Chikka {
+    const PATHS: &'static [&'static str] = &["receive"];
+
     async fn send(&self, shared: &super::Shared<Self>, msg: &UserMessage) -> Outcome {
         let message_id = chikka_id(&msg.message_id);
         let ttl = std::time::Duration::from_secs(shared.receipt_ttl_seconds);
@@ -140,8 +137,9 @@ impl Provider for Chikka {
     async fn inbound(
         &self,
         shared: &Arc<super::Shared<Self>>,
-        form: Vec<(String, String)>,
-    ) -> (u16, &'static str, String) {
+        post: super::Post,
+    ) -> super::Reply {
+        let form = richmond_codecs::providers::form_fields(&post.body);
         const ACCEPTED: (u16, &str) = (200, "Accepted");
         const ERROR: (u16, &str) = (500, "Error");
         let (kind, outcome, (status, body)) = match post::parse(&form) {

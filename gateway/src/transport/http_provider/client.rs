@@ -70,16 +70,30 @@ impl ProviderClient {
 
     /// POSTs `body` (of `content_type`) to `url`.
     pub(crate) async fn post(&self, url: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        self.post_with(url, content_type, &[], body).await
+    }
+
+    /// POSTs `body` (of `content_type`) to `url` with more `headers` (names in lower case).
+    pub(crate) async fn post_with(
+        &self,
+        url: &str,
+        content_type: &str,
+        headers: &[(&'static str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
         let Ok(uri) = url.parse::<Uri>() else {
             return Answer::None { why: "bad_url" };
         };
-        let request = Request::post(uri)
+        let mut request = Request::post(uri)
             .header(header::CONTENT_TYPE, content_type)
             .header(
                 header::USER_AGENT,
                 concat!("richmond/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Full::new(Bytes::from(body)));
+            );
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(Bytes::from(body)));
         let Ok(request) = request else {
             return Answer::None { why: "bad_url" };
         };

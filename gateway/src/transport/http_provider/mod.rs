@@ -6,26 +6,33 @@
 //!
 //! Shared here: the outbound loop (a token bucket of `mt_tps` requests a second, retries with
 //! doubling backoff on no answer and on 5xx, never on a definite refusal), the listener (the
-//! API's hardened HTTP server: header timeout, connection cap) with its guards (the inbound
-//! secret as `?secret=`, `allowed_networks`), and the metrics.
+//! API's hardened HTTP server: header timeout, connection cap) serving
+//! `/api/v1/sms/<id>/<name>` for the names the provider posts to (GET and POST), its guards
+//! (the inbound secret as `?secret=` or the HTTP Basic password, `allowed_networks`), and the
+//! metrics.
 //!
-//! * [`chikka`] — Chikka (reference/http-providers.md §3). Clickatell and Opera: not yet.
+//! * [`chikka`] — Chikka (reference/http-providers.md §3).
+//! * [`clickatell`] — Clickatell, legacy HTTP API or Platform (reference/http-providers.md §1).
+//!
+//! Opera: not yet.
 //!
 //! Metrics: `richmond_http_provider_requests_total{transport,outcome}` (accepted, refused,
 //! retried, later), `richmond_http_provider_posts_total{transport,kind,outcome}`.
 
 pub(crate) mod chikka;
+pub(crate) mod clickatell;
 pub(crate) mod client;
 mod config;
 
-pub use config::ChikkaConfig;
+pub use config::{ChikkaConfig, ClickatellApi, ClickatellConfig, HttpOptions};
 pub(crate) use config::is_peso_amount;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -51,8 +58,43 @@ pub(crate) enum Outcome {
     Later(String),
 }
 
+/// A post from the provider to one of its paths, past the guards.
+pub(crate) struct Post {
+    /// The last path segment (one of [`Provider::PATHS`]).
+    pub(crate) name: String,
+    /// The query's fields (the secret left out), values as posted octets.
+    pub(crate) query: Vec<(String, Vec<u8>)>,
+    pub(crate) content_type: String,
+    pub(crate) body: Bytes,
+}
+
+impl Post {
+    /// Whether the body says it is JSON.
+    pub(crate) fn is_json(&self) -> bool {
+        self.content_type.contains("json")
+    }
+}
+
+/// The answer to a post: status, content type, body.
+pub(crate) type Reply = (u16, &'static str, String);
+
+/// The id a provider gets for Vumi message `id`: the id without dashes when that is at most
+/// 32 letters and digits (a Vumi UUID), else a new one (Chikka's `message_id` and
+/// Clickatell's `climsgid` both take 32 alphanumerics).
+pub(crate) fn provider_id(id: &str) -> String {
+    let plain: String = id.chars().filter(|c| *c != '-').collect();
+    if !plain.is_empty() && plain.len() <= 32 && plain.chars().all(|c| c.is_ascii_alphanumeric()) {
+        plain
+    } else {
+        richmond_codecs::vumi::new_id()
+    }
+}
+
 /// One provider's protocol.
 pub(crate) trait Provider: Send + Sync + Sized + 'static {
+    /// The names under `/api/v1/sms/<id>/` the provider posts to.
+    const PATHS: &'static [&'static str];
+
     /// Sends `msg`.
     fn send(
         &self,
@@ -60,12 +102,8 @@ pub(crate) trait Provider: Send + Sync + Sized + 'static {
         msg: &UserMessage,
     ) -> impl Future<Output = Outcome> + Send;
 
-    /// Handles a form the provider posted: the status, content type and body to answer.
-    fn inbound(
-        &self,
-        shared: &Arc<Shared<Self>>,
-        form: Vec<(String, String)>,
-    ) -> impl Future<Output = (u16, &'static str, String)> + Send;
+    /// Handles what the provider posted: the status, content type and body to answer.
+    fn inbound(&self, shared: &Arc<Shared<Self>>, post: Post) -> impl Future<Output = Reply> + Send;
 }
 
 /// A running provider transport.
@@ -134,7 +172,7 @@ impl<P: Provider> Shared<P> {
     }
 }
 
-/// Runs `request` until it gets an answer other than a 5xx, at most `send_attempts` times,
+/// Runs `request` until it gets an answer other than a 5xx or a 429, at most `send_attempts` times,
 /// waiting `retry_initial_seconds` doubling in between (capped at a minute).
 pub(crate) async fn send_with_retries<P, F, Fut>(shared: &Shared<P>, request: F) -> Answer
 where
@@ -149,7 +187,7 @@ where
         let answer = request().await;
         let passing = match &answer {
             Answer::None { .. } => true,
-            Answer::Status { status, .. } => *status >= 500,
+            Answer::Status { status, .. } => *status >= 500 || *status == 429,
         };
         if !passing || attempt >= shared.send_attempts {
             return answer;
@@ -186,37 +224,59 @@ pub(crate) fn spawn_chikka(
         shortcode: config.shortcode.clone(),
         request_cost: config.request_cost.clone(),
     };
+    spawn(id, &config.http, provider, ctx, tracker, intake).map(|_| ())
+}
+
+/// Starts provider transport `id` with `options`: binds its listener now (a port in use
+/// fails the start), consumes `<id>.outbound` until `intake`.
+///
+/// # Errors
+/// The listener cannot be bound or the client made.
+pub(crate) fn spawn<P: Provider>(
+    id: &str,
+    options: &HttpOptions,
+    provider: P,
+    ctx: &Context,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+) -> Result<Arc<Shared<P>>, super::StartError> {
     let fail = |detail: String| super::StartError::Config {
         id: id.to_owned(),
         detail,
     };
-    let timeout = Duration::from_secs(config.request_timeout_seconds);
-    let client = ProviderClient::new(timeout, config.tls_ca_file.as_deref()).map_err(fail)?;
+    let timeout = Duration::from_secs(options.request_timeout_seconds);
+    let client = ProviderClient::new(timeout, options.tls_ca_file.as_deref()).map_err(fail)?;
     let shared = Arc::new(Shared {
         id: id.to_owned(),
         ctx: ctx.clone(),
         client,
         provider,
-        receipt_ttl_seconds: config.receipt_ttl_seconds,
-        send_attempts: config.send_attempts,
-        retry_initial: Duration::from_secs_f64(config.retry_initial_seconds),
-        inbound_secret: config
+        receipt_ttl_seconds: options.receipt_ttl_seconds,
+        send_attempts: options.send_attempts,
+        retry_initial: Duration::from_secs_f64(options.retry_initial_seconds),
+        inbound_secret: options
             .inbound_secret
             .as_ref()
             .map(|s| s.expose().to_owned()),
-        networks: Networks::parse(&config.allowed_networks).unwrap_or_default(),
+        networks: Networks::parse(&options.allowed_networks).unwrap_or_default(),
         bucket: Mutex::new(Bucket {
-            tokens: f64::from(config.mt_tps),
+            tokens: f64::from(options.mt_tps),
             at: Instant::now(),
         }),
-        mt_tps: config.mt_tps,
+        mt_tps: options.mt_tps,
     });
-    let listener = std::net::TcpListener::bind(config.listen)
+    let listener = std::net::TcpListener::bind(options.listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .and_then(tokio::net::TcpListener::from_std)
-        .map_err(|e| fail(format!("cannot listen on {}: {e}", config.listen)))?;
-    start(shared, config.max_in_flight, listener, tracker, intake);
-    Ok(())
+        .map_err(|e| fail(format!("cannot listen on {}: {e}", options.listen)))?;
+    start(
+        shared.clone(),
+        options.max_in_flight,
+        listener,
+        tracker,
+        intake,
+    );
+    Ok(shared)
 }
 
 /// Runs the outbound consumer and the listener of `shared`.
@@ -227,9 +287,12 @@ fn start<P: Provider>(
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) {
-    let path = format!("/api/v1/sms/{}/receive", shared.id);
+    let path = format!("/api/v1/sms/{}/{{name}}", shared.id);
     let app = Router::new()
-        .route(&path, axum::routing::post(receive::<P>))
+        .route(
+            &path,
+            axum::routing::post(receive::<P>).get(receive::<P>),
+        )
         .with_state(shared.clone());
     let limits = Limits {
         header_timeout: Duration::from_secs(10),
@@ -288,36 +351,51 @@ async fn outbound<P: Provider>(
     common::settle(&shared.ctx.bus, &shared.id, delivery, event).await;
 }
 
-/// The query of a post: its secret.
-#[derive(serde::Deserialize)]
-struct PostQuery {
-    secret: Option<String>,
-}
-
-/// A post from the provider: guarded, parsed as a form, handed to the provider.
+/// A post from the provider: guarded, handed to the provider.
 async fn receive<P: Provider>(
     State(shared): State<Arc<Shared<P>>>,
-    Query(query): Query<PostQuery>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
     axum::Extension(peer): axum::Extension<ClientAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !P::PATHS.contains(&name.as_str()) {
+        return (StatusCode::NOT_FOUND, "Not Found").into_response();
+    }
     if !shared.networks.is_empty() && !shared.networks.contain(peer.0) {
         shared.post("any", "forbidden");
         tracing::warn!(message = "Provider post from a network not allowed; refused.", transport = %shared.id, peer = %peer.0);
         return (StatusCode::FORBIDDEN, "Forbidden").into_response();
     }
+    let mut query = richmond_codecs::providers::form_fields_raw(query.unwrap_or_default().as_bytes());
+    let given = query
+        .iter()
+        .position(|(k, _)| k == "secret")
+        .map(|i| String::from_utf8_lossy(&query.remove(i).1).into_owned());
     if let Some(secret) = &shared.inbound_secret {
-        let given = query.secret.unwrap_or_default();
         // Digests compared, so the time taken tells nothing about the secret's bytes.
         let digest = |s: &str| ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-        if digest(&given).as_ref() != digest(secret).as_ref() {
+        let matches = |s: &str| digest(s).as_ref() == digest(secret).as_ref();
+        let basic = crate::api::auth::basic_password(&headers);
+        if !(given.as_deref().is_some_and(matches) || basic.as_deref().is_some_and(matches)) {
             shared.post("any", "forbidden");
             tracing::warn!(message = "Provider post without the inbound secret; refused.", transport = %shared.id, peer = %peer.0);
             return (StatusCode::FORBIDDEN, "Forbidden").into_response();
         }
     }
-    let form = richmond_codecs::providers::form_fields(&body);
-    let (status, content_type, text) = shared.provider.inbound(&shared, form).await;
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let post = Post {
+        name,
+        query,
+        content_type,
+        body,
+    };
+    let (status, content_type, text) = shared.provider.inbound(&shared, post).await;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,
@@ -333,7 +411,7 @@ pub const REQUESTS: Metric = Metric::counter(
 );
 pub const POSTS: Metric = Metric::counter(
     "richmond_http_provider_posts_total",
-    "Posts a provider made to an HTTP-provider transport, by kind (mo, notification, other, any) and outcome (accepted, unmatched, bad_request, forbidden, bus_error, store_error).",
+    "Posts a provider made to an HTTP-provider transport, by kind (mo, mo_part, notification, receipt, other, any) and outcome (accepted, unmatched, bad_request, forbidden, bus_error, store_error).",
 );
 
 /// Every metric of the HTTP-provider transports.
