@@ -106,7 +106,7 @@ pub enum Command {
     /// JSON events on stdout and takes commands on stdin (`help`). Needs no config file.
     Simulate {
         #[command(subcommand)]
-        kind: crate::simulate::SimulateKind,
+        kind: Box<crate::simulate::SimulateKind>,
     },
 }
 

@@ -135,7 +135,10 @@ pub fn ucs2_hex(text: &str) -> String {
 #[must_use]
 pub fn from_ucs2_hex(hex: &str) -> Option<String> {
     let octets = sms::pdu::from_hex(hex.as_bytes()).ok()?;
-    (octets.len() % 2 == 0).then(|| sms::ucs2::decode(&octets))
+    octets
+        .len()
+        .is_multiple_of(2)
+        .then(|| sms::ucs2::decode(&octets))
 }
 
 /// What is wrong with a callback or MO: which kind it was read as, for a metric label.
@@ -262,7 +265,7 @@ pub fn mo<V: AsRef<[u8]>>(fields: &[(String, V)], percent_text: bool) -> Result<
     let text = match charset.as_deref() {
         Some("ISO-8859-1" | "LATIN1" | "LATIN-1") => sms::latin1::decode(&octets),
         Some("UTF-16BE" | "UCS-2" | "UCS2" | "UTF-16") => {
-            if octets.len() % 2 != 0 {
+            if !octets.len().is_multiple_of(2) {
                 return Err(bad);
             }
             sms::ucs2::decode(&octets)

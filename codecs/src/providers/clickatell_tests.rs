@@ -9,7 +9,10 @@ fn legacy_answers_are_read() {
         answer("ID: 996f364775e24b8432f45d77da8eca47"),
         Answer::Id("996f364775e24b8432f45d77da8eca47")
     );
-    assert_eq!(answer("ID: abc To: 2799\nID: def To: 2798"), Answer::Id("abc"));
+    assert_eq!(
+        answer("ID: abc To: 2799\nID: def To: 2798"),
+        Answer::Id("abc")
+    );
     assert_eq!(
         answer("OK: 5c3b5a5b1e3c4d5e6f708192a3b4c5d6\n"),
         Answer::Ok("5c3b5a5b1e3c4d5e6f708192a3b4c5d6")
@@ -90,7 +93,10 @@ fn legacy_callbacks_are_read_from_fields_and_xml() {
         Some("996f364775e24b8432f45d77da8eca47")
     );
     assert_eq!(r.cli_msg_id.as_deref(), Some("abc123"));
-    assert_eq!((r.status, r.raw_status.as_str()), (DeliveryStatus::Pending, "003"));
+    assert_eq!(
+        (r.status, r.raw_status.as_str()),
+        (DeliveryStatus::Pending, "003")
+    );
     assert_eq!(r.charge.as_deref(), Some("0.300000"));
 
     let xml = "<?xml version=\"1.0\"?><callback><apiMsgId>996f364775e24b8432f45d77da8eca47\
@@ -133,10 +139,7 @@ fn platform_callbacks_are_read_from_json() {
         br#"{"statusCode":4}"#,
         br#"{"messageId":"m","status":"who knows"}"#,
     ] {
-        assert_eq!(
-            receipt(&json_fields(bad).unwrap()),
-            Err(BadPost("receipt"))
-        );
+        assert_eq!(receipt(&json_fields(bad).unwrap()), Err(BadPost("receipt")));
     }
 }
 
@@ -148,7 +151,10 @@ fn mo_is_decoded_per_charset() {
     );
     let m = mo(&fields, false).unwrap();
     assert_eq!(m.id, "b2aee337abd962489b123fda9c3480fa");
-    assert_eq!((m.from.as_str(), m.to.as_str()), ("279991235642", "27123456789"));
+    assert_eq!(
+        (m.from.as_str(), m.to.as_str()),
+        ("279991235642", "27123456789")
+    );
     assert_eq!(m.text, "Here is the message text");
     assert_eq!(m.concat, None);
     assert_eq!(m.timestamp.as_deref(), Some("2008-08-06 09:43:50"));
@@ -159,7 +165,10 @@ fn mo_is_decoded_per_charset() {
         b"moMsgId=1&from=1&to=2&charset=UTF-16BE&text=%00m%00e%00x%00i%00c%00o%00+%00k%00+%00m\
           %00i%00s%00+%00p%00a%00p%00a%00s%00+%00n%00o%00+%00t%00e%00n%00%FD%00a",
     );
-    assert_eq!(mo(&utf16, false).unwrap().text, "mexico k mis papas no tenýa");
+    assert_eq!(
+        mo(&utf16, false).unwrap().text,
+        "mexico k mis papas no tenýa"
+    );
     // Not UTF-8 and no charset: read as Latin-1.
     let guess = form_fields_raw(b"moMsgId=1&from=1&to=2&text=caf%E9");
     assert_eq!(mo(&guess, false).unwrap().text, "café");
@@ -171,8 +180,8 @@ fn mo_is_decoded_per_charset() {
     )
     .unwrap();
     assert_eq!(mo(&json, true).unwrap().text, "hello!");
-    let plain = json_fields(br#"{"messageId":"m","fromNumber":"1","toNumber":"2","text":"50%"}"#)
-        .unwrap();
+    let plain =
+        json_fields(br#"{"messageId":"m","fromNumber":"1","toNumber":"2","text":"50%"}"#).unwrap();
     assert_eq!(mo(&plain, true).unwrap().text, "50%");
 }
 

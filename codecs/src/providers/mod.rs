@@ -40,7 +40,10 @@ pub fn form_fields_raw(body: &[u8]) -> Vec<(String, Vec<u8>)> {
                     .collect();
                 percent_encoding::percent_decode(&plus).collect::<Vec<u8>>()
             };
-            (String::from_utf8_lossy(&decode(name)).into_owned(), decode(value))
+            (
+                String::from_utf8_lossy(&decode(name)).into_owned(),
+                decode(value),
+            )
         })
         .collect()
 }

@@ -30,8 +30,9 @@ use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 
+use super::provider::{Misbehave, count_arg, post_until};
 use super::{Output, SimulateError, io};
-use crate::transport::http_provider::client::{Answer, ProviderClient};
+use crate::transport::http_provider::client::ProviderClient;
 
 const HELP: &str = "mo <mobile_number> <text…> | notify <message_id> <SENT|FAILED> | \
 notify-status SENT|FAILED | fail <status> [n] | hang [n] | quit";
@@ -65,14 +66,13 @@ struct State_ {
     /// Request ids of MO posted and not yet used by a REPLY.
     open_requests: HashSet<String>,
     notify_status: String,
-    /// The next requests' fate: `Some(status)` an HTTP error, `None` no answer at all.
-    misbehave: Vec<Option<u16>>,
 }
 
 struct Sim {
     args: Args,
     out: Output,
     state: Mutex<State_>,
+    misbehave: Misbehave,
     client: ProviderClient,
     stop: CancellationToken,
 }
@@ -95,6 +95,7 @@ pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateErro
             notify_status: "SENT".into(),
             ..State_::default()
         }),
+        misbehave: Misbehave::default(),
         client,
         stop: stop.clone(),
     });
@@ -131,11 +132,7 @@ async fn request(State(sim): State<Arc<Sim>>, body: Bytes) -> (StatusCode, Strin
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let fate = {
-        let mut st = sim.state.lock().unwrap_or_else(PoisonError::into_inner);
-        (!st.misbehave.is_empty()).then(|| st.misbehave.remove(0))
-    };
-    let (status, body) = match fate {
+    let (status, body) = match sim.misbehave.next() {
         Some(None) => {
             sim.out
                 .emit(&json!({"event": "request_hung", "message_id": field("message_id")}));
@@ -217,26 +214,16 @@ impl Sim {
         let Some(url) = &self.args.post_to else {
             return (None, "no --post-to".into(), 0);
         };
-        let mut last = (None, String::new());
-        for attempt in 1..=4 {
-            let answer = self
-                .client
-                .post(
-                    url,
-                    "application/x-www-form-urlencoded",
-                    form.clone().into_bytes(),
-                )
-                .await;
-            last = match answer {
-                Answer::Status { status, body } => (Some(status), body),
-                Answer::None { why } => (None, why.to_owned()),
-            };
-            if last.0 == Some(200) && last.1 == "Accepted" {
-                return (last.0, last.1, attempt);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        (last.0, last.1, 4)
+        let accepted = |status, body: &str| status == 200 && body == "Accepted";
+        let form = form.into_bytes();
+        post_until(
+            &self.client,
+            url,
+            "application/x-www-form-urlencoded",
+            &form,
+            accepted,
+        )
+        .await
     }
 
     async fn notify(&self, message_id: &str, status: &str) {
@@ -291,19 +278,14 @@ impl Sim {
                     .emit(&json!({"event": "notify_status", "status": status}));
             }
             ["fail", status, rest @ ..] if status.parse::<u16>().is_ok() => {
-                let n = rest.first().and_then(|n| n.parse().ok()).unwrap_or(1);
-                let status = status.parse().ok();
-                let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                st.misbehave.extend(std::iter::repeat_n(status, n));
-                drop(st);
+                let (n, status) = (count_arg(rest), status.parse().ok());
+                self.misbehave.push(status, n);
                 self.out
                     .emit(&json!({"event": "misbehave", "fail": status, "n": n}));
             }
             ["hang", rest @ ..] => {
-                let n = rest.first().and_then(|n| n.parse().ok()).unwrap_or(1);
-                let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                st.misbehave.extend(std::iter::repeat_n(None, n));
-                drop(st);
+                let n = count_arg(rest);
+                self.misbehave.push(None, n);
                 self.out.emit(&json!({"event": "misbehave", "hang": n}));
             }
             ["quit"] => self.stop.cancel(),

@@ -11,11 +11,14 @@
 //!   ([`smsc::serve`]).
 //! * [`modem`] — a GSM modem on a pty, answering AT commands (reference/modem.md §2, §5).
 //! * [`chikka`] — Chikka's SMS API over HTTP (reference/http-providers.md §3).
+//! * [`clickatell`] — Clickatell's legacy HTTP API and Platform API (reference/http-providers.md §1).
 //! * [`inprocess`] — the `[simulator.*]` config tables: simulators started by `richmond run`.
 
 pub mod chikka;
+pub mod clickatell;
 pub mod inprocess;
 pub mod modem;
+mod provider;
 pub mod smsc;
 pub mod ssmi;
 
@@ -101,6 +104,9 @@ pub enum SimulateKind {
     /// Chikka's SMS API: /smsapi/request answered as Chikka does (auth, number and
     /// request-id checks), notifications and MO posted to --post-to, failures on demand.
     Chikka(chikka::Args),
+    /// Clickatell: the legacy HTTP API (/http/auth, ping, sendmsg: ID:/ERR: answers) and the
+    /// Platform API (/messages), status callbacks and MO posted back, failures on demand.
+    Clickatell(clickatell::Args),
 }
 
 /// Runs a simulator until a signal or `quit`.
@@ -134,6 +140,7 @@ pub fn run(kind: &SimulateKind) -> Result<(), SimulateError> {
             SimulateKind::Smsc(args) => smsc::run((**args).clone(), stop).await,
             SimulateKind::Modem(args) => modem::run(args.clone(), stop).await,
             SimulateKind::Chikka(args) => chikka::run(args.clone(), stop).await,
+            SimulateKind::Clickatell(args) => clickatell::run(args.clone(), stop).await,
         }
     });
     // The stdin reader sits in a blocking read: do not wait for it.

@@ -11,6 +11,7 @@ mod binary;
 mod bus;
 mod carrier_tls;
 mod chikka;
+mod clickatell;
 mod kannel;
 mod listener_tls;
 mod modem;

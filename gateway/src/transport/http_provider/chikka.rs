@@ -134,11 +134,7 @@ impl Provider for Chikka {
         }
     }
 
-    async fn inbound(
-        &self,
-        shared: &Arc<super::Shared<Self>>,
-        post: super::Post,
-    ) -> super::Reply {
+    async fn inbound(&self, shared: &Arc<super::Shared<Self>>, post: super::Post) -> super::Reply {
         let form = richmond_codecs::providers::form_fields(&post.body);
         const ACCEPTED: (u16, &str) = (200, "Accepted");
         const ERROR: (u16, &str) = (500, "Error");

@@ -78,7 +78,9 @@ pub(crate) fn spawn(
     intake: &CancellationToken,
 ) -> Result<(), crate::transport::StartError> {
     let secret = |s: &Option<crate::config::secret::Secret>| {
-        s.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default()
+        s.as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default()
     };
     let provider = Clickatell {
         id: id.to_owned(),
@@ -280,7 +282,8 @@ impl Clickatell {
                 Line::Err { code, .. }
                     if !renewed && SESSION_GONE.contains(&code) && session.is_some() =>
                 {
-                    self.drop_session(session.as_deref().unwrap_or_default()).await;
+                    self.drop_session(session.as_deref().unwrap_or_default())
+                        .await;
                     renewed = true;
                     tracing::info!(message = "Clickatell session gone; authenticating again.", transport = %self.id, code);
                     continue;

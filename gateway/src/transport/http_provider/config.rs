@@ -71,7 +71,11 @@ impl HttpOptions {
         Ok(())
     }
 
-    fn validate(&self, base_url: &str, unknown: &BTreeMap<String, toml::Value>) -> Result<(), String> {
+    fn validate(
+        &self,
+        base_url: &str,
+        unknown: &BTreeMap<String, toml::Value>,
+    ) -> Result<(), String> {
         if let Some(key) = unknown.keys().next() {
             return Err(format!("{key}: not an option of this transport type"));
         }
@@ -277,7 +281,10 @@ impl ClickatellConfig {
         match self.api {
             ClickatellApi::Http => {
                 if !(filled(&self.api_id) && filled(&self.user) && self.password.is_some()) {
-                    return Err("api_id, user and password (or password_file): required by api = \"http\"".into());
+                    return Err(
+                        "api_id, user and password (or password_file): required by api = \"http\""
+                            .into(),
+                    );
                 }
                 if self.api_key.is_some() || self.api_key_file.is_some() {
                     return Err("api_key: only for api = \"platform\"".into());
@@ -287,8 +294,14 @@ impl ClickatellConfig {
                 if self.api_key.is_none() {
                     return Err("api_key (or api_key_file): required by api = \"platform\"".into());
                 }
-                if self.api_id.is_some() || self.user.is_some() || self.password.is_some() || self.session {
-                    return Err("api_id, user, password and session: only for api = \"http\"".into());
+                if self.api_id.is_some()
+                    || self.user.is_some()
+                    || self.password.is_some()
+                    || self.session
+                {
+                    return Err(
+                        "api_id, user, password and session: only for api = \"http\"".into(),
+                    );
                 }
             }
         }
@@ -364,7 +377,11 @@ mod tests {
         let TransportConfig::Clickatell(c) = parse(&format!("{platform}user = \"u\"\n")) else {
             panic!("not clickatell");
         };
-        assert!(c.validate().unwrap_err().contains("only for api = \"http\""));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .contains("only for api = \"http\"")
+        );
         let http = "type = \"clickatell\"\napi_id = \"1\"\nlisten = \"127.0.0.1:9\"\n";
         let TransportConfig::Clickatell(c) = parse(http) else {
             panic!("not clickatell");

@@ -24,8 +24,8 @@ pub(crate) mod clickatell;
 pub(crate) mod client;
 mod config;
 
-pub use config::{ChikkaConfig, ClickatellApi, ClickatellConfig, HttpOptions};
 pub(crate) use config::is_peso_amount;
+pub use config::{ChikkaConfig, ClickatellApi, ClickatellConfig, HttpOptions};
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -103,7 +103,8 @@ pub(crate) trait Provider: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Outcome> + Send;
 
     /// Handles what the provider posted: the status, content type and body to answer.
-    fn inbound(&self, shared: &Arc<Shared<Self>>, post: Post) -> impl Future<Output = Reply> + Send;
+    fn inbound(&self, shared: &Arc<Shared<Self>>, post: Post)
+    -> impl Future<Output = Reply> + Send;
 }
 
 /// A running provider transport.
@@ -289,10 +290,7 @@ fn start<P: Provider>(
 ) {
     let path = format!("/api/v1/sms/{}/{{name}}", shared.id);
     let app = Router::new()
-        .route(
-            &path,
-            axum::routing::post(receive::<P>).get(receive::<P>),
-        )
+        .route(&path, axum::routing::post(receive::<P>).get(receive::<P>))
         .with_state(shared.clone());
     let limits = Limits {
         header_timeout: Duration::from_secs(10),
@@ -368,7 +366,8 @@ async fn receive<P: Provider>(
         tracing::warn!(message = "Provider post from a network not allowed; refused.", transport = %shared.id, peer = %peer.0);
         return (StatusCode::FORBIDDEN, "Forbidden").into_response();
     }
-    let mut query = richmond_codecs::providers::form_fields_raw(query.unwrap_or_default().as_bytes());
+    let mut query =
+        richmond_codecs::providers::form_fields_raw(query.unwrap_or_default().as_bytes());
     let given = query
         .iter()
         .position(|(k, _)| k == "secret")

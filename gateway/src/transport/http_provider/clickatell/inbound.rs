@@ -37,8 +37,11 @@ fn reply(status: u16, body: &str) -> Reply {
     (status, ACCEPTED.1, body.to_owned())
 }
 
+/// Field names and their values as octets.
+type Fields = Vec<(String, Vec<u8>)>;
+
 /// The fields of a post, and whether its `text` is still percent-encoded (Platform JSON).
-fn fields_of(post: &Post) -> Result<(Vec<(String, Vec<u8>)>, bool), &'static str> {
+fn fields_of(post: &Post) -> Result<(Fields, bool), &'static str> {
     let as_octets = |fields: Vec<(String, String)>| {
         fields
             .into_iter()
@@ -201,8 +204,7 @@ async fn join_and_publish(shared: &Shared<Clickatell>, key: &str, total: u8) {
             total,
             multipart::read_json,
             |joined| async move {
-                let parts: Vec<Part<Meta>> =
-                    joined.parts.iter().map(|(_, p)| p.clone()).collect();
+                let parts: Vec<Part<Meta>> = joined.parts.iter().map(|(_, p)| p.clone()).collect();
                 publish_mo(shared, &parts, joined.incomplete()).await
             },
         )

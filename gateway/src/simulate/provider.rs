@@ -1,0 +1,62 @@
+//! What the HTTP-provider simulators share: the queue of requests to fail or leave hanging
+//! (`fail`, `hang`), and posting to the gateway with the provider's retries.
+//!
+//! Reference: reference/http-providers.md §1.1 (Clickatell retries callbacks it could not
+//! deliver), §3.6 (Chikka re-posts until `Accepted`). Here every post is tried at most four
+//! times, 200 ms apart: enough for a test to see the retries, bounded so a simulator never
+//! posts forever.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::transport::http_provider::client::{Answer, ProviderClient};
+
+/// What the next requests are told: `Some(status)` an HTTP error, `None` no answer at all.
+#[derive(Default)]
+pub(crate) struct Misbehave(Mutex<Vec<Option<u16>>>);
+
+impl Misbehave {
+    /// Queues `n` requests answered `fate`.
+    pub(crate) fn push(&self, fate: Option<u16>, n: usize) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(std::iter::repeat_n(fate, n));
+    }
+
+    /// The fate of the next request, if one is queued.
+    pub(crate) fn next(&self) -> Option<Option<u16>> {
+        let mut q = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        (!q.is_empty()).then(|| q.remove(0))
+    }
+}
+
+/// The count of a `fail`/`hang` command's optional argument (default 1).
+pub(crate) fn count_arg(rest: &[&str]) -> usize {
+    rest.first().and_then(|n| n.parse().ok()).unwrap_or(1)
+}
+
+/// Posts `body` to `url` until `accepted` says yes of the answer (at most 4 tries); the last
+/// status (none: no answer), body, and the tries made.
+pub(crate) async fn post_until(
+    client: &ProviderClient,
+    url: &str,
+    content_type: &str,
+    body: &[u8],
+    accepted: impl Fn(u16, &str) -> bool,
+) -> (Option<u16>, String, u32) {
+    let mut last = (None, String::new());
+    for attempt in 1..=4 {
+        last = match client.post(url, content_type, body.to_vec()).await {
+            Answer::Status { status, body } => (Some(status), body),
+            Answer::None { why } => (None, why.to_owned()),
+        };
+        if let (Some(status), body) = &last
+            && accepted(*status, body)
+        {
+            return (last.0, last.1, attempt);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (last.0, last.1, 4)
+}
