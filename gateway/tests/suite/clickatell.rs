@@ -11,6 +11,8 @@
 //!   callbacks and MO as XML in `data`.
 //! * Platform API: JSON send, JSON callbacks, JSON MO, a refusal.
 //! * SIGKILL while Clickatell holds a request: sent again after the restart.
+//! * Two instances sharing Redis: a callback posted to the one that did not send the message
+//!   is matched through the store.
 
 use richmond_codecs::vumi::{DeliveryStatus, Event, EventKind};
 use richmond_tests::app::App;
@@ -53,17 +55,7 @@ async fn setup(sim_args: &[&str], options: &str) -> Setup {
     ];
     args.extend_from_slice(sim_args);
     let sim = Sim::start(&args).await;
-    let config = format!(
-        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
-         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
-         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
-         [transports.{id}]\ntype = \"clickatell\"\nbase_url = \"http://{}\"\n\
-         listen = \"{listen}\"\ninbound_secret = \"{SECRET}\"\nsend_attempts = 2\n\
-         retry_initial_seconds = 0.1\nrequest_timeout_seconds = 2\nmultipart_timeout_seconds = 60\n\
-         {options}",
-        common::amqp_url(),
-        sim.addr
-    );
+    let config = gateway_config(&id, sim.addr, listen, "", options);
     let gw = Gateway::start(&config).await;
     gw.wait_ready(200).await;
     let bus = richmond::bus::Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
@@ -74,6 +66,27 @@ async fn setup(sim_args: &[&str], options: &str) -> Setup {
         app,
         listen,
     }
+}
+
+/// A gateway config with Clickatell transport `id` at `sim`, listening on `listen`, with
+/// `store` (a `[store]` table, or nothing for the default) and the transport's `options`.
+fn gateway_config(
+    id: &str,
+    sim: std::net::SocketAddr,
+    listen: std::net::SocketAddr,
+    store: &str,
+    options: &str,
+) -> String {
+    format!(
+        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
+         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
+         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n{store}\
+         [transports.{id}]\ntype = \"clickatell\"\nbase_url = \"http://{sim}\"\n\
+         listen = \"{listen}\"\ninbound_secret = \"{SECRET}\"\nsend_attempts = 2\n\
+         retry_initial_seconds = 0.1\nrequest_timeout_seconds = 2\nmultipart_timeout_seconds = 60\n\
+         {options}",
+        common::amqp_url(),
+    )
 }
 
 const LEGACY: &str = "api_id = \"3186\"\nuser = \"richmond\"\npassword = \"richmond\"\n";
@@ -447,4 +460,41 @@ async fn a_gateway_killed_while_clickatell_holds_a_request_sends_it_again_after_
     let (done, _) = app.outcomes(1).await;
     assert_eq!(done[&held.message_id].0, "ack", "{done:?}");
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn a_callback_reaching_another_instance_is_matched_through_redis() {
+    let id = common::unique("clickatell");
+    let addr =
+        |port: u16| -> std::net::SocketAddr { format!("127.0.0.1:{port}").parse().expect("addr") };
+    let (listen_a, listen_b) = (addr(common::free_port()), addr(common::free_port()));
+    let receipts = format!("http://{listen_b}/api/v1/sms/{id}/receipt?secret={SECRET}");
+    let mut sim = Sim::start(&["clickatell", "--receipt-url", &receipts, "--statuses", ""]).await;
+    let store = format!(
+        "[store]\ntype = \"redis\"\nurl = {:?}\nkey_prefix = \"{id}:\"\n",
+        common::redis_url()
+    );
+    // Only A runs while the message is sent: A sends it.
+    let mut a = Gateway::start(&gateway_config(&id, sim.addr, listen_a, &store, LEGACY)).await;
+    a.wait_ready(200).await;
+    let bus = richmond::bus::Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::new(bus, &id).await;
+    let mt = app.sms("+27831234567", "Sent by A");
+    app.send(&mt).await;
+    let (done, _) = app.outcomes(1).await;
+    let sent = sim.expect("the sendmsg", |e| e["event"] == "sendmsg").await;
+    let api_msg_id = sent["apimsgid"].as_str().expect("an id").to_owned();
+    assert_eq!(done[&mt.message_id], ("ack", api_msg_id.clone()));
+    // B comes up; Clickatell posts the callback (by its own id only) to B.
+    let mut b = Gateway::start(&gateway_config(&id, sim.addr, listen_b, &store, LEGACY)).await;
+    b.wait_ready(200).await;
+    sim.cmd(&format!("receipt {api_msg_id} 004")).await;
+    let posted = sim
+        .expect("the callback", |e| e["event"] == "receipt_posted")
+        .await;
+    assert_eq!(posted["answer_status"], 200);
+    let statuses = reports_until_final(&mut app, &mt.message_id, Vec::new()).await;
+    assert_eq!(statuses, [DeliveryStatus::Delivered]);
+    assert_eq!(b.stop().await, Some(0), "{}", b.logs());
+    assert_eq!(a.stop().await, Some(0), "{}", a.logs());
 }
