@@ -164,8 +164,11 @@ fn field<'f, V: AsRef<[u8]>>(fields: &'f [(String, V)], names: &[&str]) -> Optio
     })
 }
 
+/// A field as text, trimmed; `None` when missing or blank.
 fn text_field<V: AsRef<[u8]>>(fields: &[(String, V)], names: &[&str]) -> Option<String> {
-    field(fields, names).map(|v| String::from_utf8_lossy(v).trim().to_owned())
+    field(fields, names)
+        .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// A status callback.

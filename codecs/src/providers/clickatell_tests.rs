@@ -201,4 +201,7 @@ fn mo_parts_carry_their_concatenation() {
     assert_eq!(mo(&odd, false), Err(BadPost("mo")));
     let missing = form_fields_raw(b"from=1&to=2&text=hi");
     assert_eq!(mo(&missing, false), Err(BadPost("mo")));
+    // Found by fuzzing: a blank sender is no sender.
+    let blank = form_fields_raw(b"moMsgId=1&from=%0D%0D&to=27");
+    assert_eq!(mo(&blank, false), Err(BadPost("mo")));
 }
