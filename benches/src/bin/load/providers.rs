@@ -1,9 +1,10 @@
-//! The HTTP-provider rows of `load` (issue 22): MT through the Chikka transport to
-//! `richmond simulate chikka`, each message acked and its delivery notification posted back
-//! and turned into a `delivery_report`.
+//! The HTTP-provider rows of `load` (issue 22): MT through each provider transport to its
+//! simulator — Chikka, Clickatell's legacy HTTP API (credentials on every request) and its
+//! Platform API — each message acked and its delivery notification (one final status)
+//! posted back and turned into a `delivery_report`.
 //!
 //! Richmond runs as the real release binary on RabbitMQ (an application must reach its
-//! queues) with redb, one Chikka transport (`max_in_flight` 64, no `mt_tps` limit); the
+//! queues) with redb, one provider transport (`max_in_flight` 64, no `mt_tps` limit); the
 //! simulator answers every request at once and posts each notification back at once. N
 //! messages are published to `<id>.outbound` (500 in flight); the row ends when every one
 //! has its ack and its delivery report. Per row: msg/s (first publish to the last of those
@@ -31,20 +32,94 @@ use crate::http::Richmond;
 
 /// How long a row may take.
 const LIMIT: Duration = Duration::from_secs(300);
-const ID: &str = "chikka1";
 
-/// `richmond simulate chikka`, counting the requests it accepted.
-struct ChikkaSim {
+/// One provider's row: its name, transport id, simulator arguments (given the URLs it posts
+/// to under `/api/v1/sms/<id>/`), transport options (given the simulator's address), and what
+/// a line of the simulator says when it accepted a message.
+struct Provider {
+    name: &'static str,
+    id: &'static str,
+    sim_args: fn(&str) -> Vec<String>,
+    options: fn(SocketAddr) -> String,
+    accepted: &'static [&'static str],
+}
+
+const PROVIDERS: [Provider; 3] = [
+    Provider {
+        name: "Chikka",
+        id: "chikka1",
+        sim_args: |base| {
+            let post_to = format!("{base}/receive");
+            vec![
+                "chikka".into(),
+                "--post-to".into(),
+                post_to,
+                "--notify-delay-ms".into(),
+                "0".into(),
+            ]
+        },
+        options: |sim| {
+            format!(
+                "type = \"chikka\"\nbase_url = \"http://{sim}\"\nclient_id = \"richmond\"\n\
+                 secret_key = \"richmond\"\nshortcode = \"29290700\"\n"
+            )
+        },
+        accepted: &["\"event\":\"request\"", "\"status\":200"],
+    },
+    Provider {
+        name: "Clickatell (HTTP API)",
+        id: "clickatell1",
+        sim_args: |base| clickatell_args(base),
+        options: |sim| {
+            format!(
+                "type = \"clickatell\"\nbase_url = \"http://{sim}\"\napi_id = \"3186\"\n\
+                 user = \"richmond\"\npassword = \"richmond\"\n"
+            )
+        },
+        accepted: &["\"event\":\"sendmsg\""],
+    },
+    Provider {
+        name: "Clickatell (Platform)",
+        id: "clickatell2",
+        sim_args: |base| clickatell_args(base),
+        options: |sim| {
+            format!(
+                "type = \"clickatell\"\napi = \"platform\"\nbase_url = \"http://{sim}\"\n\
+                 api_key = \"richmond-key\"\n"
+            )
+        },
+        accepted: &["\"event\":\"sendmsg\""],
+    },
+];
+
+fn clickatell_args(base: &str) -> Vec<String> {
+    let receipts = format!("{base}/receipt.json");
+    [
+        "clickatell",
+        "--receipt-url",
+        &receipts,
+        "--statuses",
+        "004",
+        "--receipt-delay-ms",
+        "0",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// A provider simulator, counting the requests it accepted.
+struct ProviderSim {
     child: Child,
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
 }
 
-impl ChikkaSim {
-    fn start(post_to: &str) -> Self {
+impl ProviderSim {
+    fn start(args: &[String], accepted: &'static [&'static str]) -> Self {
         let mut child = Command::new(richmond_bin())
-            .args(["simulate", "chikka", "--listen", "127.0.0.1:0"])
-            .args(["--post-to", post_to, "--notify-delay-ms", "0"])
+            .arg("simulate")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -57,11 +132,11 @@ impl ChikkaSim {
             .expect("address")
             .parse()
             .expect("addr");
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
+        let count = Arc::new(AtomicUsize::new(0));
+        let counter = count.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                if line.contains("\"event\":\"request\"") && line.contains("\"status\":200") {
+                if accepted.iter().all(|a| line.contains(a)) {
                     counter.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -69,19 +144,19 @@ impl ChikkaSim {
         Self {
             child,
             addr,
-            accepted,
+            accepted: count,
         }
     }
 }
 
-impl Drop for ChikkaSim {
+impl Drop for ProviderSim {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Runs the Chikka row with `n` messages; true when it lost any.
+/// Runs the provider rows with `n` messages each; true when one lost any.
 pub(crate) async fn run(n: usize) -> bool {
     let Ok(url) = std::env::var("RICHMOND_TEST_AMQP_URL") else {
         eprintln!("load: provider rows need RabbitMQ (./scripts/test --servers-only)");
@@ -92,30 +167,37 @@ pub(crate) async fn run(n: usize) -> bool {
     );
     println!("| provider | msg/s | CPU µs/msg | peak RSS MiB | requests accepted | lost | dup |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    match row(n, &url).await {
-        Ok((line, lost)) => {
-            println!("{line}");
-            lost
-        }
-        Err(e) => {
-            println!("| Chikka | FAILED: {e} |");
-            true
+    let mut failed = false;
+    for p in &PROVIDERS {
+        match row(p, n, &url).await {
+            Ok((line, lost)) => {
+                println!("{line}");
+                failed |= lost;
+            }
+            Err(e) => {
+                println!("| {} | FAILED: {e} |", p.name);
+                failed = true;
+            }
         }
     }
+    failed
 }
 
-async fn row(n: usize, url: &str) -> Result<(String, bool), String> {
+async fn row(p: &Provider, n: usize, url: &str) -> Result<(String, bool), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let sim = ChikkaSim::start(&format!("http://{listen}/api/v1/sms/{ID}/receive"));
+    let id = p.id;
+    let sim = ProviderSim::start(
+        &(p.sim_args)(&format!("http://{listen}/api/v1/sms/{id}")),
+        p.accepted,
+    );
+    let options = (p.options)(sim.addr);
     let gw = Richmond::spawn(dir.path(), |_, admin| {
         format!(
             "data_dir = {:?}\n[admin]\naddress = \"{admin}\"\n[bus]\ntype = \"amqp\"\nurl = {url:?}\n\
-             [store]\ntype = \"redb\"\n[transports.{ID}]\ntype = \"chikka\"\n\
-             base_url = \"http://{}\"\nclient_id = \"richmond\"\nsecret_key = \"richmond\"\n\
-             shortcode = \"29290700\"\nlisten = \"{listen}\"\nmax_in_flight = 64\n",
+             [store]\ntype = \"redb\"\n[transports.{id}]\n{options}listen = \"{listen}\"\n\
+             max_in_flight = 64\n",
             dir.path().join("data").display().to_string(),
-            sim.addr
         )
     })
     .await?;
@@ -127,7 +209,7 @@ async fn row(n: usize, url: &str) -> Result<(String, bool), String> {
     }
     let bus = Bus::Amqp(app);
     let mut events = bus
-        .consume(&format!("{ID}.event"))
+        .consume(&format!("{id}.event"))
         .await
         .map_err(|e| e.to_string())?;
     let pid = gw.child.id();
@@ -142,9 +224,9 @@ async fn row(n: usize, url: &str) -> Result<(String, bool), String> {
                     async move {
                         let to = format!("+639{i:09}");
                         let msg =
-                            UserMessage::new(ID, "sms", "29290700", &to, Some(format!("load {i}")));
+                            UserMessage::new(id, "sms", "29290700", &to, Some(format!("load {i}")));
                         let _ = bus
-                            .publish(&format!("{ID}.outbound"), Bytes::from(msg.encode()))
+                            .publish(&format!("{id}.outbound"), Bytes::from(msg.encode()))
                             .await;
                     }
                 })
@@ -156,7 +238,8 @@ async fn row(n: usize, url: &str) -> Result<(String, bool), String> {
     while (acked.len() < n || reported.len() < n) && started.elapsed() < LIMIT {
         let Ok(Some(d)) = tokio::time::timeout(Duration::from_secs(5), events.next()).await else {
             eprintln!(
-                "load: chikka: {} acks, {} reports so far",
+                "load: {}: {} acks, {} reports so far",
+                p.name,
                 acked.len(),
                 reported.len()
             );
@@ -182,7 +265,8 @@ async fn row(n: usize, url: &str) -> Result<(String, bool), String> {
     let secs = last.duration_since(started).as_secs_f64().max(1e-3);
     Ok((
         format!(
-            "| Chikka | {:.0} | {:.0} | {rss:.0} | {} | {}{lost} | {dup} |",
+            "| {} | {:.0} | {:.0} | {rss:.0} | {} | {}{lost} | {dup} |",
+            p.name,
             done as f64 / secs,
             (cpu_after - cpu_before) * 1e6 / done.max(1) as f64,
             sim.accepted.load(Ordering::Relaxed),
