@@ -4,16 +4,19 @@
 //! * [`chikka`] — Chikka's form posts (reference/http-providers.md §3.3, §3.4).
 //! * [`clickatell`] — Clickatell's answers, status callbacks and MO, legacy and Platform
 //!   (reference/http-providers.md §1).
+//! * [`opera`] — Opera's XML-RPC SendSMS and answer, `bspostevent` MO and receipts
+//!   (reference/http-providers.md §2).
 //!
 //! Also here: form bodies read as text ([`form_fields`]) or as raw octets
 //! ([`form_fields_raw`], for providers that post text in another charset), the leaf elements
-//! of a small XML document ([`xml_leaves`]) and the scalar members of a JSON object
+//! of a small XML document ([`xml_leaves`], [`xml_leaf_elements`]) and the scalar members of a JSON object
 //! ([`json_fields`]).
 //!
-//! Not handled here: HTTP itself, the gateway's requests (it builds those).
+//! Not handled here: HTTP itself.
 
 pub mod chikka;
 pub mod clickatell;
+pub mod opera;
 
 /// The fields of an `application/x-www-form-urlencoded` body, in order (`+` and `%XX`
 /// decoded; invalid UTF-8 replaced).
@@ -56,6 +59,20 @@ pub struct Unreadable(pub &'static str);
 /// Deepest element nesting [`xml_leaves`] reads.
 const MAX_XML_DEPTH: usize = 16;
 
+/// An element of an XML document that holds only text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaf {
+    /// Its local name (namespace prefix dropped).
+    pub name: String,
+    /// The value of the attribute asked for, when the element has it.
+    pub attr: Option<String>,
+    /// Its text, entities resolved (empty for an empty element).
+    pub text: String,
+    /// Which element holds it: the number of elements opened before its parent (the root is
+    /// 0), so leaves of one parent share it and those of its siblings do not.
+    pub parent: usize,
+}
+
 /// The elements of `xml` that hold only text, as (local name, text) in document order
 /// (entities resolved; namespace prefixes dropped). Elements with children contribute only
 /// through their leaves; empty leaves give an empty text.
@@ -63,39 +80,72 @@ const MAX_XML_DEPTH: usize = 16;
 /// # Errors
 /// The document is not well-formed, or nests deeper than 16 elements.
 pub fn xml_leaves(xml: &str) -> Result<Vec<(String, String)>, Unreadable> {
-    use quick_xml::events::Event;
+    Ok(xml_leaf_elements(xml, "")?
+        .into_iter()
+        .map(|l| (l.name, l.text))
+        .collect())
+}
+
+/// The text-only elements of `xml` with the value of their attribute `attr` and their
+/// parent (see [`Leaf`]).
+///
+/// # Errors
+/// The document is not well-formed, or nests deeper than 16 elements.
+pub fn xml_leaf_elements(xml: &str, attr: &str) -> Result<Vec<Leaf>, Unreadable> {
+    use quick_xml::events::{BytesStart, Event};
     let bad = Unreadable("XML");
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut leaves = Vec::new();
-    // Open elements: name, text so far, whether a child element came.
-    let mut open: Vec<(String, String, bool)> = Vec::new();
+    // Open elements: the leaf it would be, whether a child element came, its own number.
+    let mut open: Vec<(Leaf, bool, usize)> = Vec::new();
+    let mut opened = 0usize;
+    let leaf = |e: &BytesStart<'_>, parent: usize| -> Result<Leaf, Unreadable> {
+        let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+        let mut value = None;
+        if !attr.is_empty() {
+            for a in e.attributes() {
+                let a = a.map_err(|_| bad)?;
+                if a.key.local_name().as_ref() == attr.as_bytes() {
+                    value = Some(a.unescape_value().map_err(|_| bad)?.into_owned());
+                }
+            }
+        }
+        Ok(Leaf {
+            name,
+            attr: value,
+            text: String::new(),
+            parent,
+        })
+    };
     loop {
         match reader.read_event().map_err(|_| bad)? {
             Event::Start(e) => {
                 if open.len() >= MAX_XML_DEPTH {
                     return Err(bad);
                 }
-                if let Some(parent) = open.last_mut() {
-                    parent.2 = true;
-                }
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                open.push((name, String::new(), false));
+                let parent = open.last_mut().map_or(0, |p| {
+                    p.1 = true;
+                    p.2
+                });
+                open.push((leaf(&e, parent)?, false, opened));
+                opened += 1;
             }
             Event::Empty(e) => {
-                if let Some(parent) = open.last_mut() {
-                    parent.2 = true;
-                }
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                leaves.push((name, String::new()));
+                let parent = open.last_mut().map_or(0, |p| {
+                    p.1 = true;
+                    p.2
+                });
+                leaves.push(leaf(&e, parent)?);
+                opened += 1;
             }
             Event::Text(t) => {
                 if let Some(current) = open.last_mut() {
-                    current.1.push_str(&t.decode().map_err(|_| bad)?);
+                    current.0.text.push_str(&t.decode().map_err(|_| bad)?);
                 }
             }
             Event::CData(t) => {
                 if let Some(current) = open.last_mut() {
-                    current.1.push_str(&t.decode().map_err(|_| bad)?);
+                    current.0.text.push_str(&t.decode().map_err(|_| bad)?);
                 }
             }
             Event::GeneralRef(r) => {
@@ -109,13 +159,13 @@ pub fn xml_leaves(xml: &str) -> Result<Vec<(String, String)>, Unreadable> {
                     }
                 };
                 if let Some(current) = open.last_mut() {
-                    current.1.push_str(&ch);
+                    current.0.text.push_str(&ch);
                 }
             }
             Event::End(_) => {
-                let (name, text, parent) = open.pop().ok_or(bad)?;
-                if !parent {
-                    leaves.push((name, text));
+                let (leaf, has_children, _) = open.pop().ok_or(bad)?;
+                if !has_children {
+                    leaves.push(leaf);
                 }
             }
             Event::Eof => {
@@ -185,6 +235,20 @@ mod tests {
         }
         let deep = "<a>".repeat(17) + &"</a>".repeat(17);
         assert!(xml_leaves(&deep).is_err());
+    }
+
+    #[test]
+    fn leaf_elements_carry_an_attribute_and_their_parent() {
+        let xml = "<r><g><f name=\"A\" type = \"string\">1</f><f name='B'/></g><g><f>2</f></g></r>";
+        let leaves = xml_leaf_elements(xml, "name").unwrap();
+        let got: Vec<_> = leaves
+            .iter()
+            .map(|l| (l.attr.as_deref(), l.text.as_str(), l.parent))
+            .collect();
+        assert_eq!(
+            got,
+            [(Some("A"), "1", 1), (Some("B"), "", 1), (None, "2", 4)]
+        );
     }
 
     #[test]
