@@ -1,7 +1,7 @@
 //! Transports: protocol events ⇄ Vumi messages, one module per carrier protocol.
 //!
 //! A transport is configured as `[transports.<id>]` with `type = "smpp" | "ssmi" | "modem" |
-//! "smpp_server" | "chikka" | "clickatell"`;
+//! "smpp_server" | "chikka" | "clickatell" | "opera"`;
 //! the id is the Vumi `transport_name`, the AMQP routing-key prefix and the `transport`
 //! metric label. This module holds the tagged config enum and [`spawn_all`]; each protocol's
 //! options and its worker live in its own folder.
@@ -48,6 +48,7 @@ pub enum TransportConfig {
     Modem(modem::ModemConfig),
     Chikka(http_provider::ChikkaConfig),
     Clickatell(http_provider::ClickatellConfig),
+    Opera(http_provider::OperaConfig),
 }
 
 impl TransportConfig {
@@ -60,6 +61,7 @@ impl TransportConfig {
             Self::Modem(_) => "modem",
             Self::Chikka(_) => "chikka",
             Self::Clickatell(_) => "clickatell",
+            Self::Opera(_) => "opera",
         }
     }
 
@@ -71,6 +73,7 @@ impl TransportConfig {
             Self::SmppServer(_) => Ok(()),
             Self::Chikka(c) => c.resolve_secrets(path, id),
             Self::Clickatell(c) => c.resolve_secrets(path, id),
+            Self::Opera(c) => c.resolve_secrets(path, id),
         }
     }
 
@@ -82,6 +85,7 @@ impl TransportConfig {
             Self::SmppServer(c) => c.validate(),
             Self::Chikka(c) => c.validate(),
             Self::Clickatell(c) => c.validate(),
+            Self::Opera(c) => c.validate(),
         }
     }
 }
@@ -125,6 +129,9 @@ pub fn spawn_all(
             }
             TransportConfig::Clickatell(c) => {
                 http_provider::clickatell::spawn(id, c, ctx, tracker, intake)?;
+            }
+            TransportConfig::Opera(c) => {
+                http_provider::opera::spawn(id, c, ctx, tracker, intake)?;
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `[transports.<id>]` of the HTTP-provider types (`chikka`, `clickatell`): each provider's
+//! `[transports.<id>]` of the HTTP-provider types (`chikka`, `clickatell`, `opera`): each provider's
 //! URL and credentials, and the options every provider shares ([`HttpOptions`]: limits,
 //! retries, the listener where the provider posts MO and receipts, its guards).
 //!
@@ -6,7 +6,7 @@
 //! serde's `deny_unknown_fields` does not work beside `flatten`, so every provider table
 //! collects what no field took into `unknown`, and `validate` refuses it by name.
 //!
-//! Reference: reference/http-providers.md §1 (Clickatell's fields), §3 (Chikka's).
+//! Reference: reference/http-providers.md §1 (Clickatell's fields), §2 (Opera's), §3 (Chikka's).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -314,6 +314,94 @@ impl ClickatellConfig {
         crate::config::error::check_seconds("ping_seconds", self.ping_seconds)?;
         if self.ping_seconds >= 900 {
             return Err("ping_seconds: under 900 (a session expires after 15 idle minutes)".into());
+        }
+        Ok(())
+    }
+}
+
+/// An Opera service.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OperaConfig {
+    /// Where calls go: `<base_url>/Gateway` (a simulator may stand in).
+    #[serde(default = "opera_url")]
+    pub base_url: String,
+    /// Opera's service and channel numbers.
+    pub service: String,
+    pub channel: String,
+    /// The service's password (or `password_file`; never logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// `MaxSegments`: most parts Opera may split a long text into (1–9).
+    #[serde(default = "nine")]
+    pub max_segments: u8,
+    /// `Priority`: `standard` or `high`.
+    #[serde(default = "standard")]
+    pub priority: String,
+    /// `Receipt`: ask Opera for delivery receipts.
+    #[serde(default = "yes")]
+    pub receipts: bool,
+    /// `Expiry` is this long after `Delivery` (now).
+    #[serde(default = "day")]
+    pub validity_seconds: u64,
+    /// The country code MO numbers are normalised with (`0…` → `+<code>…`).
+    #[serde(default = "za")]
+    pub country_code: String,
+    #[serde(flatten)]
+    pub http: HttpOptions,
+    /// Keys no option took (refused by `validate`).
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+fn opera_url() -> String {
+    "https://dragon.sa.operatelecom.com:1089".into()
+}
+const fn nine() -> u8 {
+    9
+}
+fn standard() -> String {
+    "standard".into()
+}
+const fn yes() -> bool {
+    true
+}
+const fn day() -> u64 {
+    86_400
+}
+fn za() -> String {
+    "27".into()
+}
+
+impl OperaConfig {
+    pub(crate) fn resolve_secrets(&mut self, path: &Path, id: &str) -> Result<(), ConfigError> {
+        resolve_secret(
+            path,
+            &format!("transports.{id}.password"),
+            &mut self.password,
+            self.password_file.as_deref(),
+        )?;
+        self.http.resolve_secrets(path, id)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        self.http.validate(&self.base_url, &self.unknown)?;
+        if self.service.is_empty() || self.channel.is_empty() {
+            return Err("service and channel: must not be empty".into());
+        }
+        if self.password.is_none() {
+            return Err("password (or password_file): required".into());
+        }
+        if !(1..=9).contains(&self.max_segments) {
+            return Err("max_segments: 1 to 9".into());
+        }
+        if !matches!(self.priority.as_str(), "standard" | "high") {
+            return Err("priority: standard or high".into());
+        }
+        crate::config::error::check_seconds("validity_seconds", self.validity_seconds)?;
+        if self.country_code.is_empty() || !self.country_code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("country_code: digits, e.g. 27".into());
         }
         Ok(())
     }

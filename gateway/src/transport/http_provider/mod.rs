@@ -13,8 +13,7 @@
 //!
 //! * [`chikka`] — Chikka (reference/http-providers.md §3).
 //! * [`clickatell`] — Clickatell, legacy HTTP API or Platform (reference/http-providers.md §1).
-//!
-//! Opera: not yet.
+//! * [`opera`] — Opera, XML-RPC out, XML posts in (reference/http-providers.md §2).
 //!
 //! Metrics: `richmond_http_provider_requests_total{transport,outcome}` (accepted, refused,
 //! retried, later), `richmond_http_provider_posts_total{transport,kind,outcome}`.
@@ -23,9 +22,10 @@ pub(crate) mod chikka;
 pub(crate) mod clickatell;
 pub(crate) mod client;
 mod config;
+pub(crate) mod opera;
 
 pub(crate) use config::is_peso_amount;
-pub use config::{ChikkaConfig, ClickatellApi, ClickatellConfig, HttpOptions};
+pub use config::{ChikkaConfig, ClickatellApi, ClickatellConfig, HttpOptions, OperaConfig};
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -181,15 +181,31 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Answer>,
 {
+    send_with_retries_when(shared, request, |_| false).await
+}
+
+/// [`send_with_retries`], also trying again after an answer `passing` says is passing (a
+/// provider's own "try later" inside a 200).
+pub(crate) async fn send_with_retries_when<P, F, Fut>(
+    shared: &Shared<P>,
+    request: F,
+    passing: impl Fn(&Answer) -> bool,
+) -> Answer
+where
+    P: Provider,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Answer>,
+{
     let mut wait = shared.retry_initial;
     let mut attempt = 1;
     loop {
         shared.throttle().await;
         let answer = request().await;
-        let passing = match &answer {
-            Answer::None { .. } => true,
-            Answer::Status { status, .. } => *status >= 500 || *status == 429,
-        };
+        let passing = passing(&answer)
+            || match &answer {
+                Answer::None { .. } => true,
+                Answer::Status { status, .. } => *status >= 500 || *status == 429,
+            };
         if !passing || attempt >= shared.send_attempts {
             return answer;
         }
