@@ -12,12 +12,14 @@
 //! * [`modem`] — a GSM modem on a pty, answering AT commands (reference/modem.md §2, §5).
 //! * [`chikka`] — Chikka's SMS API over HTTP (reference/http-providers.md §3).
 //! * [`clickatell`] — Clickatell's legacy HTTP API and Platform API (reference/http-providers.md §1).
+//! * [`opera`] — Opera's XML-RPC gateway (reference/http-providers.md §2).
 //! * [`inprocess`] — the `[simulator.*]` config tables: simulators started by `richmond run`.
 
 pub mod chikka;
 pub mod clickatell;
 pub mod inprocess;
 pub mod modem;
+pub mod opera;
 mod provider;
 pub mod smsc;
 pub mod ssmi;
@@ -107,6 +109,9 @@ pub enum SimulateKind {
     /// Clickatell: the legacy HTTP API (/http/auth, ping, sendmsg: ID:/ERR: answers) and the
     /// Platform API (/messages), status callbacks and MO posted back, failures on demand.
     Clickatell(clickatell::Args),
+    /// Opera: XML-RPC EAPIGateway.SendSMS answered with an Identifier or a fault, receipts
+    /// and bspostevent MO posted back (the MO's answer must echo it), failures on demand.
+    Opera(opera::Args),
 }
 
 /// Runs a simulator until a signal or `quit`.
@@ -141,6 +146,7 @@ pub fn run(kind: &SimulateKind) -> Result<(), SimulateError> {
             SimulateKind::Modem(args) => modem::run(args.clone(), stop).await,
             SimulateKind::Chikka(args) => chikka::run(args.clone(), stop).await,
             SimulateKind::Clickatell(args) => clickatell::run(args.clone(), stop).await,
+            SimulateKind::Opera(args) => opera::run(args.clone(), stop).await,
         }
     });
     // The stdin reader sits in a blocking read: do not wait for it.

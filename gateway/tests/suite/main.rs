@@ -16,6 +16,7 @@ mod kannel;
 mod listener_tls;
 mod modem;
 mod modem_sim;
+mod opera;
 mod quickstart;
 mod relay;
 mod router;
