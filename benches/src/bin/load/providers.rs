@@ -1,6 +1,6 @@
 //! The HTTP-provider rows of `load` (issue 22): MT through each provider transport to its
 //! simulator — Chikka, Clickatell's legacy HTTP API (credentials on every request) and its
-//! Platform API — each message acked and its delivery notification (one final status)
+//! Platform API, Opera (XML-RPC) — each message acked and its delivery notification (one final status)
 //! posted back and turned into a `delivery_report`.
 //!
 //! Richmond runs as the real release binary on RabbitMQ (an application must reach its
@@ -44,7 +44,7 @@ struct Provider {
     accepted: &'static [&'static str],
 }
 
-const PROVIDERS: [Provider; 3] = [
+const PROVIDERS: [Provider; 4] = [
     Provider {
         name: "Chikka",
         id: "chikka1",
@@ -89,6 +89,29 @@ const PROVIDERS: [Provider; 3] = [
             )
         },
         accepted: &["\"event\":\"sendmsg\""],
+    },
+    Provider {
+        name: "Opera",
+        id: "opera1",
+        sim_args: |base| {
+            let receipts = format!("{base}/receipt.xml");
+            [
+                "opera",
+                "--receipt-url",
+                &receipts,
+                "--receipt-delay-ms",
+                "0",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        },
+        options: |sim| {
+            format!(
+                "type = \"opera\"\nbase_url = \"http://{sim}\"\nservice = \"20222\"\n\
+                 channel = \"111\"\npassword = \"richmond\"\n"
+            )
+        },
+        accepted: &["\"event\":\"send\""],
     },
 ];
 
