@@ -20,7 +20,7 @@
 use crate::sms::{self, Concat, Encoding, Method, Udh};
 use crate::vumi::DeliveryStatus;
 
-/// The first line of a legacy answer to `sendmsg`, `auth` or `ping`.
+/// The first line (blank lines skipped) of a legacy answer to `sendmsg`, `auth` or `ping`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer<'a> {
     /// `ID: <apimsgid>` (with any `To:` that follows dropped).
@@ -36,7 +36,11 @@ pub enum Answer<'a> {
 /// Reads a legacy answer's first line.
 #[must_use]
 pub fn answer(body: &str) -> Answer<'_> {
-    let line = body.lines().next().unwrap_or_default().trim();
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
     let Some((kind, value)) = line.split_once(':') else {
         return Answer::Other(line);
     };
@@ -114,12 +118,23 @@ fn clip(s: &str) -> String {
 }
 
 /// How a text goes to the legacy API: whether it needs `unicode=1` (not all GSM-7), and how
-/// many parts it takes (160/153 GSM-7 characters, 70/67 UCS-2 units).
+/// many parts Clickatell may cut it into: 160 GSM-7 characters (an extension character counts
+/// two) or 70 UCS-2 units in one SMS, else 153 or 63 a part (Clickatell's figures, §1.1: 63,
+/// not the 67 a UDH leaves, so `concat` is never too small; it is a maximum).
 #[must_use]
 pub fn parts(text: &str) -> (bool, usize) {
     let encoding = sms::choose(text, Encoding::Gsm7);
-    let n = sms::segment::split(text, encoding, Method::Udh8).map_or(1, |p| p.len());
-    (encoding == Encoding::Ucs2, n.max(1))
+    let unicode = encoding == Encoding::Ucs2;
+    if unicode {
+        let units = sms::ucs2::unit_count(text);
+        return (true, if units <= 70 { 1 } else { units.div_ceil(63) });
+    }
+    let n = match sms::segment::split(text, encoding, Method::Udh8) {
+        Ok(p) => p.len(),
+        // Over 255 parts: more than any `concat` allows.
+        Err(_) => 256,
+    };
+    (false, n.max(1))
 }
 
 /// `text` as UCS-2 (UTF-16BE) in upper-case hex, as `unicode=1` wants it.

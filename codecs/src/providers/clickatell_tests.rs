@@ -33,6 +33,13 @@ fn legacy_answers_are_read() {
         }
     );
     assert_eq!(answer("Done"), Answer::Other("Done"));
+    assert_eq!(
+        answer("\r\n\nERR: 001, Authentication failed"),
+        Answer::Err {
+            code: "001",
+            description: "Authentication failed"
+        }
+    );
     assert_eq!(answer(""), Answer::Other(""));
     assert!(is_account_error("001") && is_account_error("301") && !is_account_error("105"));
 }
@@ -76,6 +83,10 @@ fn parts_and_unicode_follow_the_length_rules() {
     assert_eq!(parts("héllo 😀"), (true, 1));
     assert_eq!(parts(&"ж".repeat(70)), (true, 1));
     assert_eq!(parts(&"ж".repeat(71)), (true, 2));
+    // Clickatell counts 63 UCS-2 units a part: 130 take three.
+    assert_eq!(parts(&"ж".repeat(126)), (true, 2));
+    assert_eq!(parts(&"ж".repeat(130)), (true, 3));
+    assert_eq!(parts(&"a".repeat(153 * 300)), (false, 256));
     assert_eq!(parts(""), (false, 1));
     assert_eq!(ucs2_hex("Hi😀"), "00480069D83DDE00");
     assert_eq!(from_ucs2_hex("00480069d83dde00").as_deref(), Some("Hi😀"));

@@ -51,6 +51,12 @@ pub fn form_fields_raw(body: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// `s` with `&`, `<`, `>`, `"` and `'` escaped, for XML text and attributes.
+#[must_use]
+pub fn xml_escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
 /// Why an XML or JSON body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not a readable {0} document")]

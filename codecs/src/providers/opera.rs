@@ -13,11 +13,11 @@
 
 use base64::Engine as _;
 
-use super::{Unreadable, form_fields, xml_leaf_elements};
+use super::{Unreadable, form_fields, xml_escape as escape, xml_leaf_elements};
 use crate::vumi::DeliveryStatus;
 
-/// One `EAPIGateway.SendSMS` call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `EAPIGateway.SendSMS` call (its `Debug` leaves the password out).
+#[derive(Clone, PartialEq, Eq)]
 pub struct SendSms<'a> {
     pub service: &'a str,
     pub password: &'a str,
@@ -35,8 +35,21 @@ pub struct SendSms<'a> {
     pub max_segments: u8,
 }
 
-fn escape(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
+impl std::fmt::Debug for SendSms<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendSms")
+            .field("service", &self.service)
+            .field("password", &"[redacted]")
+            .field("channel", &self.channel)
+            .field("numbers", &self.numbers)
+            .field("text", &self.text)
+            .field("delivery", &self.delivery)
+            .field("expiry", &self.expiry)
+            .field("priority", &self.priority)
+            .field("receipt", &self.receipt)
+            .field("max_segments", &self.max_segments)
+            .finish()
+    }
 }
 
 impl SendSms<'_> {
@@ -187,16 +200,16 @@ impl BadPost {
     }
 }
 
-/// The XML document of a post: the body itself when it starts with `<`, else the form field
-/// `XmlMsg`.
+/// The XML document of a post: the body itself (unchanged, for the echo) when it starts with
+/// `<` after any white space, else the form field `XmlMsg`.
 ///
 /// # Errors
 /// [`BadPost::NoXml`]: neither.
 pub fn document(body: &[u8]) -> Result<String, BadPost> {
-    let body = body.trim_ascii();
-    if body.starts_with(b"<") {
+    if body.trim_ascii_start().starts_with(b"<") {
         return String::from_utf8(body.to_vec()).map_err(|_| BadPost::NotXml);
     }
+    let body = body.trim_ascii();
     form_fields(body)
         .into_iter()
         .find(|(k, v)| k == "XmlMsg" && !v.trim().is_empty())
@@ -280,8 +293,13 @@ pub fn status(letter: &str) -> DeliveryStatus {
 /// Not XML; no receipt with a reference.
 pub fn receipts(xml: &str) -> Result<Vec<Receipt>, BadPost> {
     let leaves = xml_leaf_elements(xml, "").map_err(|_| BadPost::NotXml)?;
-    let mut parents: Vec<usize> = leaves.iter().map(|l| l.parent).collect();
-    parents.dedup();
+    // Each parent once, in document order (its leaves need not be next to each other).
+    let mut parents: Vec<usize> = Vec::new();
+    for l in &leaves {
+        if !parents.contains(&l.parent) {
+            parents.push(l.parent);
+        }
+    }
     let out: Vec<Receipt> = parents
         .into_iter()
         .filter_map(|parent| {

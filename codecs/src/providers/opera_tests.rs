@@ -42,6 +42,12 @@ fn an_mo_is_read_from_raw_xml_or_xmlmsg() {
         .append_pair("XmlMsg", MO)
         .finish();
     assert_eq!(document(form.as_bytes()).unwrap(), MO);
+    let padded = format!("\n{MO}\n");
+    assert_eq!(
+        document(padded.as_bytes()).unwrap(),
+        padded,
+        "echoed unchanged"
+    );
     assert_eq!(document(b"a=b"), Err(BadPost::NoXml));
     assert_eq!(document(b""), Err(BadPost::NoXml));
     let missing = MO.replace("name=\"Local\"", "name=\"Elsewhere\"");
@@ -87,6 +93,10 @@ fn receipts_are_read_one_per_element() {
         (DeliveryStatus::Pending, DeliveryStatus::Failed)
     );
     assert_eq!(receipts("<receipts></receipts>"), Err(BadPost::NoReceipt));
+    // A nested element between a receipt's leaves: still one receipt.
+    let nested = "<receipts><receipt><reference>r1</reference><x><y>1</y></x><status>D</status>\
+                  </receipt></receipts>";
+    assert_eq!(receipts(nested).unwrap().len(), 1);
     assert_eq!(receipts("<receipts>"), Err(BadPost::NotXml));
     assert_eq!(
         receipts("<receipts><x>1</x></receipts>"),

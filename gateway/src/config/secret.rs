@@ -46,6 +46,14 @@ impl Secret {
     }
 }
 
+/// The secret in `s` as a string, empty when there is none (for a value a check made
+/// required already).
+pub fn exposed(s: &Option<Secret>) -> String {
+    s.as_ref()
+        .map(|s| s.expose().to_owned())
+        .unwrap_or_default()
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")

@@ -21,8 +21,8 @@
 //! mo <from> <to> <text…>     an MO to --mo-url (in UDH parts when long; ISO-8859-1 or UTF-16BE)
 //! receipt <id> <status>      a status callback for any apiMsgId
 //! err <code> [n]             answer the next n sendmsg with ERR: <code>
-//! fail <status> [n]          answer the next n requests with HTTP <status>
-//! hang [n]                   answer the next n requests never
+//! fail <status> [n]          answer the next n sends with HTTP <status>
+//! hang [n]                   answer the next n sends never
 //! expire                     forget every session
 //! quit
 //! ```
@@ -36,13 +36,13 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use richmond_codecs::providers::clickatell as wire;
-use richmond_codecs::providers::form_fields;
+use richmond_codecs::providers::{form_fields, xml_escape};
 use richmond_codecs::vumi::new_id;
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 
-use super::provider::{Misbehave, count_arg, post_until};
+use super::provider::{Misbehave, Queue, count_arg, post_until};
 use super::{Output, SimulateError, io};
 use crate::transport::http_provider::client::ProviderClient;
 
@@ -102,7 +102,7 @@ struct Sim {
     out: Output,
     sessions: Mutex<HashSet<String>>,
     /// `ERR:` codes the next `sendmsg` requests get.
-    errors: Mutex<Vec<String>>,
+    errors: Queue<String>,
     misbehave: Misbehave,
     client: ProviderClient,
     stop: CancellationToken,
@@ -123,7 +123,7 @@ pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateErro
         args,
         out: Output::default(),
         sessions: Mutex::default(),
-        errors: Mutex::default(),
+        errors: Queue::default(),
         misbehave: Misbehave::default(),
         client,
         stop: stop.clone(),
@@ -180,7 +180,10 @@ async fn legacy(
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    if let Some(status) = misbehaving(&sim, &command).await {
+    // `fail` and `hang` are for sends: a session's pings and auths go on meanwhile.
+    if command == "sendmsg"
+        && let Some(status) = misbehaving(&sim, &command).await
+    {
         return (status, "told to fail".into());
     }
     let credentials = || {
@@ -278,10 +281,7 @@ async fn platform(
 impl Sim {
     /// The checks of `sendmsg` after authentication; the answer line.
     fn sendmsg(self: &Arc<Self>, field: &impl Fn(&str) -> String) -> Result<String, String> {
-        if let Some(code) = {
-            let mut q = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
-            (!q.is_empty()).then(|| q.remove(0))
-        } {
+        if let Some(code) = self.errors.next() {
             return Err(err(&code, "told to refuse"));
         }
         let to = field("to");
@@ -374,7 +374,7 @@ impl Sim {
         if self.args.callback_format == Format::Xml {
             let mut xml = format!("<?xml version=\"1.0\"?><{root}>");
             for (k, v) in fields {
-                xml.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+                xml.push_str(&format!("<{k}>{}</{k}>", xml_escape(v)));
             }
             xml.push_str(&format!("</{root}>"));
             form.append_pair("data", &xml);
@@ -394,10 +394,7 @@ impl Sim {
             ["receipt", id, status] => self.receipt(id, "", "27000000000", status, false).await,
             ["err", code, rest @ ..] => {
                 let n = count_arg(rest);
-                self.errors
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .extend(std::iter::repeat_n((*code).to_owned(), n));
+                self.errors.push((*code).to_owned(), n);
                 self.out
                     .emit(&json!({"event": "misbehave", "err": code, "n": n}));
             }
@@ -426,12 +423,6 @@ impl Sim {
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 fn now_seconds() -> u64 {
     std::time::SystemTime::now()

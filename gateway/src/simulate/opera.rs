@@ -14,6 +14,7 @@
 //! ```text
 //! mo <from> <to> <text…>      an MO from <from> to short code <to>
 //! receipt <reference> <status>   a receipt for any Identifier
+//! release                     post the receipts held (--hold-receipts)
 //! fault <code> [n]            answer the next n calls with an XML-RPC fault
 //! fail <status> [n]           answer the next n calls with HTTP <status>
 //! hang [n]                    answer the next n calls never
@@ -32,12 +33,12 @@ use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 
-use super::provider::{Misbehave, count_arg, post_until};
+use super::provider::{Misbehave, Queue, count_arg, post_until};
 use super::{Output, SimulateError, io};
 use crate::transport::http_provider::client::ProviderClient;
 
-const HELP: &str = "mo <from> <to> <text…> | receipt <reference> <status> | fault <code> [n] | \
-fail <status> [n] | hang [n] | quit";
+const HELP: &str = "mo <from> <to> <text…> | receipt <reference> <status> | release | \
+fault <code> [n] | fail <status> [n] | hang [n] | quit";
 
 /// Options of `richmond simulate opera`.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,13 +70,18 @@ pub struct Args {
     /// Post MO as the form field `XmlMsg` instead of raw XML.
     #[arg(long)]
     pub xmlmsg: bool,
+    /// Hold receipts until the `release` command (instead of posting them after the delay).
+    #[arg(long)]
+    pub hold_receipts: bool,
 }
 
 struct Sim {
     args: Args,
     out: Output,
     /// Fault codes the next calls get.
-    faults: Mutex<Vec<i64>>,
+    faults: Queue<i64>,
+    /// Receipts held until `release` (`--hold-receipts`): reference, number.
+    held: Mutex<Vec<(String, String)>>,
     misbehave: Misbehave,
     client: ProviderClient,
     stop: CancellationToken,
@@ -95,7 +101,8 @@ pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateErro
     let sim = Arc::new(Sim {
         args,
         out: Output::default(),
-        faults: Mutex::default(),
+        faults: Queue::default(),
+        held: Mutex::default(),
         misbehave: Misbehave::default(),
         client,
         stop: stop.clone(),
@@ -155,10 +162,7 @@ async fn gateway(State(sim): State<Arc<Sim>>, body: Bytes) -> (StatusCode, Strin
 impl Sim {
     /// The checks of a call; the `methodResponse`.
     fn send_sms(self: &Arc<Self>, xml: &str) -> String {
-        if let Some(code) = {
-            let mut q = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
-            (!q.is_empty()).then(|| q.remove(0))
-        } {
+        if let Some(code) = self.faults.next() {
             return fault(code, "told to fail");
         }
         if !xml.contains("<methodName>EAPIGateway.SendSMS</methodName>") {
@@ -194,7 +198,12 @@ impl Sim {
             "receipt": receipt, "delivery": text_of("Delivery"), "expiry": text_of("Expiry"),
             "identifier": identifier,
         }));
-        if receipt {
+        if receipt && self.args.hold_receipts {
+            self.held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((identifier.clone(), numbers));
+        } else if receipt {
             let (sim, id) = (self.clone(), identifier.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(sim.args.receipt_delay_ms)).await;
@@ -287,12 +296,17 @@ impl Sim {
                 self.mo(from, to, &text.join(" ")).await;
             }
             ["receipt", reference, status] => self.receipt(reference, "+27000000000", status).await,
+            ["release"] => {
+                let held =
+                    std::mem::take(&mut *self.held.lock().unwrap_or_else(PoisonError::into_inner));
+                let status = self.args.receipt_status.clone();
+                for (reference, number) in held {
+                    self.receipt(&reference, &number, &status).await;
+                }
+            }
             ["fault", code, rest @ ..] if code.parse::<i64>().is_ok() => {
                 let (n, code) = (count_arg(rest), code.parse().unwrap_or(0));
-                self.faults
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .extend(std::iter::repeat_n(code, n));
+                self.faults.push(code, n);
                 self.out
                     .emit(&json!({"event": "misbehave", "fault": code, "n": n}));
             }

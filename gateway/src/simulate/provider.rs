@@ -1,5 +1,6 @@
-//! What the HTTP-provider simulators share: the queue of requests to fail or leave hanging
-//! (`fail`, `hang`), and posting to the gateway with the provider's retries.
+//! What the HTTP-provider simulators share: the queues of requests to fail, refuse or leave
+//! hanging (`fail`, `hang`, a provider's own errors), and posting to the gateway with the
+//! provider's retries.
 //!
 //! Reference: reference/http-providers.md §1.1 (Clickatell retries callbacks it could not
 //! deliver), §3.6 (Chikka re-posts until `Accepted`). Here every post is tried at most four
@@ -11,13 +12,18 @@ use std::time::Duration;
 
 use crate::transport::http_provider::client::{Answer, ProviderClient};
 
-/// What the next requests are told: `Some(status)` an HTTP error, `None` no answer at all.
-#[derive(Default)]
-pub(crate) struct Misbehave(Mutex<Vec<Option<u16>>>);
+/// What the next requests are told, in order (a command queues it, a request takes it).
+pub(crate) struct Queue<T>(Mutex<Vec<T>>);
 
-impl Misbehave {
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+}
+
+impl<T: Clone> Queue<T> {
     /// Queues `n` requests answered `fate`.
-    pub(crate) fn push(&self, fate: Option<u16>, n: usize) {
+    pub(crate) fn push(&self, fate: T, n: usize) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -25,11 +31,14 @@ impl Misbehave {
     }
 
     /// The fate of the next request, if one is queued.
-    pub(crate) fn next(&self) -> Option<Option<u16>> {
+    pub(crate) fn next(&self) -> Option<T> {
         let mut q = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         (!q.is_empty()).then(|| q.remove(0))
     }
 }
+
+/// HTTP misbehaviour: `Some(status)` an HTTP error, `None` no answer at all.
+pub(crate) type Misbehave = Queue<Option<u16>>;
 
 /// The count of a `fail`/`hang` command's optional argument (default 1).
 pub(crate) fn count_arg(rest: &[&str]) -> usize {

@@ -40,8 +40,7 @@ async fn setup(sim_args: &[&str]) -> Setup {
         &receipts,
         "--mo-url",
         &mo,
-        "--receipt-delay-ms",
-        "20",
+        "--hold-receipts",
     ];
     args.extend_from_slice(sim_args);
     let sim = Sim::start(&args).await;
@@ -126,6 +125,8 @@ async fn mt_is_acked_and_reported_and_mo_are_answered_with_their_xml() {
             &json!(true)
         )
     );
+    // Receipts are released once the ack says the Identifier is stored.
+    sim.cmd("release").await;
     assert_eq!(
         report(&mut app, &mt.message_id, early).await,
         DeliveryStatus::Delivered
@@ -202,6 +203,7 @@ async fn faults_are_retried_or_nacked_and_bad_posts_refused() {
     app.send(&retried).await;
     let (done, early) = app.outcomes(1).await;
     assert_eq!(done[&retried.message_id].0, "ack", "{done:?}");
+    sim.cmd("release").await;
     assert_eq!(
         report(&mut app, &retried.message_id, early).await,
         DeliveryStatus::Failed

@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use richmond_codecs::providers::chikka::{self as post, Post};
-use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_codecs::vumi::UserMessage;
 use serde_json::json;
 
 use super::client::Answer;
@@ -125,11 +125,14 @@ impl Provider for Chikka {
                     reply = false;
                     continue;
                 }
-                Answer::Status { status, body } => Outcome::Refused(format!(
-                    "Chikka answered HTTP {status}: {}",
-                    describe(&body)
+                Answer::Status { status, body } => Outcome::Refused(super::refusal(
+                    "Chikka",
+                    &Answer::Status {
+                        status,
+                        body: describe(&body),
+                    },
                 )),
-                Answer::None { why } => Outcome::Refused(format!("no answer from Chikka ({why})")),
+                none @ Answer::None { .. } => Outcome::Refused(super::refusal("Chikka", &none)),
             };
         }
     }
@@ -165,29 +168,17 @@ impl Provider for Chikka {
                 status,
                 raw_status,
                 credits_cost,
-            }) => match shared.ctx.store.get(&id_key(&self.id, message_id)).await {
-                Ok(Some(v)) => {
-                    let vumi_id = String::from_utf8_lossy(&v).into_owned();
-                    let mut report = VumiEvent::delivery_report(&self.id, &vumi_id, status);
-                    report.transport_metadata.insert(
-                        "chikka".into(),
-                        json!({"status": raw_status, "credits_cost": credits_cost}),
-                    );
-                    if shared.publish("event", report.encode()).await {
-                        ("notification", "accepted", ACCEPTED)
-                    } else {
-                        ("notification", "bus_error", ERROR)
-                    }
-                }
-                Ok(None) => {
-                    tracing::warn!(message = "Chikka notification for an unknown message; answered Accepted.", transport = %self.id, message_id);
-                    ("notification", "unmatched", ACCEPTED)
-                }
-                Err(e) => {
-                    tracing::warn!(message = "Store error; Chikka will post the notification again.", transport = %self.id, error = %e);
-                    ("notification", "store_error", ERROR)
-                }
-            },
+            }) => {
+                let meta = json!({"status": raw_status, "credits_cost": credits_cost});
+                let keys = [id_key(&self.id, message_id)];
+                let reported = shared
+                    .report("notification", &keys, status, ("chikka", meta), false)
+                    .await;
+                return match reported {
+                    super::Reported::Failed => (ERROR.0, "text/plain", ERROR.1.to_owned()),
+                    _ => (ACCEPTED.0, "text/plain", ACCEPTED.1.to_owned()),
+                };
+            }
         };
         shared.post(kind, outcome);
         (status, "text/plain", body.to_owned())
@@ -205,8 +196,8 @@ fn describe(body: &str) -> String {
     let text = parsed
         .as_ref()
         .and_then(|v| v["description"].as_str().or(v["message"].as_str()))
-        .map_or_else(|| body.to_owned(), str::to_owned);
-    text.chars().take(200).collect()
+        .unwrap_or(body);
+    super::clip(text)
 }
 
 #[cfg(test)]

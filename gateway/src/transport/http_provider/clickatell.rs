@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Answer;
 use super::config::{ClickatellApi, ClickatellConfig};
-use super::{Outcome, Provider, Shared};
+use super::{Outcome, Provider, Shared, clip};
 use crate::transport::multipart::Reassembly;
 
 /// What a Clickatell transport needs.
@@ -44,8 +44,8 @@ pub(crate) struct Clickatell {
     user: String,
     password: String,
     api_key: String,
-    /// The session id in use (session mode only).
-    session: Option<tokio::sync::Mutex<Option<String>>>,
+    /// The session (session mode only).
+    session: Option<tokio::sync::Mutex<Session>>,
     from: Option<String>,
     max_parts: u8,
     two_way: bool,
@@ -61,6 +61,26 @@ pub(crate) fn cli_key(transport: &str, cli_msg_id: &str) -> String {
 pub(crate) fn api_key(transport: &str, api_msg_id: &str) -> String {
     format!("clickatell:{transport}:api:{api_msg_id}")
 }
+
+/// The legacy API's session: the id in use, or why the last `auth` failed and when (tried
+/// again only `AUTH_PAUSE` later, so messages waiting for a session are refused at once
+/// instead of each running its own failing `auth`).
+#[derive(Default)]
+pub(crate) struct Session {
+    id: Option<String>,
+    failed: Option<(std::time::Instant, Refusal)>,
+}
+
+/// Why there is no session: the reason, and whether it may pass (no answer, 5xx: the
+/// message goes back to its queue) or not (Clickatell refused the credentials: nacked).
+#[derive(Clone)]
+struct Refusal {
+    why: String,
+    passing: bool,
+}
+
+/// How long a failed `auth` is remembered.
+const AUTH_PAUSE: Duration = Duration::from_secs(10);
 
 /// Legacy codes that mean the session is gone (expired, missing).
 const SESSION_GONE: [&str; 2] = ["003", "005"];
@@ -90,7 +110,9 @@ pub(crate) fn spawn(
         user: config.user.clone().unwrap_or_default(),
         password: secret(&config.password),
         api_key: secret(&config.api_key),
-        session: config.session.then(|| tokio::sync::Mutex::new(None)),
+        session: config
+            .session
+            .then(|| tokio::sync::Mutex::new(Session::default())),
         from: config.from.clone(),
         max_parts: config.max_parts,
         two_way: config.two_way,
@@ -122,7 +144,7 @@ async fn keep_alive(shared: &Arc<Shared<Clickatell>>, every: Duration, stop: &Ca
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        let Some(id) = session.lock().await.clone() else {
+        let Some(id) = session.lock().await.id.clone() else {
             continue;
         };
         let form = form_urlencoded::Serializer::new(String::new())
@@ -139,22 +161,30 @@ async fn keep_alive(shared: &Arc<Shared<Clickatell>>, every: Duration, stop: &Ca
         {
             tracing::info!(message = "Clickatell dropped the session; the next send authenticates again.", transport = %shared.id, code, description);
             let mut held = session.lock().await;
-            if held.as_deref() == Some(id.as_str()) {
-                *held = None;
+            if held.id.as_deref() == Some(id.as_str()) {
+                held.id = None;
             }
         }
     }
 }
 
 impl Clickatell {
-    /// The session id (authenticating first when there is none); `Err` is the nack reason.
-    async fn session_id(&self, shared: &Shared<Self>) -> Result<String, String> {
+    /// The session id (authenticating first when there is none).
+    async fn session_id(&self, shared: &Shared<Self>) -> Result<String, Refusal> {
         let Some(session) = &self.session else {
-            return Err("no session mode".into());
+            return Err(Refusal {
+                why: "no session mode".into(),
+                passing: false,
+            });
         };
         let mut held = session.lock().await;
-        if let Some(id) = held.as_ref() {
+        if let Some(id) = held.id.as_ref() {
             return Ok(id.clone());
+        }
+        if let Some((at, why)) = &held.failed
+            && at.elapsed() < AUTH_PAUSE
+        {
+            return Err(why.clone());
         }
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("api_id", &self.api_id)
@@ -169,27 +199,43 @@ impl Clickatell {
                 .post(&url, "application/x-www-form-urlencoded", form.clone())
         })
         .await;
-        match answer {
-            Answer::Status { status: 200, body } => match wire::answer(&body) {
-                Line::Ok(id) if !id.is_empty() => {
-                    tracing::info!(message = "Clickatell session opened.", transport = %self.id);
-                    *held = Some(id.to_owned());
-                    Ok(id.to_owned())
+        let refused = |why: String, passing| Err(Refusal { why, passing });
+        let opened = match &answer {
+            Answer::Status { status: 200, body } => match wire::answer(body) {
+                Line::Ok(id) if !id.is_empty() => Ok(id.to_owned()),
+                Line::Err { code, description } => {
+                    refused(format!("auth: ERR: {code}, {description}"), false)
                 }
-                Line::Err { code, description } => Err(format!("auth: ERR: {code}, {description}")),
-                _ => Err(format!("auth: unexpected answer {:?}", clip(&body))),
+                _ => refused(format!("auth: unexpected answer {:?}", clip(body)), false),
             },
-            Answer::Status { status, body } => Err(format!("auth: HTTP {status}: {}", clip(&body))),
-            Answer::None { why } => Err(format!("auth: no answer from Clickatell ({why})")),
+            other => {
+                let passing = !matches!(other, Answer::Status { status, .. } if *status < 500 && *status != 429);
+                refused(
+                    format!("auth: {}", super::refusal("Clickatell", other)),
+                    passing,
+                )
+            }
+        };
+        match &opened {
+            Ok(id) => {
+                tracing::info!(message = "Clickatell session opened.", transport = %self.id);
+                held.id = Some(id.clone());
+                held.failed = None;
+            }
+            Err(refusal) => {
+                tracing::error!(message = "Clickatell auth failed; no new try for a while.", transport = %self.id, reason = %refusal.why, passing = refusal.passing);
+                held.failed = Some((std::time::Instant::now(), refusal.clone()));
+            }
         }
+        opened
     }
 
     /// Forgets session `id` (Clickatell said it is gone).
     async fn drop_session(&self, id: &str) {
         if let Some(session) = &self.session {
             let mut held = session.lock().await;
-            if held.as_deref() == Some(id) {
-                *held = None;
+            if held.id.as_deref() == Some(id) {
+                held.id = None;
             }
         }
     }
@@ -253,7 +299,8 @@ impl Clickatell {
             let session = if self.session.is_some() {
                 match self.session_id(shared).await {
                     Ok(id) => Some(id),
-                    Err(reason) => return Outcome::Refused(reason),
+                    Err(Refusal { why, passing: true }) => return Outcome::Later(why),
+                    Err(Refusal { why, .. }) => return Outcome::Refused(why),
                 }
             } else {
                 None
@@ -267,15 +314,7 @@ impl Clickatell {
             .await;
             let body = match answer {
                 Answer::Status { status: 200, body } => body,
-                Answer::Status { status, body } => {
-                    return Outcome::Refused(format!(
-                        "Clickatell answered HTTP {status}: {}",
-                        clip(&body)
-                    ));
-                }
-                Answer::None { why } => {
-                    return Outcome::Refused(format!("no answer from Clickatell ({why})"));
-                }
+                other => return Outcome::Refused(super::refusal("Clickatell", &other)),
             };
             return match wire::answer(&body) {
                 Line::Id(id) if !id.is_empty() => Outcome::Accepted(id.to_owned()),
@@ -293,6 +332,13 @@ impl Clickatell {
                         tracing::error!(message = "Clickatell refused the account; check its settings.", transport = %self.id, code, description);
                     }
                     Outcome::Refused(format!("ERR: {code}, {description}"))
+                }
+                Line::Other(text) if text.is_empty() || text.starts_with('<') => {
+                    // Empty, or a page (a proxy's?): nothing says Clickatell took it.
+                    Outcome::Refused(format!(
+                        "unexpected answer from Clickatell: {}",
+                        clip(&body)
+                    ))
                 }
                 _ => {
                     tracing::warn!(message = "Clickatell answered 200 without an ID; acked under the climsgid.", transport = %self.id, answer = %clip(&body));
@@ -333,13 +379,16 @@ impl Clickatell {
                 }
             }
             Answer::Status { status, body } => {
-                let why = match wire::platform_answer(&body) {
+                let body = match wire::platform_answer(&body) {
                     PlatformAnswer::Refused(why) => why,
-                    PlatformAnswer::Accepted(_) => clip(&body),
+                    PlatformAnswer::Accepted(_) => body,
                 };
-                Outcome::Refused(format!("Clickatell answered HTTP {status}: {why}"))
+                Outcome::Refused(super::refusal(
+                    "Clickatell",
+                    &Answer::Status { status, body },
+                ))
             }
-            Answer::None { why } => Outcome::Refused(format!("no answer from Clickatell ({why})")),
+            none @ Answer::None { .. } => Outcome::Refused(super::refusal("Clickatell", &none)),
         }
     }
 }
@@ -383,10 +432,6 @@ impl Provider for Clickatell {
     async fn inbound(&self, shared: &Arc<Shared<Self>>, post: super::Post) -> super::Reply {
         inbound::handle(shared, post).await
     }
-}
-
-fn clip(s: &str) -> String {
-    s.trim().chars().take(200).collect()
 }
 
 #[cfg(test)]

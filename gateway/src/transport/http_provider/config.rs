@@ -287,7 +287,7 @@ impl ClickatellConfig {
                     );
                 }
                 if self.api_key.is_some() || self.api_key_file.is_some() {
-                    return Err("api_key: only for api = \"platform\"".into());
+                    return Err("api_key (and api_key_file): only for api = \"platform\"".into());
                 }
             }
             ClickatellApi::Platform => {

@@ -23,9 +23,11 @@ pub(crate) mod clickatell;
 pub(crate) mod client;
 mod config;
 pub(crate) mod opera;
+mod report;
 
 pub(crate) use config::is_peso_amount;
 pub use config::{ChikkaConfig, ClickatellApi, ClickatellConfig, HttpOptions, OperaConfig};
+pub(crate) use report::{Reported, clip, refusal};
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -233,11 +235,7 @@ pub(crate) fn spawn_chikka(
         id: id.to_owned(),
         url: format!("{}/smsapi/request", config.base_url.trim_end_matches('/')),
         client_id: config.client_id.clone(),
-        secret_key: config
-            .secret_key
-            .as_ref()
-            .map(|s| s.expose().to_owned())
-            .unwrap_or_default(),
+        secret_key: crate::config::secret::exposed(&config.secret_key),
         shortcode: config.shortcode.clone(),
         request_cost: config.request_cost.clone(),
     };

@@ -20,19 +20,20 @@
 //!   answer on), once the bus owns the message; a missing field → 400 `Missing field: <name>`.
 //! * Receipts on `receipt`, `receipt.xml`, `receipt.json`: one `delivery_report` per
 //!   `<receipt>` whose `reference` the store knows (`D`/`d`/`R` delivered, `Q`/`P`/`B`/`a`/`u`
-//!   pending, others failed), unknown ones counted; 200 with an empty body once all are
-//!   published, 500 when the bus or store failed (Opera posts again).
+//!   pending, others failed), unknown ones counted (after two more looks, 300 ms apart: the
+//!   Identifier is stored after Opera's answer, and a receipt may overtake that); 200 with an
+//!   empty body once all are published, 500 when the bus or store failed (Opera posts again).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use richmond_codecs::providers::opera::{self as wire, Answer as Call, SendSms};
-use richmond_codecs::vumi::{Event as VumiEvent, Timestamp, UserMessage};
+use richmond_codecs::vumi::{Timestamp, UserMessage};
 use serde_json::json;
 
 use super::client::Answer;
 use super::config::OperaConfig;
-use super::{Outcome, Post, Provider, Reply, Shared};
+use super::{Outcome, Post, Provider, Reply, Reported, Shared};
 
 /// What an Opera transport needs.
 pub(crate) struct Opera {
@@ -69,11 +70,7 @@ pub(crate) fn spawn(
         url: format!("{}/Gateway", config.base_url.trim_end_matches('/')),
         service: config.service.clone(),
         channel: config.channel.clone(),
-        password: config
-            .password
-            .as_ref()
-            .map(|s| s.expose().to_owned())
-            .unwrap_or_default(),
+        password: crate::config::secret::exposed(&config.password),
         max_segments: config.max_segments,
         priority: config.priority.clone(),
         receipts: config.receipts,
@@ -163,26 +160,11 @@ impl Provider for Opera {
         .await;
         let body = match answer {
             Answer::Status { status: 200, body } => body,
-            Answer::Status { status, body } => {
-                let body: String = body.trim().chars().take(200).collect();
-                return Outcome::Refused(format!("Opera answered HTTP {status}: {body}"));
-            }
-            Answer::None { why } => {
-                return Outcome::Refused(format!("no answer from Opera ({why})"));
-            }
+            other => return Outcome::Refused(super::refusal("Opera", &other)),
         };
         match wire::answer(&body) {
             Call::Identifier(identifier) => {
-                let ttl = Duration::from_secs(shared.receipt_ttl_seconds);
-                let key = id_key(&self.id, &identifier);
-                if let Err(e) = shared
-                    .ctx
-                    .store
-                    .put(&key, msg.message_id.as_bytes(), ttl)
-                    .await
-                {
-                    tracing::warn!(message = "Store error keeping Opera's Identifier; its receipts will not match.", transport = %self.id, error = %e);
-                }
+                self.remember(shared, &identifier, &msg.message_id).await;
                 Outcome::Accepted(identifier)
             }
             Call::Fault { code, text } => Outcome::Refused(format!("fault {code}: {text}")),
@@ -198,6 +180,7 @@ impl Provider for Opera {
         let xml = match wire::document(&post.body) {
             Ok(xml) => xml,
             Err(bad) => {
+                tracing::warn!(message = "Opera post unreadable; refused.", transport = %self.id, error = %bad);
                 shared.post(kind, "bad_request");
                 return (400, "text/plain; charset=utf-8", bad.to_string());
             }
@@ -211,6 +194,22 @@ impl Provider for Opera {
 }
 
 impl Opera {
+    /// Keeps `identifier` → `message_id` for the receipts: the message is Opera's already, so
+    /// a store that fails is tried three times, then the loss of its receipts logged.
+    async fn remember(&self, shared: &Shared<Self>, identifier: &str, message_id: &str) {
+        let ttl = Duration::from_secs(shared.receipt_ttl_seconds);
+        let key = id_key(&self.id, identifier);
+        for attempt in 1..=3 {
+            match shared.ctx.store.put(&key, message_id.as_bytes(), ttl).await {
+                Ok(()) => return,
+                Err(e) if attempt == 3 => {
+                    tracing::error!(message = "Store error keeping Opera's Identifier; its receipts will not match.", transport = %self.id, identifier, error = %e);
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
     /// An MO: published, answered with its XML.
     async fn mo(&self, shared: &Shared<Self>, xml: String) -> Reply {
         let mo = match wire::mo(&xml) {
@@ -237,9 +236,9 @@ impl Opera {
         }
     }
 
-    /// Receipts: a report for each one the store knows.
+    /// Receipts: a report for each one the store knows. Those before a failure are
+    /// published again when Opera posts the document again (at least once).
     async fn receipts(&self, shared: &Shared<Self>, xml: &str) -> Reply {
-        const ERROR: Reply = (500, "text/plain; charset=utf-8", String::new());
         let receipts = match wire::receipts(xml) {
             Ok(r) => r,
             Err(bad) => {
@@ -249,29 +248,15 @@ impl Opera {
             }
         };
         for r in receipts {
-            let vumi_id = match shared.ctx.store.get(&id_key(&self.id, &r.reference)).await {
-                Ok(Some(v)) => String::from_utf8_lossy(&v).into_owned(),
-                Ok(None) => {
-                    tracing::warn!(message = "Opera receipt for an unknown message; counted.", transport = %self.id, reference = %r.reference);
-                    shared.post("receipt", "unmatched");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(message = "Store error; Opera will post the receipts again.", transport = %self.id, error = %e);
-                    shared.post("receipt", "store_error");
-                    return ERROR;
-                }
-            };
-            let mut report = VumiEvent::delivery_report(&self.id, &vumi_id, r.status);
-            report.transport_metadata.insert(
-                "opera".into(),
-                json!({"status": r.raw_status, "msgid": r.msgid, "msisdn": r.msisdn}),
-            );
-            if !shared.publish("event", report.encode()).await {
-                shared.post("receipt", "bus_error");
-                return ERROR;
+            let meta = json!({"status": r.raw_status, "msgid": r.msgid, "msisdn": r.msisdn});
+            let keys = [id_key(&self.id, &r.reference)];
+            // The Identifier is stored after Opera's answer: a receipt may overtake it.
+            let reported = shared
+                .report("receipt", &keys, r.status, ("opera", meta), true)
+                .await;
+            if reported == Reported::Failed {
+                return (500, "text/plain; charset=utf-8", String::new());
             }
-            shared.post("receipt", "accepted");
         }
         (200, "text/plain; charset=utf-8", String::new())
     }

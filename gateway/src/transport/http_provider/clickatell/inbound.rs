@@ -22,13 +22,13 @@ use std::sync::Arc;
 
 use richmond_codecs::providers::clickatell::{self as wire, Mo};
 use richmond_codecs::providers::{form_fields_raw, json_fields, xml_leaves};
-use richmond_codecs::vumi::{Event as VumiEvent, UserMessage};
+use richmond_codecs::vumi::UserMessage;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{Clickatell, api_key, cli_key};
-use crate::transport::http_provider::{Post, Reply, Shared};
+use crate::transport::http_provider::{Post, Reply, Reported, Shared};
 use crate::transport::multipart::{self, Added, Incomplete, Part};
 
 const ACCEPTED: Reply = (200, "text/plain", String::new());
@@ -78,66 +78,56 @@ pub(crate) async fn handle(shared: &Arc<Shared<Clickatell>>, post: Post) -> Repl
     let (kind, outcome, answer) = match fields_of(&post) {
         Err(format) => {
             tracing::warn!(message = "Clickatell post unreadable; refused.", transport = %shared.id, format);
-            (kind, "bad_request", reply(400, "Bad Request"))
+            (kind, Some("bad_request"), reply(400, "Bad Request"))
         }
         Ok((fields, _)) if receipt => receipt_post(shared, &fields).await,
         Ok((fields, percent_text)) => match wire::mo(&fields, percent_text) {
             Err(bad) => {
                 tracing::warn!(message = "Clickatell MO refused.", transport = %shared.id, error = %bad);
-                ("mo", "bad_request", reply(400, "Bad Request"))
+                ("mo", Some("bad_request"), reply(400, "Bad Request"))
             }
-            Ok(mo) => mo_post(shared, mo).await,
+            Ok(mo) => {
+                let (kind, outcome, answer) = mo_post(shared, mo).await;
+                (kind, Some(outcome), answer)
+            }
         },
     };
-    shared.post(kind, outcome);
+    if let Some(outcome) = outcome {
+        shared.post(kind, outcome);
+    }
     answer
 }
 
-/// A status callback → a delivery report.
+/// A status callback → a delivery report (counted by [`Shared::report`]).
 async fn receipt_post(
     shared: &Shared<Clickatell>,
     fields: &[(String, Vec<u8>)],
-) -> (&'static str, &'static str, Reply) {
+) -> (&'static str, Option<&'static str>, Reply) {
     let r = match wire::receipt(fields) {
         Ok(r) => r,
         Err(bad) => {
             tracing::warn!(message = "Clickatell callback refused.", transport = %shared.id, error = %bad);
-            return ("receipt", "bad_request", reply(400, "Bad Request"));
+            return ("receipt", Some("bad_request"), reply(400, "Bad Request"));
         }
     };
     let id = &shared.id;
-    let keys = [
+    let keys: Vec<String> = [
         r.cli_msg_id.as_deref().map(|c| cli_key(id, c)),
         r.api_msg_id.as_deref().map(|a| api_key(id, a)),
-    ];
-    let mut found = None;
-    for key in keys.into_iter().flatten() {
-        match shared.ctx.store.get(&key).await {
-            Ok(Some(v)) => {
-                found = Some(String::from_utf8_lossy(&v).into_owned());
-                break;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(message = "Store error; Clickatell will post the callback again.", transport = %id, error = %e);
-                return ("receipt", "store_error", reply(500, "Error"));
-            }
-        }
-    }
-    let Some(vumi_id) = found else {
-        tracing::warn!(message = "Clickatell callback for an unknown message; answered 200.", transport = %id, api_msg_id = ?r.api_msg_id, cli_msg_id = ?r.cli_msg_id);
-        return ("receipt", "unmatched", reply(200, "Unknown message"));
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let meta = json!({"status": r.raw_status, "api_msg_id": r.api_msg_id, "charge": r.charge});
+    let answer = match shared
+        .report("receipt", &keys, r.status, ("clickatell", meta), false)
+        .await
+    {
+        Reported::Published => reply(200, "Accepted"),
+        Reported::Unknown => reply(200, "Unknown message"),
+        Reported::Failed => reply(500, "Error"),
     };
-    let mut report = VumiEvent::delivery_report(id, &vumi_id, r.status);
-    report.transport_metadata.insert(
-        "clickatell".into(),
-        json!({"status": r.raw_status, "api_msg_id": r.api_msg_id, "charge": r.charge}),
-    );
-    if shared.publish("event", report.encode()).await {
-        ("receipt", "accepted", reply(200, "Accepted"))
-    } else {
-        ("receipt", "bus_error", reply(500, "Error"))
-    }
+    ("receipt", None, answer)
 }
 
 /// What a stored MO part keeps besides its text.
