@@ -15,6 +15,7 @@
 //! mo <from> <to> <text…>      an MO from <from> to short code <to>
 //! receipt <reference> <status>   a receipt for any Identifier
 //! release                     post the receipts held (--hold-receipts)
+//! early [n]                   post the next n calls' receipts before answering them
 //! fault <code> [n]            answer the next n calls with an XML-RPC fault
 //! fail <status> [n]           answer the next n calls with HTTP <status>
 //! hang [n]                    answer the next n calls never
@@ -37,7 +38,7 @@ use super::provider::{Misbehave, Queue, count_arg, post_until};
 use super::{Output, SimulateError, io};
 use crate::transport::http_provider::client::ProviderClient;
 
-const HELP: &str = "mo <from> <to> <text…> | receipt <reference> <status> | release | \
+const HELP: &str = "mo <from> <to> <text…> | receipt <reference> <status> | release | early [n] | \
 fault <code> [n] | fail <status> [n] | hang [n] | quit";
 
 /// Options of `richmond simulate opera`.
@@ -82,6 +83,8 @@ struct Sim {
     faults: Queue<i64>,
     /// Receipts held until `release` (`--hold-receipts`): reference, number.
     held: Mutex<Vec<(String, String)>>,
+    /// Calls whose receipt is posted before the answer (`early`).
+    early: Queue<()>,
     misbehave: Misbehave,
     client: ProviderClient,
     stop: CancellationToken,
@@ -103,6 +106,7 @@ pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateErro
         out: Output::default(),
         faults: Queue::default(),
         held: Mutex::default(),
+        early: Queue::default(),
         misbehave: Misbehave::default(),
         client,
         stop: stop.clone(),
@@ -154,14 +158,35 @@ async fn gateway(State(sim): State<Arc<Sim>>, body: Bytes) -> (StatusCode, Strin
         }
         None => {}
     }
-    let answer = sim.send_sms(&String::from_utf8_lossy(&body));
+    let (answer, sent) = sim.send_sms(&String::from_utf8_lossy(&body));
+    if let Some((identifier, numbers)) = sent {
+        if sim.early.next().is_some() {
+            // The receipt overtakes the answer: posted (and answered) before it.
+            let status = sim.args.receipt_status.clone();
+            sim.receipt(&identifier, &numbers, &status).await;
+        } else if sim.args.hold_receipts {
+            sim.held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((identifier, numbers));
+        } else {
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(sim.args.receipt_delay_ms)).await;
+                let status = sim.args.receipt_status.clone();
+                sim.receipt(&identifier, &numbers, &status).await;
+            });
+        }
+    }
     sim.out.emit(&json!({"event": "answer", "answer": answer}));
     (StatusCode::OK, answer)
 }
 
 impl Sim {
-    /// The checks of a call; the `methodResponse`.
-    fn send_sms(self: &Arc<Self>, xml: &str) -> String {
+    /// The checks of a call; the `methodResponse`, and the Identifier and numbers of a
+    /// message sent with `Receipt` `Y`.
+    fn send_sms(&self, xml: &str) -> (String, Option<(String, String)>) {
+        let fault = |code, text| (fault(code, text), None);
         if let Some(code) = self.faults.next() {
             return fault(code, "told to fail");
         }
@@ -198,24 +223,12 @@ impl Sim {
             "receipt": receipt, "delivery": text_of("Delivery"), "expiry": text_of("Expiry"),
             "identifier": identifier,
         }));
-        if receipt && self.args.hold_receipts {
-            self.held
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((identifier.clone(), numbers));
-        } else if receipt {
-            let (sim, id) = (self.clone(), identifier.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(sim.args.receipt_delay_ms)).await;
-                let status = sim.args.receipt_status.clone();
-                sim.receipt(&id, &numbers, &status).await;
-            });
-        }
-        format!(
+        let answer = format!(
             "<?xml version=\"1.0\"?><methodResponse><params><param><value><struct><member>\
              <name>Identifier</name><value><string>{identifier}</string></value></member>\
              </struct></value></param></params></methodResponse>"
-        )
+        );
+        (answer, receipt.then_some((identifier, numbers)))
     }
 
     /// Posts a `receipts` document for `reference`.
@@ -296,6 +309,11 @@ impl Sim {
                 self.mo(from, to, &text.join(" ")).await;
             }
             ["receipt", reference, status] => self.receipt(reference, "+27000000000", status).await,
+            ["early", rest @ ..] => {
+                let n = count_arg(rest);
+                self.early.push((), n);
+                self.out.emit(&json!({"event": "misbehave", "early": n}));
+            }
             ["release"] => {
                 let held =
                     std::mem::take(&mut *self.held.lock().unwrap_or_else(PoisonError::into_inner));

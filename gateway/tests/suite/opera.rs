@@ -3,6 +3,7 @@
 //! ASCII (an emoji) as base64; a long text with `MaxSegments`; MO as raw XML and as `XmlMsg`,
 //! answered by echoing the XML; a fault of 500+ → tried again; another fault, an HTTP error
 //! → nack; no answer on every try → nack; a receipt for an unknown Identifier → counted, 200;
+//! a receipt that overtakes its call's answer → held, reported once the Identifier is stored;
 //! a post without the secret → 403; an MO missing a field → 400; SIGKILL while Opera holds a
 //! call → sent again after the restart.
 
@@ -208,6 +209,23 @@ async fn faults_are_retried_or_nacked_and_bad_posts_refused() {
         report(&mut app, &retried.message_id, early).await,
         DeliveryStatus::Failed
     );
+    // A receipt that overtakes its call's answer: held, published once the Identifier is.
+    arm(&mut sim, "early").await;
+    let overtaken = app.sms("+27831234567", "Overtaken");
+    app.send(&overtaken).await;
+    let (done, early) = app.outcomes(1).await;
+    assert_eq!(done[&overtaken.message_id].0, "ack", "{done:?}");
+    assert_eq!(
+        report(&mut app, &overtaken.message_id, early).await,
+        DeliveryStatus::Failed
+    );
+    await_metric(
+        &gw,
+        "richmond_http_provider_posts_total",
+        "kind=\"receipt_late\"",
+        1.0,
+    )
+    .await;
     // A fault below 500 and an HTTP error: nacked, not tried again.
     arm(&mut sim, "fault 401").await;
     let refused = app.sms("+27831234567", "Refused");

@@ -172,7 +172,7 @@ impl Provider for Chikka {
                 let meta = json!({"status": raw_status, "credits_cost": credits_cost});
                 let keys = [id_key(&self.id, message_id)];
                 let reported = shared
-                    .report("notification", &keys, status, ("chikka", meta), false)
+                    .report("notification", &keys, status, ("chikka", meta))
                     .await;
                 return match reported {
                     super::Reported::Failed => (ERROR.0, "text/plain", ERROR.1.to_owned()),

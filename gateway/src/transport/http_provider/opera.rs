@@ -20,9 +20,10 @@
 //!   answer on), once the bus owns the message; a missing field → 400 `Missing field: <name>`.
 //! * Receipts on `receipt`, `receipt.xml`, `receipt.json`: one `delivery_report` per
 //!   `<receipt>` whose `reference` the store knows (`D`/`d`/`R` delivered, `Q`/`P`/`B`/`a`/`u`
-//!   pending, others failed), unknown ones counted (after two more looks, 300 ms apart: the
-//!   Identifier is stored after Opera's answer, and a receipt may overtake that); 200 with an
-//!   empty body once all are published, 500 when the bus or store failed (Opera posts again).
+//!   pending, others failed); one whose `reference` is unknown is counted and held an hour
+//!   (the Identifier is stored after Opera's answer, and a receipt may overtake that), then
+//!   published when the Identifier is stored (`receipt_late`); 200 with an empty body once
+//!   all are handled, 500 when the bus or store failed (Opera posts again).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,7 +202,10 @@ impl Opera {
         let key = id_key(&self.id, identifier);
         for attempt in 1..=3 {
             match shared.ctx.store.put(&key, message_id.as_bytes(), ttl).await {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.release_early(shared, identifier, message_id).await;
+                    return;
+                }
                 Err(e) if attempt == 3 => {
                     tracing::error!(message = "Store error keeping Opera's Identifier; its receipts will not match.", transport = %self.id, identifier, error = %e);
                 }
@@ -236,9 +240,11 @@ impl Opera {
         }
     }
 
-    /// Receipts: a report for each one the store knows. Those before a failure are
-    /// published again when Opera posts the document again (at least once).
+    /// Receipts: a report for each one the store knows; one whose `reference` it does not
+    /// know (yet) is held (see [`Self::hold_early`]). Those before a failure are published
+    /// again when Opera posts the document again (at least once).
     async fn receipts(&self, shared: &Shared<Self>, xml: &str) -> Reply {
+        const ERROR: Reply = (500, "text/plain; charset=utf-8", String::new());
         let receipts = match wire::receipts(xml) {
             Ok(r) => r,
             Err(bad) => {
@@ -250,16 +256,89 @@ impl Opera {
         for r in receipts {
             let meta = json!({"status": r.raw_status, "msgid": r.msgid, "msisdn": r.msisdn});
             let keys = [id_key(&self.id, &r.reference)];
-            // The Identifier is stored after Opera's answer: a receipt may overtake it.
-            let reported = shared
-                .report("receipt", &keys, r.status, ("opera", meta), true)
-                .await;
-            if reported == Reported::Failed {
-                return (500, "text/plain; charset=utf-8", String::new());
+            match shared
+                .report("receipt", &keys, r.status, ("opera", meta.clone()))
+                .await
+            {
+                Reported::Published => {}
+                Reported::Failed => return ERROR,
+                Reported::Unknown => {
+                    if !self.hold_early(shared, &r.reference, &meta).await {
+                        return ERROR;
+                    }
+                }
             }
         }
         (200, "text/plain; charset=utf-8", String::new())
     }
+
+    /// Holds a receipt whose `reference` is not known: the Identifier is stored after Opera's
+    /// answer, and a receipt can overtake that. It waits an hour under
+    /// `opera:<t>:early:<reference>` for [`Self::release_early`]; then it looks for the
+    /// Identifier once more, so that one of the two sides sees the other (both may: the
+    /// report can come twice). False when the store failed.
+    async fn hold_early(
+        &self,
+        shared: &Shared<Self>,
+        reference: &str,
+        meta: &serde_json::Value,
+    ) -> bool {
+        let store = &shared.ctx.store;
+        let key = early_key(&self.id, reference);
+        let field = richmond_codecs::vumi::new_id();
+        let value = meta.to_string();
+        if store
+            .hash_put(&key, &field, value.as_bytes(), EARLY_TTL)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        match store.get(&id_key(&self.id, reference)).await {
+            Ok(Some(v)) => {
+                let vumi_id = String::from_utf8_lossy(&v).into_owned();
+                self.release_early(shared, reference, &vumi_id).await;
+                true
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Publishes the receipts held for `identifier` (now known as `vumi_id`) and forgets them.
+    async fn release_early(&self, shared: &Shared<Self>, identifier: &str, vumi_id: &str) {
+        let store = &shared.ctx.store;
+        let key = early_key(&self.id, identifier);
+        let Ok(held) = store.hash_get_all(&key).await else {
+            return;
+        };
+        if held.is_empty() {
+            return;
+        }
+        for (_, value) in held {
+            let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&value) else {
+                continue;
+            };
+            let status = wire::status(meta["status"].as_str().unwrap_or_default());
+            let reported = shared
+                .publish_report("receipt_late", vumi_id, status, ("opera", meta))
+                .await;
+            if reported != Reported::Published {
+                // Left held (until it expires): published when the Identifier is seen again.
+                tracing::error!(message = "A held Opera receipt could not be published.", transport = %self.id, identifier);
+                return;
+            }
+        }
+        let _ = store.delete(&key).await;
+    }
+}
+
+/// How long a receipt that overtook its Identifier is held.
+const EARLY_TTL: Duration = Duration::from_secs(3600);
+
+/// The store key of receipts held for `reference`.
+fn early_key(transport: &str, reference: &str) -> String {
+    format!("opera:{transport}:early:{reference}")
 }
 
 #[cfg(test)]

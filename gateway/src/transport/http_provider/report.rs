@@ -5,8 +5,6 @@
 //! answer each provider expects differs; what happened ([`Reported`]) is the same, counted as
 //! `richmond_http_provider_posts_total{kind, outcome}`.
 
-use std::time::Duration;
-
 use richmond_codecs::vumi::{DeliveryStatus, Event as VumiEvent};
 
 use super::client::Answer;
@@ -26,34 +24,26 @@ pub(crate) enum Reported {
 impl<P: Provider> Shared<P> {
     /// Publishes a `delivery_report` with `status` (and `meta` as
     /// `transport_metadata.<provider>`) for the message under the first of `keys` the store
-    /// holds. `relook`: a miss is looked up twice more, 300 ms apart — for a provider whose id
-    /// is only known (and stored) after its answer, whose receipt may overtake the storing.
+    /// holds.
     pub(crate) async fn report(
         &self,
         kind: &'static str,
         keys: &[String],
         status: DeliveryStatus,
         (provider, meta): (&str, serde_json::Value),
-        relook: bool,
     ) -> Reported {
-        let looks = if relook { 3 } else { 1 };
         let mut found = None;
-        'looking: for look in 0..looks {
-            if look > 0 {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            for key in keys {
-                match self.ctx.store.get(key).await {
-                    Ok(Some(v)) => {
-                        found = Some(String::from_utf8_lossy(&v).into_owned());
-                        break 'looking;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(message = "Store error; the provider will post the receipt again.", transport = %self.id, error = %e);
-                        self.post(kind, "store_error");
-                        return Reported::Failed;
-                    }
+        for key in keys {
+            match self.ctx.store.get(key).await {
+                Ok(Some(v)) => {
+                    found = Some(String::from_utf8_lossy(&v).into_owned());
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(message = "Store error; the provider will post the receipt again.", transport = %self.id, error = %e);
+                    self.post(kind, "store_error");
+                    return Reported::Failed;
                 }
             }
         }
@@ -62,7 +52,19 @@ impl<P: Provider> Shared<P> {
             self.post(kind, "unmatched");
             return Reported::Unknown;
         };
-        let mut report = VumiEvent::delivery_report(&self.id, &vumi_id, status);
+        self.publish_report(kind, &vumi_id, status, (provider, meta))
+            .await
+    }
+
+    /// Publishes a `delivery_report` for `vumi_id`, counted as a post of `kind`.
+    pub(crate) async fn publish_report(
+        &self,
+        kind: &'static str,
+        vumi_id: &str,
+        status: DeliveryStatus,
+        (provider, meta): (&str, serde_json::Value),
+    ) -> Reported {
+        let mut report = VumiEvent::delivery_report(&self.id, vumi_id, status);
         report.transport_metadata.insert(provider.to_owned(), meta);
         if self.publish("event", report.encode()).await {
             self.post(kind, "accepted");

@@ -120,7 +120,7 @@ async fn receipt_post(
     .collect();
     let meta = json!({"status": r.raw_status, "api_msg_id": r.api_msg_id, "charge": r.charge});
     let answer = match shared
-        .report("receipt", &keys, r.status, ("clickatell", meta), false)
+        .report("receipt", &keys, r.status, ("clickatell", meta))
         .await
     {
         Reported::Published => reply(200, "Accepted"),
