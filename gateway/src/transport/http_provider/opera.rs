@@ -275,8 +275,8 @@ impl Opera {
     /// Holds a receipt whose `reference` is not known: the Identifier is stored after Opera's
     /// answer, and a receipt can overtake that. It waits an hour under
     /// `opera:<t>:early:<reference>` for [`Self::release_early`]; then it looks for the
-    /// Identifier once more, so that one of the two sides sees the other (both may: the
-    /// report can come twice). False when the store failed.
+    /// Identifier once more, so that one of the two sides sees the other. False when the
+    /// store failed.
     async fn hold_early(
         &self,
         shared: &Shared<Self>,
@@ -285,13 +285,16 @@ impl Opera {
     ) -> bool {
         let store = &shared.ctx.store;
         let key = early_key(&self.id, reference);
-        let field = richmond_codecs::vumi::new_id();
-        let value = meta.to_string();
-        if store
-            .hash_put(&key, &field, value.as_bytes(), EARLY_TTL)
-            .await
-            .is_err()
-        {
+        // A list, as one reference can have several receipts (queued, then delivered).
+        let mut held: Vec<serde_json::Value> = match store.get(&key).await {
+            Ok(v) => v
+                .and_then(|v| serde_json::from_slice(&v).ok())
+                .unwrap_or_default(),
+            Err(_) => return false,
+        };
+        held.push(meta.clone());
+        let value = serde_json::Value::Array(held).to_string();
+        if store.put(&key, value.as_bytes(), EARLY_TTL).await.is_err() {
             return false;
         }
         match store.get(&id_key(&self.id, reference)).await {
@@ -305,31 +308,24 @@ impl Opera {
         }
     }
 
-    /// Publishes the receipts held for `identifier` (now known as `vumi_id`) and forgets them.
+    /// Publishes the receipts held for `identifier` (now known as `vumi_id`): taken from the
+    /// store in one step, so when both sides look only one publishes them.
     async fn release_early(&self, shared: &Shared<Self>, identifier: &str, vumi_id: &str) {
         let store = &shared.ctx.store;
         let key = early_key(&self.id, identifier);
-        let Ok(held) = store.hash_get_all(&key).await else {
+        let Ok(Some(value)) = store.take(&key).await else {
             return;
         };
-        if held.is_empty() {
-            return;
-        }
-        for (_, value) in held {
-            let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&value) else {
-                continue;
-            };
+        let held: Vec<serde_json::Value> = serde_json::from_slice(&value).unwrap_or_default();
+        for meta in held {
             let status = wire::status(meta["status"].as_str().unwrap_or_default());
             let reported = shared
                 .publish_report("receipt_late", vumi_id, status, ("opera", meta))
                 .await;
             if reported != Reported::Published {
-                // Left held (until it expires): published when the Identifier is seen again.
-                tracing::error!(message = "A held Opera receipt could not be published.", transport = %self.id, identifier);
-                return;
+                tracing::error!(message = "A held Opera receipt could not be published; lost.", transport = %self.id, identifier);
             }
         }
-        let _ = store.delete(&key).await;
     }
 }
 
