@@ -3,7 +3,7 @@
 //! id → a reply goes as REPLY with it; a spent request id → sent again as SEND; Chikka's
 //! refusal → nack with its status; 5xx and no answer → tried again; a notification for an
 //! unknown id → counted and answered `Accepted`; a post without the inbound secret → 403;
-//! emoji both ways; a gateway killed while Chikka holds a request sends it again after its
+//! emoji both ways; a text over 420 characters in two requests, each notified; a gateway killed while Chikka holds a request sends it again after its
 //! restart (nothing lost).
 
 use richmond_codecs::vumi::{DeliveryStatus, EventKind, UserMessage};
@@ -240,6 +240,44 @@ async fn a_gateway_killed_while_chikka_holds_a_request_sends_it_again_after_the_
     .await;
     sim.cmd("mo 639179876543 Kumusta 👋").await;
     assert_eq!(app.inbound().await.content.as_deref(), Some("Kumusta 👋"));
+    // Over 420 characters: two requests, each notified.
+    let text: String = (0..100).map(|i| format!("p{i:03} ")).collect();
+    let long = app.sms("+639171234567", &text);
+    app.send(&long).await;
+    let (done, early) = app.outcomes(1).await;
+    assert_eq!(done[&long.message_id].0, "ack", "{done:?}");
+    let first = sim
+        .find("the first part", |e| {
+            e["event"] == "request" && e["message"].as_str().is_some_and(|m| m.starts_with("p000"))
+        })
+        .await;
+    let second = sim
+        .find("the second part", |e| {
+            e["event"] == "request" && e["message"].as_str().is_some_and(|m| m.starts_with("p084"))
+        })
+        .await;
+    let joined = format!(
+        "{}{}",
+        first["message"].as_str().unwrap(),
+        second["message"].as_str().unwrap()
+    );
+    assert_eq!(joined, text);
+    assert_ne!(first["message_id"], second["message_id"]);
+    let mut reports = early
+        .iter()
+        .filter(|e| {
+            e.user_message_id == long.message_id
+                && matches!(e.kind, EventKind::DeliveryReport { .. })
+        })
+        .count();
+    while reports < 2 {
+        let e = app.event().await;
+        if e.user_message_id == long.message_id
+            && matches!(e.kind, EventKind::DeliveryReport { .. })
+        {
+            reports += 1;
+        }
+    }
 
     // Chikka takes the request and answers nothing; the gateway dies (SIGKILL) meanwhile.
     sim.cmd("hang").await;

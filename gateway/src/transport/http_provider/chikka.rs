@@ -4,6 +4,10 @@
 //! Reference: reference/http-providers.md §3 (fields, answers, vectors), §3.6 (what a
 //! simulator checks).
 //!
+//! * A text over 420 characters (what Chikka's clients send at most) goes as several
+//!   requests of 420, each under its own `message_id` (each notified); only the first can be
+//!   the REPLY. The message is acked with the first part's id once every part is accepted,
+//!   nacked ("part n of m: …") when a later one is refused.
 //! * Outbound: a reply to an MO (its `transport_metadata.chikka.request_id`, which a Vumi
 //!   reply copies) goes as `REPLY` with that `request_id` and a `request_cost`
 //!   (`transport_metadata.chikka.request_cost`, else the transport's); any other message as
@@ -54,8 +58,9 @@ pub(crate) fn id_key(transport: &str, chikka_id: &str) -> String {
 }
 
 impl Chikka {
-    /// The request form of `msg` (`reply`: as a REPLY when it answers an MO).
-    fn form(&self, msg: &UserMessage, message_id: &str, reply: bool) -> Vec<u8> {
+    /// The request form of `text` (all or a part of `msg`'s; `reply`: as a REPLY when it
+    /// answers an MO).
+    fn form(&self, msg: &UserMessage, text: &str, message_id: &str, reply: bool) -> Vec<u8> {
         let meta = msg.transport_metadata.get("chikka");
         let request_id = meta.and_then(|m| m["request_id"].as_str());
         let mut form = form_urlencoded::Serializer::new(String::new());
@@ -68,7 +73,7 @@ impl Chikka {
             .append_pair("mobile_number", number)
             .append_pair("shortcode", &self.shortcode)
             .append_pair("message_id", message_id)
-            .append_pair("message", msg.content.as_deref().unwrap_or_default())
+            .append_pair("message", text)
             .append_pair("client_id", &self.client_id)
             .append_pair("secret_key", &self.secret_key);
         if reply && let Some(request_id) = request_id {
@@ -90,13 +95,35 @@ impl Chikka {
     }
 }
 
-impl Provider for Chikka {
-    const PATHS: &'static [&'static str] = &["receive"];
+/// Most characters in one request (what Chikka's clients send at most).
+const MAX_CHARS: usize = 420;
 
-    async fn send(&self, shared: &super::Shared<Self>, msg: &UserMessage) -> Outcome {
-        let message_id = chikka_id(&msg.message_id);
+/// `text` in parts of at most [`MAX_CHARS`] characters (one part when it fits, and for an
+/// empty text).
+fn split(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= MAX_CHARS {
+        return vec![text.to_owned()];
+    }
+    chars
+        .chunks(MAX_CHARS)
+        .map(|c| c.iter().collect())
+        .collect()
+}
+
+impl Chikka {
+    /// Sends one request's worth of `msg` (`text`) under `message_id`, kept in the store
+    /// first for its notification.
+    async fn send_part(
+        &self,
+        shared: &super::Shared<Self>,
+        msg: &UserMessage,
+        text: &str,
+        message_id: &str,
+        mut reply: bool,
+    ) -> Outcome {
         let ttl = std::time::Duration::from_secs(shared.receipt_ttl_seconds);
-        let key = id_key(&self.id, &message_id);
+        let key = id_key(&self.id, message_id);
         if let Err(e) = shared
             .ctx
             .store
@@ -105,9 +132,8 @@ impl Provider for Chikka {
         {
             return Outcome::Later(format!("store: {e}"));
         }
-        let mut reply = Self::wants_reply(msg);
         loop {
-            let form = self.form(msg, &message_id, reply);
+            let form = self.form(msg, text, message_id, reply);
             let answer = super::send_with_retries(shared, || {
                 shared
                     .client
@@ -116,7 +142,7 @@ impl Provider for Chikka {
             .await;
             return match answer {
                 Answer::Status { status, .. } if (200..300).contains(&status) => {
-                    Outcome::Accepted(message_id)
+                    Outcome::Accepted(message_id.to_owned())
                 }
                 Answer::Status { status: 400, body }
                     if reply && unescape(&body).contains(USED_REQUEST_ID) =>
@@ -135,6 +161,39 @@ impl Provider for Chikka {
                 none @ Answer::None { .. } => Outcome::Refused(super::refusal("Chikka", &none)),
             };
         }
+    }
+}
+
+impl Provider for Chikka {
+    const PATHS: &'static [&'static str] = &["receive"];
+
+    async fn send(&self, shared: &super::Shared<Self>, msg: &UserMessage) -> Outcome {
+        let parts = split(msg.content.as_deref().unwrap_or_default());
+        let total = parts.len();
+        let mut first_id = None;
+        for (i, part) in parts.into_iter().enumerate() {
+            // The first part under the Vumi id's form; the others under new ids.
+            let message_id = if i == 0 {
+                chikka_id(&msg.message_id)
+            } else {
+                richmond_codecs::vumi::new_id()
+            };
+            // A request id serves once: only the first part can be the REPLY.
+            let reply = i == 0 && Self::wants_reply(msg);
+            match self.send_part(shared, msg, &part, &message_id, reply).await {
+                Outcome::Accepted(id) => {
+                    first_id.get_or_insert(id);
+                }
+                Outcome::Refused(why) if i > 0 => {
+                    return Outcome::Refused(format!("part {} of {total}: {why}", i + 1));
+                }
+                other => return other,
+            }
+        }
+        first_id.map_or_else(
+            || Outcome::Refused("nothing to send".into()),
+            Outcome::Accepted,
+        )
     }
 
     async fn inbound(&self, shared: &Arc<super::Shared<Self>>, post: super::Post) -> super::Reply {
@@ -228,7 +287,7 @@ mod tests {
             json!({"request_id": "5048", "request_cost": "P2.50"}),
         );
         assert!(Chikka::wants_reply(&msg));
-        let form = parse(&chikka().form(&msg, "abc", true));
+        let form = parse(&chikka().form(&msg, "Hi!", "abc", true));
         let get = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
         assert_eq!(get("message_type"), Some("REPLY"));
         assert_eq!(get("mobile_number"), Some("639177982781"));
@@ -236,12 +295,25 @@ mod tests {
         assert_eq!(get("request_cost"), Some("P2.50"));
         assert_eq!(get("message"), Some("Hi!"));
         // Sent again as SEND: no request id, no cost.
-        let form = parse(&chikka().form(&msg, "abc", false));
+        let form = parse(&chikka().form(&msg, "Hi!", "abc", false));
         assert!(
             form.iter()
                 .all(|(k, _)| k != "request_id" && k != "request_cost")
         );
         assert!(form.contains(&("message_type".into(), "SEND".into())));
+    }
+
+    #[test]
+    fn long_texts_go_in_parts_of_420_characters() {
+        assert_eq!(split("short"), ["short"]);
+        assert_eq!(split(""), [""]);
+        let long = "é".repeat(900);
+        let parts = split(&long);
+        assert_eq!(
+            parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
+            [420, 420, 60]
+        );
+        assert_eq!(parts.concat(), long);
     }
 
     #[test]
