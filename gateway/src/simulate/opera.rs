@@ -31,11 +31,10 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use richmond_codecs::providers::opera as wire;
 use serde_json::json;
-use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 
-use super::provider::{Misbehave, Queue, count_arg, post_until};
-use super::{Output, SimulateError, io};
+use super::provider::{self, Misbehave, Queue, count_arg, post_until};
+use super::{Output, SimulateError};
 use crate::transport::http_provider::client::ProviderClient;
 
 const HELP: &str = "mo <from> <to> <text…> | receipt <reference> <status> | release | early [n] | \
@@ -95,12 +94,7 @@ struct Sim {
 /// # Errors
 /// The listener cannot be bound.
 pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateError> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(io(format!("--listen {}", args.listen)))?;
-    let address = listener.local_addr().map_err(io("the listener"))?;
-    let client = ProviderClient::new(Duration::from_secs(10), None)
-        .map_err(|e| io("the HTTP client")(std::io::Error::other(e)))?;
+    let (listener, client) = provider::start(args.listen).await?;
     let sim = Arc::new(Sim {
         args,
         out: Output::default(),
@@ -111,22 +105,15 @@ pub async fn run(args: Args, stop: CancellationToken) -> Result<(), SimulateErro
         client,
         stop: stop.clone(),
     });
-    sim.out
-        .emit(&json!({"event": "listening", "address": address.to_string()}));
     let app = Router::new()
         .route("/Gateway", axum::routing::post(gateway))
         .with_state(sim.clone());
     let commands = sim.clone();
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            commands.command(line.trim()).await;
-        }
-    });
-    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-        stop.cancelled().await;
-    });
-    serving.await.map_err(io("serving"))
+    let command = move |line: String| {
+        let sim = commands.clone();
+        async move { sim.command(&line).await }
+    };
+    provider::serve(listener, &sim.out, app, command, stop).await
 }
 
 fn escape(s: &str) -> String {

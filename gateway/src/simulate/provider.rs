@@ -1,16 +1,67 @@
-//! What the HTTP-provider simulators share: the queues of requests to fail, refuse or leave
-//! hanging (`fail`, `hang`, a provider's own errors), and posting to the gateway with the
-//! provider's retries.
+//! What the HTTP-provider simulators share: starting (bind, announce, read commands, serve),
+//! the queues of requests to fail, refuse or leave hanging (`fail`, `hang`, a provider's own
+//! errors), and posting to the gateway with the provider's retries.
 //!
 //! Reference: reference/http-providers.md §1.1 (Clickatell retries callbacks it could not
 //! deliver), §3.6 (Chikka re-posts until `Accepted`). Here every post is tried at most four
 //! times, 200 ms apart: enough for a test to see the retries, bounded so a simulator never
 //! posts forever.
 
+use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{Output, SimulateError, io};
 use crate::transport::http_provider::client::{Answer, ProviderClient};
+
+/// Binds `listen` and makes the client the simulator posts with.
+///
+/// # Errors
+/// The address cannot be bound; the client cannot be made.
+pub(crate) async fn start(
+    listen: SocketAddr,
+) -> Result<(tokio::net::TcpListener, ProviderClient), SimulateError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(io(format!("--listen {listen}")))?;
+    let client = ProviderClient::new(Duration::from_secs(10), None)
+        .map_err(|e| io("the HTTP client")(std::io::Error::other(e)))?;
+    Ok((listener, client))
+}
+
+/// Announces the address (`listening`), hands each stdin line to `command`, and serves `app`
+/// on `listener` until `stop`.
+///
+/// # Errors
+/// Serving failed.
+pub(crate) async fn serve<C, Fut>(
+    listener: tokio::net::TcpListener,
+    out: &Output,
+    app: axum::Router,
+    command: C,
+    stop: CancellationToken,
+) -> Result<(), SimulateError>
+where
+    C: Fn(String) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let address = listener.local_addr().map_err(io("the listener"))?;
+    out.emit(&json!({"event": "listening", "address": address.to_string()}));
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            command(line.trim().to_owned()).await;
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .map_err(io("serving"))
+}
 
 /// What the next requests are told, in order (a command queues it, a request takes it).
 pub(crate) struct Queue<T>(Mutex<Vec<T>>);

@@ -6,14 +6,15 @@
 //! emoji both ways; a text over 420 characters in two requests, each notified; a gateway killed while Chikka holds a request sends it again after its
 //! restart (nothing lost).
 
+use crate::apps::await_metric;
+use crate::provider_kit::{arm, kill_while_held, outcome, post};
 use richmond_codecs::vumi::{DeliveryStatus, EventKind, UserMessage};
 use richmond_tests::app::App;
 use richmond_tests::common;
 use richmond_tests::procs::{Gateway, Sim};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::apps::await_metric;
+const FORM: &str = "application/x-www-form-urlencoded";
 
 const SECRET: &str = "in-secret";
 
@@ -157,33 +158,19 @@ async fn mt_is_acked_and_reported_and_an_mo_is_answered_with_a_reply() {
 async fn refusals_are_nacked_passing_failures_retried_and_bad_posts_refused() {
     let (mut sim, mut gw, mut app, listen) = setup().await;
     // A definite refusal: nacked with Chikka's status, not tried again.
-    sim.cmd("fail 401").await;
-    sim.expect("armed", |e| e["event"] == "misbehave").await;
-    let refused = app.sms("+639171234567", "Refused");
-    app.send(&refused).await;
-    let (done, _) = app.outcomes(1).await;
-    let (kind, reason) = &done[&refused.message_id];
-    assert_eq!(*kind, "nack");
-    assert!(reason.contains("401"), "{reason}");
+    arm(&mut sim, "fail 401").await;
+    let (kind, reason) = outcome(&mut app, "+639171234567", "Refused").await;
+    assert!(kind == "nack" && reason.contains("401"), "{reason}");
     // A 503, then no answer at all: each tried again, then taken.
-    for arm in ["fail 503", "hang"] {
-        sim.cmd(arm).await;
-        sim.expect("armed", |e| e["event"] == "misbehave").await;
-        let msg = app.sms("+639171234567", arm);
-        app.send(&msg).await;
-        let (done, _) = app.outcomes(1).await;
-        assert_eq!(done[&msg.message_id].0, "ack", "{arm}: {done:?}");
+    for line in ["fail 503", "hang"] {
+        arm(&mut sim, line).await;
+        let (kind, _) = outcome(&mut app, "+639171234567", line).await;
+        assert_eq!(kind, "ack", "{line}");
     }
     // A 503 on every try: nacked once the tries are spent.
-    sim.cmd("fail 503 2").await;
-    sim.expect("armed", |e| e["event"] == "misbehave" && e["n"] == 2)
-        .await;
-    let spent = app.sms("+639171234567", "Spent");
-    app.send(&spent).await;
-    let (done, _) = app.outcomes(1).await;
-    let (kind, reason) = &done[&spent.message_id];
-    assert_eq!(*kind, "nack");
-    assert!(reason.contains("503"), "{reason}");
+    arm(&mut sim, "fail 503 2").await;
+    let (kind, reason) = outcome(&mut app, "+639171234567", "Spent").await;
+    assert!(kind == "nack" && reason.contains("503"), "{reason}");
 
     // A notification for a message nobody sent: answered Accepted, counted.
     sim.cmd("notify 0123456789abcdef SENT").await;
@@ -202,19 +189,9 @@ async fn refusals_are_nacked_passing_failures_retried_and_bad_posts_refused() {
     .await;
 
     // A forged post (no secret): 403, counted, nothing on the bus.
-    let mut stream = tokio::net::TcpStream::connect(listen)
-        .await
-        .expect("connect");
     let body = "message_type=incoming&mobile_number=639170000000&request_id=1&message=forged";
-    let request = format!(
-        "POST /api/v1/sms/{}/receive HTTP/1.1\r\nHost: x\r\nContent-Type: \
-         application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        app.id,
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
+    let path = format!("/api/v1/sms/{}/receive", app.id);
+    let answer = post(listen, &path, "", FORM, body).await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     await_metric(
         &gw,
@@ -280,20 +257,9 @@ async fn a_gateway_killed_while_chikka_holds_a_request_sends_it_again_after_the_
     }
 
     // Chikka takes the request and answers nothing; the gateway dies (SIGKILL) meanwhile.
-    sim.cmd("hang").await;
-    sim.expect("armed", |e| e["event"] == "misbehave").await;
-    let held = app.sms("+639171234567", "Not lost");
-    app.send(&held).await;
-    let hung = sim
-        .expect("the request held", |e| e["event"] == "request_hung")
-        .await;
-    let child = gw.child.as_mut().expect("running");
-    child.start_kill().expect("SIGKILL");
-    let _ = child.wait().await;
     // The message was never acked on the bus: after the restart it goes to Chikka again
     // (at least once; the same message_id lets Chikka's side see the duplicate).
-    gw.restart();
-    gw.wait_ready(200).await;
+    let (held, hung) = kill_while_held(&mut sim, &mut gw, &mut app, "+639171234567").await;
     let again = sim
         .expect("the message sent again", |e| {
             e["event"] == "request" && e["message"] == "Not lost" && e["status"] == 200

@@ -14,14 +14,13 @@
 //! * Two instances sharing Redis: a callback posted to the one that did not send the message
 //!   is matched through the store.
 
+use crate::apps::await_metric;
+use crate::provider_kit::{arm, kill_while_held, outcome, post};
 use richmond_codecs::vumi::{DeliveryStatus, Event, EventKind};
 use richmond_tests::app::App;
 use richmond_tests::common;
 use richmond_tests::procs::{Gateway, Sim};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::apps::await_metric;
 
 const SECRET: &str = "in-secret";
 
@@ -215,23 +214,24 @@ async fn legacy_mt_is_acked_and_reported_and_mo_arrive_in_every_charset_and_in_p
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }
 
-/// POSTs `body` to the transport's `path` with `auth` (an Authorization value); the answer.
-async fn post(listen: std::net::SocketAddr, path: &str, auth: Option<&str>, body: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(listen)
-        .await
-        .expect("connect");
+/// POSTs a form `body` to the transport's `path` with `auth` (an Authorization value).
+async fn post_form(
+    listen: std::net::SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> String {
     let auth = auth
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: \
-         application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    answer
+    post(
+        listen,
+        path,
+        &auth,
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -242,35 +242,21 @@ async fn errors_are_nacked_with_their_code_passing_failures_retried_and_forged_p
         mut app,
         listen,
     } = setup(&["--statuses", ""], LEGACY).await;
-    sim.cmd("err 105").await;
-    sim.expect("armed", |e| e["event"] == "misbehave").await;
-    let refused = app.sms("+27831234567", "Refused");
-    app.send(&refused).await;
-    let (done, _) = app.outcomes(1).await;
-    assert_eq!(
-        done[&refused.message_id],
-        ("nack", "ERR: 105, told to refuse".to_owned())
-    );
+    arm(&mut sim, "err 105").await;
+    let refused = outcome(&mut app, "+27831234567", "Refused").await;
+    assert_eq!(refused, ("nack", "ERR: 105, told to refuse".to_owned()));
     // A 503, then no answer: each tried again and taken.
-    for arm in ["fail 503", "hang"] {
-        sim.cmd(arm).await;
-        sim.expect("armed", |e| e["event"] == "misbehave").await;
-        let msg = app.sms("+27831234567", arm);
-        app.send(&msg).await;
-        let (done, _) = app.outcomes(1).await;
-        assert_eq!(done[&msg.message_id].0, "ack", "{arm}: {done:?}");
+    for line in ["fail 503", "hang"] {
+        arm(&mut sim, line).await;
+        let (kind, _) = outcome(&mut app, "+27831234567", line).await;
+        assert_eq!(kind, "ack", "{line}");
     }
     // No answer on every try: nacked once the tries are spent.
-    sim.cmd("hang 2").await;
-    sim.expect("armed", |e| e["event"] == "misbehave" && e["hang"] == 2)
-        .await;
-    let spent = app.sms("+27831234567", "Spent");
-    app.send(&spent).await;
-    let (done, _) = app.outcomes(1).await;
-    let (kind, reason) = &done[&spent.message_id];
+    arm(&mut sim, "hang 2").await;
+    let spent = outcome(&mut app, "+27831234567", "Spent").await;
     assert_eq!(
-        (*kind, reason.as_str()),
-        ("nack", "no answer from Clickatell (timeout)")
+        spent,
+        ("nack", "no answer from Clickatell (timeout)".to_owned())
     );
 
     // A callback for a message nobody sent: answered 200, counted.
@@ -292,25 +278,25 @@ async fn errors_are_nacked_with_their_code_passing_failures_retried_and_forged_p
     let path = format!("/api/v1/sms/{}/receipt.json", app.id);
     let body = "apiMsgId=feed&status=004";
     assert!(
-        post(listen, &path, None, body)
+        post_form(listen, &path, None, body)
             .await
             .starts_with("HTTP/1.1 403")
     );
     let wrong = format!("Basic {}", b64("clickatell:wrong"));
     assert!(
-        post(listen, &path, Some(&wrong), body)
+        post_form(listen, &path, Some(&wrong), body)
             .await
             .starts_with("HTTP/1.1 403")
     );
     let right = format!("Basic {}", b64(&format!("clickatell:{SECRET}")));
     assert!(
-        post(listen, &path, Some(&right), body)
+        post_form(listen, &path, Some(&right), body)
             .await
             .starts_with("HTTP/1.1 200")
     );
     let mo_path = format!("/api/v1/sms/{}/receive.json?secret={SECRET}", app.id);
     assert!(
-        post(listen, &mo_path, None, "from=1")
+        post_form(listen, &mo_path, None, "from=1")
             .await
             .starts_with("HTTP/1.1 400")
     );
@@ -440,17 +426,7 @@ async fn a_gateway_killed_while_clickatell_holds_a_request_sends_it_again_after_
         mut app,
         ..
     } = setup(&["--statuses", ""], LEGACY).await;
-    sim.cmd("hang").await;
-    sim.expect("armed", |e| e["event"] == "misbehave").await;
-    let held = app.sms("+27831234567", "Not lost");
-    app.send(&held).await;
-    sim.expect("the request held", |e| e["event"] == "request_hung")
-        .await;
-    let child = gw.child.as_mut().expect("running");
-    child.start_kill().expect("SIGKILL");
-    let _ = child.wait().await;
-    gw.restart();
-    gw.wait_ready(200).await;
+    let (held, _) = kill_while_held(&mut sim, &mut gw, &mut app, "+27831234567").await;
     let again = sim
         .expect("the message sent again", |e| {
             e["event"] == "sendmsg" && e["text"] == "Not lost"

@@ -7,14 +7,13 @@
 //! a post without the secret → 403; an MO missing a field → 400; SIGKILL while Opera holds a
 //! call → sent again after the restart.
 
+use crate::apps::await_metric;
+use crate::provider_kit::{arm, kill_while_held, outcome, post};
 use richmond_codecs::vumi::{DeliveryStatus, EventKind};
 use richmond_tests::app::App;
 use richmond_tests::common;
 use richmond_tests::procs::{Gateway, Sim};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::apps::await_metric;
 
 const SECRET: &str = "in-secret";
 
@@ -170,22 +169,6 @@ async fn mt_is_acked_and_reported_and_mo_are_answered_with_their_xml() {
     assert_eq!(gw.stop().await, Some(0), "{}", gw.logs());
 }
 
-/// POSTs `body` (`text/plain`) to the transport's `path`; the answer.
-async fn post(listen: std::net::SocketAddr, path: &str, body: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(listen)
-        .await
-        .expect("connect");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    answer
-}
-
 #[tokio::test]
 async fn faults_are_retried_or_nacked_and_bad_posts_refused() {
     let Setup {
@@ -194,10 +177,6 @@ async fn faults_are_retried_or_nacked_and_bad_posts_refused() {
         mut app,
         listen,
     } = setup(&["--xmlmsg", "--receipt-status", "F"]).await;
-    let arm = async |sim: &mut Sim, line: &str| {
-        sim.cmd(line).await;
-        sim.expect("armed", |e| e["event"] == "misbehave").await;
-    };
     // A fault of 503: tried again, taken; its receipt says failed.
     arm(&mut sim, "fault 503").await;
     let retried = app.sms("+27831234567", "Retried");
@@ -228,28 +207,15 @@ async fn faults_are_retried_or_nacked_and_bad_posts_refused() {
     .await;
     // A fault below 500 and an HTTP error: nacked, not tried again.
     arm(&mut sim, "fault 401").await;
-    let refused = app.sms("+27831234567", "Refused");
-    app.send(&refused).await;
-    let (done, _) = app.outcomes(1).await;
-    assert_eq!(
-        done[&refused.message_id],
-        ("nack", "fault 401: told to fail".to_owned())
-    );
+    let refused = outcome(&mut app, "+27831234567", "Refused").await;
+    assert_eq!(refused, ("nack", "fault 401: told to fail".to_owned()));
     arm(&mut sim, "fail 402").await;
-    let unpaid = app.sms("+27831234567", "Unpaid");
-    app.send(&unpaid).await;
-    let (done, _) = app.outcomes(1).await;
-    let (kind, reason) = &done[&unpaid.message_id];
-    assert!(*kind == "nack" && reason.contains("402"), "{reason}");
+    let (kind, reason) = outcome(&mut app, "+27831234567", "Unpaid").await;
+    assert!(kind == "nack" && reason.contains("402"), "{reason}");
     // No answer on every try.
     arm(&mut sim, "hang 2").await;
-    let spent = app.sms("+27831234567", "Spent");
-    app.send(&spent).await;
-    let (done, _) = app.outcomes(1).await;
-    assert_eq!(
-        done[&spent.message_id],
-        ("nack", "no answer from Opera (timeout)".to_owned())
-    );
+    let spent = outcome(&mut app, "+27831234567", "Spent").await;
+    assert_eq!(spent, ("nack", "no answer from Opera (timeout)".to_owned()));
     // A receipt for an Identifier nobody sent: 200, counted.
     sim.cmd("receipt deadbeef D").await;
     let posted = sim
@@ -278,8 +244,10 @@ async fn faults_are_retried_or_nacked_and_bad_posts_refused() {
     let path = format!("/api/v1/sms/{}/receive.xml", app.id);
     let doc = "<bspostevent><field name=\"Remote\">+2782</field><field name=\"Text\">x</field>\
                <field name=\"MessageID\">1</field><field name=\"MobileNetwork\">mtn-za</field></bspostevent>";
-    assert!(post(listen, &path, doc).await.starts_with("HTTP/1.1 403"));
-    let answer = post(listen, &format!("{path}?secret={SECRET}"), doc).await;
+    let text = "text/plain; charset=utf-8";
+    let forged = post(listen, &path, "", text, doc).await;
+    assert!(forged.starts_with("HTTP/1.1 403"), "{forged}");
+    let answer = post(listen, &format!("{path}?secret={SECRET}"), "", text, doc).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.ends_with("Missing field: Local"), "{answer}");
     await_metric(
@@ -300,17 +268,7 @@ async fn a_gateway_killed_while_opera_holds_a_call_sends_it_again_after_the_rest
         mut app,
         ..
     } = setup(&[]).await;
-    sim.cmd("hang").await;
-    sim.expect("armed", |e| e["event"] == "misbehave").await;
-    let held = app.sms("+27831234567", "Not lost");
-    app.send(&held).await;
-    sim.expect("the call held", |e| e["event"] == "request_hung")
-        .await;
-    let child = gw.child.as_mut().expect("running");
-    child.start_kill().expect("SIGKILL");
-    let _ = child.wait().await;
-    gw.restart();
-    gw.wait_ready(200).await;
+    let (held, _) = kill_while_held(&mut sim, &mut gw, &mut app, "+27831234567").await;
     sim.expect("the message sent again", |e| {
         e["event"] == "send" && e["text"] == "Not lost"
     })
