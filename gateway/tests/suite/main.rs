@@ -17,6 +17,7 @@ mod listener_tls;
 mod modem;
 mod modem_sim;
 mod opera;
+mod packaging;
 mod provider_kit;
 mod quickstart;
 mod relay;
