@@ -424,7 +424,7 @@ pub const REQUESTS: Metric = Metric::counter(
 );
 pub const POSTS: Metric = Metric::counter(
     "richmond_http_provider_posts_total",
-    "Posts a provider made to an HTTP-provider transport, by kind (mo, mo_part, notification, receipt, other, any) and outcome (accepted, unmatched, bad_request, forbidden, bus_error, store_error).",
+    "Posts a provider made to an HTTP-provider transport, by kind (mo, mo_part, notification, receipt, receipt_late: a receipt held until its message was known, other, any) and outcome (accepted, unmatched, bad_request, forbidden, bus_error, store_error).",
 );
 
 /// Every metric of the HTTP-provider transports.
