@@ -18,11 +18,12 @@ RUN apt-get update \
       --shell /usr/sbin/nologin richmond \
  && install -d -o richmond -g richmond -m 0750 /var/lib/richmond /etc/richmond
 COPY --from=build /out/richmond /usr/bin/richmond
-USER richmond:richmond
+# The user alone, so its supplementary group (dialout: modems) applies.
+USER richmond
 WORKDIR /var/lib/richmond
 VOLUME ["/var/lib/richmond"]
-# The admin listener must listen where the check can reach it (e.g. 0.0.0.0:9464 inside
-# the container, published only to the operator's network).
+# The check runs inside the container: the admin listener's default loopback address does.
+# (Listen on 0.0.0.0:9464 only to publish the port to the operator's network.)
 ENV HEALTHCHECK_URL=http://127.0.0.1:9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD curl -fsS "$HEALTHCHECK_URL/ready" || exit 1

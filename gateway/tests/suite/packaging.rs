@@ -20,13 +20,13 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// Every `expr` in a Grafana dashboard.
+/// Every query in a Grafana dashboard: panels' `expr`, variables' `definition`.
 fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(m) => {
             for (k, v) in m {
                 match (k.as_str(), v) {
-                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    ("expr" | "definition", serde_json::Value::String(e)) => out.push(e.clone()),
                     _ => exprs(v, out),
                 }
             }
@@ -131,7 +131,9 @@ fn the_systemd_unit_verifies_without_a_warning() {
         .expect("systemd-analyze (the systemd package)");
     let said =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+    // Only what it says of this unit counts (a host's own units may draw warnings).
+    let about_it = said.lines().filter(|l| l.contains("richmond")).count();
+    assert!(out.status.success() && about_it == 0, "{said}");
 }
 
 const COMPOSE_CHECK: &str = r#"

@@ -107,6 +107,17 @@ pub(crate) trait Provider: Send + Sync + Sized + 'static {
     /// Handles what the provider posted: the status, content type and body to answer.
     fn inbound(&self, shared: &Arc<Shared<Self>>, post: Post)
     -> impl Future<Output = Reply> + Send;
+
+    /// Runs once the ack of `msg` (sent under `provider_id`) is on the bus, so what it
+    /// publishes (receipts that came early) follows the ack.
+    fn after_ack(
+        &self,
+        _shared: &Shared<Self>,
+        _msg: &UserMessage,
+        _provider_id: &str,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// A running provider transport.
@@ -342,10 +353,13 @@ async fn outbound<P: Provider>(
     msg: UserMessage,
     delivery: crate::bus::Delivery,
 ) {
+    let mut accepted = None;
     let event = match shared.provider.send(shared, &msg).await {
         Outcome::Accepted(provider_id) => {
             shared.request("accepted");
-            VumiEvent::ack(&shared.id, &msg.message_id, &provider_id)
+            let ack = VumiEvent::ack(&shared.id, &msg.message_id, &provider_id);
+            accepted = Some(provider_id);
+            ack
         }
         Outcome::Refused(reason) => {
             shared.request("refused");
@@ -361,6 +375,9 @@ async fn outbound<P: Provider>(
         }
     };
     common::settle(&shared.ctx.bus, &shared.id, delivery, event).await;
+    if let Some(provider_id) = accepted {
+        shared.provider.after_ack(shared, &msg, &provider_id).await;
+    }
 }
 
 /// A post from the provider: guarded, handed to the provider.

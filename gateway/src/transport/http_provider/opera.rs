@@ -22,8 +22,8 @@
 //!   `<receipt>` whose `reference` the store knows (`D`/`d`/`R` delivered, `Q`/`P`/`B`/`a`/`u`
 //!   pending, others failed); one whose `reference` is unknown is counted and held an hour
 //!   (the Identifier is stored after Opera's answer, and a receipt may overtake that), then
-//!   published when the Identifier is stored (`receipt_late`); 200 with an empty body once
-//!   all are handled, 500 when the bus or store failed (Opera posts again).
+//!   published after the message's ack (`receipt_late`); 200 with an empty body once all
+//!   are handled, 500 when the bus or store failed (Opera posts again).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,6 +175,11 @@ impl Provider for Opera {
         }
     }
 
+    async fn after_ack(&self, shared: &Shared<Self>, msg: &UserMessage, identifier: &str) {
+        self.release_early(shared, identifier, &msg.message_id)
+            .await;
+    }
+
     async fn inbound(&self, shared: &Arc<Shared<Self>>, post: Post) -> Reply {
         let receipt = post.name.starts_with("receipt");
         let kind = if receipt { "receipt" } else { "mo" };
@@ -202,10 +207,7 @@ impl Opera {
         let key = id_key(&self.id, identifier);
         for attempt in 1..=3 {
             match shared.ctx.store.put(&key, message_id.as_bytes(), ttl).await {
-                Ok(()) => {
-                    self.release_early(shared, identifier, message_id).await;
-                    return;
-                }
+                Ok(()) => return,
                 Err(e) if attempt == 3 => {
                     tracing::error!(message = "Store error keeping Opera's Identifier; its receipts will not match.", transport = %self.id, identifier, error = %e);
                 }
@@ -273,10 +275,12 @@ impl Opera {
     }
 
     /// Holds a receipt whose `reference` is not known: the Identifier is stored after Opera's
-    /// answer, and a receipt can overtake that. It waits an hour under
-    /// `opera:<t>:early:<reference>` for [`Self::release_early`]; then it looks for the
-    /// Identifier once more, so that one of the two sides sees the other. False when the
-    /// store failed.
+    /// answer, and a receipt can overtake that. Each held receipt is a value of its own
+    /// (`opera:<t>:early:<reference>:<n>`) listed in an index
+    /// (`opera:<t>:early:<reference>`), kept an hour, for [`Self::release_early`]; then it
+    /// looks for the Identifier once more, so that one of the two sides sees the other. Each
+    /// value is taken in one step, so a receipt both see is published once. False when the
+    /// store failed (Opera posts again).
     async fn hold_early(
         &self,
         shared: &Shared<Self>,
@@ -284,49 +288,72 @@ impl Opera {
         meta: &serde_json::Value,
     ) -> bool {
         let store = &shared.ctx.store;
-        let key = early_key(&self.id, reference);
-        // A list, as one reference can have several receipts (queued, then delivered).
-        let mut held: Vec<serde_json::Value> = match store.get(&key).await {
-            Ok(v) => v
-                .and_then(|v| serde_json::from_slice(&v).ok())
-                .unwrap_or_default(),
-            Err(_) => return false,
-        };
-        held.push(meta.clone());
-        let value = serde_json::Value::Array(held).to_string();
-        if store.put(&key, value.as_bytes(), EARLY_TTL).await.is_err() {
+        let index = early_key(&self.id, reference);
+        let member = richmond_codecs::vumi::new_id();
+        let value = meta.to_string();
+        let held = store
+            .put(&format!("{index}:{member}"), value.as_bytes(), EARLY_TTL)
+            .await
+            .is_ok()
+            && store
+                .index_add(&index, &member, common_now(), EARLY_TTL)
+                .await
+                .is_ok();
+        if !held {
             return false;
         }
         match store.get(&id_key(&self.id, reference)).await {
             Ok(Some(v)) => {
                 let vumi_id = String::from_utf8_lossy(&v).into_owned();
-                self.release_early(shared, reference, &vumi_id).await;
-                true
+                self.release_early(shared, reference, &vumi_id).await
             }
             Ok(None) => true,
             Err(_) => false,
         }
     }
 
-    /// Publishes the receipts held for `identifier` (now known as `vumi_id`): taken from the
-    /// store in one step, so when both sides look only one publishes them.
-    async fn release_early(&self, shared: &Shared<Self>, identifier: &str, vumi_id: &str) {
+    /// Publishes the receipts held for `identifier` (now known as `vumi_id`), each taken from
+    /// the store in one step; one the bus refused is put back. False when something is left.
+    async fn release_early(&self, shared: &Shared<Self>, identifier: &str, vumi_id: &str) -> bool {
         let store = &shared.ctx.store;
-        let key = early_key(&self.id, identifier);
-        let Ok(Some(value)) = store.take(&key).await else {
-            return;
+        let index = early_key(&self.id, identifier);
+        let members = match store.index_range(&index, i64::MIN, i64::MAX, 1000).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(message = "Store error reading held Opera receipts.", transport = %self.id, identifier, error = %e);
+                return false;
+            }
         };
-        let held: Vec<serde_json::Value> = serde_json::from_slice(&value).unwrap_or_default();
-        for meta in held {
+        for (member, _) in members {
+            let key = format!("{index}:{member}");
+            let value = match store.take(&key).await {
+                Ok(Some(v)) => v,
+                // The other side took it.
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(message = "Store error taking a held Opera receipt.", transport = %self.id, identifier, error = %e);
+                    return false;
+                }
+            };
+            let meta: serde_json::Value = serde_json::from_slice(&value).unwrap_or_default();
             let status = wire::status(meta["status"].as_str().unwrap_or_default());
             let reported = shared
                 .publish_report("receipt_late", vumi_id, status, ("opera", meta))
                 .await;
             if reported != Reported::Published {
-                tracing::error!(message = "A held Opera receipt could not be published; lost.", transport = %self.id, identifier);
+                let _ = store.put(&key, &value, EARLY_TTL).await;
+                tracing::error!(message = "A held Opera receipt could not be published; kept.", transport = %self.id, identifier);
+                return false;
             }
+            let _ = store.index_remove(&index, &member).await;
         }
+        true
     }
+}
+
+/// Now in milliseconds since the epoch (the held receipts' order).
+fn common_now() -> i64 {
+    crate::transport::common::now_millis()
 }
 
 /// How long a receipt that overtook its Identifier is held.
