@@ -47,11 +47,6 @@ pub(crate) struct Chikka {
 /// Chikka's answer to a REPLY whose request id is spent.
 const USED_REQUEST_ID: &str = "Invalid/Used Request ID";
 
-/// The `message_id` Chikka gets for Vumi message `id`: at most 32 letters and digits.
-pub(crate) fn chikka_id(id: &str) -> String {
-    super::provider_id(id)
-}
-
 /// The store key of a sent message's Chikka id.
 pub(crate) fn id_key(transport: &str, chikka_id: &str) -> String {
     format!("chikka:{transport}:id:{chikka_id}")
@@ -174,7 +169,7 @@ impl Provider for Chikka {
         for (i, part) in parts.into_iter().enumerate() {
             // The first part under the Vumi id's form; the others under new ids.
             let message_id = if i == 0 {
-                chikka_id(&msg.message_id)
+                super::provider_id(&msg.message_id)
             } else {
                 richmond_codecs::vumi::new_id()
             };
@@ -319,12 +314,19 @@ mod tests {
     #[test]
     fn message_ids_fit_chikkas_32_characters() {
         let uuid = "0f8e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
-        assert_eq!(chikka_id(uuid), "0f8e2a1c3b4d4e5f8a9b0c1d2e3f4a5b");
+        assert_eq!(
+            super::super::provider_id(uuid),
+            "0f8e2a1c3b4d4e5f8a9b0c1d2e3f4a5b"
+        );
         let long = "x".repeat(40);
-        let made = chikka_id(&long);
+        let made = super::super::provider_id(&long);
         assert_eq!(made.len(), 32);
         assert_ne!(made, long[..32]);
-        assert_eq!(chikka_id("a b").len(), 32, "not alphanumeric: a new id");
+        assert_eq!(
+            super::super::provider_id("a b").len(),
+            32,
+            "not alphanumeric: a new id"
+        );
     }
 
     #[test]

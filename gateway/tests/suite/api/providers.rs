@@ -7,6 +7,27 @@
 use super::*;
 use procs::Sim;
 
+/// Sets Alice's MO and receipt callbacks (`/mo`, `/dr`) to a receiver; what it receives.
+async fn alice_callbacks(gw: &Gateway) -> tokio::sync::mpsc::UnboundedReceiver<helpers::Received> {
+    let (rx_addr, received) = helpers::callback_receiver(vec![]).await;
+    let urls = serde_json::json!({
+        "sms_received": format!("http://{rx_addr}/mo"),
+        "sms_receipt": format!("http://{rx_addr}/dr"),
+    });
+    let a = request(
+        gw.addr,
+        "PUT",
+        "/api/v1/account/callbacks.json",
+        Some(ALICE),
+        JSON,
+        urls.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    received
+}
+
 #[tokio::test]
 async fn the_api_sends_through_chikka_and_gets_its_receipts_and_mo() {
     let t = common::unique("apick");
@@ -34,22 +55,7 @@ async fn the_api_sends_through_chikka_and_gets_its_receipts_and_mo() {
     let (cfg, addr) = helpers::write_config(dir.path(), &setup);
     let gw = Gateway::start(&cfg, addr).await;
     gw.wait_ready().await;
-    let (rx_addr, mut received) = helpers::callback_receiver(vec![]).await;
-    let urls = serde_json::json!({
-        "sms_received": format!("http://{rx_addr}/mo"),
-        "sms_receipt": format!("http://{rx_addr}/dr"),
-    });
-    let a = request(
-        gw.addr,
-        "PUT",
-        "/api/v1/account/callbacks.json",
-        Some(ALICE),
-        JSON,
-        urls.to_string().as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(a.status, 200, "{}", a.body);
+    let mut received = alice_callbacks(&gw).await;
 
     let a = send_form(
         &gw,
@@ -139,22 +145,7 @@ async fn the_api_sends_through_clickatell_on_the_embedded_bus_with_redis() {
     let (cfg, addr) = helpers::write_config(dir.path(), &setup);
     let gw = Gateway::start(&cfg, addr).await;
     gw.wait_ready().await;
-    let (rx_addr, mut received) = helpers::callback_receiver(vec![]).await;
-    let urls = serde_json::json!({
-        "sms_received": format!("http://{rx_addr}/mo"),
-        "sms_receipt": format!("http://{rx_addr}/dr"),
-    });
-    let a = request(
-        gw.addr,
-        "PUT",
-        "/api/v1/account/callbacks.json",
-        Some(ALICE),
-        JSON,
-        urls.to_string().as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(a.status, 200, "{}", a.body);
+    let mut received = alice_callbacks(&gw).await;
     let a = send_form(
         &gw,
         &t,

@@ -31,10 +31,8 @@ use super::{Clickatell, api_key, cli_key};
 use crate::transport::http_provider::{Post, Reply, Reported, Shared};
 use crate::transport::multipart::{self, Added, Incomplete, Part};
 
-const ACCEPTED: Reply = (200, "text/plain", String::new());
-
 fn reply(status: u16, body: &str) -> Reply {
-    (status, ACCEPTED.1, body.to_owned())
+    (status, "text/plain", body.to_owned())
 }
 
 /// Field names and their values as octets.
