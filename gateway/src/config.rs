@@ -23,7 +23,9 @@ pub use self::error::{
 };
 pub use self::secret::{Secret, redact_url, resolve_secret, scrub_url};
 
-pub use self::sections::{AmqpConfig, BusConfig, Durability, EmbeddedBusConfig, StoreConfig};
+pub use self::sections::{
+    AmqpConfig, BusConfig, Durability, EmbeddedBusConfig, QueueType, StoreConfig,
+};
 use self::sections::{COMPACT_INTERVAL, MAX_CACHE, MIN_CACHE};
 pub use crate::api::ApiConfig;
 pub use crate::transport::TransportConfig;
@@ -297,6 +299,12 @@ impl Config {
                     ));
                 }
                 crate::bus::amqp::check_tls(a).map_err(invalid)?;
+                if a.queue_type.is_some() && a.queue_arguments.contains_key("x-queue-type") {
+                    return Err(invalid(
+                        "bus.queue_type and bus.queue_arguments.x-queue-type are both set: keep one"
+                            .into(),
+                    ));
+                }
                 if a.prefetch_count == 0 || a.publish_window == 0 {
                     return Err(invalid(
                         "bus.prefetch_count and bus.publish_window must be at least 1".into(),
@@ -458,5 +466,7 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

@@ -152,11 +152,13 @@ impl Event for Returned {
 }
 
 /// Connected to the broker (`generation` 1 is the first connection).
-pub(crate) struct Connected {
+pub(crate) struct Connected<'a> {
     pub(crate) generation: u64,
+    /// The node's URL, without its credentials.
+    pub(crate) node: &'a str,
 }
 
-impl Event for Connected {
+impl Event for Connected<'_> {
     const METRICS: &'static [Metric] = &[RECONNECTS];
 
     fn emit(self) {
@@ -165,7 +167,8 @@ impl Event for Connected {
         }
         tracing::info!(
             message = "Connected to the broker.",
-            generation = self.generation
+            generation = self.generation,
+            node = self.node
         );
     }
 }

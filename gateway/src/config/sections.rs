@@ -95,10 +95,12 @@ impl Default for EmbeddedBusConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpConfig {
-    /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`).
+    /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`). The nodes of a
+    /// cluster: several URLs separated by spaces (or one per line in `url_file`); the bus
+    /// connects to one and moves to the next when it fails.
     #[serde(default)]
     pub url: Option<Secret>,
-    /// File holding the URL (for secrets managers); exclusive with `url`.
+    /// File holding the URL(s) (for secrets managers); exclusive with `url`.
     #[serde(default, skip_serializing)]
     pub url_file: Option<PathBuf>,
     /// Unacked deliveries the broker may push to one consumer (Vumi's default is 20).
@@ -115,6 +117,11 @@ pub struct AmqpConfig {
     /// declares these queues must declare exactly the same arguments.
     #[serde(default)]
     pub queue_arguments: BTreeMap<String, toml::Value>,
+    /// `"quorum"` or `"classic"`: declare every queue with this `x-queue-type`. Unset (the
+    /// default) declares none, so the vhost's default queue type decides, and Vumi
+    /// applications that declare the same queues without arguments keep working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_type: Option<QueueType>,
     /// `amqps://` only: the CA certificates (PEM) the broker's certificate must chain to,
     /// instead of the system's roots.
     #[serde(default)]
@@ -124,6 +131,34 @@ pub struct AmqpConfig {
     pub tls_cert_file: Option<PathBuf>,
     #[serde(default)]
     pub tls_key_file: Option<PathBuf>,
+}
+
+/// A queue type Richmond can declare explicitly (`bus.queue_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueType {
+    Quorum,
+    Classic,
+}
+
+impl QueueType {
+    /// The `x-queue-type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quorum => "quorum",
+            Self::Classic => "classic",
+        }
+    }
+}
+
+impl AmqpConfig {
+    /// The broker URLs, in the order they are tried (whitespace separates them).
+    pub fn urls(&self) -> Vec<&str> {
+        self.url
+            .as_ref()
+            .map(|u| u.expose().split_whitespace().collect())
+            .unwrap_or_default()
+    }
 }
 
 fn default_prefetch() -> u16 {

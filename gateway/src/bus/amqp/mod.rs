@@ -7,9 +7,10 @@
 //!
 //! Publishes are persistent (delivery mode 2), `mandatory`, on a channel in confirm mode; a
 //! publish completes on the broker's ack, and a returned (unroutable) or nacked message is an
-//! error, never "owned". A supervisor task keeps one connection: on loss it reconnects with
-//! exponential backoff and full jitter, declares the topology again and starts a new
-//! generation; publishes in flight are retried on it and consumers re-subscribe, while the
+//! error, never "owned". A supervisor task keeps one connection: on loss it reconnects —
+//! to the next node of the cluster when `bus.url` lists several, with exponential backoff
+//! and full jitter once every node was tried — declares the topology again on the node it
+//! reached and starts a new generation; publishes in flight are retried on it and consumers re-subscribe, while the
 //! broker redelivers what was unacked. `amqps://` is TLS, verified ([`tls`]). One channel per purpose: one for publishing, one per
 //! consumer, one short-lived per declaration. Acks are coalesced per consumer channel
 //! ([`acks`]); closing the bus sends the waiting ones before the connection goes.
@@ -54,7 +55,8 @@ struct Link {
 }
 
 struct Inner {
-    url: String,
+    /// The cluster's nodes, tried in turn.
+    urls: Vec<String>,
     config: AmqpConfig,
     link: watch::Sender<Option<Arc<Link>>>,
     queues: Mutex<BTreeSet<String>>,
@@ -76,14 +78,10 @@ impl AmqpBus {
     /// Starts the connection supervisor. Returns at once; [`is_connected`](Self::is_connected)
     /// tells when the broker is there.
     pub fn start(config: &AmqpConfig) -> Self {
-        let url = config
-            .url
-            .as_ref()
-            .map(|s| s.expose().to_owned())
-            .unwrap_or_default();
+        let urls = config.urls().into_iter().map(str::to_owned).collect();
         let (link, _) = watch::channel(None);
         let inner = Arc::new(Inner {
-            url,
+            urls,
             config: config.clone(),
             link,
             queues: Mutex::new(BTreeSet::new()),
@@ -309,14 +307,14 @@ impl AmqpBus {
     }
 }
 
-async fn connect(inner: &Inner, generation: u64) -> Result<Link, BusError> {
+async fn connect(inner: &Inner, url: &str, generation: u64) -> Result<Link, BusError> {
     let broker = |e: lapin::Error| BusError::Broker(e.to_string());
     // The URL holds the broker password: never let it reach the error (logged at every retry).
     let scrubbed =
-        |e: lapin::Error| BusError::Broker(crate::config::scrub_url(&e.to_string(), &inner.url));
+        |e: lapin::Error| BusError::Broker(crate::config::scrub_url(&e.to_string(), url));
     let runtime = lapin::runtime::default_runtime().map_err(scrubbed)?;
     let connection = Connection::connect_with_config(
-        &inner.url,
+        url,
         ConnectionProperties::default(),
         tls::config(&inner.config)?,
         runtime,
@@ -344,18 +342,25 @@ async fn connect(inner: &Inner, generation: u64) -> Result<Link, BusError> {
     })
 }
 
-/// Keeps one connection up until the bus is closed.
+/// Keeps one connection up until the bus is closed: to the first of the URLs that answers,
+/// the next one after a failure (each node of a cluster in turn, a backoff after every
+/// round that reached none).
 async fn supervise(inner: Arc<Inner>) {
     let mut generation = 0u64;
     let mut failures = 0u32;
+    let mut node = 0usize;
+    let nodes = inner.urls.len().max(1);
+    let mut tried_this_round = 0usize;
     loop {
         if inner.stop.is_cancelled() {
             return;
         }
         generation += 1;
-        match connect(&inner, generation).await {
+        let url = inner.urls.get(node % nodes).map_or("", String::as_str);
+        match connect(&inner, url, generation).await {
             Ok(link) => {
                 failures = 0;
+                tried_this_round = 0;
                 *inner
                     .topology_error
                     .lock()
@@ -380,7 +385,11 @@ async fn supervise(inner: Arc<Inner>) {
                     tracing::warn!(message = "Cannot declare queues added during the connect; reconnecting.", error = %e);
                     let _ = link.connection.close(320, "topology refused".into()).await;
                 }
-                Connected { generation }.emit();
+                Connected {
+                    generation,
+                    node: &crate::config::redact_url(url),
+                }
+                .emit();
                 let mut check = tokio::time::interval(Duration::from_millis(500));
                 loop {
                     tokio::select! {
@@ -392,11 +401,24 @@ async fn supervise(inner: Arc<Inner>) {
                 inner.link.send_replace(None);
                 tracing::warn!(
                     message = "Lost the broker connection; reconnecting.",
-                    generation
+                    generation,
+                    node = %crate::config::redact_url(url),
                 );
                 let _ = link.connection.close(320, "reconnecting".into()).await;
+                // That node may be gone: another one of the cluster first.
+                node = node.wrapping_add(1);
+                if nodes > 1 {
+                    continue;
+                }
             }
             Err(e) => {
+                node = node.wrapping_add(1);
+                tried_this_round += 1;
+                if tried_this_round < nodes && !matches!(e, BusError::QueueMismatch { .. }) {
+                    tracing::warn!(message = "Cannot connect to this broker node; trying the next.", node = %crate::config::redact_url(url), error = %e);
+                    continue;
+                }
+                tried_this_round = 0;
                 failures += 1;
                 if let BusError::QueueMismatch { .. } = &e {
                     tracing::error!(message = "Queue topology refused by the broker; not ready.", error = %e);
@@ -405,7 +427,7 @@ async fn supervise(inner: Arc<Inner>) {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner) = Some(e);
                 } else {
-                    tracing::warn!(message = "Cannot connect to the broker.", error = %e, failures);
+                    tracing::warn!(message = "Cannot connect to the broker.", node = %crate::config::redact_url(url), error = %e, failures);
                 }
             }
         }

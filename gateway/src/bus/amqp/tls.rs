@@ -5,7 +5,7 @@
 //! `bus.tls_key_file`, PEM) is presented when configured. The host name checked is the URL's.
 //!
 //! [`check`] runs from the config loader: a scheme this build cannot honour, or TLS options
-//! on a plain `amqp://` URL, are configuration errors, never a silent fallback to plain AMQP.
+//! on a plain `amqp://` URL, or a cluster's URLs mixing both, are configuration errors, never a silent fallback to plain AMQP.
 //! Does not handle: reloading certificates (a reconnect reads the files again).
 
 use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
@@ -19,17 +19,30 @@ use crate::config::AmqpConfig;
 /// A scheme other than `amqp`/`amqps`, TLS files on a plain URL, a key without a certificate
 /// (or the reverse), or a file that cannot be read.
 pub(crate) fn check(config: &AmqpConfig) -> Result<(), String> {
-    let url = config.url.as_ref().map(|u| u.expose()).unwrap_or_default();
-    let scheme = url.split_once("://").map_or("", |(s, _)| s);
-    let tls = match scheme.to_ascii_lowercase().as_str() {
-        "amqp" => false,
-        "amqps" => true,
-        _ => {
+    let urls = config.urls();
+    if urls.is_empty() {
+        return Err("bus.url: empty".to_owned());
+    }
+    let mut tls = None;
+    for url in urls {
+        let scheme = url.split_once("://").map_or("", |(s, _)| s);
+        let this = match scheme.to_ascii_lowercase().as_str() {
+            "amqp" => false,
+            "amqps" => true,
+            _ => {
+                return Err(
+                    "bus.url: the scheme must be amqp:// or amqps:// (TLS, verified)".to_owned(),
+                );
+            }
+        };
+        if tls.is_some_and(|t| t != this) {
             return Err(
-                "bus.url: the scheme must be amqp:// or amqps:// (TLS, verified)".to_owned(),
+                "bus.url: the cluster's URLs mix amqp:// and amqps://; use one scheme".to_owned(),
             );
         }
-    };
+        tls = Some(this);
+    }
+    let tls = tls.unwrap_or(false);
     let files = [
         ("bus.tls_ca_file", &config.tls_ca_file),
         ("bus.tls_cert_file", &config.tls_cert_file),

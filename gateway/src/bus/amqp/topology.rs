@@ -1,6 +1,7 @@
 //! The Vumi topology on RabbitMQ (reference/vumi.md §2): the durable direct exchange `vumi`
 //! and durable queues bound with routing key = queue name, declared with the configured
-//! `bus.queue_arguments` (none by default). Each declaration runs on a fresh channel, since a
+//! `bus.queue_arguments` and `bus.queue_type` (none by default: the vhost's default queue
+//! type decides, classic or quorum). Each declaration runs on a fresh channel, since a
 //! refused one closes its channel. Does not handle: when to declare (see `super`).
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
@@ -22,6 +23,12 @@ pub(super) fn queue_arguments(config: &AmqpConfig) -> FieldTable {
             other => AMQPValue::LongString(other.to_string().into()),
         };
         t.insert(k.as_str().into(), value);
+    }
+    if let Some(q) = config.queue_type {
+        t.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString(q.as_str().into()),
+        );
     }
     t
 }
