@@ -356,43 +356,60 @@ impl Config {
             }
         }
         if let StoreConfig::Redis {
-            url, tls_ca_file, ..
+            url,
+            tls_ca_file,
+            sentinels,
+            replica_wait_ms,
+            ..
         } = &self.store
         {
-            let Some(url) = url else {
+            for s in sentinels {
+                let ok = s
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+                if !ok {
+                    return Err(invalid(format!("store.sentinels: {s:?} is not host:port")));
+                }
+            }
+            if !(1..=60_000).contains(replica_wait_ms) {
+                return Err(invalid("store.replica_wait_ms: 1 to 60000".into()));
+            }
+            if url.is_none() && sentinels.is_empty() {
                 return Err(invalid(
-                    "store.url: required when store.type = \"redis\"".into(),
+                    "store.url: required when store.type = \"redis\" (or store.sentinels)".into(),
                 ));
-            };
-            // Never a silent fallback: a scheme this build cannot honour is refused here.
-            let scheme = url.expose().split_once("://").map_or("", |(s, _)| s);
-            if !matches!(scheme, "redis" | "rediss" | "unix" | "redis+unix") {
-                return Err(invalid(format!(
-                    "store.url: scheme {scheme:?} is not supported (redis://, rediss:// for \
+            }
+            if let Some(url) = url {
+                // Never a silent fallback: a scheme this build cannot honour is refused here.
+                let scheme = url.expose().split_once("://").map_or("", |(s, _)| s);
+                if !matches!(scheme, "redis" | "rediss" | "unix" | "redis+unix") {
+                    return Err(invalid(format!(
+                        "store.url: scheme {scheme:?} is not supported (redis://, rediss:// for \
                      TLS, or unix://)"
-                )));
-            }
-            if url.expose().contains("#insecure") {
-                return Err(invalid(
-                    "store.url: #insecure (no certificate check) is not accepted; give the \
-                     server's CA in store.tls_ca_file"
-                        .into(),
-                ));
-            }
-            if let Some(f) = tls_ca_file {
-                if scheme != "rediss" {
+                    )));
+                }
+                if url.expose().contains("#insecure") {
                     return Err(invalid(
-                        "store.tls_ca_file: set, but store.url is not rediss://".into(),
+                        "store.url: #insecure (no certificate check) is not accepted; give the \
+                     server's CA in store.tls_ca_file"
+                            .into(),
                     ));
                 }
-                let pem = std::fs::read(f).map_err(|e| {
-                    invalid(format!(
-                        "store.tls_ca_file: cannot read {}: {e}",
-                        f.display()
-                    ))
-                })?;
-                check_pem_certificates(&pem)
-                    .map_err(|e| invalid(format!("store.tls_ca_file {}: {e}", f.display())))?;
+                if let Some(f) = tls_ca_file {
+                    if scheme != "rediss" {
+                        return Err(invalid(
+                            "store.tls_ca_file: set, but store.url is not rediss://".into(),
+                        ));
+                    }
+                    let pem = std::fs::read(f).map_err(|e| {
+                        invalid(format!(
+                            "store.tls_ca_file: cannot read {}: {e}",
+                            f.display()
+                        ))
+                    })?;
+                    check_pem_certificates(&pem)
+                        .map_err(|e| invalid(format!("store.tls_ca_file {}: {e}", f.display())))?;
+                }
             }
         }
         if let Some(api) = &self.api {

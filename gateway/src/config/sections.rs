@@ -202,7 +202,28 @@ pub enum StoreConfig {
         /// instead of the system's roots.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tls_ca_file: Option<PathBuf>,
+        /// Sentinels (`host:port`) to ask for the primary instead of `url`'s host; `url`,
+        /// when set, then gives only the scheme, credentials and database.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sentinels: Vec<String>,
+        /// The name the sentinels monitor.
+        #[serde(default = "default_sentinel_master")]
+        sentinel_master: String,
+        /// Replicas every write waits for (`WAIT`) before it counts as done, so a failover
+        /// keeps it; 0 (the default) waits for none.
+        #[serde(default)]
+        replicas_to_wait: u32,
+        /// How long a write waits for them (then it is counted and logged, not failed).
+        #[serde(default = "default_replica_wait")]
+        replica_wait_ms: u64,
     },
+}
+
+fn default_sentinel_master() -> String {
+    "mymaster".into()
+}
+fn default_replica_wait() -> u64 {
+    1000
 }
 
 fn default_redis_prefix() -> String {

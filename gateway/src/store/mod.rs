@@ -161,15 +161,34 @@ impl Store {
                 url,
                 key_prefix,
                 tls_ca_file,
+                sentinels,
+                sentinel_master,
+                replicas_to_wait,
+                replica_wait_ms,
                 ..
             } => {
-                let url = url
-                    .as_ref()
-                    .map(|s| s.expose().to_owned())
-                    .unwrap_or_default();
-                redis::RedisStore::connect(&url, key_prefix, tls_ca_file.as_deref())
+                let url = url.as_ref().map(|s| s.expose().to_owned());
+                if sentinels.is_empty() {
+                    redis::RedisStore::connect(
+                        url.as_deref().unwrap_or_default(),
+                        key_prefix,
+                        tls_ca_file.as_deref(),
+                    )
                     .await
-                    .map(Self::Redis)
+                    .map(|s| Self::Redis(s.waiting_for(*replicas_to_wait, *replica_wait_ms)))
+                } else {
+                    let options = redis::SentinelOptions {
+                        sentinels: sentinels.clone(),
+                        master: sentinel_master.clone(),
+                        url,
+                        tls_ca_file: tls_ca_file.clone(),
+                        replicas_to_wait: *replicas_to_wait,
+                        replica_wait_ms: *replica_wait_ms,
+                    };
+                    redis::RedisStore::connect_sentinel(options, key_prefix)
+                        .await
+                        .map(Self::Redis)
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The store's telemetry events (see `richmond_drivers::telemetry`): operations and their
-//! failures, entries by kind (redb), and the embedded store's group commits.
+//! failures, entries by kind (redb), the embedded store's group commits, and Redis writes the
+//! replicas did not confirm.
 
 use metrics::{counter, gauge, histogram};
 use richmond_drivers::telemetry::{Event, Metric};
@@ -21,8 +22,13 @@ pub const COMMIT_BATCH: Metric = Metric::histogram(
     "Writes per group commit of the embedded (redb) store.",
 );
 
+pub const UNREPLICATED: Metric = Metric::counter(
+    "richmond_store_unreplicated_writes_total",
+    "Redis writes fewer replicas confirmed than store.replicas_to_wait, in time.",
+);
+
 /// Every metric of the store.
-pub const METRICS: &[Metric] = &[OPERATIONS, ERRORS, ENTRIES, COMMIT_BATCH];
+pub const METRICS: &[Metric] = &[OPERATIONS, ERRORS, ENTRIES, COMMIT_BATCH, UNREPLICATED];
 
 /// One store operation `op` and how it ended.
 pub(crate) struct Operated<'a> {
@@ -68,5 +74,24 @@ impl Event for Committed {
     #[allow(clippy::cast_precision_loss)]
     fn emit(self) {
         histogram!(COMMIT_BATCH.name).record(self.writes as f64);
+    }
+}
+
+/// A write the replicas did not all confirm within `store.replica_wait_ms`.
+pub(crate) struct Unreplicated {
+    pub(crate) wanted: u32,
+    pub(crate) got: u32,
+}
+
+impl Event for Unreplicated {
+    const METRICS: &'static [Metric] = &[UNREPLICATED];
+
+    fn emit(self) {
+        counter!(UNREPLICATED.name).increment(1);
+        tracing::warn!(
+            message = "A Redis write was not confirmed by the replicas in time; a failover now could lose it.",
+            wanted = self.wanted,
+            got = self.got
+        );
     }
 }

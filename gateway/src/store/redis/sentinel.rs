@@ -1,0 +1,203 @@
+//! Redis through Sentinel: the sentinels are asked which server is the primary of the
+//! monitored name (`SENTINEL get-master-addr-by-name`), the answer is checked (`INFO
+//! replication` says `role:master`) before it is written to, and asked again when a call
+//! fails on the connection or meets `READONLY` (the old primary back as a replica). Written
+//! here rather than with redis-rs's `sentinel` feature: its clients stay on the address
+//! they resolved, while the store must move its one multiplexed connection and keep the
+//! TLS, credentials and database of `store.url`.
+
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use super::{Primary, StoreError, client, manage};
+
+/// How the store finds its primary through Sentinel.
+#[derive(Debug, Clone)]
+pub struct SentinelOptions {
+    /// `host:port` of each sentinel, asked in turn.
+    pub sentinels: Vec<String>,
+    /// The name the sentinels monitor.
+    pub master: String,
+    /// `store.url` with Sentinel: its scheme, credentials and database are used to reach the
+    /// primary (its host is not); `redis://` when unset.
+    pub url: Option<String>,
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Replicas each write waits for (`WAIT`), 0 for none, and how long in milliseconds.
+    pub replicas_to_wait: u32,
+    pub replica_wait_ms: u64,
+}
+
+/// How long one sentinel may take to answer.
+const SENTINEL_TIMEOUT: Duration = Duration::from_secs(2);
+/// A failed search is not repeated sooner than this (many calls fail at once).
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+pub(super) struct Follower {
+    options: SentinelOptions,
+    /// Serialises searches; holds when the last one failed.
+    searching: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// Whether `e` may mean the primary is now another server.
+pub(super) fn primary_may_have_moved(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+}
+
+/// `template` (a Redis URL) pointing at `host:port`, its scheme, credentials, database and
+/// options kept.
+pub(super) fn url_at(template: &str, host: &str, port: u16) -> String {
+    let (scheme, rest) = template.split_once("://").unwrap_or(("redis", ""));
+    let (userinfo, rest) = rest.rfind('@').map_or(("", rest), |i| rest.split_at(i + 1));
+    let tail = rest.find(['/', '?']).map_or("", |i| &rest[i..]);
+    if host.contains(':') {
+        format!("{scheme}://{userinfo}[{host}]:{port}{tail}")
+    } else {
+        format!("{scheme}://{userinfo}{host}:{port}{tail}")
+    }
+}
+
+impl Follower {
+    pub(super) fn new(options: SentinelOptions) -> Self {
+        Self {
+            options,
+            searching: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// What errors name: the monitored name and the sentinels.
+    pub(super) fn location(&self) -> String {
+        format!(
+            "sentinel {} via {}",
+            self.options.master,
+            self.options.sentinels.join(",")
+        )
+    }
+
+    pub(super) fn replicas(&self) -> Option<(u32, u64)> {
+        (self.options.replicas_to_wait > 0)
+            .then_some((self.options.replicas_to_wait, self.options.replica_wait_ms))
+    }
+
+    /// The primary's `host:port` according to one of the sentinels.
+    async fn ask(&self) -> Result<(String, u16), String> {
+        let mut last = String::from("no sentinel configured");
+        for addr in &self.options.sentinels {
+            let asked = async {
+                let c = redis::Client::open(format!("redis://{addr}/"))?;
+                let mut conn = c.get_multiplexed_async_connection().await?;
+                redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(&self.options.master)
+                    .query_async::<Option<(String, u16)>>(&mut conn)
+                    .await
+            };
+            match tokio::time::timeout(SENTINEL_TIMEOUT, asked).await {
+                Ok(Ok(Some(found))) => return Ok(found),
+                Ok(Ok(None)) => {
+                    last = format!("sentinel {addr} does not monitor {}", self.options.master);
+                }
+                Ok(Err(e)) => last = format!("sentinel {addr}: {e}"),
+                Err(_) => last = format!("sentinel {addr}: no answer"),
+            }
+        }
+        Err(last)
+    }
+
+    /// Connects to the primary the sentinels name, once it says it is one.
+    pub(super) async fn find(&self) -> Result<Primary, StoreError> {
+        let location = self.location();
+        let (host, port) = self
+            .ask()
+            .await
+            .map_err(|e| StoreError::unavailable(location.clone(), e))?;
+        let template = self.options.url.as_deref().unwrap_or("redis://");
+        let url = url_at(template, &host, port);
+        let address = format!("{host}:{port}");
+        let c = client(&url, self.options.tls_ca_file.as_deref(), &location)?;
+        let mut manager = manage(c)
+            .await
+            .map_err(|e| StoreError::redis(location.clone(), e))?;
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut manager)
+            .await
+            .map_err(|e| StoreError::redis(location.clone(), e))?;
+        if !info.lines().any(|l| l.trim() == "role:master") {
+            return Err(StoreError::unavailable(
+                location,
+                format!("{address}, named by the sentinels, is not a primary (yet)"),
+            ));
+        }
+        Ok(Primary { manager, address })
+    }
+
+    /// Moves `conn` to the primary the sentinels name now, unless another call already
+    /// moved it away from `old`. Whether it now points elsewhere than `old`.
+    pub(super) async fn follow(&self, conn: &RwLock<Primary>, old: &str) -> bool {
+        let current = || {
+            conn.read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .address
+                .clone()
+        };
+        let mut last_failure = self.searching.lock().await;
+        if current() != old {
+            return true;
+        }
+        if last_failure.is_some_and(|at| at.elapsed() < RETRY_AFTER) {
+            return false;
+        }
+        match self.find().await {
+            Ok(primary) if primary.address != old => {
+                tracing::warn!(
+                    message = "The Redis primary moved; following it.",
+                    from = old,
+                    to = %primary.address
+                );
+                *conn.write().unwrap_or_else(PoisonError::into_inner) = primary;
+                *last_failure = None;
+                true
+            }
+            Ok(primary) => {
+                // The same server, still the primary: a passing connection failure.
+                *conn.write().unwrap_or_else(PoisonError::into_inner) = primary;
+                *last_failure = None;
+                false
+            }
+            Err(e) => {
+                tracing::warn!(message = "Cannot find the Redis primary through Sentinel.", error = %e);
+                *last_failure = Some(Instant::now());
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_at;
+
+    #[test]
+    fn the_url_keeps_all_but_its_host() {
+        assert_eq!(
+            url_at("redis://", "10.0.0.2", 6380),
+            "redis://10.0.0.2:6380"
+        );
+        assert_eq!(
+            url_at(
+                "rediss://user:p%40ss@ignored:1/2?protocol=resp3",
+                "r2",
+                6379
+            ),
+            "rediss://user:p%40ss@r2:6379/2?protocol=resp3"
+        );
+        assert_eq!(
+            url_at("redis://:pw@x/0", "::1", 7000),
+            "redis://:pw@[::1]:7000/0"
+        );
+    }
+}
