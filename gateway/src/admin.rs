@@ -41,6 +41,14 @@ impl Readiness {
         self.publish(name, false);
     }
 
+    /// Takes `name` out of what must be up (a transport another instance runs); it reads
+    /// as down.
+    pub fn stand_by(&self, name: &str) {
+        if self.lock().components.remove(name).is_some() {
+            self.publish(name, false);
+        }
+    }
+
     /// Marks a component up or down.
     pub fn set(&self, name: &str, up: bool) {
         let changed = self.lock().components.insert(name.to_owned(), up) != Some(up);

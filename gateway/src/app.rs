@@ -136,6 +136,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         bus: bus.clone(),
         store: store.clone(),
         readiness: readiness.clone(),
+        cluster: config.cluster.clone(),
     };
     certificates.extend(crate::transport::spawn_all(
         &config.transports,

@@ -63,6 +63,9 @@ pub struct Config {
     /// Built-in applications, keyed by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub applications: BTreeMap<String, crate::apps::ApplicationConfig>,
+    /// This instance among several sharing the store.
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -284,6 +287,7 @@ impl Config {
             }
         }
         self.simulator.validate().map_err(invalid)?;
+        self.cluster.validate().map_err(invalid)?;
         self.validate_routers().map_err(invalid)?;
         self.validate_applications().map_err(invalid)?;
         check_seconds(

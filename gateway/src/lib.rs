@@ -22,6 +22,7 @@ pub mod api;
 pub mod app;
 pub mod apps;
 pub mod bus;
+pub mod cluster;
 pub mod cli;
 pub mod compact;
 pub mod config;

@@ -91,6 +91,7 @@ pub const CATALOGUES: &[&[Metric]] = &[
     crate::process_metrics::METRICS,
     crate::router::telemetry::METRICS,
     crate::apps::telemetry::METRICS,
+    crate::cluster::METRICS,
 ];
 
 /// Every metric, once (a metric several events update is listed by each).

@@ -20,6 +20,7 @@ pub mod ssmi;
 pub mod telemetry;
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,8 @@ pub struct Context {
     pub bus: Bus,
     pub store: Store,
     pub readiness: Readiness,
+    /// This instance among others sharing the store (shared limits, leases).
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 /// One carrier link.
@@ -118,9 +121,26 @@ pub fn spawn_all(
     let mut certificates = Vec::new();
     for (id, t) in transports {
         match t {
-            TransportConfig::Ssmi(c) => ssmi::spawn(id, c, ctx, tracker, intake)?,
+            TransportConfig::Ssmi(c) => {
+                // Checked now, so a bad setting stops the start rather than each lease.
+                c.task_config(id).map_err(|detail| StartError::Config {
+                    id: id.clone(),
+                    detail,
+                })?;
+                let (name, c, ctx2) = (id.clone(), c.clone(), ctx.clone());
+                leased(id, ctx, tracker, intake, move |t, stop| {
+                    if let Err(e) = ssmi::spawn(&name, &c, &ctx2, t, stop) {
+                        tracing::error!(message = "Cannot start the transport.", error = %e);
+                    }
+                });
+            }
             TransportConfig::Smpp(c) => smpp::spawn(id, c, ctx, tracker, intake)?,
-            TransportConfig::Modem(c) => modem::spawn(id, c, ctx, tracker, intake),
+            TransportConfig::Modem(c) => {
+                let (name, c, ctx2) = (id.clone(), c.clone(), ctx.clone());
+                leased(id, ctx, tracker, intake, move |t, stop| {
+                    modem::spawn(&name, &c, &ctx2, t, stop);
+                });
+            }
             TransportConfig::SmppServer(c) => {
                 certificates.extend(smpp_server::spawn(id, c, ctx, tracker, intake)?);
             }
@@ -136,6 +156,27 @@ pub fn spawn_all(
         }
     }
     Ok(certificates)
+}
+
+/// Runs a transport that must be alone on its link under a lease (`crate::cluster::lease`):
+/// on one instance of those sharing Redis at a time.
+fn leased<F>(
+    id: &str,
+    ctx: &Context,
+    tracker: &TaskTracker,
+    intake: &CancellationToken,
+    start: F,
+) where
+    F: Fn(&TaskTracker, &CancellationToken) + Send + Sync + 'static,
+{
+    let lease = crate::cluster::lease::Leased {
+        transport: id.to_owned(),
+        holder: ctx.cluster.name(),
+        lease: Duration::from_secs(ctx.cluster.lease_seconds),
+        store: ctx.store.clone(),
+        readiness: ctx.readiness.clone(),
+    };
+    tracker.spawn(lease.run(crate::cluster::lease::start(start), intake.clone()));
 }
 
 /// Why a transport could not start. Its configuration was validated at load, so this is

@@ -292,6 +292,7 @@ async fn ussd_menu_and_sms_over_the_embedded_bus() {
         bus: bus.clone(),
         store,
         readiness,
+        cluster: Default::default(),
     };
     let (tracker, intake) = (TaskTracker::new(), CancellationToken::new());
     let mut app = App::new(bus.clone(), &id).await;

@@ -235,6 +235,7 @@ pub(crate) async fn start(
             bus: bus.clone(),
             store: store.clone(),
             readiness: richmond::admin::Readiness::default(),
+            cluster: Default::default(),
         };
         let (tracker, intake) = (TaskTracker::new(), CancellationToken::new());
         richmond::transport::spawn_all(&config.transports, &ctx, &tracker, &intake).expect("spawn");

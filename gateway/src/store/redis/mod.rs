@@ -364,6 +364,24 @@ impl RedisStore {
         Ok(rows.into_iter().map(|(m, s)| (m, s as i64)).collect())
     }
 
+    /// Runs a Lua `script` on `keys` (prefixed) with `args`; its integer answer.
+    pub(crate) async fn eval_i64(
+        &self,
+        script: &str,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<i64, StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len());
+        for k in keys {
+            cmd.arg(self.key(k));
+        }
+        for a in args {
+            cmd.arg(*a);
+        }
+        self.query(&cmd).await
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         self.query::<_, String>(&redis::cmd("PING")).await.map(drop)
     }

@@ -121,6 +121,11 @@ pub struct SmppConfig {
     /// Most `submit_sm` per second per bind (0: no limit).
     #[serde(default)]
     pub mt_tps: u32,
+    /// Most `submit_sm` (parts, not messages) per second for this transport as a whole: all
+    /// its binds, on every instance sharing the Redis store (0: no limit). See
+    /// `crate::cluster::rate`.
+    #[serde(default)]
+    pub shared_mt_tps: u32,
     /// First pause after ESME_RTHROTTLED / ESME_RMSGQFUL (doubles while throttled).
     #[serde(default = "throttle")]
     pub throttle_backoff_seconds: f64,

@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     unstored_ids: std::sync::Mutex<std::collections::HashMap<String, Unstored>>,
     /// Multipart MOs waiting for their parts (`smpp:<id>:mp-open:all`).
     reassembly: super::multipart::Reassembly,
+    /// `shared_mt_tps`: the limit all binds and instances share.
+    rate: Option<crate::cluster::rate::SharedRate>,
 }
 
 impl Shared {
@@ -259,6 +261,14 @@ pub(crate) fn spawn(
         intake: intake.clone(),
         unstored_ids: std::sync::Mutex::default(),
         reassembly: multipart::reassembly(id, config),
+        rate: (config.shared_mt_tps > 0).then(|| {
+            crate::cluster::rate::SharedRate::new(
+                id,
+                config.shared_mt_tps,
+                ctx.cluster.instances,
+                ctx.store.clone(),
+            )
+        }),
     });
     let mut watches: Vec<_> = receivers.iter().map(|(h, _)| h.bound()).collect();
     let tx_watches: Vec<_> = shared.transmitters.iter().map(Handle::bound).collect();

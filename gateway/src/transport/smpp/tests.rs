@@ -45,6 +45,7 @@ async fn shared_with(dir: &std::path::Path, extra: &str) -> Arc<Shared> {
             bus,
             store,
             readiness: crate::admin::Readiness::default(),
+            cluster: Default::default(),
         },
         transmitters: Vec::new(),
         next_tx: AtomicUsize::new(0),
@@ -52,6 +53,7 @@ async fn shared_with(dir: &std::path::Path, extra: &str) -> Arc<Shared> {
         intake: CancellationToken::new(),
         unstored_ids: std::sync::Mutex::default(),
         reassembly: super::multipart::reassembly("sms", smpp),
+        rate: None,
     })
 }
 
