@@ -72,7 +72,9 @@ impl Leased {
             format!("lease:{}:fence", self.transport),
         ];
         let keys: [&str; 2] = [&keys[0], &keys[1]];
-        let ms = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX).to_string();
+        let ms = u64::try_from(self.lease.as_millis())
+            .unwrap_or(u64::MAX)
+            .to_string();
         loop {
             self.readiness.stand_by(&latch);
             let fence = match redis.eval_i64(TAKE, &keys, &[&self.holder, &ms]).await {
@@ -132,12 +134,20 @@ impl Leased {
                 }
                 () = tokio::time::sleep(self.lease / 3) => {}
             }
-            let asked = tokio::time::timeout(self.lease / 4, redis.eval_i64(RENEW, &keys[..1], &[mine, ms])).await;
+            let asked = tokio::time::timeout(
+                self.lease / 4,
+                redis.eval_i64(RENEW, &keys[..1], &[mine, ms]),
+            )
+            .await;
             match asked {
                 Ok(Ok(1)) => renewed = Instant::now(),
                 Ok(Ok(_)) => return false,
-                Ok(Err(e)) => tracing::warn!(message = "Cannot renew the transport's lease.", transport = %self.transport, error = %e),
-                Err(_) => tracing::warn!(message = "Cannot renew the transport's lease: no answer.", transport = %self.transport),
+                Ok(Err(e)) => {
+                    tracing::warn!(message = "Cannot renew the transport's lease.", transport = %self.transport, error = %e)
+                }
+                Err(_) => {
+                    tracing::warn!(message = "Cannot renew the transport's lease: no answer.", transport = %self.transport)
+                }
             }
             if renewed.elapsed() >= self.lease / 2 {
                 return false;

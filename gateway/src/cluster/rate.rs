@@ -69,9 +69,11 @@ impl SharedRate {
     pub async fn acquire(&self) {
         if let Store::Redis(redis) = &self.store {
             let spacing = u64::try_from(self.shared.as_micros()).unwrap_or(u64::MAX);
-            let asked =
-                tokio::time::timeout(ASK_TIMEOUT, redis.eval_i64(RESERVE, &[&self.key], &[&spacing.to_string()]))
-                    .await;
+            let asked = tokio::time::timeout(
+                ASK_TIMEOUT,
+                redis.eval_i64(RESERVE, &[&self.key], &[&spacing.to_string()]),
+            )
+            .await;
             match asked {
                 Ok(Ok(wait_us)) => {
                     let wait = Duration::from_micros(u64::try_from(wait_us).unwrap_or(0));

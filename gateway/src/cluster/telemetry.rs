@@ -70,15 +70,28 @@ impl Event for Lease<'_> {
         let t = self.transport.to_owned();
         let (name, held) = match self.event {
             LeaseEvent::Taken { fence } => {
-                tracing::info!(message = "Lease taken: this instance runs the transport.", transport = self.transport, holder = self.holder, fence);
+                tracing::info!(
+                    message = "Lease taken: this instance runs the transport.",
+                    transport = self.transport,
+                    holder = self.holder,
+                    fence
+                );
                 ("taken", 1.0)
             }
             LeaseEvent::Lost => {
-                tracing::warn!(message = "Lease lost: stopping the transport here.", transport = self.transport, holder = self.holder);
+                tracing::warn!(
+                    message = "Lease lost: stopping the transport here.",
+                    transport = self.transport,
+                    holder = self.holder
+                );
                 ("lost", 0.0)
             }
             LeaseEvent::Released => {
-                tracing::info!(message = "Lease released.", transport = self.transport, holder = self.holder);
+                tracing::info!(
+                    message = "Lease released.",
+                    transport = self.transport,
+                    holder = self.holder
+                );
                 ("released", 0.0)
             }
         };

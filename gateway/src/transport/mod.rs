@@ -160,13 +160,8 @@ pub fn spawn_all(
 
 /// Runs a transport that must be alone on its link under a lease (`crate::cluster::lease`):
 /// on one instance of those sharing Redis at a time.
-fn leased<F>(
-    id: &str,
-    ctx: &Context,
-    tracker: &TaskTracker,
-    intake: &CancellationToken,
-    start: F,
-) where
+fn leased<F>(id: &str, ctx: &Context, tracker: &TaskTracker, intake: &CancellationToken, start: F)
+where
     F: Fn(&TaskTracker, &CancellationToken) + Send + Sync + 'static,
 {
     let lease = crate::cluster::lease::Leased {

@@ -12,6 +12,7 @@ mod bus;
 mod carrier_tls;
 mod chikka;
 mod clickatell;
+mod cluster;
 mod kannel;
 mod listener_tls;
 mod modem;

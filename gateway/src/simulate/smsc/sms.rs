@@ -15,6 +15,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use bytes::{Bytes, BytesMut};
+
+/// Milliseconds since the simulator's first submit, on a monotonic clock (for rate checks).
+fn received_ms() -> u128 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis()
+}
 use richmond_codecs::smpp::pdu::{self, DecodeError, Pdu};
 use richmond_codecs::smpp::receipt;
 use richmond_codecs::smpp::rusmpp::pdus::DeliverSm;
@@ -158,7 +167,8 @@ impl Submit {
         text_of(self.data_coding, &self.body)
     }
 
-    /// The `submit_sm` event (without the answer, which the caller adds).
+    /// The `submit_sm` event (without the answer, which the caller adds), with when it was
+    /// read (`received_ms`, milliseconds on the simulator's monotonic clock).
     pub(super) fn event(&self, connection: u64) -> Value {
         let (udh, sar) = match self.part {
             Some(p) => {
@@ -175,7 +185,7 @@ impl Submit {
             "data_coding": self.data_coding, "esm_class": self.esm_class,
             "registered_delivery": self.registered_delivery,
             "text": text_of(self.data_coding, &self.body), "udh": udh, "sar": sar,
-            "message_payload": self.payload_tlv});
+            "message_payload": self.payload_tlv, "received_ms": received_ms()});
         if event["text"].is_null() {
             event["hex"] = json!(hex(&self.body));
         }
