@@ -152,7 +152,17 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         crate::router::spawn(name, router, &ctx, &receipt_takers, &tracker, &intake).await?;
     }
     if let Some(api) = &config.api {
-        certificates.extend(crate::api::spawn(api, &bus, &store, &tracker, &intake).await?);
+        certificates.extend(
+            crate::api::spawn(
+                api,
+                &bus,
+                &store,
+                config.cluster.instances,
+                &tracker,
+                &intake,
+            )
+            .await?,
+        );
     }
     tracker.close();
     tracing::info!(

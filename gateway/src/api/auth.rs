@@ -78,7 +78,23 @@ pub(crate) struct Accounts {
     pool: Pool,
     failed_logins: Arc<FailedLogins>,
     windows: Arc<Mutex<HashMap<String, Window>>>,
+    /// With several instances on one Redis: the windows kept there, and how many instances
+    /// share them (each keeps limit / instances when Redis cannot be asked).
+    shared: Option<(crate::store::redis::RedisStore, u32)>,
 }
+
+/// Counts a request in a window kept in Redis: its number in the window, or minus the
+/// milliseconds left when it is over the limit. KEYS: the window; ARGV: window ms, limit.
+const SHARED_WINDOW: &str = r"
+local n = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+if n > tonumber(ARGV[2]) then return -math.max(left, 1) end
+return n
+";
 
 #[derive(Clone, Copy)]
 struct Window {
@@ -144,7 +160,17 @@ impl Accounts {
                 Duration::from_secs(config.failed_login_window_seconds),
             )),
             windows: Arc::default(),
+            shared: None,
         }
+    }
+
+    /// Keeps the accounts' windows in `store` when it is Redis, shared by `instances`.
+    #[must_use]
+    pub(crate) fn shared_by(mut self, store: &crate::store::Store, instances: u32) -> Self {
+        if let crate::store::Store::Redis(redis) = store {
+            self.shared = Some((redis.clone(), instances.max(1)));
+        }
+        self
     }
 
     /// The account named `name`, if configured.
@@ -202,7 +228,7 @@ impl Accounts {
                 account
             }
         };
-        self.count(&account, Instant::now())?;
+        self.count_shared(&account).await?;
         Ok(account)
     }
 
@@ -260,8 +286,41 @@ impl Accounts {
         Ok(ok)
     }
 
-    /// Counts one request in the account's current window.
-    fn count(&self, account: &Account, now: Instant) -> Result<(), ApiError> {
+    /// Counts one request in the account's window: the one in Redis all instances share,
+    /// or this process's (at its share of the limit when Redis cannot be asked).
+    async fn count_shared(&self, account: &Account) -> Result<(), ApiError> {
+        let Some((redis, instances)) = &self.shared else {
+            return self.count(account, Instant::now(), account.limit);
+        };
+        let key = format!("api:rate:{}", account.username);
+        let window_ms = u64::try_from(account.window.as_millis()).unwrap_or(u64::MAX);
+        let args = [window_ms.to_string(), account.limit.to_string()];
+        let asked = tokio::time::timeout(
+            Duration::from_millis(500),
+            redis.eval_i64(SHARED_WINDOW, &[&key], &[&args[0], &args[1]]),
+        )
+        .await;
+        match asked {
+            Ok(Ok(n)) if n > 0 => Ok(()),
+            Ok(Ok(n)) => {
+                let left = n.unsigned_abs();
+                Err(ApiError::RateLimited {
+                    retry_after_seconds: left.div_ceil(1000).max(1),
+                })
+            }
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer in time".to_owned(),
+                };
+                tracing::warn!(message = "Cannot count the request in Redis; using this instance's share of the limit.", account = %account.username, error = %why);
+                self.count(account, Instant::now(), (account.limit / instances).max(1))
+            }
+        }
+    }
+
+    /// Counts one request in the account's current window here, against `limit`.
+    fn count(&self, account: &Account, now: Instant, limit: u32) -> Result<(), ApiError> {
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         let w = windows.entry(account.username.clone()).or_insert(Window {
             started: now,
@@ -273,7 +332,7 @@ impl Accounts {
                 count: 0,
             };
         }
-        if w.count >= account.limit {
+        if w.count >= limit {
             let left = account.window.saturating_sub(now.duration_since(w.started));
             // Round up: a client that waits Retry-After seconds finds a fresh window.
             let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
@@ -374,14 +433,18 @@ mod tests {
         let accounts = Accounts::new(&config);
         let a = accounts.by_name.get("a").unwrap().clone();
         let t0 = Instant::now();
-        assert!(accounts.count(&a, t0).is_ok());
-        assert!(accounts.count(&a, t0).is_ok());
-        match accounts.count(&a, t0 + Duration::from_millis(500)) {
+        assert!(accounts.count(&a, t0, a.limit).is_ok());
+        assert!(accounts.count(&a, t0, a.limit).is_ok());
+        match accounts.count(&a, t0 + Duration::from_millis(500), a.limit) {
             Err(ApiError::RateLimited {
                 retry_after_seconds,
             }) => assert_eq!(retry_after_seconds, 60),
             other => panic!("{other:?}"),
         }
-        assert!(accounts.count(&a, t0 + Duration::from_secs(60)).is_ok());
+        assert!(
+            accounts
+                .count(&a, t0 + Duration::from_secs(60), a.limit)
+                .is_ok()
+        );
     }
 }

@@ -196,6 +196,7 @@ pub async fn spawn(
     config: &ApiConfig,
     bus: &Bus,
     store: &Store,
+    instances: u32,
     tracker: &TaskTracker,
     intake: &CancellationToken,
 ) -> Result<Option<Arc<crate::listener_tls::ListenerTls>>, StartError> {
@@ -211,7 +212,7 @@ pub async fn spawn(
     })?;
     let state = ApiState {
         config: Arc::new(config.clone()),
-        accounts: auth::Accounts::new(config),
+        accounts: auth::Accounts::new(config).shared_by(store, instances),
         bus: bus.clone(),
         store: store.clone(),
         callbacks: callbacks::Queue::new(store.clone(), config.callback_queue_max),

@@ -406,3 +406,38 @@ async fn a_password_guesser_is_stopped_per_address_and_the_real_user_still_gets_
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(gw.stop().await, Some(0));
 }
+
+#[tokio::test]
+async fn two_instances_share_one_rate_limit_through_redis() {
+    let prefix = format!("{}:", common::unique("rl"));
+    let setup = |t: &str| Setup {
+        store: StoreKind::Redis {
+            prefix: prefix.clone(),
+        },
+        extra: "[cluster]\ninstances = 2\n".into(),
+        ..Setup::amqp(t)
+    };
+    let (_d1, a, carrier) = start(setup).await;
+    let t = carrier.transport.clone();
+    let d2 = tempfile::tempdir().unwrap();
+    let (config, addr) = helpers::write_config(d2.path(), &setup(&t));
+    let b = Gateway::start(&config, addr).await;
+    let q = path(&t, "status.json?since=2000-01-01");
+    // The account has 3 requests a minute in all: two here, one there, then none anywhere.
+    for gw in [a.addr, b.addr, a.addr] {
+        let r = request(gw, "GET", &q, Some(LIMITED), None, b"")
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    for gw in [b.addr, a.addr] {
+        let r = request(gw, "GET", &q, Some(LIMITED), None, b"")
+            .await
+            .unwrap();
+        assert_eq!(r.status, 429, "{}", r.body);
+        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+    assert_eq!(b.stop().await, Some(0));
+    assert_eq!(a.stop().await, Some(0));
+}
