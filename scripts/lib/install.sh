@@ -10,7 +10,7 @@
 #   install_rust_components  rustfmt and clippy, via rustup, if cargo lacks them
 #   install_cargo_fuzz  cargo-fuzz, unless `cargo fuzz` already works
 
-APT_PACKAGES=(rabbitmq-server redis-server prometheus libgammu-dev pkg-config kannel systemd)
+APT_PACKAGES=(rabbitmq-server redis-server redis-sentinel prometheus libgammu-dev pkg-config kannel systemd)
 
 # _quiet LOG CMD...: run CMD with its output in LOG; on failure show the tail and fail.
 _quiet() {
