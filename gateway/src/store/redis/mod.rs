@@ -160,12 +160,27 @@ impl RedisStore {
                 if !sentinel::primary_may_have_moved(&e) {
                     return Err(self.err(e));
                 }
-                let moved = follower.follow(&self.conn, &primary.address).await;
-                // Only a call the old server certainly did not apply, or one sent to a
-                // server that is gone now, is sent again.
-                if !moved && e.kind() != redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
-                {
-                    return Err(self.err(e));
+                // A failover takes a moment to be decided (the sentinels' down-after time and
+                // vote): ask again for as long as one call may wait.
+                let deadline = tokio::time::Instant::now() + REDIS_TIMEOUT;
+                let read_only =
+                    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+                loop {
+                    match follower.follow(&self.conn, &primary.address).await {
+                        sentinel::Followed::Moved => break,
+                        sentinel::Followed::Same if read_only => break,
+                        sentinel::Followed::Same => return Err(self.err(e)),
+                        sentinel::Followed::Unknown => {}
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        // Only a call the old server certainly did not apply is sent again
+                        // to the same one.
+                        if !read_only {
+                            return Err(self.err(e));
+                        }
+                        break;
+                    }
+                    tokio::time::sleep(sentinel::RETRY_AFTER).await;
                 }
                 let mut c = self.current().manager;
                 cmd.run(&mut c).await.map_err(|e| self.err(e))

@@ -30,7 +30,18 @@ pub struct SentinelOptions {
 /// How long one sentinel may take to answer.
 const SENTINEL_TIMEOUT: Duration = Duration::from_secs(2);
 /// A failed search is not repeated sooner than this (many calls fail at once).
-const RETRY_AFTER: Duration = Duration::from_millis(250);
+pub(super) const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// What asking the sentinels found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Followed {
+    /// The store now writes to another server.
+    Moved,
+    /// The same server is still the primary (the failure was the connection's).
+    Same,
+    /// No primary could be confirmed (a failover may be under way).
+    Unknown,
+}
 
 pub(super) struct Follower {
     options: SentinelOptions,
@@ -136,8 +147,8 @@ impl Follower {
     }
 
     /// Moves `conn` to the primary the sentinels name now, unless another call already
-    /// moved it away from `old`. Whether it now points elsewhere than `old`.
-    pub(super) async fn follow(&self, conn: &RwLock<Primary>, old: &str) -> bool {
+    /// moved it away from `old`.
+    pub(super) async fn follow(&self, conn: &RwLock<Primary>, old: &str) -> Followed {
         let current = || {
             conn.read()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -146,10 +157,10 @@ impl Follower {
         };
         let mut last_failure = self.searching.lock().await;
         if current() != old {
-            return true;
+            return Followed::Moved;
         }
         if last_failure.is_some_and(|at| at.elapsed() < RETRY_AFTER) {
-            return false;
+            return Followed::Unknown;
         }
         match self.find().await {
             Ok(primary) if primary.address != old => {
@@ -160,18 +171,18 @@ impl Follower {
                 );
                 *conn.write().unwrap_or_else(PoisonError::into_inner) = primary;
                 *last_failure = None;
-                true
+                Followed::Moved
             }
             Ok(primary) => {
                 // The same server, still the primary: a passing connection failure.
                 *conn.write().unwrap_or_else(PoisonError::into_inner) = primary;
                 *last_failure = None;
-                false
+                Followed::Same
             }
             Err(e) => {
                 tracing::warn!(message = "Cannot find the Redis primary through Sentinel.", error = %e);
                 *last_failure = Some(Instant::now());
-                false
+                Followed::Unknown
             }
         }
     }
