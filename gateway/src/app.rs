@@ -54,7 +54,7 @@ pub fn open_bus(config: &Config) -> anyhow::Result<Bus> {
 ///
 /// # Errors
 /// When a component cannot start (admin address in use, spool unusable, store unreachable).
-pub async fn run(config: Config) -> anyhow::Result<u8> {
+pub async fn run(config: Config, config_path: std::path::PathBuf) -> anyhow::Result<u8> {
     // Watched from the start: a SIGHUP (a certificate reload) or SIGTERM that comes while
     // the bus and transports start must not kill the process with the default action.
     let mut signals = Signals::new()?;
@@ -148,36 +148,45 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     for (name, application) in &config.applications {
         crate::apps::spawn(name, application, &bus, &store, &tracker, &intake).await?;
     }
+    let mut reload = Reload {
+        path: config_path,
+        certificates: Vec::new(),
+        routers: Vec::new(),
+        api: None,
+    };
     for (name, router) in &config.routers {
-        crate::router::spawn(name, router, &ctx, &receipt_takers, &tracker, &intake).await?;
+        let handle =
+            crate::router::spawn(name, router, &ctx, &receipt_takers, &tracker, &intake).await?;
+        reload.routers.push((name.clone(), handle));
     }
     if let Some(api) = &config.api {
-        certificates.extend(
-            crate::api::spawn(
-                api,
-                &bus,
-                &store,
-                config.cluster.instances,
-                &tracker,
-                &intake,
-            )
-            .await?,
-        );
+        let (tls, accounts) = crate::api::spawn(
+            api,
+            &bus,
+            &store,
+            config.cluster.instances,
+            &tracker,
+            &intake,
+        )
+        .await?;
+        certificates.extend(tls);
+        reload.api = Some(accounts);
     }
+    reload.certificates = certificates;
     tracker.close();
     tracing::info!(
         message = "Richmond running.",
         transports = config.transports.len()
     );
 
-    signals.wait(&certificates).await;
+    signals.wait(Some(&reload)).await;
     tracing::info!(
         message = "Draining.",
         deadline_seconds = config.shutdown.drain_timeout_seconds
     );
     readiness.start_draining();
     tokio::spawn(async move {
-        signals.wait(&[]).await;
+        signals.wait(None).await;
         eprintln!("richmond: second signal, exiting at once");
         std::process::exit(i32::from(exit::FAILURE));
     });
@@ -269,20 +278,66 @@ impl Signals {
         })
     }
 
-    /// Waits for SIGTERM or SIGINT; a SIGHUP meanwhile reloads the listeners'
-    /// `certificates`.
-    async fn wait(&mut self, certificates: &[std::sync::Arc<crate::listener_tls::ListenerTls>]) {
+    /// Waits for SIGTERM or SIGINT; a SIGHUP meanwhile reloads what `reload` can.
+    async fn wait(&mut self, reload: Option<&Reload>) {
         loop {
             tokio::select! {
                 _ = self.term.recv() => return,
                 _ = self.int.recv() => return,
                 _ = self.hup.recv() => {
-                    for c in certificates {
-                        c.reload();
+                    if let Some(r) = reload {
+                        r.run();
                     }
-                    tracing::warn!(message = "SIGHUP: listener certificates re-read; the rest of the config applies only after a restart.", certificates = certificates.len());
                 }
             }
         }
+    }
+}
+
+/// What a SIGHUP reloads without dropping a link: the listeners' certificates, and from the
+/// configuration file read again, the API's accounts (passwords, tokens, numbers, keywords,
+/// limits) and the routers' rules. The rest of the file applies at the next start.
+struct Reload {
+    path: std::path::PathBuf,
+    certificates: Vec<std::sync::Arc<crate::listener_tls::ListenerTls>>,
+    routers: Vec<(String, crate::router::Handle)>,
+    api: Option<crate::api::Reload>,
+}
+
+impl Reload {
+    fn run(&self) {
+        for c in &self.certificates {
+            c.reload();
+        }
+        let config = match Config::load(&self.path, std::env::vars()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(message = "SIGHUP: the configuration does not load; keeping the running one (certificates were re-read).", error = %e);
+                return;
+            }
+        };
+        let accounts = match (&self.api, &config.api) {
+            (Some(api), Some(c)) => Some(api.accounts(c)),
+            _ => None,
+        };
+        let mut routers = 0;
+        for (name, handle) in &self.routers {
+            match config.routers.get(name).map(|c| handle.reload(c)) {
+                Some(Ok(())) => routers += 1,
+                Some(Err(e)) => {
+                    tracing::error!(message = "SIGHUP: router not reloaded; it keeps its rules.", error = %e);
+                }
+                None => tracing::error!(
+                    message = "SIGHUP: router removed from the file; it runs until the restart.",
+                    router = %name
+                ),
+            }
+        }
+        tracing::warn!(
+            message = "SIGHUP: reloaded listener certificates, API accounts and router rules; other changes apply after a restart.",
+            certificates = self.certificates.len(),
+            accounts,
+            routers
+        );
     }
 }

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
                 ExitCode::from(exit::FAILURE)
             }
         },
-        Command::Run => run(config),
+        Command::Run => run(config, cli.config.clone()),
         Command::HashPassword | Command::CreateToken => ExitCode::from(exit::FAILURE),
         Command::Simulate { .. } => ExitCode::from(exit::FAILURE),
     }
@@ -121,7 +121,7 @@ fn check_config(config: &Config, print: bool) -> ExitCode {
     ExitCode::from(exit::OK)
 }
 
-fn run(config: Config) -> ExitCode {
+fn run(config: Config, path: std::path::PathBuf) -> ExitCode {
     // Blocking work (store reads and writes, file reads) queues beyond 16 threads rather than
     // growing the pool toward tokio's default of 512 under a burst: redb has one writer, and
     // every extra thread keeps its own allocator pages (64 threads held ~10 MiB more at the
@@ -137,7 +137,7 @@ fn run(config: Config) -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(richmond::app::run(config)) {
+    match runtime.block_on(richmond::app::run(config, path)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             tracing::error!(message = "Gateway failed.", error = %format!("{e:#}"));

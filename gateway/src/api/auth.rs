@@ -66,21 +66,28 @@ impl std::fmt::Debug for Account {
     }
 }
 
-/// The accounts and their rate-limit windows; cheap to clone.
+/// The accounts and their rate-limit windows; cheap to clone. The accounts themselves (names,
+/// passwords, tokens, numbers, keywords, limits) can be replaced while running
+/// ([`Accounts::reload`], on SIGHUP); the windows and failed-login counts carry over.
 #[derive(Clone)]
 pub(crate) struct Accounts {
-    by_name: Arc<HashMap<String, Arc<Account>>>,
-    /// Token digest (`sha256:<hex>`) → account.
-    by_token: Arc<HashMap<String, Arc<Account>>>,
-    /// Owned number (without `+`) → account, and owned keyword (lower case) → account.
-    by_number: Arc<HashMap<String, Arc<Account>>>,
-    by_keyword: Arc<HashMap<String, Arc<Account>>>,
+    directory: Arc<std::sync::RwLock<Arc<Directory>>>,
     pool: Pool,
     failed_logins: Arc<FailedLogins>,
     windows: Arc<Mutex<HashMap<String, Window>>>,
     /// With several instances on one Redis: the windows kept there, and how many instances
     /// share them (each keeps limit / instances when Redis cannot be asked).
     shared: Option<(crate::store::redis::RedisStore, u32)>,
+}
+
+/// The configured accounts, looked up four ways.
+struct Directory {
+    by_name: HashMap<String, Arc<Account>>,
+    /// Token digest (`sha256:<hex>`) → account.
+    by_token: HashMap<String, Arc<Account>>,
+    /// Owned number (without `+`) → account, and owned keyword (lower case) → account.
+    by_number: HashMap<String, Arc<Account>>,
+    by_keyword: HashMap<String, Arc<Account>>,
 }
 
 /// Counts a request in a window kept in Redis: its number in the window, or minus the
@@ -102,8 +109,8 @@ struct Window {
     count: u32,
 }
 
-impl Accounts {
-    pub(crate) fn new(config: &ApiConfig) -> Self {
+impl Directory {
+    fn new(config: &ApiConfig) -> Self {
         let by_name: HashMap<String, Arc<Account>> = config
             .accounts
             .iter()
@@ -150,10 +157,18 @@ impl Accounts {
             }
         }
         Self {
-            by_name: Arc::new(by_name),
-            by_token: Arc::new(by_token),
-            by_number: Arc::new(by_number),
-            by_keyword: Arc::new(by_keyword),
+            by_name,
+            by_token,
+            by_number,
+            by_keyword,
+        }
+    }
+}
+
+impl Accounts {
+    pub(crate) fn new(config: &ApiConfig) -> Self {
+        Self {
+            directory: Arc::new(std::sync::RwLock::new(Arc::new(Directory::new(config)))),
             pool: Pool::new(),
             failed_logins: Arc::new(FailedLogins::new(
                 config.failed_login_limit,
@@ -162,6 +177,25 @@ impl Accounts {
             windows: Arc::default(),
             shared: None,
         }
+    }
+
+    /// The accounts now.
+    fn directory(&self) -> Arc<Directory> {
+        self.directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the accounts with `config`'s (already validated). Returns how many there are.
+    pub(crate) fn reload(&self, config: &ApiConfig) -> usize {
+        let directory = Arc::new(Directory::new(config));
+        let n = directory.by_name.len();
+        *self
+            .directory
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = directory;
+        n
     }
 
     /// Keeps the accounts' windows in `store` when it is Redis, shared by `instances`.
@@ -174,8 +208,8 @@ impl Accounts {
     }
 
     /// The account named `name`, if configured.
-    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Account>> {
-        self.by_name.get(name)
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Account>> {
+        self.directory().by_name.get(name).cloned()
     }
 
     /// The account owning number `to` (`+` ignored) or, failing that, the keyword that is
@@ -185,15 +219,18 @@ impl Accounts {
         transport: &str,
         to: Option<&str>,
         text: Option<&str>,
-    ) -> Option<&Arc<Account>> {
+    ) -> Option<Arc<Account>> {
+        let directory = self.directory();
         let allowed = |a: &&Arc<Account>| a.transports.iter().any(|t| t == transport);
         let by_number = to
-            .and_then(|n| self.by_number.get(n.trim_start_matches('+')))
+            .and_then(|n| directory.by_number.get(n.trim_start_matches('+')))
             .filter(allowed);
-        by_number.or_else(|| {
-            let word = text?.split_whitespace().next()?.to_lowercase();
-            self.by_keyword.get(&word).filter(allowed)
-        })
+        by_number
+            .or_else(|| {
+                let word = text?.split_whitespace().next()?.to_lowercase();
+                directory.by_keyword.get(&word).filter(allowed)
+            })
+            .cloned()
     }
 
     /// Authenticates the request (a token, or Basic), then counts it against the account's
@@ -209,12 +246,14 @@ impl Accounts {
     ) -> Result<Arc<Account>, ApiError> {
         let account = match credentials_of(headers).ok_or(ApiError::Unauthorized)? {
             Credentials::Token(token) => self
+                .directory()
                 .by_token
                 .get(&credentials::token_digest(&token))
                 .cloned()
                 .ok_or(ApiError::Unauthorized)?,
             Credentials::Basic(user, password) => {
                 let account = self
+                    .directory()
                     .by_name
                     .get(&user)
                     .cloned()
@@ -431,7 +470,7 @@ mod tests {
         let text = "transports = [\"t\"]\nrate_limit_requests = 2\n[[accounts]]\nusername = \"a\"\npassword_hash = \"x\"\n";
         let config: ApiConfig = toml::from_str(text).unwrap();
         let accounts = Accounts::new(&config);
-        let a = accounts.by_name.get("a").unwrap().clone();
+        let a = accounts.get("a").unwrap();
         let t0 = Instant::now();
         assert!(accounts.count(&a, t0, a.limit).is_ok());
         assert!(accounts.count(&a, t0, a.limit).is_ok());

@@ -199,7 +199,7 @@ pub async fn spawn(
     instances: u32,
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> Result<Option<Arc<crate::listener_tls::ListenerTls>>, StartError> {
+) -> Result<(Option<Arc<crate::listener_tls::ListenerTls>>, Reload), StartError> {
     let tls = crate::listener_tls::ListenerTls::new(
         "api",
         config.tls_cert_file.as_deref(),
@@ -247,8 +247,20 @@ pub async fn spawn(
         tls: tls.clone(),
         listener: telemetry::Listener::Api,
     };
+    let reload = Reload(state.accounts.clone());
     let app = router(state);
     tracker.spawn(listener::serve(tcp, app, limits, intake.clone()));
     tracing::info!(message = "API listener up.", address = %config.address, transports = config.transports.len(), tls = tls.is_some());
-    Ok(tls)
+    Ok((tls, reload))
+}
+
+/// What of a running API a SIGHUP can change: the accounts (names, passwords, tokens,
+/// numbers, keywords, rate limits).
+pub struct Reload(auth::Accounts);
+
+impl Reload {
+    /// Takes `config`'s accounts (already validated); returns how many there are now.
+    pub fn accounts(&self, config: &ApiConfig) -> usize {
+        self.0.reload(config)
+    }
 }

@@ -63,8 +63,9 @@ struct Router {
     readiness: Readiness,
     /// Pool messages routed so far (round robin's turn).
     turn: AtomicUsize,
-    /// Messages being handed to a transport of this process now ([`tag`]).
-    in_flight: tag::InFlight,
+    /// Messages being handed to a transport of this process now ([`tag`]); kept across a
+    /// reload.
+    in_flight: Arc<tag::InFlight>,
     /// Forwarded transports whose events of forwarded messages go to `<t>.receipts`.
     receipt_takers: Vec<String>,
     counters: telemetry::Counters,
@@ -153,8 +154,8 @@ pub async fn spawn(
     receipt_takers: &[String],
     tracker: &TaskTracker,
     intake: &CancellationToken,
-) -> Result<(), StartError> {
-    let (bus, store, readiness) = (&ctx.bus, &ctx.store, &ctx.readiness);
+) -> Result<Handle, StartError> {
+    let bus = &ctx.bus;
     let rules = Rules::new(config.clone()).map_err(|source| StartError::Regex {
         name: name.to_owned(),
         source,
@@ -176,57 +177,53 @@ pub async fn spawn(
     if let Err(e) = bus.declare_queues(&queues).await {
         tracing::error!(message = "Cannot declare the router's queues.", router = name, error = %e);
     }
-    let router = Arc::new(Router {
-        name: name.to_owned(),
+    let router = Arc::new(Router::new(
+        name,
         rules,
-        bus: bus.clone(),
-        store: store.clone(),
-        readiness: readiness.clone(),
-        turn: AtomicUsize::new(0),
-        in_flight: tag::InFlight::default(),
+        ctx,
+        Arc::default(),
         receipt_takers,
-        counters: telemetry::Counters::new(
-            name,
-            &config.applications,
-            &config.transports,
-            config.rules.len(),
-            config.default.is_some(),
-        ),
-    });
+        config,
+    ));
+    let handle = Handle {
+        name: name.to_owned(),
+        cell: Arc::new(std::sync::RwLock::new(router.clone())),
+        ctx: ctx.clone(),
+    };
     for t in &config.transports {
         local::register_router(t, router.clone());
-        let (r, t2) = (router.clone(), t.clone());
+        let (h, t2) = (handle.clone(), t.clone());
         spawn_consumer(
             tracker,
             intake,
             &router.bus,
             format!("{t}.inbound"),
             move |d| {
-                let (r, t) = (r.clone(), t2.clone());
+                let (r, t) = (h.current(), t2.clone());
                 async move { r.inbound(&t, d).await }
             },
         );
-        let r = router.clone();
+        let h = handle.clone();
         spawn_consumer(
             tracker,
             intake,
             &router.bus,
             format!("{t}.event"),
             move |d| {
-                let r = r.clone();
+                let r = h.current();
                 async move { r.event(d).await }
             },
         );
     }
     for a in &config.applications {
-        let (r, a2) = (router.clone(), a.clone());
+        let (h, a2) = (handle.clone(), a.clone());
         spawn_consumer(
             tracker,
             intake,
             &router.bus,
             format!("{a}.outbound"),
             move |d| {
-                let (r, a) = (r.clone(), a2.clone());
+                let (r, a) = (h.current(), a2.clone());
                 async move { r.outbound(&a, d).await }
             },
         );
@@ -238,7 +235,93 @@ pub async fn spawn(
         applications = config.applications.len(),
         rules = config.rules.len()
     );
-    Ok(())
+    Ok(handle)
+}
+
+impl Router {
+    fn new(
+        name: &str,
+        rules: Rules,
+        ctx: &crate::transport::Context,
+        in_flight: Arc<tag::InFlight>,
+        receipt_takers: Vec<String>,
+        config: &RouterConfig,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            rules,
+            bus: ctx.bus.clone(),
+            store: ctx.store.clone(),
+            readiness: ctx.readiness.clone(),
+            turn: AtomicUsize::new(0),
+            in_flight,
+            receipt_takers,
+            counters: telemetry::Counters::new(
+                name,
+                &config.applications,
+                &config.transports,
+                config.rules.len(),
+                config.default.is_some(),
+            ),
+        }
+    }
+}
+
+/// A running router as its consumers find it: replaced whole when its rules are reloaded
+/// (SIGHUP), so a delivery is routed by one table from start to end.
+#[derive(Clone)]
+pub struct Handle {
+    name: String,
+    cell: Arc<std::sync::RwLock<Arc<Router>>>,
+    ctx: crate::transport::Context,
+}
+
+impl Handle {
+    fn current(&self) -> Arc<Router> {
+        self.cell
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Takes `config`'s rules, default and pools (`mt_transport`, `forward` targets). The
+    /// transports and applications it connects, and the transports it forwards from, are its
+    /// queues: changing those needs a restart.
+    ///
+    /// # Errors
+    /// What changed that cannot be taken while running, or a rule that does not compile.
+    pub fn reload(&self, config: &RouterConfig) -> Result<(), String> {
+        let old = self.current();
+        let was = old.rules.config();
+        let sources = |c: &RouterConfig| c.forward.keys().cloned().collect::<Vec<_>>();
+        if was.transports != config.transports
+            || was.applications != config.applications
+            || sources(was) != sources(config)
+        {
+            return Err(format!(
+                "routers.{}: transports, applications and forward sources take a restart",
+                self.name
+            ));
+        }
+        let rules =
+            Rules::new(config.clone()).map_err(|e| format!("routers.{}: {e}", self.name))?;
+        let router = Arc::new(Router::new(
+            &self.name,
+            rules,
+            &self.ctx,
+            old.in_flight.clone(),
+            old.receipt_takers.clone(),
+            config,
+        ));
+        for t in &config.transports {
+            local::register_router(t, router.clone());
+        }
+        *self
+            .cell
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = router;
+        Ok(())
+    }
 }
 
 fn spawn_consumer<F, Fut>(

@@ -22,6 +22,7 @@ mod packaging;
 mod provider_kit;
 mod quickstart;
 mod relay;
+mod reload;
 mod router;
 mod router_interop;
 mod router_pool;

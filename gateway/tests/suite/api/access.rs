@@ -441,3 +441,45 @@ async fn two_instances_share_one_rate_limit_through_redis() {
     assert_eq!(b.stop().await, Some(0));
     assert_eq!(a.stop().await, Some(0));
 }
+
+#[tokio::test]
+async fn sighup_takes_a_new_account_without_a_restart() {
+    let (_d, gw, carrier) = start(Setup::amqp).await;
+    let t = carrier.transport.clone();
+    let q = path(&t, "status.json?since=2000-01-01");
+    let carol = ("carol", "carol-secret");
+    let r = request(gw.addr, "GET", &q, Some(carol), None, b"")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401, "{}", r.body);
+    let hash = richmond::api::auth::hash_password(carol.1).unwrap();
+    let mut text = std::fs::read_to_string(&gw.config).unwrap();
+    text += &format!("[[api.accounts]]\nusername = \"carol\"\npassword_hash = {hash:?}\n");
+    std::fs::write(&gw.config, text).unwrap();
+    let pid = gw.child.id().expect("pid");
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    // The signal is handled when the process gets to it: wait for the account to appear.
+    let mut status = 0;
+    for _ in 0..600 {
+        let r = request(gw.addr, "GET", &q, Some(carol), None, b"")
+            .await
+            .unwrap();
+        status = r.status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "carol never admitted");
+    // The others are still there, and it is the same process.
+    let r = request(gw.addr, "GET", &q, Some(ALICE), None, b"")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(gw.child.id(), Some(pid));
+    assert_eq!(gw.stop().await, Some(0));
+}
