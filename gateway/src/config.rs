@@ -363,6 +363,7 @@ impl Config {
             url,
             tls_ca_file,
             sentinels,
+            sentinel_master,
             replica_wait_ms,
             ..
         } = &self.store
@@ -375,8 +376,31 @@ impl Config {
                     return Err(invalid(format!("store.sentinels: {s:?} is not host:port")));
                 }
             }
-            if !(1..=60_000).contains(replica_wait_ms) {
-                return Err(invalid("store.replica_wait_ms: 1 to 60000".into()));
+            // Below the 5 s a Redis call may take: a longer WAIT would fail on the client.
+            if !(1..=2000).contains(replica_wait_ms) {
+                return Err(invalid("store.replica_wait_ms: 1 to 2000".into()));
+            }
+            if !sentinels.is_empty() && sentinel_master.is_empty() {
+                return Err(invalid("store.sentinel_master: empty".into()));
+            }
+            if !sentinels.is_empty()
+                && url.as_ref().is_some_and(|u| {
+                    !matches!(
+                        u.expose().split_once("://").map(|(s, _)| s),
+                        Some("redis" | "rediss")
+                    )
+                })
+            {
+                return Err(invalid(
+                    "store.url: with store.sentinels only redis:// or rediss:// (its host is the sentinels')"
+                        .into(),
+                ));
+            }
+            if !sentinels.is_empty() && tls_ca_file.is_some() && url.is_none() {
+                return Err(invalid(
+                    "store.tls_ca_file: with store.sentinels, set store.url = \"rediss://\" too"
+                        .into(),
+                ));
             }
             if url.is_none() && sentinels.is_empty() {
                 return Err(invalid(

@@ -36,6 +36,10 @@ pub const RETURNS: Metric = Metric::counter(
     "richmond_bus_returns_total",
     "Publishes the broker returned as unroutable.",
 );
+pub const REPUBLISHES: Metric = Metric::counter(
+    "richmond_bus_republishes_total",
+    "Publishes sent again after the connection failed before the broker's confirm (the broker may hold two).",
+);
 pub const RECONNECTS: Metric = Metric::counter(
     "richmond_bus_reconnects_total",
     "Reconnections to the broker.",
@@ -76,6 +80,7 @@ pub const METRICS: &[Metric] = &[
     NACKS,
     RETURNS,
     RECONNECTS,
+    REPUBLISHES,
     QUEUE_MESSAGES,
     QUEUE_BYTES,
     SPOOL_COMMIT_DURATION,
@@ -148,6 +153,17 @@ impl Event for Returned {
 
     fn emit(self) {
         counter!(RETURNS.name).increment(1);
+    }
+}
+
+/// A publish sent again on a new connection: the broker may already have had it.
+pub(crate) struct Republished;
+
+impl Event for Republished {
+    const METRICS: &'static [Metric] = &[REPUBLISHES];
+
+    fn emit(self) {
+        counter!(REPUBLISHES.name).increment(1);
     }
 }
 

@@ -1,11 +1,13 @@
 //! Transports that must run on exactly one instance (SSMI logins, modems): a lease in
-//! Redis. An instance takes the lease when it is free (`SET NX` with the lease time, and a
-//! fencing number from a counter that only grows), runs the transport while it renews the
-//! lease every third of its time, and stops the transport when a renewal finds the lease
-//! another's, or when it could not renew for half the lease time (it fences itself off
-//! before the lease can lapse and another instance take it). The others stand by, trying
-//! every fifth of the lease time. With the embedded store there is one instance: the
-//! transport runs unleased. A standby instance is ready (its transport is not required).
+//! Redis. An instance takes the lease when it is free (`SET` if absent, with the lease
+//! time, and a number from a counter that only grows, which names the holding in logs and
+//! metrics), waits half a lease (the last holder's time to finish), runs the transport while
+//! it renews the lease every third of its time, and stops taking work for it when a renewal
+//! finds the lease another's, or when half a lease has passed since the last renewal was
+//! asked for — before the lease can lapse in Redis — then finishes what it holds. The
+//! others stand by, trying every fifth of the lease time. A standby instance is ready (its
+//! transport is not required). With one instance (`cluster.instances = 1`) or the embedded
+//! store, the transport runs unleased (see `crate::transport::spawn_all`).
 
 use std::time::Duration;
 
@@ -60,6 +62,7 @@ impl Leased {
     /// waits for the transport to finish and gives the lease up).
     pub async fn run(self, start: Start, stop: CancellationToken) {
         let Store::Redis(redis) = self.store.clone() else {
+            // Callers lease only on Redis; unleased otherwise.
             let tracker = TaskTracker::new();
             start(&tracker, &stop);
             tracker.close();
@@ -95,62 +98,90 @@ impl Leased {
             };
             let mine = format!("{}/{fence}", self.holder);
             self.event(LeaseEvent::Taken { fence });
-            self.readiness.register(&latch);
+            // The last holder may still be finishing what it had (it stopped taking work at
+            // half its lease, at least half a lease ago): give it the other half.
             let (tracker, running) = (TaskTracker::new(), stop.child_token());
-            start(&tracker, &running);
-            tracker.close();
-            let stopping = self.hold(&redis, &keys, &mine, &ms, &tracker, &stop).await;
-            running.cancel();
-            tracker.wait().await;
-            if stopping {
-                if let Ok(1) = redis.eval_i64(RELEASE, &keys[..1], &[&mine]).await {
-                    self.event(LeaseEvent::Released);
+            let ended = if sleep_or_stop(self.lease / 2, &stop).await {
+                Held::Stopping
+            } else {
+                // Renewed first: the half lease just waited counts against the holding.
+                let asked_at = Instant::now();
+                match redis.eval_i64(RENEW, &keys[..1], &[&mine, &ms]).await {
+                    Ok(1) => {
+                        self.readiness.register(&latch);
+                        start(&tracker, &running);
+                        tracker.close();
+                        self.hold(&redis, &keys, &mine, &ms, asked_at, &tracker, &stop)
+                            .await
+                    }
+                    _ => Held::Lost,
                 }
-                self.readiness.stand_by(&latch);
-                return;
+            };
+            running.cancel();
+            tracker.close();
+            tracker.wait().await;
+            match ended {
+                Held::Stopping => {
+                    if let Ok(1) = redis.eval_i64(RELEASE, &keys[..1], &[&mine]).await {
+                        self.event(LeaseEvent::Released);
+                    }
+                    self.readiness.stand_by(&latch);
+                    return;
+                }
+                Held::Lost => self.event(LeaseEvent::Lost),
+                Held::Ended => {
+                    // The transport stopped by itself: give the others a turn first.
+                    let _ = redis.eval_i64(RELEASE, &keys[..1], &[&mine]).await;
+                    self.event(LeaseEvent::Released);
+                    if sleep_or_stop(self.lease, &stop).await {
+                        return;
+                    }
+                }
             }
-            self.event(LeaseEvent::Lost);
         }
     }
 
-    /// Renews the lease until it is lost (false) or `stop` (true).
+    /// Renews the lease every third of its time until it is lost, the transport ends, or
+    /// `stop`. `renewed`: when the request that last took or renewed it was sent; at half
+    /// a lease from then without a renewal the lease counts as lost, well before Redis
+    /// gives it to another.
+    #[allow(clippy::too_many_arguments)]
     async fn hold(
         &self,
         redis: &RedisStore,
         keys: &[&str; 2],
         mine: &str,
         ms: &str,
+        mut renewed: Instant,
         tracker: &TaskTracker,
         stop: &CancellationToken,
-    ) -> bool {
-        let mut renewed = Instant::now();
+    ) -> Held {
+        let mut asked = renewed;
         loop {
+            let fence_at = renewed + self.lease / 2;
             tokio::select! {
-                () = stop.cancelled() => return true,
-                () = tracker.wait() => {
-                    // The transport ended by itself: let another instance try.
-                    let _ = redis.eval_i64(RELEASE, &keys[..1], &[mine]).await;
-                    return false;
-                }
-                () = tokio::time::sleep(self.lease / 3) => {}
+                () = stop.cancelled() => return Held::Stopping,
+                () = tracker.wait() => return Held::Ended,
+                () = tokio::time::sleep_until((asked + self.lease / 3).min(fence_at)) => {}
             }
-            let asked = tokio::time::timeout(
-                self.lease / 4,
+            if Instant::now() >= fence_at {
+                return Held::Lost;
+            }
+            asked = Instant::now();
+            let answer = tokio::time::timeout_at(
+                (asked + self.lease / 4).min(fence_at),
                 redis.eval_i64(RENEW, &keys[..1], &[mine, ms]),
             )
             .await;
-            match asked {
-                Ok(Ok(1)) => renewed = Instant::now(),
-                Ok(Ok(_)) => return false,
+            match answer {
+                Ok(Ok(1)) => renewed = asked,
+                Ok(Ok(_)) => return Held::Lost,
                 Ok(Err(e)) => {
                     tracing::warn!(message = "Cannot renew the transport's lease.", transport = %self.transport, error = %e)
                 }
                 Err(_) => {
                     tracing::warn!(message = "Cannot renew the transport's lease: no answer.", transport = %self.transport)
                 }
-            }
-            if renewed.elapsed() >= self.lease / 2 {
-                return false;
             }
         }
     }
@@ -163,6 +194,16 @@ impl Leased {
         }
         .emit();
     }
+}
+
+/// How holding a lease ended.
+enum Held {
+    /// The gateway stops.
+    Stopping,
+    /// Another instance has it, or it could not be renewed in time.
+    Lost,
+    /// The transport's tasks ended by themselves.
+    Ended,
 }
 
 /// Sleeps `d`; true when `stop` came first.

@@ -1,10 +1,12 @@
 //! One parts-per-second limit for a transport across every instance (`shared_mt_tps`):
 //! a reservation in Redis (GCRA, the schedule kept as the next free slot, in the server's
-//! clock) so each part waits for its own slot. Slots are spaced (1 s + [`GUARD`]) / limit
-//! apart: delays between the reservation and the carrier of up to [`GUARD`] cannot put more
-//! than `limit` parts in any second the carrier counts. When Redis cannot be asked, or with
-//! the embedded store, a local schedule at limit / `cluster.instances` takes over, so the
-//! instances together stay under the limit. Counted in parts (SMPP PDUs), not messages.
+//! clock) so each part waits for its own slot. Slots are spaced (1 s + guard) / limit
+//! apart: delays between the reservation and the carrier of up to the guard
+//! (`shared_mt_tps_guard_ms`, default 50 ms) cannot put more than `limit` parts in any second
+//! the carrier counts. When Redis cannot be asked an instance paces at limit /
+//! `cluster.instances` until it can (with all of them cut off, together they stay under the
+//! limit; one cut off while the others reach Redis adds its share); with the embedded store
+//! the whole limit is this process's. Counted in parts (SMPP PDUs), not messages.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -14,8 +16,6 @@ use tokio::time::Instant;
 
 use crate::store::Store;
 
-/// Jitter between a slot and the carrier's clock that cannot break the limit.
-pub const GUARD: Duration = Duration::from_millis(50);
 /// How long a reservation may take before the local schedule is used instead.
 const ASK_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -42,13 +42,20 @@ pub struct SharedRate {
     transport: String,
 }
 
-fn spacing(per_second: f64) -> Duration {
-    (Duration::from_secs(1) + GUARD).div_f64(per_second.max(0.001))
+fn spacing(per_second: f64, guard: Duration) -> Duration {
+    (Duration::from_secs(1) + guard).div_f64(per_second.max(0.001))
 }
 
 impl SharedRate {
-    /// A limit of `per_second` parts for `transport`, shared by `instances`.
-    pub fn new(transport: &str, per_second: u32, instances: u32, store: Store) -> Self {
+    /// A limit of `per_second` parts for `transport`, shared by `instances`, slots spaced to
+    /// absorb `guard` of jitter.
+    pub fn new(
+        transport: &str,
+        per_second: u32,
+        guard: Duration,
+        instances: u32,
+        store: Store,
+    ) -> Self {
         let limit = f64::from(per_second);
         let local_share = match store {
             Store::Redis(_) => limit / f64::from(instances.max(1)),
@@ -58,8 +65,8 @@ impl SharedRate {
         Self {
             key: format!("rate:{transport}"),
             store,
-            shared: spacing(limit),
-            local: spacing(local_share),
+            shared: spacing(limit, guard),
+            local: spacing(local_share, guard),
             next_local: Mutex::new(Instant::now()),
             transport: transport.to_owned(),
         }
@@ -113,7 +120,9 @@ mod tests {
     #[test]
     fn slots_leave_the_guard_free() {
         // 50 parts: 21 ms apart, so 51 parts span 1,050 ms.
-        assert_eq!(spacing(50.0), Duration::from_millis(21));
-        assert_eq!(spacing(25.0), Duration::from_millis(42));
+        let guard = Duration::from_millis(50);
+        assert_eq!(spacing(50.0, guard), Duration::from_millis(21));
+        assert_eq!(spacing(25.0, guard), Duration::from_millis(42));
+        assert_eq!(spacing(10.0, Duration::ZERO), Duration::from_millis(100));
     }
 }

@@ -203,15 +203,13 @@ pub(crate) async fn consume_outbound<F, Fut>(
     let tasks = TaskTracker::new();
     let handle = Arc::new(handle);
     let direct = handle.clone();
-    crate::router::local::register_handler(
-        id,
-        crate::router::local::Handler::new(
-            Arc::new(move |msg, delivery| Box::pin(direct(msg, delivery))),
-            limit.clone(),
-            intake.clone(),
-            tasks.clone(),
-        ),
+    let local = crate::router::local::Handler::new(
+        Arc::new(move |msg, delivery| Box::pin(direct(msg, delivery))),
+        limit.clone(),
+        intake.clone(),
+        tasks.clone(),
     );
+    crate::router::local::register_handler(id, local.clone());
     let (bus2, id2) = (bus.clone(), id.to_owned());
     consume_limited(bus, &queue, limit, tasks, intake, move |delivery| {
         let (bus, id) = (bus2.clone(), id2.clone());
@@ -227,6 +225,9 @@ pub(crate) async fn consume_outbound<F, Fut>(
         }
     })
     .await;
+    // Stopped (the gateway drains, or another instance took the transport's lease): the
+    // router sends to the queue again rather than to a handler that hands everything back.
+    crate::router::local::unregister_handler(id, &local);
 }
 
 /// Consumes `queue` until `intake` is cancelled, running `handle` on each delivery in its

@@ -164,6 +164,11 @@ fn leased<F>(id: &str, ctx: &Context, tracker: &TaskTracker, intake: &Cancellati
 where
     F: Fn(&TaskTracker, &CancellationToken) + Send + Sync + 'static,
 {
+    if ctx.cluster.instances <= 1 || !matches!(ctx.store, Store::Redis(_)) {
+        // One instance: nothing to share the link with.
+        start(tracker, intake);
+        return;
+    }
     let lease = crate::cluster::lease::Leased {
         transport: id.to_owned(),
         holder: ctx.cluster.name(),

@@ -45,6 +45,12 @@ pub(crate) use tls::check as check_tls;
 /// The Vumi exchange.
 pub const EXCHANGE: &str = "vumi";
 
+/// How long connecting to one broker node may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection lost sooner than this after it was made counts as a failed attempt (with
+/// its backoff), so a problem that recurs at each connect does not cycle the nodes at once.
+const SHORT_LIVED: Duration = Duration::from_secs(5);
+
 /// One connected generation: the connection and its publishing channel.
 struct Link {
     generation: u64,
@@ -246,6 +252,7 @@ impl AmqpBus {
             // The channel or connection failed before the confirm: the broker may or may not
             // have the message. Retry on the next generation (at-least-once).
             tracing::warn!(message = "Publish not confirmed; retrying after reconnect.", error = %failure);
+            crate::bus::telemetry::Republished.emit();
             if self.wait_for_new_generation(link.generation).await.is_err() {
                 // Closed with the message on the wire: the broker may have it.
                 return Err(BusError::Unconfirmed {
@@ -313,13 +320,24 @@ async fn connect(inner: &Inner, url: &str, generation: u64) -> Result<Link, BusE
     let scrubbed =
         |e: lapin::Error| BusError::Broker(crate::config::scrub_url(&e.to_string(), url));
     let runtime = lapin::runtime::default_runtime().map_err(scrubbed)?;
-    let connection = Connection::connect_with_config(
-        url,
-        ConnectionProperties::default(),
-        tls::config(&inner.config)?,
-        runtime,
+    // A node that drops packets would hold the connect for the kernel's SYN retries (about
+    // two minutes): the next node is tried well before.
+    let connection = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        Connection::connect_with_config(
+            url,
+            ConnectionProperties::default(),
+            tls::config(&inner.config)?,
+            runtime,
+        ),
     )
     .await
+    .map_err(|_| {
+        BusError::Broker(format!(
+            "no answer from {} in {CONNECT_TIMEOUT:?}",
+            crate::config::redact_url(url)
+        ))
+    })?
     .map_err(scrubbed)?;
     let names: Vec<String> = inner
         .queues
@@ -390,6 +408,7 @@ async fn supervise(inner: Arc<Inner>) {
                     node: &crate::config::redact_url(url),
                 }
                 .emit();
+                let connected_at = tokio::time::Instant::now();
                 let mut check = tokio::time::interval(Duration::from_millis(500));
                 loop {
                     tokio::select! {
@@ -407,7 +426,9 @@ async fn supervise(inner: Arc<Inner>) {
                 let _ = link.connection.close(320, "reconnecting".into()).await;
                 // That node may be gone: another one of the cluster first.
                 node = node.wrapping_add(1);
-                if nodes > 1 {
+                if connected_at.elapsed() < SHORT_LIVED {
+                    failures += 1;
+                } else if nodes > 1 {
                     continue;
                 }
             }

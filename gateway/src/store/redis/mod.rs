@@ -7,17 +7,16 @@
 //! With Sentinel ([`sentinel`]) the primary is asked of the sentinels, and asked again when a
 //! call fails on the connection or is refused by a server that is no longer the primary
 //! (`READONLY`): the store then moves to the new primary and the call is tried once more
-//! there. With `store.replicas_to_wait`, every write is followed by `WAIT`, so what a
-//! caller was told is written is on the replicas too when the primary dies (a write the
-//! replicas did not confirm in time is counted and logged, not failed).
+//! there (a read always; a write only when it certainly was not applied). With
+//! `store.replicas_to_wait`, a write is done once the replicas have it ([`replication`]).
 
+mod replication;
 mod sentinel;
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use richmond_drivers::telemetry::Event as _;
 
 use super::StoreError;
 pub use sentinel::SentinelOptions;
@@ -29,8 +28,8 @@ pub struct RedisStore {
     prefix: String,
     location: String,
     sentinel: Option<Arc<sentinel::Follower>>,
-    /// Replicas each write waits for (`WAIT`), and how long.
-    replicas: Option<(u32, u64)>,
+    /// Replicas each write waits for (`WAIT`).
+    replicas: Option<Arc<replication::Replication>>,
 }
 
 /// The connection to the server written to, and which one it is.
@@ -121,7 +120,9 @@ impl RedisStore {
         let follower = sentinel::Follower::new(options);
         let location = follower.location();
         let primary = follower.find().await?;
-        let replicas = follower.replicas();
+        let replicas = follower
+            .replicas()
+            .map(|(n, ms)| Arc::new(replication::Replication::new(n, ms)));
         Ok(Self {
             conn: Arc::new(RwLock::new(primary)),
             prefix: prefix.to_owned(),
@@ -134,7 +135,8 @@ impl RedisStore {
     /// Every write then waits for `replicas` replicas (`WAIT`, at most `wait_ms`); 0: none.
     #[must_use]
     pub fn waiting_for(mut self, replicas: u32, wait_ms: u64) -> Self {
-        self.replicas = (replicas > 0).then_some((replicas, wait_ms));
+        self.replicas =
+            (replicas > 0).then(|| Arc::new(replication::Replication::new(replicas, wait_ms)));
         self
     }
 
@@ -146,66 +148,65 @@ impl RedisStore {
             .clone()
     }
 
-    /// Runs `cmd` (a command or a pipeline); with Sentinel, once more on the new primary when
-    /// the call failed because the primary changed.
+    /// Runs a read; with Sentinel, once more on the primary found after a failure that may
+    /// mean the primary changed.
     async fn query<C: Query, T: redis::FromRedisValue>(&self, cmd: &C) -> Result<T, StoreError> {
-        let primary = self.current();
-        let mut c = primary.manager.clone();
-        match cmd.run(&mut c).await {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let Some(follower) = &self.sentinel else {
-                    return Err(self.err(e));
-                };
-                if !sentinel::primary_may_have_moved(&e) {
-                    return Err(self.err(e));
-                }
-                // A failover takes a moment to be decided (the sentinels' down-after time and
-                // vote): ask again for as long as one call may wait.
-                let deadline = tokio::time::Instant::now() + REDIS_TIMEOUT;
-                let read_only =
-                    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
-                loop {
-                    match follower.follow(&self.conn, &primary.address).await {
-                        sentinel::Followed::Moved => break,
-                        sentinel::Followed::Same if read_only => break,
-                        sentinel::Followed::Same => return Err(self.err(e)),
-                        sentinel::Followed::Unknown => {}
-                    }
-                    if tokio::time::Instant::now() >= deadline {
-                        // Only a call the old server certainly did not apply is sent again
-                        // to the same one.
-                        if !read_only {
-                            return Err(self.err(e));
-                        }
-                        break;
-                    }
-                    tokio::time::sleep(sentinel::RETRY_AFTER).await;
-                }
-                let mut c = self.current().manager;
-                cmd.run(&mut c).await.map_err(|e| self.err(e))
-            }
-        }
+        self.run(cmd, true).await.map(|(v, _)| v)
     }
 
-    /// [`query`](Self::query) for a write: then `WAIT`s for the replicas when configured.
-    async fn write<C: Query, T: redis::FromRedisValue>(&self, cmd: &C) -> Result<T, StoreError> {
-        let v = self.query(cmd).await?;
-        if let Some((replicas, timeout_ms)) = self.replicas {
-            let mut c = self.current().manager;
-            let got: u32 = redis::cmd("WAIT")
-                .arg(replicas)
-                .arg(timeout_ms)
-                .query_async(&mut c)
-                .await
-                .map_err(|e| self.err(e))?;
-            if got < replicas {
-                super::telemetry::Unreplicated {
-                    wanted: replicas,
-                    got,
+    /// Runs `cmd`; `repeatable`: it may be sent again whatever became of the first try (a
+    /// read). A write is sent again only when it certainly was not applied (`READONLY`, an
+    /// aborted transaction, a refused connection). Returns the value and the server it came
+    /// from.
+    async fn run<C: Query, T: redis::FromRedisValue>(
+        &self,
+        cmd: &C,
+        repeatable: bool,
+    ) -> Result<(T, String), StoreError> {
+        let primary = self.current();
+        let mut c = primary.manager.clone();
+        let e = match cmd.run(&mut c).await {
+            Ok(v) => return Ok((v, primary.address)),
+            Err(e) => e,
+        };
+        let Some(follower) = &self.sentinel else {
+            return Err(self.err(e));
+        };
+        if !sentinel::primary_may_have_moved(&e) {
+            return Err(self.err(e));
+        }
+        let again = repeatable || sentinel::not_applied(&e);
+        // A failover takes a moment to be decided (the sentinels' down-after time and vote):
+        // ask again for as long as one call may wait.
+        let deadline = tokio::time::Instant::now() + REDIS_TIMEOUT;
+        loop {
+            let followed =
+                tokio::time::timeout_at(deadline, follower.follow(&self.conn, &primary.address))
+                    .await
+                    .unwrap_or(sentinel::Followed::Unknown);
+            match followed {
+                sentinel::Followed::Moved | sentinel::Followed::Same if again => break,
+                sentinel::Followed::Moved | sentinel::Followed::Same => {
+                    return Err(self.err(e));
                 }
-                .emit();
+                sentinel::Followed::Unknown => {}
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.err(e));
+            }
+            tokio::time::sleep(sentinel::RETRY_AFTER).await;
+        }
+        let primary = self.current();
+        let mut c = primary.manager.clone();
+        let v = cmd.run(&mut c).await.map_err(|e| self.err(e))?;
+        Ok((v, primary.address))
+    }
+
+    /// Runs a write; then, with `replicas_to_wait`, waits until the replicas have it.
+    async fn write<C: Query, T: redis::FromRedisValue>(&self, cmd: &C) -> Result<T, StoreError> {
+        let (v, at) = self.run(cmd, false).await?;
+        if let Some(r) = &self.replicas {
+            r.confirm(&self.current(), &at).await;
         }
         Ok(v)
     }
@@ -394,7 +395,7 @@ impl RedisStore {
         for a in args {
             cmd.arg(*a);
         }
-        self.query(&cmd).await
+        self.write(&cmd).await
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {

@@ -55,7 +55,15 @@ pub(super) fn primary_may_have_moved(e: &redis::RedisError) -> bool {
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
-        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        || not_applied(e)
+}
+
+/// Whether `e` shows the command was not applied: refused by a replica (`READONLY`, also
+/// inside a transaction, which it aborts), or never sent (the connection refused).
+pub(super) fn not_applied(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ExecAbort)
+        || e.is_connection_refusal()
 }
 
 /// `template` (a Redis URL) pointing at `host:port`, its scheme, credentials, database and
@@ -93,54 +101,75 @@ impl Follower {
             .then_some((self.options.replicas_to_wait, self.options.replica_wait_ms))
     }
 
-    /// The primary's `host:port` according to one of the sentinels.
-    async fn ask(&self) -> Result<(String, u16), String> {
-        let mut last = String::from("no sentinel configured");
-        for addr in &self.options.sentinels {
-            let asked = async {
-                let c = redis::Client::open(format!("redis://{addr}/"))?;
-                let mut conn = c.get_multiplexed_async_connection().await?;
-                redis::cmd("SENTINEL")
-                    .arg("get-master-addr-by-name")
-                    .arg(&self.options.master)
-                    .query_async::<Option<(String, u16)>>(&mut conn)
-                    .await
-            };
-            match tokio::time::timeout(SENTINEL_TIMEOUT, asked).await {
-                Ok(Ok(Some(found))) => return Ok(found),
-                Ok(Ok(None)) => {
-                    last = format!("sentinel {addr} does not monitor {}", self.options.master);
+    /// The primary's `host:port` according to sentinel `addr`.
+    async fn ask(&self, addr: &str) -> Result<(String, u16), String> {
+        let asked = async {
+            // A bare IPv6 address needs its brackets in a URL.
+            let url = match addr.rsplit_once(':') {
+                Some((h, p)) if h.contains(':') && !h.starts_with('[') => {
+                    format!("redis://[{h}]:{p}/")
                 }
-                Ok(Err(e)) => last = format!("sentinel {addr}: {e}"),
-                Err(_) => last = format!("sentinel {addr}: no answer"),
-            }
+                _ => format!("redis://{addr}/"),
+            };
+            let c = redis::Client::open(url)?;
+            let mut conn = c.get_multiplexed_async_connection().await?;
+            redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg(&self.options.master)
+                .query_async::<Option<(String, u16)>>(&mut conn)
+                .await
+        };
+        match tokio::time::timeout(SENTINEL_TIMEOUT, asked).await {
+            Ok(Ok(Some(found))) => Ok(found),
+            Ok(Ok(None)) => Err(format!(
+                "sentinel {addr} does not monitor {}",
+                self.options.master
+            )),
+            Ok(Err(e)) => Err(format!("sentinel {addr}: {e}")),
+            Err(_) => Err(format!("sentinel {addr}: no answer")),
         }
-        Err(last)
     }
 
-    /// Connects to the primary the sentinels name, once it says it is one.
+    /// Connects to the primary a sentinel names, once it says it is one; each sentinel in
+    /// turn until one names a server that answers as the primary.
     pub(super) async fn find(&self) -> Result<Primary, StoreError> {
         let location = self.location();
-        let (host, port) = self
-            .ask()
-            .await
-            .map_err(|e| StoreError::unavailable(location.clone(), e))?;
+        let mut last = String::from("no sentinel configured");
+        for addr in &self.options.sentinels {
+            match self.ask(addr).await {
+                Ok((host, port)) => match self.connect(&host, port).await {
+                    Ok(p) => return Ok(p),
+                    Err(e) => last = e,
+                },
+                Err(e) => last = e,
+            }
+        }
+        Err(StoreError::unavailable(location, last))
+    }
+
+    /// A connection to `host:port` if it answers as the primary.
+    async fn connect(&self, host: &str, port: u16) -> Result<Primary, String> {
+        let location = self.location();
         let template = self.options.url.as_deref().unwrap_or("redis://");
-        let url = url_at(template, &host, port);
+        let url = url_at(template, host, port);
         let address = format!("{host}:{port}");
-        let c = client(&url, self.options.tls_ca_file.as_deref(), &location)?;
-        let mut manager = manage(c)
+        let c = client(&url, self.options.tls_ca_file.as_deref(), &location)
+            .map_err(|e| e.to_string())?;
+        let checked = async {
+            let mut manager = manage(c).await?;
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut manager)
+                .await?;
+            Ok::<_, redis::RedisError>((manager, info))
+        };
+        let (manager, info) = tokio::time::timeout(SENTINEL_TIMEOUT * 2, checked)
             .await
-            .map_err(|e| StoreError::redis(location.clone(), e))?;
-        let info: String = redis::cmd("INFO")
-            .arg("replication")
-            .query_async(&mut manager)
-            .await
-            .map_err(|e| StoreError::redis(location.clone(), e))?;
+            .map_err(|_| format!("{address}: no answer"))?
+            .map_err(|e| format!("{address}: {e}"))?;
         if !info.lines().any(|l| l.trim() == "role:master") {
-            return Err(StoreError::unavailable(
-                location,
-                format!("{address}, named by the sentinels, is not a primary (yet)"),
+            return Err(format!(
+                "{address}, named by the sentinels, is not a primary (yet)"
             ));
         }
         Ok(Primary { manager, address })

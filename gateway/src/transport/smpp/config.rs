@@ -126,6 +126,10 @@ pub struct SmppConfig {
     /// `crate::cluster::rate`.
     #[serde(default)]
     pub shared_mt_tps: u32,
+    /// Delay between Richmond and the SMSC's clock that `shared_mt_tps` absorbs: parts go
+    /// (1 s + this) / `shared_mt_tps` apart (default 50; up to 1000).
+    #[serde(default = "default_guard_ms")]
+    pub shared_mt_tps_guard_ms: u64,
     /// First pause after ESME_RTHROTTLED / ESME_RMSGQFUL (doubles while throttled).
     #[serde(default = "throttle")]
     pub throttle_backoff_seconds: f64,
@@ -252,6 +256,9 @@ impl SmppConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.shared_mt_tps_guard_ms > 1000 {
+            return Err("shared_mt_tps_guard_ms: 0 to 1000".into());
+        }
         if !(1..=100_000).contains(&self.max_unanswered_delivers) {
             return Err("max_unanswered_delivers: 1 to 100000".into());
         }
@@ -391,6 +398,10 @@ impl SmppConfig {
         }
         Ok(out)
     }
+}
+
+fn default_guard_ms() -> u64 {
+    50
 }
 
 fn default_max_unanswered() -> usize {

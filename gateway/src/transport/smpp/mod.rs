@@ -88,8 +88,10 @@ pub(crate) struct Shared {
     unstored_ids: std::sync::Mutex<std::collections::HashMap<String, Unstored>>,
     /// Multipart MOs waiting for their parts (`smpp:<id>:mp-open:all`).
     reassembly: super::multipart::Reassembly,
-    /// `shared_mt_tps`: the limit all binds and instances share.
-    rate: Option<crate::cluster::rate::SharedRate>,
+    /// `shared_mt_tps`: the limit all binds and instances share, and the places in the binds'
+    /// windows a part holds before it takes its slot (a slot taken while the window is full
+    /// would be spent waiting, and the parts behind it would leave together).
+    rate: Option<(crate::cluster::rate::SharedRate, tokio::sync::Semaphore)>,
 }
 
 impl Shared {
@@ -251,6 +253,7 @@ pub(crate) fn spawn(
             receivers.push((handle, events));
         }
     }
+    let tx_binds = transmitters.len();
     let shared = Arc::new(Shared {
         id: id.to_owned(),
         config: config.clone(),
@@ -262,11 +265,15 @@ pub(crate) fn spawn(
         unstored_ids: std::sync::Mutex::default(),
         reassembly: multipart::reassembly(id, config),
         rate: (config.shared_mt_tps > 0).then(|| {
-            crate::cluster::rate::SharedRate::new(
-                id,
-                config.shared_mt_tps,
-                ctx.cluster.instances,
-                ctx.store.clone(),
+            (
+                crate::cluster::rate::SharedRate::new(
+                    id,
+                    config.shared_mt_tps,
+                    Duration::from_millis(config.shared_mt_tps_guard_ms),
+                    ctx.cluster.instances,
+                    ctx.store.clone(),
+                ),
+                tokio::sync::Semaphore::new(config.window.max(1) * tx_binds.max(1)),
             )
         }),
     });

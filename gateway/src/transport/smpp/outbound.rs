@@ -175,9 +175,14 @@ async fn submit_part(
 ) -> Result<SubmitOutcome, Stopping> {
     let mut pause = Duration::from_millis(100);
     loop {
-        if let Some(rate) = &shared.rate {
-            rate.acquire().await;
-        }
+        let _place = match &shared.rate {
+            Some((rate, places)) => {
+                let place = places.acquire().await.ok();
+                rate.acquire().await;
+                place
+            }
+            None => None,
+        };
         match shared.pick_transmitter().submit(pdu.clone()).await {
             Ok(SubmitOutcome::Accepted { message_id }) if shared.config.registered_delivery => {
                 // Mapped at once, so the receipt (which may come before the other parts'
