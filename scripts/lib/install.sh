@@ -9,6 +9,7 @@
 #   install_node        scripts/node_modules from scripts/package.json (+ package-lock.json)
 #   install_rust_components  rustfmt and clippy, via rustup, if cargo lacks them
 #   install_cargo_fuzz  cargo-fuzz, unless `cargo fuzz` already works
+#   install_cargo_deb   cargo-deb (the packaging test builds the .deb), unless present
 
 APT_PACKAGES=(rabbitmq-server redis-server redis-sentinel prometheus libgammu-dev pkg-config kannel systemd)
 
@@ -96,4 +97,10 @@ install_cargo_fuzz() {
   cargo fuzz --version >/dev/null 2>&1 && return 0
   echo "installing cargo-fuzz (about 40 s)"
   _quiet "$RICHMOND_LOG_DIR/cargo-fuzz.log" cargo install cargo-fuzz --locked
+}
+
+install_cargo_deb() {
+  cargo deb --version >/dev/null 2>&1 && return 0
+  echo "installing cargo-deb (about 2 min)"
+  _quiet "$RICHMOND_LOG_DIR/cargo-deb.log" cargo install cargo-deb --locked
 }

@@ -1,10 +1,11 @@
-//! Packaging for operators (issue 23, point 5, in part): the Grafana dashboard's every query
+//! Packaging for operators (issue 23, point 5): the Grafana dashboard's every query
 //! names a metric the binary exports (its catalogue, which `/metrics` describes, and the
 //! live `/metrics` for those present from the start); the systemd unit passes
 //! `systemd-analyze verify` without a warning; the compose file is well-formed (parsed as
 //! YAML, every dependency and mounted file present, each gateway config accepted by
 //! `check-config`); the Dockerfile builds in stages and runs unprivileged with a health check
-//! on `/ready`.
+//! on `/ready`; the .deb (cargo-deb) installs as root with its user, conffile and unit,
+//! `systemd-analyze verify` is clean on the installed unit, and it purges.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -249,4 +250,134 @@ fn the_dockerfile_builds_in_stages_and_runs_unprivileged_with_a_health_check() {
         "the check reads /ready"
     );
     assert!(text.contains("COPY --from=build"));
+}
+
+/// Runs `cmd args…` as root (directly, or through `sudo -n`); its output.
+fn as_root(cmd: &str, args: &[&str]) -> std::process::Output {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let mut c = if root {
+        Command::new(cmd)
+    } else {
+        let mut s = Command::new("sudo");
+        s.args(["-n", cmd]);
+        s
+    };
+    c.args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} (as root; run the tests as root or with sudo): {e}"))
+}
+
+fn ok(out: &std::process::Output, what: &str) -> String {
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what}: {text}");
+    text
+}
+
+#[test]
+fn the_deb_installs_verifies_runs_and_purges() {
+    // Made by cargo-deb from the binary these tests built (operators run `cargo deb -p
+    // richmond`, a release build; the package's layout is the same).
+    let bin = Path::new(env!("CARGO_BIN_EXE_richmond"));
+    let target = bin.parent().and_then(Path::parent).expect("the target dir");
+    let out = tempfile::tempdir().expect("tempdir");
+    let built = Command::new("cargo")
+        .args([
+            "deb",
+            "-p",
+            "richmond",
+            "--no-build",
+            "--profile",
+            "dev",
+            "--fast",
+        ])
+        .arg("--output")
+        .arg(out.path())
+        .env("CARGO_TARGET_DIR", target)
+        .current_dir(repo())
+        .output()
+        .expect("cargo deb (cargo install cargo-deb; ./scripts/test installs it)");
+    ok(&built, "cargo deb");
+    let deb = std::fs::read_dir(out.path())
+        .expect("output")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("a .deb");
+    let deb = deb.to_str().expect("utf-8 path");
+    let info = ok(
+        &Command::new("dpkg-deb")
+            .args(["--info", deb])
+            .output()
+            .unwrap(),
+        "info",
+    );
+    assert!(
+        info.contains("Package: richmond") && info.contains("adduser"),
+        "{info}"
+    );
+    let contents = ok(
+        &Command::new("dpkg-deb")
+            .args(["--contents", deb])
+            .output()
+            .unwrap(),
+        "contents",
+    );
+    for file in [
+        "./usr/bin/richmond",
+        "./etc/richmond/richmond.toml",
+        "systemd/system/richmond.service",
+        "./usr/share/doc/richmond/examples/cluster.toml",
+    ] {
+        assert!(contents.contains(file), "{file} not in {contents}");
+    }
+
+    ok(&as_root("dpkg", &["-i", deb]), "dpkg -i");
+    let installed = std::panic::catch_unwind(|| {
+        let user = ok(
+            &Command::new("id")
+                .args(["-nG", "richmond"])
+                .output()
+                .unwrap(),
+            "id",
+        );
+        assert!(user.split_whitespace().any(|g| g == "dialout"), "{user}");
+        let conf = std::fs::metadata("/etc/richmond/richmond.toml").expect("the conffile");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&conf.permissions()) & 0o777,
+            0o640
+        );
+        let check = Command::new("/usr/bin/richmond")
+            .args(["--config", "/etc/richmond/richmond.toml", "check-config"])
+            .output()
+            .unwrap();
+        ok(&check, "check-config of the shipped configuration");
+        let files = ok(
+            &Command::new("dpkg")
+                .args(["-L", "richmond"])
+                .output()
+                .unwrap(),
+            "dpkg -L",
+        );
+        let unit = files
+            .lines()
+            .find(|l| l.ends_with("systemd/system/richmond.service"))
+            .expect("the unit installed");
+        let verify = Command::new("systemd-analyze")
+            .args(["verify", unit])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&verify.stderr).into_owned()
+            + &String::from_utf8_lossy(&verify.stdout);
+        let about_it = said.lines().filter(|l| l.contains("richmond")).count();
+        assert!(verify.status.success() && about_it == 0, "{said}");
+    });
+    ok(&as_root("dpkg", &["--purge", "richmond"]), "dpkg --purge");
+    assert!(!Path::new("/usr/bin/richmond").exists());
+    if let Err(p) = installed {
+        std::panic::resume_unwind(p);
+    }
 }

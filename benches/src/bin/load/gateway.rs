@@ -35,7 +35,7 @@ pub(crate) struct Smsc {
     child: Child,
     stdin: ChildStdin,
     port: u16,
-    binds: Arc<AtomicUsize>,
+    pub(crate) binds: Arc<AtomicUsize>,
     /// `deliver_sm`s the simulator had to send again (error answer or no answer in time).
     pub(crate) redeliveries: Arc<AtomicUsize>,
 }

@@ -11,7 +11,9 @@
 //! Usage (the servers come from ./scripts/test; `richmond` must be built in release first;
 //! `./scripts/bench` does both):
 //! `./scripts/test --servers-only -- bash -c 'cargo build --release -p richmond -p richmond-benches &&
-//!  target/release/load [N [amqp|embedded|http|smpps|providers|all [FILTER]]]'`, or `target/release/load
+//!  target/release/load [N [amqp|embedded|http|smpps|providers|cluster|all [FILTER]]]'`
+//! (`cluster` is not part of `all`: [`cluster`], with three RabbitMQ nodes of its own), or
+//! `target/release/load
 //! soak <minutes> amqp|embedded [rate]` (see [`soak`]), or `target/release/load soak <minutes>
 //! binary [rate|max]` (the single-binary default fed through its HTTP API, see [`soak_http`];
 //! no servers needed) (FILTER: rows whose direction
@@ -40,6 +42,7 @@
 //! application together).
 
 mod client;
+mod cluster;
 mod flows;
 mod gateway;
 mod http;
@@ -235,12 +238,21 @@ async fn main() {
     let filter = std::env::args().nth(3).unwrap_or_default();
     if !matches!(
         only.as_str(),
-        "" | "all" | "amqp" | "embedded" | "http" | "smpps" | "providers"
+        "" | "all" | "amqp" | "embedded" | "http" | "smpps" | "providers" | "cluster"
     ) {
-        eprintln!("usage: load [N [amqp|embedded|http|smpps|providers|all [FILTER]]]");
+        eprintln!("usage: load [N [amqp|embedded|http|smpps|providers|cluster|all [FILTER]]]");
         std::process::exit(2);
     }
     let mut failed = false;
+    if only == "cluster" {
+        let url = std::env::var("RICHMOND_TEST_AMQP_URL")
+            .expect("run through ./scripts/test --servers-only");
+        if cluster::run(n, &url).await {
+            eprintln!("load: at least one run lost messages");
+            std::process::exit(1);
+        }
+        return;
+    }
     if !matches!(only.as_str(), "http" | "smpps" | "providers") {
         failed |= smpp_rows(n, &only, &filter).await;
     }
