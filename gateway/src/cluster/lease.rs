@@ -20,13 +20,21 @@ use super::telemetry::{Lease, LeaseEvent};
 use crate::admin::Readiness;
 use crate::store::{Store, redis::RedisStore};
 
-/// Takes the lease when it is free: returns the fencing number, or 0 when it is held.
-/// KEYS: the lease, the fencing counter; ARGV: the holder, the lease time in ms.
+/// Takes a free one of the lease's slots: returns `fence × 1024 + slot`, or -1 when every
+/// slot is held. KEYS: the lease (slot `i` of several is `<lease>:<i>`), the fencing
+/// counter; ARGV: the holder, the lease time in ms, the number of slots.
 const TAKE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local fence = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. '/' .. fence, 'PX', ARGV[2])
-return fence
+local n = tonumber(ARGV[3])
+for i = 0, n - 1 do
+  local k = KEYS[1]
+  if n > 1 then k = k .. ':' .. i end
+  if redis.call('EXISTS', k) == 0 then
+    local fence = redis.call('INCR', KEYS[2])
+    redis.call('SET', k, ARGV[1] .. '/' .. fence, 'PX', ARGV[2])
+    return fence * 1024 + i
+  end
+end
+return -1
 ";
 
 /// Extends the lease when it is still ours: 1, else 0. ARGV: holder/fence, lease time.
@@ -50,12 +58,20 @@ pub struct Leased {
     pub holder: String,
     pub lease: Duration,
     pub store: Store,
-    pub readiness: Readiness,
+    /// The transport's readiness latch, required only while this instance holds the lease
+    /// (None: leave readiness to the caller).
+    pub readiness: Option<Readiness>,
+    /// Slots of the lease (binds of an SMPP transport shared by instances: each worker
+    /// holds one); 1 for a transport that runs whole on one instance.
+    pub slots: u32,
+    /// Wait a lease period before each attempt (a worker beyond this instance's share
+    /// lets the others take a slot first).
+    pub patient: bool,
 }
 
-/// How a leased transport is started: on the tracker it is given, stopping when the token
-/// is cancelled.
-pub type Start = Box<dyn Fn(&TaskTracker, &CancellationToken) + Send + Sync>;
+/// How a leased transport is started: for the slot held (0 for a whole transport), on the
+/// tracker it is given, stopping when the token is cancelled.
+pub type Start = Box<dyn Fn(usize, &TaskTracker, &CancellationToken) + Send + Sync>;
 
 impl Leased {
     /// Runs `start` whenever this instance holds the lease, until `stop` is cancelled (then
@@ -64,24 +80,32 @@ impl Leased {
         let Store::Redis(redis) = self.store.clone() else {
             // Callers lease only on Redis; unleased otherwise.
             let tracker = TaskTracker::new();
-            start(&tracker, &stop);
+            start(0, &tracker, &stop);
             tracker.close();
             tracker.wait().await;
             return;
         };
         let latch = format!("transport:{}", self.transport);
-        let keys = [
-            format!("lease:{}", self.transport),
-            format!("lease:{}:fence", self.transport),
-        ];
-        let keys: [&str; 2] = [&keys[0], &keys[1]];
+        let lease_key = format!("lease:{}", self.transport);
+        let fence_key = format!("lease:{}:fence", self.transport);
+        let slots = self.slots.max(1).to_string();
         let ms = u64::try_from(self.lease.as_millis())
             .unwrap_or(u64::MAX)
             .to_string();
         loop {
-            self.readiness.stand_by(&latch);
-            let fence = match redis.eval_i64(TAKE, &keys, &[&self.holder, &ms]).await {
-                Ok(f) if f > 0 => f,
+            self.stand_by(&latch);
+            if self.patient && sleep_or_stop(self.lease, &stop).await {
+                return;
+            }
+            let taken = redis
+                .eval_i64(
+                    TAKE,
+                    &[&lease_key, &fence_key],
+                    &[&self.holder, &ms, &slots],
+                )
+                .await;
+            let (fence, slot) = match taken {
+                Ok(f) if f >= 0 => (f / 1024, usize::try_from(f % 1024).unwrap_or(0)),
                 Ok(_) => {
                     if sleep_or_stop(self.lease / 5, &stop).await {
                         return;
@@ -97,7 +121,13 @@ impl Leased {
                 }
             };
             let mine = format!("{}/{fence}", self.holder);
-            self.event(LeaseEvent::Taken { fence });
+            let slot_key = if self.slots > 1 {
+                format!("{lease_key}:{slot}")
+            } else {
+                lease_key.clone()
+            };
+            let keys: [&str; 1] = [&slot_key];
+            self.event(LeaseEvent::Taken { fence }, slot);
             // The last holder may still be finishing what it had (it stopped taking work at
             // half its lease, at least half a lease ago): give it the other half.
             let (tracker, running) = (TaskTracker::new(), stop.child_token());
@@ -106,10 +136,12 @@ impl Leased {
             } else {
                 // Renewed first: the half lease just waited counts against the holding.
                 let asked_at = Instant::now();
-                match redis.eval_i64(RENEW, &keys[..1], &[&mine, &ms]).await {
+                match redis.eval_i64(RENEW, &keys, &[&mine, &ms]).await {
                     Ok(1) => {
-                        self.readiness.register(&latch);
-                        start(&tracker, &running);
+                        if let Some(r) = &self.readiness {
+                            r.register(&latch);
+                        }
+                        start(slot, &tracker, &running);
                         tracker.close();
                         self.hold(&redis, &keys, &mine, &ms, asked_at, &tracker, &stop)
                             .await
@@ -122,17 +154,17 @@ impl Leased {
             tracker.wait().await;
             match ended {
                 Held::Stopping => {
-                    if let Ok(1) = redis.eval_i64(RELEASE, &keys[..1], &[&mine]).await {
-                        self.event(LeaseEvent::Released);
+                    if let Ok(1) = redis.eval_i64(RELEASE, &keys, &[&mine]).await {
+                        self.event(LeaseEvent::Released, slot);
                     }
-                    self.readiness.stand_by(&latch);
+                    self.stand_by(&latch);
                     return;
                 }
-                Held::Lost => self.event(LeaseEvent::Lost),
+                Held::Lost => self.event(LeaseEvent::Lost, slot),
                 Held::Ended => {
                     // The transport stopped by itself: give the others a turn first.
-                    let _ = redis.eval_i64(RELEASE, &keys[..1], &[&mine]).await;
-                    self.event(LeaseEvent::Released);
+                    let _ = redis.eval_i64(RELEASE, &keys, &[&mine]).await;
+                    self.event(LeaseEvent::Released, slot);
                     if sleep_or_stop(self.lease, &stop).await {
                         return;
                     }
@@ -149,7 +181,7 @@ impl Leased {
     async fn hold(
         &self,
         redis: &RedisStore,
-        keys: &[&str; 2],
+        keys: &[&str; 1],
         mine: &str,
         ms: &str,
         mut renewed: Instant,
@@ -170,7 +202,7 @@ impl Leased {
             asked = Instant::now();
             let answer = tokio::time::timeout_at(
                 (asked + self.lease / 4).min(fence_at),
-                redis.eval_i64(RENEW, &keys[..1], &[mine, ms]),
+                redis.eval_i64(RENEW, keys, &[mine, ms]),
             )
             .await;
             match answer {
@@ -186,9 +218,20 @@ impl Leased {
         }
     }
 
-    fn event(&self, event: LeaseEvent) {
+    fn stand_by(&self, latch: &str) {
+        if let Some(r) = &self.readiness {
+            r.stand_by(latch);
+        }
+    }
+
+    fn event(&self, event: LeaseEvent, slot: usize) {
+        let label = if self.slots > 1 {
+            format!("{}#{slot}", self.transport)
+        } else {
+            self.transport.clone()
+        };
         Lease {
-            transport: &self.transport,
+            transport: &label,
             holder: &self.holder,
             event,
         }
@@ -217,7 +260,7 @@ async fn sleep_or_stop(d: Duration, stop: &CancellationToken) -> bool {
 /// Boxes a start function.
 pub fn start<F>(f: F) -> Start
 where
-    F: Fn(&TaskTracker, &CancellationToken) + Send + Sync + 'static,
+    F: Fn(usize, &TaskTracker, &CancellationToken) + Send + Sync + 'static,
 {
     Box::new(f)
 }

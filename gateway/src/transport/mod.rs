@@ -174,8 +174,11 @@ where
         holder: ctx.cluster.name(),
         lease: Duration::from_secs(ctx.cluster.lease_seconds),
         store: ctx.store.clone(),
-        readiness: ctx.readiness.clone(),
+        readiness: Some(ctx.readiness.clone()),
+        slots: 1,
+        patient: false,
     };
+    let start = move |_slot: usize, t: &TaskTracker, stop: &CancellationToken| start(t, stop);
     tracker.spawn(lease.run(crate::cluster::lease::start(start), intake.clone()));
 }
 

@@ -169,3 +169,69 @@ async fn an_ssmi_transport_runs_on_one_instance_and_moves_when_it_dies() {
         "{m}"
     );
 }
+
+/// `richmond_smpp_binds_up` of transport `id` on `gw` (0 when absent).
+async fn binds_up(gw: &Gateway, id: &str) -> f64 {
+    // Not listening yet reads as none.
+    let m = common::http_get(gw.admin, "/metrics")
+        .await
+        .map(|(_, m)| m)
+        .unwrap_or_default();
+    m.lines()
+        .find(|l| l.starts_with("richmond_smpp_binds_up") && l.contains(id))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Polls `gw`'s binds of `id` until there are `n` (a hang guard of a minute, no timing).
+async fn await_binds(gw: &Gateway, id: &str, n: f64) {
+    for _ in 0..600 {
+        if binds_up(gw, id).await == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{id} never had {n} binds up");
+}
+
+#[tokio::test]
+async fn two_instances_split_the_binds_and_one_takes_over_the_others() {
+    let id = common::unique("split");
+    let prefix = format!("{}:", common::unique("split"));
+    let mut sim = Sim::start(&["smsc"]).await;
+    // Two binds in all, at most two on one instance.
+    let transport = format!(
+        "[transports.{id}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\nbinds = 2\nshared_binds = 2\n\
+         reconnect_initial_seconds = 0.2\nreconnect_max_seconds = 1.0\n",
+        sim.addr.port()
+    );
+    // A lease long enough that both instances start within it (they split at start).
+    let config = shared(&prefix, &transport).replace("lease_seconds = 4", "lease_seconds = 8");
+    let mut a = Gateway::start(&config).await;
+    let b = Gateway::start(&config).await;
+    await_binds(&a, &id, 1.0).await;
+    await_binds(&b, &id, 1.0).await;
+    sim.expect_total("a bind from each", 2, |e| {
+        e["event"] == "bind" && e["ok"] == true
+    })
+    .await;
+
+    a.child.as_mut().unwrap().start_kill().expect("SIGKILL");
+    // The dead instance's bind slot passes to the other, which then runs both.
+    await_binds(&b, &id, 2.0).await;
+    sim.expect_total("the third bind", 3, |e| {
+        e["event"] == "bind" && e["ok"] == true
+    })
+    .await;
+    let bus = Bus::Amqp(common::amqp_bus(&common::amqp_config()).await);
+    let mut app = App::new(bus, &id).await;
+    let msgs: Vec<_> = (0..5)
+        .map(|i| app.sms("+27820001111", &format!("split {i}")))
+        .collect();
+    for m in &msgs {
+        app.send(m).await;
+    }
+    let (done, _) = app.outcomes(msgs.len()).await;
+    assert!(done.values().all(|(k, _)| *k == "ack"), "{done:?}");
+}

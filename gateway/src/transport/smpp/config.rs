@@ -126,6 +126,11 @@ pub struct SmppConfig {
     /// `crate::cluster::rate`.
     #[serde(default)]
     pub shared_mt_tps: u32,
+    /// Binds of this transport across every instance sharing the Redis store (0: each
+    /// instance opens its own `binds`). With it, `binds` is the most one instance opens.
+    /// See `super::shared_binds`.
+    #[serde(default)]
+    pub shared_binds: u32,
     /// Delay between Richmond and the SMSC's clock that `shared_mt_tps` absorbs: parts go
     /// (1 s + this) / `shared_mt_tps` apart (default 50; up to 1000).
     #[serde(default = "default_guard_ms")]
@@ -256,6 +261,9 @@ impl SmppConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.shared_binds > 1000 {
+            return Err("shared_binds: 0 to 1000".into());
+        }
         if self.shared_mt_tps_guard_ms > 1000 {
             return Err("shared_mt_tps_guard_ms: 0 to 1000".into());
         }

@@ -21,12 +21,13 @@ mod inbound;
 pub(crate) mod map;
 mod multipart;
 mod outbound;
+mod shared_binds;
 mod ussd;
 
 use crate::transport::telemetry::{Smpp, SmppEvent};
 use richmond_drivers::telemetry::Event as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use richmond_drivers::smpp::{BindMode, Handle, client};
@@ -69,12 +70,21 @@ impl From<&str> for Unstored {
 }
 
 /// State shared by the binds of one transport.
+/// One running bind.
+pub(crate) struct Bind {
+    key: u64,
+    handle: Handle,
+    mode: BindMode,
+}
+
 pub(crate) struct Shared {
     id: String,
     config: SmppConfig,
     ctx: Context,
-    /// Binds that can submit (transceivers, transmitters).
-    transmitters: Vec<Handle>,
+    /// The binds running here now: every configured one, or, with `shared_binds`, those
+    /// whose slot this instance holds ([`shared_binds`]).
+    binds: std::sync::RwLock<Vec<Bind>>,
+    next_bind: AtomicU64,
     next_tx: AtomicUsize,
     /// Concatenation references, one per outbound message.
     next_ref: AtomicU64,
@@ -192,16 +202,54 @@ impl Shared {
     fn unstored(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Unstored>> {
         self.unstored_ids
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
     }
-    /// A transmitting bind, round robin over those bound (any when none is).
-    fn pick_transmitter(&self) -> &Handle {
-        let n = self.transmitters.len();
+    /// A transmitting bind, round robin over those bound (any when none is); None when no
+    /// bind runs here.
+    fn pick_transmitter(&self) -> Option<Handle> {
+        let binds = self.binds.read().unwrap_or_else(PoisonError::into_inner);
+        let tx: Vec<&Handle> = binds
+            .iter()
+            .filter(|b| b.mode != BindMode::Receiver)
+            .map(|b| &b.handle)
+            .collect();
+        let n = tx.len();
+        if n == 0 {
+            return None;
+        }
         let start = self.next_tx.fetch_add(1, Ordering::Relaxed);
         (0..n)
-            .map(|i| &self.transmitters[(start + i) % n])
+            .map(|i| tx[(start + i) % n])
             .find(|h| h.is_bound())
-            .unwrap_or(&self.transmitters[start % n])
+            .or(tx.get(start % n).copied())
+            .cloned()
+    }
+
+    /// Adds a running bind; the key to remove it with.
+    fn add_bind(&self, handle: Handle, mode: BindMode) -> u64 {
+        let key = self.next_bind.fetch_add(1, Ordering::Relaxed);
+        self.binds
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Bind { key, handle, mode });
+        key
+    }
+
+    fn remove_bind(&self, key: u64) {
+        self.binds
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|b| b.key != key);
+    }
+
+    /// (a transmitting bind is bound, any bind is bound, how many binds run here).
+    fn binds_up(&self) -> (bool, bool, usize) {
+        let binds = self.binds.read().unwrap_or_else(PoisonError::into_inner);
+        let tx = binds
+            .iter()
+            .any(|b| b.mode != BindMode::Receiver && b.handle.is_bound());
+        let any = binds.iter().any(|b| b.handle.is_bound());
+        (tx, any, binds.len())
     }
 }
 
@@ -231,34 +279,20 @@ pub(crate) fn spawn(
     intake: &CancellationToken,
 ) -> Result<(), super::StartError> {
     let stop = CancellationToken::new();
-    let mut transmitters = Vec::new();
-    let mut receivers = Vec::new();
-    let binds = config
-        .bind_configs(id)
-        .map_err(|detail| super::StartError::Config {
-            id: id.to_owned(),
-            detail,
-        })?;
-    for bind in binds {
-        let mode = bind.bind_mode;
-        let (handle, events, task) = client(bind).map_err(|source| super::StartError::Smpp {
-            id: id.to_owned(),
-            source,
-        })?;
-        tracker.spawn(task.run(stop.clone()));
-        if mode != BindMode::Receiver {
-            transmitters.push(handle.clone());
-        }
-        if mode != BindMode::Transmitter {
-            receivers.push((handle, events));
-        }
-    }
-    let tx_binds = transmitters.len();
+    let shared_binds = config.shared_binds > 0
+        && ctx.cluster.instances > 1
+        && matches!(ctx.store, crate::store::Store::Redis(_));
+    let local_binds = if shared_binds {
+        config.binds.min(config.shared_binds as usize)
+    } else {
+        config.binds
+    };
     let shared = Arc::new(Shared {
         id: id.to_owned(),
         config: config.clone(),
         ctx: ctx.clone(),
-        transmitters,
+        binds: std::sync::RwLock::default(),
+        next_bind: AtomicU64::new(0),
         next_tx: AtomicUsize::new(0),
         next_ref: AtomicU64::new(u64::from(fastrand::u8(..))),
         intake: intake.clone(),
@@ -273,26 +307,37 @@ pub(crate) fn spawn(
                     ctx.cluster.instances,
                     ctx.store.clone(),
                 ),
-                tokio::sync::Semaphore::new(config.window.max(1) * tx_binds.max(1)),
+                tokio::sync::Semaphore::new(config.window.max(1) * local_binds.max(1)),
             )
         }),
     });
-    let mut watches: Vec<_> = receivers.iter().map(|(h, _)| h.bound()).collect();
-    let tx_watches: Vec<_> = shared.transmitters.iter().map(Handle::bound).collect();
-    for (handle, events) in receivers {
-        tracker.spawn(inbound::run(shared.clone(), handle, events));
+    if shared_binds {
+        shared_binds::spawn(&shared, tracker, &stop)?;
+    } else {
+        let binds = config
+            .bind_configs(id)
+            .map_err(|detail| super::StartError::Config {
+                id: id.to_owned(),
+                detail,
+            })?;
+        for bind in binds {
+            start_bind(&shared, bind, tracker, &stop)?;
+        }
     }
     tracker.spawn(multipart::timer(shared.clone(), intake.clone()));
     tracker.spawn(ussd::timer(shared.clone(), intake.clone()));
     let (readiness, latch) = (ctx.readiness.clone(), format!("transport:{id}"));
-    let ready_stop = stop.clone();
-    watches.extend(tx_watches.iter().cloned());
+    let (ready_stop, watched) = (stop.clone(), shared.clone());
     tracker.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
-            let any = |w: &[tokio::sync::watch::Receiver<bool>]| w.iter().any(|r| *r.borrow());
-            let up = any(&tx_watches) && any(&watches);
-            readiness.set(&latch, up);
+            let (tx, any, running) = watched.binds_up();
+            if shared_binds && running == 0 {
+                // Other instances hold every bind: nothing of this transport runs here.
+                readiness.stand_by(&latch);
+            } else {
+                readiness.set(&latch, tx && any);
+            }
             tokio::select! {
                 () = ready_stop.cancelled() => { readiness.set(&latch, false); return; }
                 _ = tick.tick() => {}
@@ -300,5 +345,30 @@ pub(crate) fn spawn(
         }
     });
     tracker.spawn(outbound::run(shared, intake.clone(), stop));
+    Ok(())
+}
+
+/// Starts one bind on `tracker` (its task, and its inbound loop when it receives), listed in
+/// `shared` until its task ends.
+fn start_bind(
+    shared: &Arc<Shared>,
+    bind: richmond_drivers::smpp::Config,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) -> Result<(), super::StartError> {
+    let mode = bind.bind_mode;
+    let (handle, events, task) = client(bind).map_err(|source| super::StartError::Smpp {
+        id: shared.id.clone(),
+        source,
+    })?;
+    let key = shared.add_bind(handle.clone(), mode);
+    let (s, stop) = (shared.clone(), stop.clone());
+    tracker.spawn(async move {
+        task.run(stop).await;
+        s.remove_bind(key);
+    });
+    if mode != BindMode::Transmitter {
+        tracker.spawn(inbound::run(shared.clone(), handle, events));
+    }
     Ok(())
 }

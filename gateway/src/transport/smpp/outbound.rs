@@ -183,7 +183,14 @@ async fn submit_part(
             }
             None => None,
         };
-        match shared.pick_transmitter().submit(pdu.clone()).await {
+        let submitted = match shared.pick_transmitter() {
+            Some(bind) => bind.submit(pdu.clone()).await,
+            // No bind runs here (other instances hold them all): as if not bound.
+            None => Ok(SubmitOutcome::Retry {
+                reason: richmond_drivers::smpp::RetryReason::NotBound,
+            }),
+        };
+        match submitted {
             Ok(SubmitOutcome::Accepted { message_id }) if shared.config.registered_delivery => {
                 // Mapped at once, so the receipt (which may come before the other parts'
                 // answers) finds its message. No receipt asked for: nothing to map.
