@@ -1,8 +1,8 @@
 //! Richmond on servers a test builds for itself (issue 23): a three-node RabbitMQ cluster
 //! (`scripts/lib/rabbitmq-cluster`, quorum queues by the vhost's default type) with one node
 //! stopped and restarted while MO and MT flow through two instances; Redis behind three
-//! Sentinels (`scripts/lib/redis-sentinel`) whose primary is killed while receipts and a USSD
-//! session wait in it. Their own test binary: the servers are heavy, and nothing else shares
+//! Sentinels (`scripts/lib/redis-sentinel`) whose primary is killed while MTs are on their
+//! way and receipts, a USSD session and an API record wait in it. Their own test binary: the servers are heavy, and nothing else shares
 //! them.
 
 use std::collections::HashMap;
@@ -13,6 +13,7 @@ use richmond::config::{AmqpConfig, Secret};
 use richmond_codecs::vumi::{EventKind, SessionEvent};
 use richmond_tests::app::App;
 use richmond_tests::common;
+use richmond_tests::common::api::{ALICE, request};
 use richmond_tests::procs::{Gateway, Sim};
 
 fn script(name: &str) -> PathBuf {
@@ -186,16 +187,30 @@ async fn receipts_and_sessions_written_before_a_redis_failover_are_found_after()
         .split(' ')
         .map(|a| format!("{a:?}"))
         .collect();
-    let (sms, ussd) = (common::unique("sf"), common::unique("sfu"));
+    let (sms, ussd, apit) = (
+        common::unique("sf"),
+        common::unique("sfu"),
+        common::unique("sfa"),
+    );
     let mut smsc = Sim::start(&["smsc"]).await;
     let mut ssmi = Sim::start(&["ssmi"]).await;
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let smsc_port = smsc.addr.port();
+    // The API's transport has its own SMSC: a simulator delivers receipts to any bind.
+    let api_smsc = Sim::start(&["smsc"]).await;
+    let api_smsc_port = api_smsc.addr.port();
+    let hash = richmond::api::auth::hash_password(ALICE.1).unwrap();
     let config = format!(
         "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
          drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
          reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
+         [api]\naddress = \"{api}\"\ntransports = [\"{apit}\"]\n\
+         [[api.accounts]]\nusername = \"alice\"\npassword_hash = {hash:?}\n\
          [store]\ntype = \"redis\"\nsentinels = [{}]\nsentinel_master = {:?}\n\
          replicas_to_wait = 1\n\
-         [transports.{sms}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         [transports.{sms}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {smsc_port}\n\
+         system_id = \"richmond\"\npassword = \"richmond\"\n\
+         [transports.{apit}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {api_smsc_port}\n\
          system_id = \"richmond\"\npassword = \"richmond\"\n\
          [transports.{ussd}]\ntype = \"ssmi\"\nhost = \"127.0.0.1\"\nport = {}\n\
          username = \"richmond\"\npassword = \"richmond\"\nlink_check_interval_seconds = 1\n\
@@ -203,7 +218,6 @@ async fn receipts_and_sessions_written_before_a_redis_failover_are_found_after()
         common::amqp_url(),
         addrs.join(", "),
         env["RICHMOND_SENTINEL_MASTER"],
-        smsc.addr.port(),
         ssmi.addr.port()
     );
     let gw = Gateway::start(&config).await;
@@ -221,14 +235,57 @@ async fn receipts_and_sessions_written_before_a_redis_failover_are_found_after()
     }
     let (done, _) = app.outcomes(msgs.len()).await;
     assert!(done.values().all(|(k, _)| *k == "ack"), "{done:?}");
+    // An API send: its record waits in Redis.
+    let form = b"to_msisdn=%2B27820003333&from_msisdn=12345&message=api+record";
+    let sent = request(
+        api,
+        "POST",
+        &format!("/api/v1/sms/{apit}/send.json"),
+        Some(ALICE),
+        Some("application/x-www-form-urlencoded"),
+        form,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let api_id = sent.json()[0]["id"].as_str().expect("an id").to_owned();
     // A USSD session opened: its dialled code waits in Redis.
     ssmi.cmd("dial 27831112222 *120*663 1").await;
     let new = menu_app.inbound().await;
     assert_eq!(new.session_event, Some(SessionEvent::New));
 
-    let old = env["RICHMOND_SENTINEL_PRIMARY_PORT"].clone();
-    let now = run("redis-sentinel", &["kill_primary", sentinels.path()]).await;
-    assert_ne!(now.trim(), old, "a new primary");
+    // The primary is killed while more messages are on their way.
+    let during: Vec<_> = (0..10)
+        .map(|i| app.sms("+27820001111", &format!("d {i}")))
+        .collect();
+    let kill_args = ["kill_primary", sentinels.path()];
+    let kill = run("redis-sentinel", &kill_args);
+    let send = async {
+        for m in &during {
+            app.send(m).await;
+        }
+    };
+    let (now, ()) = tokio::join!(kill, send);
+    assert_ne!(
+        now.trim(),
+        env["RICHMOND_SENTINEL_PRIMARY_PORT"],
+        "a new primary"
+    );
+    // Every one is sent once the store follows the new primary.
+    let (done, _) = app.outcomes(during.len()).await;
+    assert!(done.values().all(|(k, _)| *k == "ack"), "{done:?}");
+    // The API record written before is found.
+    let status = request(
+        api,
+        "GET",
+        &format!("/api/v1/sms/{apit}/status/{api_id}.json"),
+        Some(ALICE),
+        None,
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status.status, 200, "{}", status.body);
 
     // The session goes on: the code dialled comes from the store, on the new primary.
     let reply = new.reply(Some("Welcome\n1. Balance".into()), true);
@@ -239,7 +296,7 @@ async fn receipts_and_sessions_written_before_a_redis_failover_are_found_after()
     // The receipts find their messages.
     smsc.cmd_done("hold-receipts off").await;
     let mut reported = HashMap::new();
-    while reported.len() < msgs.len() {
+    while msgs.iter().any(|m| !reported.contains_key(&m.message_id)) {
         let e = app.event().await;
         if let EventKind::DeliveryReport { .. } = &e.kind {
             reported.insert(e.user_message_id.clone(), ());
