@@ -7,20 +7,6 @@ use richmond_tests::procs::{Gateway, Sim};
 
 use richmond::bus::Bus;
 
-fn config(t: &str, router: &str, quiz: &str, news: &str, port: u16, keywords: &str) -> String {
-    format!(
-        "data_dir = \"{{data_dir}}\"\n[admin]\naddress = \"{{admin}}\"\n[shutdown]\n\
-         drain_timeout_seconds = 10\n[bus]\ntype = \"amqp\"\nurl = {:?}\n\
-         reconnect_initial_seconds = 0.1\nreconnect_max_seconds = 1.0\n\
-         [transports.{t}]\ntype = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-         system_id = \"richmond\"\npassword = \"richmond\"\n\
-         [routers.{router}]\ntransports = [\"{t}\"]\napplications = [\"{quiz}\", \"{news}\"]\n\
-         default = \"{news}\"\n\
-         [[routers.{router}.rules]]\napplication = \"{quiz}\"\nkeywords = [{keywords}]\n",
-        common::amqp_url()
-    )
-}
-
 fn hup(gw: &Gateway) {
     let pid = gw.child.as_ref().and_then(|c| c.id()).expect("pid");
     let status = std::process::Command::new("kill")
@@ -41,7 +27,9 @@ async fn sighup_reloads_a_routers_rules_without_dropping_the_link() {
     let (quiz_id, news_id) = (common::unique("quiz"), common::unique("news"));
     let mut sim = Sim::start(&["smsc"]).await;
     let port = sim.addr.port();
-    let gw = Gateway::start(&config(&t, &router, &quiz_id, &news_id, port, "\"join\"")).await;
+    // The router suite's configuration: "join" and "quiz" go to quiz, the rest to news.
+    let config = super::router::config(&t, &router, &quiz_id, &news_id, port, true);
+    let gw = Gateway::start(&config).await;
     sim.expect("a bind", |e| e["event"] == "bind" && e["ok"] == true)
         .await;
     gw.wait_ready(200).await;
@@ -55,7 +43,9 @@ async fn sighup_reloads_a_routers_rules_without_dropping_the_link() {
     // "hello" now belongs to quiz.
     let path = gw.dir.path().join("richmond.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("[\"join\"]", "[\"join\", \"hello\"]")).unwrap();
+    let more = text.replace("[\"join\", \"quiz\"]", "[\"join\", \"quiz\", \"hello\"]");
+    assert_ne!(more, text);
+    std::fs::write(&path, more).unwrap();
     hup(&gw);
     logged(&gw, "SIGHUP: reloaded", 1).await;
     sim.cmd("mo 27820001111 555 hello two").await;

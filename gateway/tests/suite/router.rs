@@ -14,7 +14,14 @@ use richmond_tests::procs::{Gateway, Sim};
 use richmond::bus::{Bus, Consumer};
 use richmond_codecs::vumi::{FailureMessage, UserMessage};
 
-fn config(t: &str, router: &str, quiz: &str, news: &str, port: u16, default: bool) -> String {
+pub(crate) fn config(
+    t: &str,
+    router: &str,
+    quiz: &str,
+    news: &str,
+    port: u16,
+    default: bool,
+) -> String {
     let default = if default {
         format!("default = \"{news}\"\n")
     } else {
