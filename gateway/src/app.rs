@@ -317,7 +317,13 @@ impl Reload {
             }
         };
         let accounts = match (&self.api, &config.api) {
-            (Some(api), Some(c)) => Some(api.accounts(c)),
+            (Some(api), Some(c)) => match api.accounts(c) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::error!(message = "SIGHUP: API accounts not reloaded.", error = %e);
+                    None
+                }
+            },
             _ => None,
         };
         let mut routers = 0;

@@ -134,6 +134,11 @@ impl Directory {
                 (a.username.clone(), Arc::new(account))
             })
             .collect();
+        Self::index(by_name, config)
+    }
+
+    /// The lookups by token, number and keyword over `by_name`.
+    fn index(by_name: HashMap<String, Arc<Account>>, config: &ApiConfig) -> Self {
         let by_token = config
             .accounts
             .iter()
@@ -187,9 +192,28 @@ impl Accounts {
             .clone()
     }
 
+    /// The accounts' names.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.directory().by_name.keys().cloned().collect()
+    }
+
     /// Replaces the accounts with `config`'s (already validated). Returns how many there are.
+    /// An account that did not change is kept as it was, with its verified-password cache
+    /// (no argon2 burst after a reload).
     pub(crate) fn reload(&self, config: &ApiConfig) -> usize {
-        let directory = Arc::new(Directory::new(config));
+        let old = self.directory();
+        let mut by_name = Directory::new(config).by_name;
+        for a in by_name.values_mut() {
+            if let Some(before) = old.by_name.get(&a.username)
+                && before.phc == a.phc
+                && before.transports == a.transports
+                && before.limit == a.limit
+                && before.window == a.window
+            {
+                *a = before.clone();
+            }
+        }
+        let directory = Arc::new(Directory::index(by_name, config));
         let n = directory.by_name.len();
         *self
             .directory

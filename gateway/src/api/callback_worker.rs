@@ -57,7 +57,12 @@ impl Retry {
 
 /// POSTs due callbacks until `stop`; attempts under way get a few seconds to finish (an
 /// attempt cut short keeps its lease and is retried).
-pub(crate) async fn run(queue: Queue, config: &ApiConfig, stop: CancellationToken) {
+pub(crate) async fn run(
+    queue: Queue,
+    config: &ApiConfig,
+    accounts: &super::auth::Accounts,
+    stop: CancellationToken,
+) {
     let retry = Arc::new(Retry {
         max_attempts: config.callback_max_attempts,
         initial: config.callback_backoff_initial_seconds,
@@ -96,6 +101,13 @@ pub(crate) async fn run(queue: Queue, config: &ApiConfig, stop: CancellationToke
     let mut busy: HashMap<String, usize> = HashMap::new();
     let mut ids: HashSet<String> = HashSet::new();
     loop {
+        // Accounts a SIGHUP added have queues too (a removed account's is still drained).
+        for name in accounts.names() {
+            let index = account_index(&name);
+            if !indexes.contains(&index) {
+                indexes.push(index);
+            }
+        }
         for index in &indexes {
             let taken = busy.get(index).copied().unwrap_or(0);
             let free = PER_ACCOUNT

@@ -235,19 +235,24 @@ pub async fn spawn(
             intake.clone(),
         ));
     }
-    let (queue, api, stop) = (
+    let (queue, api, stop, accounts) = (
         state.callbacks.clone(),
         state.config.clone(),
         intake.clone(),
+        state.accounts.clone(),
     );
-    tracker.spawn(async move { callback_worker::run(queue, &api, stop).await });
+    tracker.spawn(async move { callback_worker::run(queue, &api, &accounts, stop).await });
     let limits = listener::Limits {
         header_timeout: Duration::from_secs(config.header_timeout_seconds),
         max_connections: config.max_connections,
         tls: tls.clone(),
         listener: telemetry::Listener::Api,
     };
-    let reload = Reload(state.accounts.clone());
+    let reload = Reload {
+        accounts: state.accounts.clone(),
+        transports: config.transports.clone(),
+        default_inbound_account: config.default_inbound_account.clone(),
+    };
     let app = router(state);
     tracker.spawn(listener::serve(tcp, app, limits, intake.clone()));
     tracing::info!(message = "API listener up.", address = %config.address, transports = config.transports.len(), tls = tls.is_some());
@@ -255,12 +260,30 @@ pub async fn spawn(
 }
 
 /// What of a running API a SIGHUP can change: the accounts (names, passwords, tokens,
-/// numbers, keywords, rate limits).
-pub struct Reload(auth::Accounts);
+/// numbers, keywords, rate limits), while `api.transports` and `default_inbound_account`
+/// stay as they started (the queues served, and where unowned messages go).
+pub struct Reload {
+    accounts: auth::Accounts,
+    transports: Vec<String>,
+    default_inbound_account: Option<String>,
+}
 
 impl Reload {
     /// Takes `config`'s accounts (already validated); returns how many there are now.
-    pub fn accounts(&self, config: &ApiConfig) -> usize {
-        self.0.reload(config)
+    ///
+    /// # Errors
+    /// When `api.transports` or `api.default_inbound_account` changed: those take a
+    /// restart, and accounts read against them would not match what runs.
+    pub fn accounts(&self, config: &ApiConfig) -> Result<usize, String> {
+        if config.transports != self.transports
+            || config.default_inbound_account != self.default_inbound_account
+        {
+            return Err(
+                "api.transports and api.default_inbound_account take a restart; the accounts \
+                 were not reloaded"
+                    .into(),
+            );
+        }
+        Ok(self.accounts.reload(config))
     }
 }

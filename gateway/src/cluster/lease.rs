@@ -1,13 +1,16 @@
 //! Transports that must run on exactly one instance (SSMI logins, modems): a lease in
 //! Redis. An instance takes the lease when it is free (`SET` if absent, with the lease
 //! time, and a number from a counter that only grows, which names the holding in logs and
-//! metrics), waits half a lease (the last holder's time to finish), runs the transport while
-//! it renews the lease every third of its time, and stops taking work for it when a renewal
+//! metrics), waits a third of a lease (with the time the lease took to lapse, the last
+//! holder's time to finish), runs the transport while it renews the lease every sixth of its
+//! time (a failed renewal again every twelfth), and stops taking work for it when a renewal
 //! finds the lease another's, or when half a lease has passed since the last renewal was
 //! asked for — before the lease can lapse in Redis — then finishes what it holds. The
 //! others stand by, trying every fifth of the lease time. A standby instance is ready (its
 //! transport is not required). With one instance (`cluster.instances = 1`) or the embedded
-//! store, the transport runs unleased (see `crate::transport::spawn_all`).
+//! store the transport runs unleased (see `crate::transport::spawn_all`). The scripts are not
+//! waited for by replicas: after a Redis failover that lost the key another instance may
+//! take it, and the holder stops at its next renewal.
 
 use std::time::Duration;
 
@@ -97,6 +100,7 @@ impl Leased {
             if self.patient && sleep_or_stop(self.lease, &stop).await {
                 return;
             }
+            let taken_at = Instant::now();
             let taken = redis
                 .eval_i64(
                     TAKE,
@@ -129,25 +133,18 @@ impl Leased {
             let keys: [&str; 1] = [&slot_key];
             self.event(LeaseEvent::Taken { fence }, slot);
             // The last holder may still be finishing what it had (it stopped taking work at
-            // half its lease, at least half a lease ago): give it the other half.
+            // half its lease, at least half a lease ago): give it a third more.
             let (tracker, running) = (TaskTracker::new(), stop.child_token());
-            let ended = if sleep_or_stop(self.lease / 2, &stop).await {
+            let ended = if sleep_or_stop(self.lease / 3, &stop).await {
                 Held::Stopping
             } else {
-                // Renewed first: the half lease just waited counts against the holding.
-                let asked_at = Instant::now();
-                match redis.eval_i64(RENEW, &keys, &[&mine, &ms]).await {
-                    Ok(1) => {
-                        if let Some(r) = &self.readiness {
-                            r.register(&latch);
-                        }
-                        start(slot, &tracker, &running);
-                        tracker.close();
-                        self.hold(&redis, &keys, &mine, &ms, asked_at, &tracker, &stop)
-                            .await
-                    }
-                    _ => Held::Lost,
+                if let Some(r) = &self.readiness {
+                    r.register(&latch);
                 }
+                start(slot, &tracker, &running);
+                tracker.close();
+                self.hold(&redis, &keys, &mine, &ms, taken_at, &tracker, &stop)
+                    .await
             };
             running.cancel();
             tracker.close();
@@ -173,10 +170,10 @@ impl Leased {
         }
     }
 
-    /// Renews the lease every third of its time until it is lost, the transport ends, or
-    /// `stop`. `renewed`: when the request that last took or renewed it was sent; at half
-    /// a lease from then without a renewal the lease counts as lost, well before Redis
-    /// gives it to another.
+    /// Renews the lease every sixth of its time (a failed renewal is tried again every
+    /// twelfth, so a Redis failover of up to a third of a lease costs nothing) until it is lost, the transport ends, or `stop`. `renewed`: when the request
+    /// that last took or renewed it was sent; at half a lease from then without a renewal
+    /// the lease counts as lost, well before Redis gives it to another.
     #[allow(clippy::too_many_arguments)]
     async fn hold(
         &self,
@@ -188,33 +185,38 @@ impl Leased {
         tracker: &TaskTracker,
         stop: &CancellationToken,
     ) -> Held {
-        let mut asked = renewed;
+        let mut next = renewed + self.lease / 6;
         loop {
             let fence_at = renewed + self.lease / 2;
             tokio::select! {
                 () = stop.cancelled() => return Held::Stopping,
                 () = tracker.wait() => return Held::Ended,
-                () = tokio::time::sleep_until((asked + self.lease / 3).min(fence_at)) => {}
+                () = tokio::time::sleep_until(next.min(fence_at)) => {}
             }
             if Instant::now() >= fence_at {
                 return Held::Lost;
             }
-            asked = Instant::now();
+            let asked = Instant::now();
             let answer = tokio::time::timeout_at(
                 (asked + self.lease / 4).min(fence_at),
                 redis.eval_i64(RENEW, keys, &[mine, ms]),
             )
             .await;
             match answer {
-                Ok(Ok(1)) => renewed = asked,
+                Ok(Ok(1)) => {
+                    renewed = asked;
+                    next = asked + self.lease / 6;
+                    continue;
+                }
                 Ok(Ok(_)) => return Held::Lost,
                 Ok(Err(e)) => {
-                    tracing::warn!(message = "Cannot renew the transport's lease.", transport = %self.transport, error = %e)
+                    tracing::warn!(message = "Cannot renew the transport's lease.", transport = %self.transport, error = %e);
                 }
                 Err(_) => {
-                    tracing::warn!(message = "Cannot renew the transport's lease: no answer.", transport = %self.transport)
+                    tracing::warn!(message = "Cannot renew the transport's lease: no answer.", transport = %self.transport);
                 }
             }
+            next = Instant::now() + self.lease / 12;
         }
     }
 

@@ -118,10 +118,14 @@ pub(crate) fn unregister_handler(transport: &str, handler: &Handler) {
     }
 }
 
-/// The outbound handler of `transport` in this process, if it runs here.
+/// The outbound handler of `transport` in this process, if it runs here and takes work (a
+/// transport stopping, for the gateway's drain or a lease lost, sends to the queue instead).
 pub(super) fn handler(transport: &str) -> Option<Handler> {
     let r = registry().read().unwrap_or_else(PoisonError::into_inner);
-    r.handlers.get(transport).cloned()
+    r.handlers
+        .get(transport)
+        .filter(|h| !h.intake.is_cancelled())
+        .cloned()
 }
 
 /// Offers what transport `transport` publishes to `<transport>.<suffix>` to the router that

@@ -293,9 +293,11 @@ impl Handle {
     pub fn reload(&self, config: &RouterConfig) -> Result<(), String> {
         let old = self.current();
         let was = old.rules.config();
+        let set = |v: &[String]| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
         let sources = |c: &RouterConfig| c.forward.keys().cloned().collect::<Vec<_>>();
-        if was.transports != config.transports
-            || was.applications != config.applications
+        // Sets: the same queues in another order change nothing consumed.
+        if set(&was.transports) != set(&config.transports)
+            || set(&was.applications) != set(&config.applications)
             || sources(was) != sources(config)
         {
             return Err(format!(

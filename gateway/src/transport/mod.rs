@@ -165,7 +165,8 @@ where
     F: Fn(&TaskTracker, &CancellationToken) + Send + Sync + 'static,
 {
     if ctx.cluster.instances <= 1 || !matches!(ctx.store, Store::Redis(_)) {
-        // One instance: nothing to share the link with.
+        // One instance (every instance of a cluster sets `cluster.instances`): nothing to
+        // share the link with, and no lease to lose in a Redis failover.
         start(tracker, intake);
         return;
     }

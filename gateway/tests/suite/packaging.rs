@@ -335,6 +335,24 @@ fn the_deb_installs_verifies_runs_and_purges() {
         assert!(contents.contains(file), "{file} not in {contents}");
     }
 
+    // Never over an installation this test did not make (its purge would remove the
+    // host's /var/lib/richmond).
+    let before = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", "richmond"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&before.stdout).contains("ok installed"),
+        "a richmond package is installed on this host; this test installs and purges its own"
+    );
+    // Purged whatever happens below (also when an assertion fails).
+    struct Purge;
+    impl Drop for Purge {
+        fn drop(&mut self) {
+            let _ = as_root("dpkg", &["--purge", "richmond"]);
+        }
+    }
+    let purge = Purge;
     ok(&as_root("dpkg", &["-i", deb]), "dpkg -i");
     let installed = std::panic::catch_unwind(|| {
         let user = ok(
@@ -345,15 +363,15 @@ fn the_deb_installs_verifies_runs_and_purges() {
             "id",
         );
         assert!(user.split_whitespace().any(|g| g == "dialout"), "{user}");
-        let conf = std::fs::metadata("/etc/richmond/richmond.toml").expect("the conffile");
-        assert_eq!(
-            std::os::unix::fs::PermissionsExt::mode(&conf.permissions()) & 0o777,
-            0o640
+        let mode = ok(
+            &as_root("stat", &["-c", "%a %U:%G", "/etc/richmond/richmond.toml"]),
+            "stat",
         );
-        let check = Command::new("/usr/bin/richmond")
-            .args(["--config", "/etc/richmond/richmond.toml", "check-config"])
-            .output()
-            .unwrap();
+        assert_eq!(mode.trim(), "640 root:richmond");
+        let check = as_root(
+            "/usr/bin/richmond",
+            &["--config", "/etc/richmond/richmond.toml", "check-config"],
+        );
         ok(&check, "check-config of the shipped configuration");
         let files = ok(
             &Command::new("dpkg")
@@ -375,8 +393,8 @@ fn the_deb_installs_verifies_runs_and_purges() {
         let about_it = said.lines().filter(|l| l.contains("richmond")).count();
         assert!(verify.status.success() && about_it == 0, "{said}");
     });
-    ok(&as_root("dpkg", &["--purge", "richmond"]), "dpkg --purge");
-    assert!(!Path::new("/usr/bin/richmond").exists());
+    drop(purge);
+    assert!(!Path::new("/usr/bin/richmond").exists(), "purged");
     if let Err(p) = installed {
         std::panic::resume_unwind(p);
     }

@@ -83,7 +83,9 @@ pub(crate) async fn run(n: usize, single: &str) -> bool {
                 bus.close().await;
             }
         }
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while smsc.binds.load(Ordering::Relaxed) < instances.len() {
+            assert!(std::time::Instant::now() < deadline, "the binds never came");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let app = app.expect("an application bus");

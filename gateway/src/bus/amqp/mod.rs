@@ -377,7 +377,6 @@ async fn supervise(inner: Arc<Inner>) {
         let url = inner.urls.get(node % nodes).map_or("", String::as_str);
         match connect(&inner, url, generation).await {
             Ok(link) => {
-                failures = 0;
                 tried_this_round = 0;
                 *inner
                     .topology_error
@@ -427,9 +426,13 @@ async fn supervise(inner: Arc<Inner>) {
                 // That node may be gone: another one of the cluster first.
                 node = node.wrapping_add(1);
                 if connected_at.elapsed() < SHORT_LIVED {
+                    // Counted as a failure: the backoff grows while it recurs.
                     failures += 1;
-                } else if nodes > 1 {
-                    continue;
+                } else {
+                    failures = 0;
+                    if nodes > 1 {
+                        continue;
+                    }
                 }
             }
             Err(e) => {

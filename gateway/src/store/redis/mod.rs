@@ -380,7 +380,9 @@ impl RedisStore {
         Ok(rows.into_iter().map(|(m, s)| (m, s as i64)).collect())
     }
 
-    /// Runs a Lua `script` on `keys` (prefixed) with `args`; its integer answer.
+    /// Runs a Lua `script` on `keys` (prefixed) with `args`; its integer answer. Not waited
+    /// for by the replicas: scripts keep short-lived coordination (leases, rate schedules,
+    /// request windows), which a failover may reset but must never stall.
     pub(crate) async fn eval_i64(
         &self,
         script: &str,
@@ -395,7 +397,7 @@ impl RedisStore {
         for a in args {
             cmd.arg(*a);
         }
-        self.write(&cmd).await
+        self.run(&cmd, false).await.map(|(v, _)| v)
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {

@@ -17,6 +17,14 @@ use tokio::time::Instant;
 use super::Primary;
 use crate::store::telemetry::Unreplicated;
 
+#[derive(Default)]
+struct Covered {
+    /// Writes up to here are on the replicas.
+    confirmed: u64,
+    /// Writes up to here were waited for in vain (counted already).
+    failed: u64,
+}
+
 /// How long writes go unconfirmed after the replicas did not answer a `WAIT` in time.
 const COOL_DOWN: Duration = Duration::from_secs(5);
 
@@ -25,8 +33,8 @@ pub(super) struct Replication {
     wait_ms: u64,
     /// Writes finished so far (a sequence number each).
     written: AtomicU64,
-    /// The writes the last successful `WAIT` covered; held while a `WAIT` runs.
-    covered: tokio::sync::Mutex<u64>,
+    /// What the `WAIT`s so far covered; held while a `WAIT` runs.
+    covered: tokio::sync::Mutex<Covered>,
     /// Until when writes are not waited for.
     skip_until: Mutex<Option<Instant>>,
 }
@@ -37,7 +45,7 @@ impl Replication {
             wanted,
             wait_ms,
             written: AtomicU64::new(0),
-            covered: tokio::sync::Mutex::new(0),
+            covered: tokio::sync::Mutex::new(Covered::default()),
             skip_until: Mutex::new(None),
         }
     }
@@ -54,19 +62,19 @@ impl Replication {
     /// counted). `primary` is the connection now.
     pub(super) async fn confirm(&self, primary: &Primary, at: &str) {
         let seq = self.written.fetch_add(1, Ordering::AcqRel) + 1;
-        let skipping = self
-            .skip_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some_and(|until| Instant::now() < until);
-        if skipping || primary.address != at {
+        if self.skipping() || primary.address != at {
             // Replicas known to lag, or the write went to a server that is no longer the
             // one this connection reaches (a WAIT here would not count it).
             return self.unconfirmed(0);
         }
         let mut covered = self.covered.lock().await;
-        if *covered >= seq {
+        if covered.confirmed >= seq {
             return;
+        }
+        // A WAIT that failed while this write queued covered it too; so does a cool-down
+        // that began meanwhile: never one WAIT after another.
+        if covered.failed >= seq || self.skipping() {
+            return self.unconfirmed(0);
         }
         let upto = self.written.load(Ordering::Acquire);
         let mut c = primary.manager.clone();
@@ -76,17 +84,26 @@ impl Replication {
             .query_async(&mut c)
             .await;
         match got {
-            Ok(n) if n >= self.wanted => *covered = upto,
+            Ok(n) if n >= self.wanted => covered.confirmed = upto,
             Ok(n) => {
+                covered.failed = upto;
                 self.cool_down();
                 self.unconfirmed(n);
             }
             Err(e) => {
                 tracing::warn!(message = "WAIT for the Redis replicas failed.", error = %e);
+                covered.failed = upto;
                 self.cool_down();
                 self.unconfirmed(0);
             }
         }
+    }
+
+    fn skipping(&self) -> bool {
+        self.skip_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|until| Instant::now() < until)
     }
 
     fn cool_down(&self) {

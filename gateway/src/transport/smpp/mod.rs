@@ -69,7 +69,6 @@ impl From<&str> for Unstored {
     }
 }
 
-/// State shared by the binds of one transport.
 /// One running bind.
 pub(crate) struct Bind {
     key: u64,
@@ -77,6 +76,7 @@ pub(crate) struct Bind {
     mode: BindMode,
 }
 
+/// State shared by the binds of one transport.
 pub(crate) struct Shared {
     id: String,
     config: SmppConfig,
@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     /// The binds running here now: every configured one, or, with `shared_binds`, those
     /// whose slot this instance holds ([`shared_binds`]).
     binds: std::sync::RwLock<Vec<Bind>>,
+    /// `shared_binds` is in force: binds come and go with their slots.
+    shares_binds: bool,
     next_bind: AtomicU64,
     next_tx: AtomicUsize,
     /// Concatenation references, one per outbound message.
@@ -242,6 +244,21 @@ impl Shared {
             .retain(|b| b.key != key);
     }
 
+    /// With `shared_binds`, whether no bind runs here, after waiting a second for one (so a
+    /// message handed back is not taken again at once).
+    async fn bindless(&self) -> bool {
+        if !self.shares_binds {
+            return false;
+        }
+        for _ in 0..10 {
+            if self.binds_up().2 > 0 {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.binds_up().2 == 0
+    }
+
     /// (a transmitting bind is bound, any bind is bound, how many binds run here).
     fn binds_up(&self) -> (bool, bool, usize) {
         let binds = self.binds.read().unwrap_or_else(PoisonError::into_inner);
@@ -292,6 +309,7 @@ pub(crate) fn spawn(
         config: config.clone(),
         ctx: ctx.clone(),
         binds: std::sync::RwLock::default(),
+        shares_binds: shared_binds,
         next_bind: AtomicU64::new(0),
         next_tx: AtomicUsize::new(0),
         next_ref: AtomicU64::new(u64::from(fastrand::u8(..))),

@@ -175,16 +175,26 @@ async fn submit_part(
 ) -> Result<SubmitOutcome, Stopping> {
     let mut pause = Duration::from_millis(100);
     loop {
-        let _place = match &shared.rate {
-            Some((rate, places)) => {
-                let place = places.acquire().await.ok();
-                rate.acquire().await;
-                place
-            }
-            None => None,
-        };
         let submitted = match shared.pick_transmitter() {
-            Some(bind) => bind.submit(pdu.clone()).await,
+            Some(bind) => {
+                // A slot of the shared limit only for a part that can go now.
+                let _place = match &shared.rate {
+                    Some((rate, places)) => {
+                        let place = places.acquire().await.ok();
+                        rate.acquire().await;
+                        place
+                    }
+                    None => None,
+                };
+                match bind.submit(pdu.clone()).await {
+                    // That bind's task ended while the gateway runs (its shared_binds slot
+                    // passed to another instance): not sent; another bind, or later.
+                    Err(_) if !shared.intake.is_cancelled() => Ok(SubmitOutcome::Retry {
+                        reason: richmond_drivers::smpp::RetryReason::NotBound,
+                    }),
+                    other => other,
+                }
+            }
             // No bind runs here (other instances hold them all): as if not bound.
             None => Ok(SubmitOutcome::Retry {
                 reason: richmond_drivers::smpp::RetryReason::NotBound,
@@ -224,6 +234,11 @@ async fn submit_part(
 
 async fn handle(shared: &Shared, msg: UserMessage, delivery: Delivery) {
     let (bus, tid) = (&shared.ctx.bus, shared.id.as_str());
+    if shared.bindless().await {
+        // Other instances hold every bind of this transport: back to the queue for them.
+        let _ = delivery.nack(true).await;
+        return;
+    }
     let id = msg.message_id.clone();
     let ussd = if shared.config.ussd != Ussd::None && msg.transport_type.as_deref() == Some("ussd")
     {

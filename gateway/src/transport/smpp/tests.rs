@@ -48,6 +48,7 @@ async fn shared_with(dir: &std::path::Path, extra: &str) -> Arc<Shared> {
             cluster: Default::default(),
         },
         binds: std::sync::RwLock::default(),
+        shares_binds: false,
         next_bind: AtomicU64::new(0),
         next_tx: AtomicUsize::new(0),
         next_ref: AtomicU64::new(0),
