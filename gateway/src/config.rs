@@ -341,105 +341,7 @@ impl Config {
                 }
             }
         }
-        if let StoreConfig::Redb {
-            cache_bytes,
-            compact_interval_seconds,
-        } = &self.store
-        {
-            if !(MIN_CACHE..=MAX_CACHE).contains(cache_bytes) {
-                return Err(invalid(
-                    "store.cache_bytes: 1048576 (1 MiB) to 68719476736 (64 GiB)".into(),
-                ));
-            }
-            if *compact_interval_seconds != 0
-                && !COMPACT_INTERVAL.contains(compact_interval_seconds)
-            {
-                return Err(invalid(
-                    "store.compact_interval_seconds: 0 (only at start) or 60 to 604800".into(),
-                ));
-            }
-        }
-        if let StoreConfig::Redis {
-            url,
-            tls_ca_file,
-            sentinels,
-            sentinel_master,
-            replica_wait_ms,
-            ..
-        } = &self.store
-        {
-            for s in sentinels {
-                let ok = s
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-                if !ok {
-                    return Err(invalid(format!("store.sentinels: {s:?} is not host:port")));
-                }
-            }
-            // Below the 5 s a Redis call may take: a longer WAIT would fail on the client.
-            if !(1..=2000).contains(replica_wait_ms) {
-                return Err(invalid("store.replica_wait_ms: 1 to 2000".into()));
-            }
-            if !sentinels.is_empty() && sentinel_master.is_empty() {
-                return Err(invalid("store.sentinel_master: empty".into()));
-            }
-            if !sentinels.is_empty()
-                && url.as_ref().is_some_and(|u| {
-                    !matches!(
-                        u.expose().split_once("://").map(|(s, _)| s),
-                        Some("redis" | "rediss")
-                    )
-                })
-            {
-                return Err(invalid(
-                    "store.url: with store.sentinels only redis:// or rediss:// (its host is the sentinels')"
-                        .into(),
-                ));
-            }
-            if !sentinels.is_empty() && tls_ca_file.is_some() && url.is_none() {
-                return Err(invalid(
-                    "store.tls_ca_file: with store.sentinels, set store.url = \"rediss://\" too"
-                        .into(),
-                ));
-            }
-            if url.is_none() && sentinels.is_empty() {
-                return Err(invalid(
-                    "store.url: required when store.type = \"redis\" (or store.sentinels)".into(),
-                ));
-            }
-            if let Some(url) = url {
-                // Never a silent fallback: a scheme this build cannot honour is refused here.
-                let scheme = url.expose().split_once("://").map_or("", |(s, _)| s);
-                if !matches!(scheme, "redis" | "rediss" | "unix" | "redis+unix") {
-                    return Err(invalid(format!(
-                        "store.url: scheme {scheme:?} is not supported (redis://, rediss:// for \
-                     TLS, or unix://)"
-                    )));
-                }
-                if url.expose().contains("#insecure") {
-                    return Err(invalid(
-                        "store.url: #insecure (no certificate check) is not accepted; give the \
-                     server's CA in store.tls_ca_file"
-                            .into(),
-                    ));
-                }
-                if let Some(f) = tls_ca_file {
-                    if scheme != "rediss" {
-                        return Err(invalid(
-                            "store.tls_ca_file: set, but store.url is not rediss://".into(),
-                        ));
-                    }
-                    let pem = std::fs::read(f).map_err(|e| {
-                        invalid(format!(
-                            "store.tls_ca_file: cannot read {}: {e}",
-                            f.display()
-                        ))
-                    })?;
-                    check_pem_certificates(&pem)
-                        .map_err(|e| invalid(format!("store.tls_ca_file {}: {e}", f.display())))?;
-                }
-            }
-        }
+        self.store.validate().map_err(invalid)?;
         if let Some(api) = &self.api {
             api.validate(self.admin.address).map_err(invalid)?;
         }
@@ -513,5 +415,7 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 
 #[cfg(test)]
 mod cluster_tests;
+mod store;
+
 #[cfg(test)]
 mod tests;

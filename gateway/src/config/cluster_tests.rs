@@ -72,3 +72,24 @@ fn the_queue_type_is_the_vhosts_unless_asked() {
     .unwrap_err();
     assert!(e.contains("keep one"), "{e}");
 }
+
+#[test]
+fn sentinels_are_checked() {
+    let redis = |more: &str| load(&format!("[store]\ntype = \"redis\"\n{more}"));
+    let ok = redis("sentinels = [\"10.0.0.1:26379\", \"::1:26380\"]\nsentinel_master = \"m\"\n")
+        .unwrap();
+    let StoreConfig::Redis { sentinels, .. } = &ok.store else {
+        panic!("not redis")
+    };
+    assert_eq!(sentinels.len(), 2);
+    let e = redis("sentinels = [\"10.0.0.1\"]\n").unwrap_err();
+    assert!(e.contains("not host:port"), "{e}");
+    let e = redis("sentinels = [\"h:1\"]\nsentinel_master = \"\"\n").unwrap_err();
+    assert!(e.contains("sentinel_master"), "{e}");
+    let e = redis("sentinels = [\"h:1\"]\nurl = \"unix:///tmp/r.sock\"\n").unwrap_err();
+    assert!(e.contains("scheme"), "{e}");
+    let e = redis("sentinels = [\"h:1\"]\ntls_ca_file = \"/x.pem\"\n").unwrap_err();
+    assert!(e.contains("rediss://"), "{e}");
+    let e = redis("url = \"redis://h/\"\nreplica_wait_ms = 5000\n").unwrap_err();
+    assert!(e.contains("replica_wait_ms"), "{e}");
+}

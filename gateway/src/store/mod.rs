@@ -168,27 +168,25 @@ impl Store {
                 ..
             } => {
                 let url = url.as_ref().map(|s| s.expose().to_owned());
-                if sentinels.is_empty() {
+                let store = if sentinels.is_empty() {
                     redis::RedisStore::connect(
                         url.as_deref().unwrap_or_default(),
                         key_prefix,
                         tls_ca_file.as_deref(),
                     )
-                    .await
-                    .map(|s| Self::Redis(s.waiting_for(*replicas_to_wait, *replica_wait_ms)))
+                    .await?
                 } else {
                     let options = redis::SentinelOptions {
                         sentinels: sentinels.clone(),
                         master: sentinel_master.clone(),
                         url,
                         tls_ca_file: tls_ca_file.clone(),
-                        replicas_to_wait: *replicas_to_wait,
-                        replica_wait_ms: *replica_wait_ms,
                     };
-                    redis::RedisStore::connect_sentinel(options, key_prefix)
-                        .await
-                        .map(Self::Redis)
-                }
+                    redis::RedisStore::connect_sentinel(options, key_prefix).await?
+                };
+                Ok(Self::Redis(
+                    store.waiting_for(*replicas_to_wait, *replica_wait_ms),
+                ))
             }
         }
     }

@@ -120,15 +120,12 @@ impl RedisStore {
         let follower = sentinel::Follower::new(options);
         let location = follower.location();
         let primary = follower.find().await?;
-        let replicas = follower
-            .replicas()
-            .map(|(n, ms)| Arc::new(replication::Replication::new(n, ms)));
         Ok(Self {
             conn: Arc::new(RwLock::new(primary)),
             prefix: prefix.to_owned(),
             location,
             sentinel: Some(Arc::new(follower)),
-            replicas,
+            replicas: None,
         })
     }
 

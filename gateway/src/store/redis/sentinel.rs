@@ -22,9 +22,6 @@ pub struct SentinelOptions {
     /// primary (its host is not); `redis://` when unset.
     pub url: Option<String>,
     pub tls_ca_file: Option<std::path::PathBuf>,
-    /// Replicas each write waits for (`WAIT`), 0 for none, and how long in milliseconds.
-    pub replicas_to_wait: u32,
-    pub replica_wait_ms: u64,
 }
 
 /// How long one sentinel may take to answer.
@@ -94,11 +91,6 @@ impl Follower {
             self.options.master,
             self.options.sentinels.join(",")
         )
-    }
-
-    pub(super) fn replicas(&self) -> Option<(u32, u64)> {
-        (self.options.replicas_to_wait > 0)
-            .then_some((self.options.replicas_to_wait, self.options.replica_wait_ms))
     }
 
     /// The primary's `host:port` according to sentinel `addr`.
