@@ -27,7 +27,9 @@ use base64::Engine as _;
 
 use super::ApiError;
 use super::config::ApiConfig;
-use super::credentials::{self, Cache, Pool};
+use super::credentials::{self, Pool};
+pub(crate) use super::directory::Account;
+use super::directory::Directory;
 use super::login_limit::FailedLogins;
 
 pub use super::credentials::check_phc;
@@ -43,29 +45,6 @@ pub fn hash_password(password: &str) -> Result<String, password_hash::Error> {
         .map(|h| h.to_string())
 }
 
-/// One configured account, ready for requests.
-pub(crate) struct Account {
-    pub(crate) username: String,
-    phc: Arc<str>,
-    /// Held while a password of this account is checked by argon2: concurrent first requests
-    /// wait for one verification and then find it cached, instead of running one each.
-    verifying: tokio::sync::Mutex<()>,
-    /// The password that last verified (see [`credentials::Cache`]).
-    verified: Cache,
-    pub(crate) transports: Vec<String>,
-    limit: u32,
-    window: Duration,
-}
-
-impl std::fmt::Debug for Account {
-    /// The username only: the PHC string and the cache never reach a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The accounts and their rate-limit windows; cheap to clone. The accounts themselves (names,
 /// passwords, tokens, numbers, keywords, limits) can be replaced while running
 /// ([`Accounts::reload`], on SIGHUP); the windows and failed-login counts carry over.
@@ -78,16 +57,6 @@ pub(crate) struct Accounts {
     /// With several instances on one Redis: the windows kept there, and how many instances
     /// share them (each keeps limit / instances when Redis cannot be asked).
     shared: Option<(crate::store::redis::RedisStore, u32)>,
-}
-
-/// The configured accounts, looked up four ways.
-struct Directory {
-    by_name: HashMap<String, Arc<Account>>,
-    /// Token digest (`sha256:<hex>`) → account.
-    by_token: HashMap<String, Arc<Account>>,
-    /// Owned number (without `+`) → account, and owned keyword (lower case) → account.
-    by_number: HashMap<String, Arc<Account>>,
-    by_keyword: HashMap<String, Arc<Account>>,
 }
 
 /// Counts a request in a window kept in Redis: its number in the window, or minus the
@@ -107,67 +76,6 @@ return n
 struct Window {
     started: Instant,
     count: u32,
-}
-
-impl Directory {
-    fn new(config: &ApiConfig) -> Self {
-        let by_name: HashMap<String, Arc<Account>> = config
-            .accounts
-            .iter()
-            .map(|a| {
-                let account = Account {
-                    username: a.username.clone(),
-                    phc: a
-                        .password_hash
-                        .as_ref()
-                        .map(|s| s.expose().into())
-                        .unwrap_or_else(|| "".into()),
-                    verifying: tokio::sync::Mutex::new(()),
-                    verified: Cache::new(),
-                    transports: a.allowed(config).to_vec(),
-                    limit: a.rate_limit_requests.unwrap_or(config.rate_limit_requests),
-                    window: Duration::from_secs(
-                        a.rate_limit_window_seconds
-                            .unwrap_or(config.rate_limit_window_seconds),
-                    ),
-                };
-                (a.username.clone(), Arc::new(account))
-            })
-            .collect();
-        Self::index(by_name, config)
-    }
-
-    /// The lookups by token, number and keyword over `by_name`.
-    fn index(by_name: HashMap<String, Arc<Account>>, config: &ApiConfig) -> Self {
-        let by_token = config
-            .accounts
-            .iter()
-            .flat_map(|a| {
-                let account = by_name.get(&a.username).cloned();
-                a.token_digests
-                    .iter()
-                    .filter_map(move |d| Some((d.expose().to_owned(), account.clone()?)))
-            })
-            .collect();
-        let mut by_number = HashMap::new();
-        let mut by_keyword = HashMap::new();
-        for a in &config.accounts {
-            if let Some(account) = by_name.get(&a.username) {
-                for n in &a.numbers {
-                    by_number.insert(n.trim_start_matches('+').to_owned(), account.clone());
-                }
-                for k in &a.keywords {
-                    by_keyword.insert(k.to_lowercase(), account.clone());
-                }
-            }
-        }
-        Self {
-            by_name,
-            by_token,
-            by_number,
-            by_keyword,
-        }
-    }
 }
 
 impl Accounts {

@@ -32,6 +32,7 @@ pub mod callback_worker;
 pub mod callbacks;
 pub mod config;
 pub mod credentials;
+mod directory;
 pub mod error;
 pub mod events;
 pub mod handlers;
