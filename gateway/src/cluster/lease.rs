@@ -171,9 +171,10 @@ impl Leased {
     }
 
     /// Renews the lease every sixth of its time (a failed renewal is tried again every
-    /// twelfth, so a Redis failover of up to a third of a lease costs nothing) until it is lost, the transport ends, or `stop`. `renewed`: when the request
-    /// that last took or renewed it was sent; at half a lease from then without a renewal
-    /// the lease counts as lost, well before Redis gives it to another.
+    /// twelfth, so a Redis failover of up to a third of a lease costs nothing) until it is
+    /// lost, the transport ends, or `stop`. `renewed`: when the request that last took or
+    /// renewed it was sent; at half a lease from then without a renewal the lease counts as
+    /// lost, well before Redis gives it to another.
     #[allow(clippy::too_many_arguments)]
     async fn hold(
         &self,

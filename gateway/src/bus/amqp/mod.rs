@@ -375,6 +375,7 @@ async fn supervise(inner: Arc<Inner>) {
         }
         generation += 1;
         let url = inner.urls.get(node % nodes).map_or("", String::as_str);
+        let shown = crate::config::redact_url(url);
         match connect(&inner, url, generation).await {
             Ok(link) => {
                 tried_this_round = 0;
@@ -404,7 +405,7 @@ async fn supervise(inner: Arc<Inner>) {
                 }
                 Connected {
                     generation,
-                    node: &crate::config::redact_url(url),
+                    node: &shown,
                 }
                 .emit();
                 let connected_at = tokio::time::Instant::now();
@@ -420,7 +421,7 @@ async fn supervise(inner: Arc<Inner>) {
                 tracing::warn!(
                     message = "Lost the broker connection; reconnecting.",
                     generation,
-                    node = %crate::config::redact_url(url),
+                    node = %shown,
                 );
                 let _ = link.connection.close(320, "reconnecting".into()).await;
                 // That node may be gone: another one of the cluster first.
@@ -439,7 +440,7 @@ async fn supervise(inner: Arc<Inner>) {
                 node = node.wrapping_add(1);
                 tried_this_round += 1;
                 if tried_this_round < nodes && !matches!(e, BusError::QueueMismatch { .. }) {
-                    tracing::warn!(message = "Cannot connect to this broker node; trying the next.", node = %crate::config::redact_url(url), error = %e);
+                    tracing::warn!(message = "Cannot connect to this broker node; trying the next.", node = %shown, error = %e);
                     continue;
                 }
                 tried_this_round = 0;
@@ -451,7 +452,7 @@ async fn supervise(inner: Arc<Inner>) {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner) = Some(e);
                 } else {
-                    tracing::warn!(message = "Cannot connect to the broker.", node = %crate::config::redact_url(url), error = %e, failures);
+                    tracing::warn!(message = "Cannot connect to the broker.", node = %shown, error = %e, failures);
                 }
             }
         }

@@ -29,20 +29,6 @@ async fn metric_reaches(gw: &Gateway, want: &str) -> String {
     panic!("{want} never appeared:\n{metrics}");
 }
 
-async fn set_callbacks(gw: &Gateway, urls: &serde_json::Value) {
-    let a = request(
-        gw.addr,
-        "PUT",
-        "/api/v1/account/callbacks.json",
-        Some(ALICE),
-        JSON,
-        urls.to_string().as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(a.status, 200, "{}", a.body);
-}
-
 #[tokio::test]
 async fn https_callbacks_reach_a_trusted_receiver_and_never_an_untrusted_one() {
     let dir = tempfile::tempdir().unwrap();

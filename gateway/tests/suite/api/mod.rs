@@ -139,3 +139,18 @@ async fn wait_status(gw: &Gateway, t: &str, id: &str, want: &str) -> serde_json:
     }
     panic!("status never became {want}: {last}");
 }
+
+/// Sets Alice's callback URLs (`PUT /api/v1/account/callbacks.json`), expecting 200.
+pub(crate) async fn set_callbacks(gw: &Gateway, urls: &serde_json::Value) {
+    let a = request(
+        gw.addr,
+        "PUT",
+        "/api/v1/account/callbacks.json",
+        Some(ALICE),
+        JSON,
+        urls.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+}

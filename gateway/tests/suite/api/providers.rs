@@ -14,17 +14,7 @@ async fn alice_callbacks(gw: &Gateway) -> tokio::sync::mpsc::UnboundedReceiver<h
         "sms_received": format!("http://{rx_addr}/mo"),
         "sms_receipt": format!("http://{rx_addr}/dr"),
     });
-    let a = request(
-        gw.addr,
-        "PUT",
-        "/api/v1/account/callbacks.json",
-        Some(ALICE),
-        JSON,
-        urls.to_string().as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(a.status, 200, "{}", a.body);
+    set_callbacks(gw, &urls).await;
     received
 }
 
