@@ -2,11 +2,10 @@
 //! (`scripts/lib/rabbitmq-cluster`, quorum queues by the vhost's default type) with one node
 //! stopped and restarted while MO and MT flow through two instances; Redis behind three
 //! Sentinels (`scripts/lib/redis-sentinel`) whose primary is killed while MTs are on their
-//! way and receipts, a USSD session and an API record wait in it. Their own test binary: the servers are heavy, and nothing else shares
-//! them.
+//! way and receipts, a USSD session and an API record wait in it. Their own test binary:
+//! the servers are heavy, and nothing else shares them.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use richmond::bus::Bus;
 use richmond::config::{AmqpConfig, Secret};
@@ -15,72 +14,7 @@ use richmond_tests::app::App;
 use richmond_tests::common;
 use richmond_tests::common::api::{ALICE, request};
 use richmond_tests::procs::{Gateway, Sim};
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scripts/lib")
-        .join(name)
-}
-
-/// Runs `scripts/lib/<name> args…`; panics with its output when it fails.
-async fn run(name: &str, args: &[&str]) -> String {
-    let out = tokio::process::Command::new(script(name))
-        .args(args)
-        .output()
-        .await
-        .expect("run the script");
-    assert!(
-        out.status.success(),
-        "{name} {args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `KEY="value"` lines of a script's env file.
-fn env_file(dir: &Path) -> HashMap<String, String> {
-    std::fs::read_to_string(dir.join("env"))
-        .expect("env file")
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-        .collect()
-}
-
-/// Servers a script started, stopped when the test ends (also on a panic).
-struct Servers {
-    script: &'static str,
-    dir: tempfile::TempDir,
-}
-
-impl Servers {
-    async fn start(script: &'static str) -> (Self, HashMap<String, String>) {
-        let dir = tempfile::tempdir().unwrap();
-        // The broker runs as `rabbitmq` when the tests run as root: it must reach the dir.
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let servers = Self { script, dir };
-        run(script, &["start", servers.path()]).await;
-        let env = env_file(servers.dir.path());
-        (servers, env)
-    }
-
-    fn path(&self) -> &str {
-        self.dir.path().to_str().unwrap()
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(script(self.script))
-            .args(["stop", self.path()])
-            .status();
-    }
-}
+use richmond_tests::servers::{Servers, run};
 
 fn amqp(urls: &str) -> AmqpConfig {
     let mut c = common::amqp_config();
@@ -90,7 +24,8 @@ fn amqp(urls: &str) -> AmqpConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_lose_nothing_when_a_broker_node_stops_and_returns() {
-    let (cluster, env) = Servers::start("rabbitmq-cluster").await;
+    let cluster = Servers::start("rabbitmq-cluster").await;
+    let env = &cluster.env;
     let urls: Vec<&str> = env["RICHMOND_CLUSTER_URLS"].split(' ').collect();
     assert_eq!(urls.len(), 3);
     let id = common::unique("cl");
@@ -182,7 +117,8 @@ async fn two_instances_lose_nothing_when_a_broker_node_stops_and_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_and_sessions_written_before_a_redis_failover_are_found_after() {
-    let (sentinels, env) = Servers::start("redis-sentinel").await;
+    let sentinels = Servers::start("redis-sentinel").await;
+    let env = &sentinels.env;
     let addrs: Vec<String> = env["RICHMOND_SENTINEL_ADDRS"]
         .split(' ')
         .map(|a| format!("{a:?}"))

@@ -1,7 +1,8 @@
 //! Support for the end-to-end suites in `gateway/tests/`: the real `richmond` binary and the
 //! simulators as child processes (`procs`), a Vumi application on the bus (`app`), vumi2's
 //! message checks (`vumi2`), a serial port peer (`serial`), the private servers, free ports and
-//! polling helpers (`common`), the HTTP API's harness (`common::api`). One crate instead of
+//! polling helpers (`common`), the HTTP API's harness (`common::api`), servers started
+//! through the project's scripts (`servers`: a RabbitMQ cluster, Redis with Sentinel). One crate instead of
 //! the `#[path]` includes each suite used to compile again.
 //!
 //! Not handled here: the suites themselves (they stay with the crate they test, so they see
@@ -12,6 +13,7 @@ pub mod common;
 pub mod kannel;
 pub mod procs;
 pub mod serial;
+pub mod servers;
 pub mod vumi2;
 
 /// The `richmond` binary of this build: beside the test binary's `deps/` directory, where

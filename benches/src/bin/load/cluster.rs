@@ -6,8 +6,6 @@
 //! for the cluster rows). CPU is the gateways' together, per message. Issue 23's BENCHMARKS
 //! row.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -16,25 +14,9 @@ use super::{Run, measure};
 
 /// Runs the cluster rows; returns whether any lost messages.
 pub(crate) async fn run(n: usize, single: &str) -> bool {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lib/rabbitmq-cluster");
-    let started = std::process::Command::new(&script)
-        .arg("start")
-        .arg(dir.path())
-        .status()
-        .expect("rabbitmq-cluster");
-    assert!(started.success(), "rabbitmq-cluster start");
-    let env: HashMap<String, String> = std::fs::read_to_string(dir.path().join("env"))
-        .expect("env")
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-        .collect();
+    // Stopped when dropped, also if a run panics.
+    let cluster = richmond_tests::servers::Servers::start("rabbitmq-cluster").await;
+    let env = &cluster.env;
     let urls: Vec<&str> = env["RICHMOND_CLUSTER_URLS"].split(' ').collect();
     let from = |first: usize| {
         (0..urls.len())
@@ -108,9 +90,6 @@ pub(crate) async fn run(n: usize, single: &str) -> bool {
             o.duplicates
         );
     }
-    let _ = std::process::Command::new(&script)
-        .arg("stop")
-        .arg(dir.path())
-        .status();
+    drop(cluster);
     failed
 }
