@@ -106,18 +106,6 @@ pub(crate) fn register_handler(transport: &str, handler: Handler) {
     r.handlers.insert(transport.to_owned(), handler);
 }
 
-/// Removes `handler` as `transport`'s (unless a newer one replaced it): the transport
-/// stopped here.
-pub(crate) fn unregister_handler(transport: &str, handler: &Handler) {
-    let mut r = registry().write().unwrap_or_else(PoisonError::into_inner);
-    if r.handlers
-        .get(transport)
-        .is_some_and(|h| Arc::ptr_eq(&h.limit, &handler.limit))
-    {
-        r.handlers.remove(transport);
-    }
-}
-
 /// The outbound handler of `transport` in this process, if it runs here and takes work (a
 /// transport stopping, for the gateway's drain or a lease lost, sends to the queue instead).
 pub(super) fn handler(transport: &str) -> Option<Handler> {

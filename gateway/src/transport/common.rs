@@ -209,7 +209,7 @@ pub(crate) async fn consume_outbound<F, Fut>(
         intake.clone(),
         tasks.clone(),
     );
-    crate::router::local::register_handler(id, local.clone());
+    crate::router::local::register_handler(id, local);
     let (bus2, id2) = (bus.clone(), id.to_owned());
     consume_limited(bus, &queue, limit, tasks, intake, move |delivery| {
         let (bus, id) = (bus2.clone(), id2.clone());
@@ -225,9 +225,6 @@ pub(crate) async fn consume_outbound<F, Fut>(
         }
     })
     .await;
-    // Stopped (the gateway drains, or another instance took the transport's lease): the
-    // router sends to the queue again rather than to a handler that hands everything back.
-    crate::router::local::unregister_handler(id, &local);
 }
 
 /// Consumes `queue` until `intake` is cancelled, running `handle` on each delivery in its
